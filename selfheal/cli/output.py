@@ -1,0 +1,41 @@
+"""Shared output helpers: readable tables for people, JSON for machines (``--json``)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import click
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, datetime):
+        return obj.isoformat()
+    if hasattr(obj, "model_dump"):
+        return obj.model_dump(mode="json")
+    return str(obj)
+
+
+def echo_json(obj: Any) -> None:
+    """Print one JSON document on standard output."""
+    click.echo(json.dumps(obj, default=_default, ensure_ascii=False, indent=2))
+
+
+def print_table(title: str | None, columns: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print a table with rich (imported lazily: it costs startup time)."""
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title, show_lines=False, header_style="bold")
+    for col in columns:
+        table.add_column(col, overflow="fold")
+    for row in rows:
+        table.add_row(*("-" if v is None else str(v) for v in row))
+    Console().print(table)
+
+
+def fmt_time(value: datetime | None) -> str:
+    """Short UTC timestamp for tables."""
+    return value.strftime("%Y-%m-%d %H:%M:%S") if value else "-"

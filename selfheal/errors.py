@@ -1,0 +1,121 @@
+"""Error classes named by condition.
+
+The fix workflow's ASL matches ``ErrorEquals`` on these class names (a Lambda that raises
+``ModelThrottled`` reports ``errorType: ModelThrottled``), so the names are part of the interface:
+never rename one without changing ``statemachine/fix_error.asl.json``. Never classify errors by
+their message text.
+"""
+
+from __future__ import annotations
+
+
+class SelfhealError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    retryable = False
+
+
+# --- transient: the workflow retries these with backoff -------------------------------------
+
+
+class RetryableError(SelfhealError):
+    """A transient condition; the same call may succeed later."""
+
+    retryable = True
+
+
+class ModelThrottled(RetryableError):
+    """The model provider rate-limited or throttled the call (HTTP 429, ThrottlingException)."""
+
+
+class ModelUnavailable(RetryableError):
+    """The model provider failed transiently (HTTP 5xx, timeout, connection refused)."""
+
+
+class CodeHostRateLimited(RetryableError):
+    """The code host rate-limited the call (403/429 with Retry-After or reset headers)."""
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class CodeHostUnavailable(RetryableError):
+    """The code host failed transiently (HTTP 5xx, connection error)."""
+
+
+class StepTimeout(RetryableError):
+    """A step ran out of its time budget."""
+
+
+class StoreUnavailable(RetryableError):
+    """The error store failed transiently (throttling, a locked SQLite file)."""
+
+
+# --- permanent: caught into RecordFailure ---------------------------------------------------
+
+
+class PermanentError(SelfhealError):
+    """A condition that retrying will not change."""
+
+
+class MalformedInput(PermanentError):
+    """Input (a log payload, an event, a state payload) could not be decoded or validated."""
+
+
+class ErrorNotFound(PermanentError):
+    """No error record exists for the fingerprint."""
+
+
+class InvalidTransition(PermanentError):
+    """A status change that the error status machine does not allow."""
+
+
+class ConcurrentUpdate(PermanentError):
+    """A conditional write lost a race: someone else changed the record first."""
+
+
+class SourceNotFound(PermanentError):
+    """No repository file matches any in-app frame of the error."""
+
+
+class ModelReplyMalformed(PermanentError):
+    """The model's reply did not parse as the edit format."""
+
+
+class EditRejected(PermanentError):
+    """A proposed edit breaks a safety rule (a file not offered, a path escape, a denied path)."""
+
+
+class PatchDoesNotApply(PermanentError):
+    """A search block was not found exactly once in its file."""
+
+
+class CostCapReached(PermanentError):
+    """A per-fix or per-day token/cost cap would be exceeded by the next call."""
+
+
+class CodeHostAuthFailed(PermanentError):
+    """The code host rejected the credentials (HTTP 401)."""
+
+
+class CodeHostForbidden(PermanentError):
+    """The code host refused the operation: missing permission or a protected branch."""
+
+
+class HostKeyRejected(PermanentError):
+    """SSH refused the remote because its host key is not the pinned one."""
+
+
+class ConfigurationError(PermanentError):
+    """Settings are missing or contradictory."""
+
+
+class ArtifactNotFound(PermanentError):
+    """An artifact reference points at nothing."""
+
+
+RETRYABLE_ERROR_NAMES = tuple(
+    sorted(c.__name__ for c in (ModelThrottled, ModelUnavailable, CodeHostRateLimited,
+                                CodeHostUnavailable, StepTimeout, StoreUnavailable))
+)

@@ -1,0 +1,108 @@
+"""Settings and their precedence.
+
+Precedence, highest first: an explicit argument (CLI flag / function argument) > an environment
+variable ``SELFHEAL_<NAME>`` > ``[tool.selfheal]`` in the target repository's ``pyproject.toml`` >
+the embedded default below. Services never read the environment: composition roots call
+``load_settings`` and pass values in.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field, ValidationError
+
+from selfheal.errors import ConfigurationError
+
+ENV_PREFIX = "SELFHEAL_"
+
+
+class Settings(BaseModel):
+    """Every tunable of selfheal, with its embedded default."""
+
+    home: Path = Path(".selfheal")
+    repo: Path | None = None
+    model: str = "rules"  # rules | bedrock:ID | anthropic:ID | openai:URL#MODEL
+    bedrock_model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
+    in_app_prefixes: list[str] = Field(default_factory=list)
+    app_roots: list[str] = Field(default_factory=lambda: ["/var/task/", "/app/", "/srv/app/"])
+    # policy
+    min_occurrences: int = 1
+    ignore_types: list[str] = Field(default_factory=list)
+    ignore_paths: list[str] = Field(default_factory=list)
+    ignore_messages: list[str] = Field(default_factory=list)
+    max_fixes_per_hour: int = 20
+    # fix generation
+    max_attempts: int = 3
+    prompt_token_budget: int = 6000
+    max_cost_per_fix_usd: float = 2.0
+    max_cost_per_day_usd: float = 20.0
+    redact_patterns: list[str] = Field(default_factory=list)
+    # validation
+    test_command: list[str] = Field(default_factory=lambda: ["python", "-m", "pytest", "-x", "-q"])
+    test_timeout_seconds: float = 300.0
+    deny_paths: list[str] = Field(default_factory=list)
+    max_edit_bytes: int = 20_000
+    unverified: str = "draft"  # draft | abstain
+    # source control
+    base_branch: str | None = None
+    branch_prefix: str = "selfheal/"
+    pr_labels: list[str] = Field(default_factory=lambda: ["selfheal"])
+    # workflow
+    retry_interval_scale: float = 1.0
+
+    model_config = {"extra": "forbid"}
+
+
+_LIST_FIELDS = {name for name, f in Settings.model_fields.items()
+                if f.annotation is not None and "list" in str(f.annotation)}
+
+
+def _from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name in Settings.model_fields:
+        raw = env.get(ENV_PREFIX + name.upper())
+        if raw is None:
+            continue
+        if name in _LIST_FIELDS:
+            # Lists in the environment are comma separated (test_command: space separated).
+            out[name] = raw.split() if name == "test_command" else [x for x in raw.split(",") if x]
+        else:
+            out[name] = raw
+    return out
+
+
+def read_pyproject(repo: Path | None) -> dict[str, Any]:
+    """The ``[tool.selfheal]`` table of ``repo/pyproject.toml``, or an empty dict."""
+    if repo is None:
+        return {}
+    path = repo / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {path}: {exc}") from exc
+    table = data.get("tool", {}).get("selfheal", {})
+    return {k.replace("-", "_"): v for k, v in table.items()} if isinstance(table, dict) else {}
+
+
+def load_settings(explicit: Mapping[str, Any] | None = None,
+                  env: Mapping[str, str] | None = None) -> Settings:
+    """Merge the four layers (see module docstring); ``None`` explicit values are ignored."""
+    env = os.environ if env is None else env
+    given = {k: v for k, v in (explicit or {}).items() if v is not None}
+    from_env = _from_env(env)
+    repo_value = given.get("repo", from_env.get("repo"))
+    merged: dict[str, Any] = {}
+    merged.update(read_pyproject(Path(repo_value) if repo_value else None))
+    merged.update(from_env)
+    merged.update(given)
+    try:
+        return Settings.model_validate(merged)
+    except ValidationError as exc:
+        raise ConfigurationError(f"invalid settings: {exc}") from exc
