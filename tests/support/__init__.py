@@ -1,0 +1,1 @@
+"""Test fixtures shared by test modules (one module per area)."""
