@@ -103,6 +103,10 @@ class CodeHostForbidden(PermanentError):
     """The code host refused the operation: missing permission or a protected branch."""
 
 
+class PullRequestClosed(PermanentError):
+    """The error's pull request was closed without merging; only a re-drive opens a new one."""
+
+
 class HostKeyRejected(PermanentError):
     """SSH refused the remote because its host key is not the pinned one."""
 
