@@ -1,0 +1,144 @@
+"""One contract suite for ``ErrorStore``, run against every adapter: SQLite file and DynamoDB (moto)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selfheal.domain.records import Status, StepRecord
+from selfheal.errors import ConcurrentUpdate, ErrorNotFound, InvalidTransition
+from selfheal.ports import ErrorStore
+from tests.support.tracking_stores import dynamodb_store, obs, sqlite_store
+
+FP = "a" * 32
+FP2 = "b" * 32
+
+
+@pytest.fixture(params=["sqlite", "dynamodb"])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
+    ctx = sqlite_store(tmp_path) if request.param == "sqlite" else dynamodb_store()
+    with ctx as s:
+        yield s
+
+
+def test_adapter_satisfies_port(store: Any) -> None:
+    assert isinstance(store, ErrorStore)
+
+
+def test_observe_creates_then_counts(store: Any) -> None:
+    t0 = datetime(2026, 11, 1, 10, 0, tzinfo=UTC)
+    first = store.observe(obs(FP, 3, seen_at=t0))
+    assert first.created and first.previous_status is None
+    assert first.record.status == Status.NEW and first.record.count == 3
+    second = store.observe(obs(FP, 2, seen_at=t0 + timedelta(minutes=5), message="changed"))
+    assert not second.created and second.previous_status == Status.NEW
+    assert second.record.count == 5
+    rec = store.get(FP)
+    assert rec is not None
+    assert rec.count == 5
+    assert rec.first_seen == t0 and rec.last_seen == t0 + timedelta(minutes=5)
+    assert rec.message == "'user'"  # the first sample is kept
+    assert rec.exc_type == "KeyError" and rec.frames[0].file == "app/handlers.py"
+    assert rec.sample_trace.endswith("KeyError: 'user'")
+    assert store.get(FP2) is None
+
+
+def test_list_by_status_newest_seen_first(store: Any) -> None:
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    store.observe(obs(FP, seen_at=t0))
+    store.observe(obs(FP2, seen_at=t0 + timedelta(hours=1)))
+    store.observe(obs("c" * 32, seen_at=t0 + timedelta(hours=2)))
+    store.transition("c" * 32, Status.IGNORED, reason="noise")
+    assert [r.fingerprint for r in store.list()] == ["c" * 32, FP2, FP]
+    assert [r.fingerprint for r in store.list(Status.NEW)] == [FP2, FP]
+    assert [r.fingerprint for r in store.list(Status.IGNORED)] == ["c" * 32]
+    assert store.list(Status.FIXING) == []
+    assert len(store.list(limit=1)) == 1
+    assert store.find("c" * 4) == ["c" * 32]
+    assert store.find("d") == []
+
+
+def test_transition_rules(store: Any) -> None:
+    store.observe(obs(FP))
+    rec = store.transition(FP, Status.FIXING, expected=[Status.NEW], reason="fix started")
+    assert rec.status == Status.FIXING and rec.status_reason == "fix started"
+    # a second worker expecting NEW loses the race
+    with pytest.raises(ConcurrentUpdate):
+        store.transition(FP, Status.FIXING, expected=[Status.NEW])
+    with pytest.raises(InvalidTransition):
+        store.transition(FP, Status.NEW)
+    rec = store.transition(FP, Status.PR_OPEN, fields={"branch": "selfheal/aaaa", "pr_url": "http://pr/1"})
+    assert rec.pr_url == "http://pr/1" and rec.branch == "selfheal/aaaa"
+    store.transition(FP, Status.RESOLVED)
+    rec = store.transition(FP, Status.REGRESSED, expected=[Status.RESOLVED],
+                           fields={"previous_pr_url": "http://pr/1"})
+    assert rec.previous_pr_url == "http://pr/1"
+    got = store.get(FP)
+    assert got is not None and got.status == Status.REGRESSED
+    with pytest.raises(ErrorNotFound):
+        store.transition(FP2, Status.IGNORED)
+
+
+def test_observe_keeps_status(store: Any) -> None:
+    store.observe(obs(FP))
+    store.transition(FP, Status.RESOLVED)
+    res = store.observe(obs(FP))
+    assert res.previous_status == Status.RESOLVED and res.record.status == Status.RESOLVED
+    assert res.record.count == 2
+
+
+def test_attempts_steps_and_usage(store: Any) -> None:
+    store.observe(obs(FP))
+    store.observe(obs(FP2))
+    a1 = store.start_attempt(FP, "exec-1")
+    a2 = store.start_attempt(FP, None)
+    assert (a1.number, a2.number) == (1, 2)
+    assert store.start_attempt(FP2, None).number == 1
+    t = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    store.record_step(FP, 2, StepRecord(state="FetchSource", started_at=t))
+    store.record_step(FP, 2, StepRecord(state="BuildPrompt", started_at=t + timedelta(seconds=1)))
+    # replace by (state, started_at)
+    store.record_step(FP, 2, StepRecord(state="FetchSource", started_at=t, outcome="succeeded",
+                                        duration_ms=12, artifacts={"source": "s3://b/k"}))
+    store.finish_attempt(FP, 2, outcome="abstained", reasons=["tests fail"], finished_at=t,
+                         execution="exec-2")
+    store.add_usage(FP, 2, 100, 20, 0.25)
+    store.add_usage(FP, 2, 10, 2, 0.5)
+    rec = store.get(FP)
+    assert rec is not None
+    assert [a.number for a in rec.attempts] == [1, 2]
+    assert rec.attempts[0].execution == "exec-1"
+    cur = rec.current_attempt
+    assert cur is not None and cur.outcome == "abstained" and cur.reasons == ["tests fail"]
+    assert cur.execution == "exec-2" and cur.finished_at == t
+    assert [(s.state, s.outcome) for s in cur.steps] == [("FetchSource", "succeeded"),
+                                                          ("BuildPrompt", "running")]
+    assert cur.steps[0].artifacts == {"source": "s3://b/k"} and cur.steps[0].duration_ms == 12
+    assert (cur.tokens_in, cur.tokens_out) == (110, 22) and cur.cost_usd == pytest.approx(0.75)
+    assert (rec.tokens_in, rec.tokens_out) == (110, 22) and rec.cost_usd == pytest.approx(0.75)
+    now = datetime.now(UTC)
+    assert store.count_attempts_since(now - timedelta(hours=1)) == 3
+    assert store.count_attempts_since(now + timedelta(minutes=2)) == 0
+    assert store.usage_since(now - timedelta(days=1)) == pytest.approx(0.75)
+    assert store.usage_since(now + timedelta(minutes=2)) == 0
+    # the attempt bookkeeping never shows up as an error
+    assert {r.fingerprint for r in store.list()} == {FP, FP2}
+
+
+def test_attempt_operations_on_missing_records(store: Any) -> None:
+    with pytest.raises(ErrorNotFound):
+        store.start_attempt(FP, None)
+    store.observe(obs(FP))
+    with pytest.raises(ErrorNotFound):
+        store.record_step(FP, 1, StepRecord(state="FetchSource", started_at=datetime.now(UTC)))
+    with pytest.raises(ErrorNotFound):
+        store.finish_attempt(FP, 1, outcome="failed")
+    with pytest.raises(ErrorNotFound):
+        store.add_usage(FP, 1, 1, 1, 0.1)
+    store.start_attempt(FP, None)
+    with pytest.raises(ValueError):
+        store.finish_attempt(FP, 1, count=3)
