@@ -52,6 +52,11 @@ class StoreUnavailable(RetryableError):
     """The error store failed transiently (throttling, a locked SQLite file)."""
 
 
+class FixDeferred(RetryableError):
+    """A fix cannot start now (the per-hour cap is reached, or another worker is starting it);
+    the request stays queued and is retried later."""
+
+
 # --- permanent: caught into RecordFailure ---------------------------------------------------
 
 
