@@ -1,0 +1,157 @@
+"""``WorkflowEngine`` in-process: moto's Step Functions interpreter runs the real ASL file and
+its Lambda tasks call our handler functions (through ``selfheal.adapters.moto_lambda_hook``).
+
+Executions run asynchronously in moto's threads; ``wait`` polls ``describe_execution`` with a
+deadline. ``${...}`` substitutions are filled with local Lambda ARNs of the registered handlers.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from selfheal.adapters import moto_lambda_hook
+from selfheal.adapters.moto_lambda_hook import Handler
+from selfheal.errors import ConfigurationError, MalformedInput
+from selfheal.ports import ExecutionInfo
+
+ACCOUNT = "123456789012"
+FUNCTION_PREFIX = "selfheal-"
+_PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
+DEFAULT_ASL = Path(__file__).resolve().parents[2] / "statemachine" / "fix_error.asl.json"
+
+
+def substitute(definition: str, values: Mapping[str, str]) -> str:
+    """Fill every ``${Name}`` placeholder; raise ``ConfigurationError`` naming the missing ones."""
+    missing = sorted({m for m in _PLACEHOLDER.findall(definition) if m not in values})
+    if missing:
+        raise ConfigurationError(f"no value for ASL substitution(s): {', '.join(missing)}")
+    return _PLACEHOLDER.sub(lambda m: values[m.group(1)], definition)
+
+
+def function_arn(region: str, state: str) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{FUNCTION_PREFIX}{state}"
+
+
+class LocalWorkflowEngine:
+    """Runs ``definition`` in moto with ``handlers`` (Task state name -> handler(event, ctx))."""
+
+    def __init__(self, handlers: Mapping[str, Handler], definition: Path = DEFAULT_ASL, *,
+                 retry_scale: float = 1.0, region: str = "us-east-1",
+                 machine_name: str = "selfheal-fix-error", workflow_type: str = "EXPRESS",
+                 poll_interval: float = 0.02) -> None:
+        self._handlers = dict(handlers)
+        self._definition_path = Path(definition)
+        self.retry_scale = retry_scale
+        self.region = region
+        self.machine_name = machine_name
+        self.workflow_type = workflow_type
+        self.poll_interval = poll_interval
+        self._mock: Any = None
+        self._client: Any = None
+        self._machine_arn: str | None = None
+
+    # --- lifecycle ---------------------------------------------------------------------------
+
+    def open(self) -> LocalWorkflowEngine:
+        """Start moto, install the hook, create the state machine (idempotent)."""
+        if self._mock is not None:
+            return self
+        from moto import mock_aws
+
+        moto_lambda_hook.install({FUNCTION_PREFIX + s: h for s, h in self._handlers.items()},
+                                 retry_scale=self.retry_scale)
+        self._mock = mock_aws(config={
+            "stepfunctions": {"execute_state_machine": True},
+            "lambda": {"use_docker": False},
+            # Keep the user's credentials (a Bedrock model in a handler needs them) and let
+            # Bedrock calls from handlers through to the real (or local) endpoint.
+            "core": {"mock_credentials": False, "passthrough": {"services": ["bedrockruntime"]}},
+        })
+        self._mock.start()
+        import boto3
+
+        self._client = boto3.client("stepfunctions", region_name=self.region,
+                                    aws_access_key_id="local", aws_secret_access_key="local")
+        values = {f"{s}FunctionArn": function_arn(self.region, s) for s in self._handlers}
+        definition = substitute(self._definition_path.read_text(encoding="utf-8"), values)
+        self._machine_arn = self._client.create_state_machine(
+            name=self.machine_name, definition=definition, type=self.workflow_type,
+            roleArn=f"arn:aws:iam::{ACCOUNT}:role/selfheal-local")["stateMachineArn"]
+        return self
+
+    def close(self) -> None:
+        """Stop moto (its in-memory executions are gone; the error store keeps the history)."""
+        if self._mock is not None:
+            self._mock.stop()
+            self._mock = None
+            self._client = None
+
+    def __enter__(self) -> LocalWorkflowEngine:
+        return self.open()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.close()
+
+    @property
+    def client(self) -> Any:
+        self.open()
+        return self._client
+
+    # --- WorkflowEngine ----------------------------------------------------------------------
+
+    def start(self, name: str, payload: dict[str, Any]) -> str:
+        client = self.client
+        try:
+            return str(client.start_execution(stateMachineArn=self._machine_arn, name=name,
+                                              input=json.dumps(payload))["executionArn"])
+        except client.exceptions.ExecutionAlreadyExists:
+            return self.execution_arn(name)
+        except client.exceptions.InvalidName as exc:
+            raise MalformedInput(f"invalid execution name {name!r}: {exc}") from exc
+
+    def execution_arn(self, name: str) -> str:
+        assert self._machine_arn is not None
+        return self._machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+
+    def describe(self, execution_id: str) -> ExecutionInfo:
+        return describe_with(self.client, execution_id)
+
+    def history(self, execution_id: str) -> list[dict[str, Any]]:
+        return history_with(self.client, execution_id)
+
+    def wait(self, execution_id: str, timeout: float) -> ExecutionInfo:
+        deadline = time.monotonic() + timeout
+        while True:
+            info = self.describe(execution_id)
+            if info.status != "RUNNING" or time.monotonic() >= deadline:
+                return info
+            time.sleep(self.poll_interval)
+
+
+def describe_with(client: Any, execution_id: str) -> ExecutionInfo:
+    """``DescribeExecution`` as an ``ExecutionInfo`` (shared with the AWS adapter)."""
+    d = client.describe_execution(executionArn=execution_id)
+    output = d.get("output")
+    return ExecutionInfo(execution_id=d["executionArn"], name=d.get("name", ""), status=d["status"],
+                         started_at=d.get("startDate"), stopped_at=d.get("stopDate"),
+                         output=json.loads(output) if output else None,
+                         error=d.get("error"), cause=d.get("cause"))
+
+
+def history_with(client: Any, execution_id: str) -> list[dict[str, Any]]:
+    """Every ``GetExecutionHistory`` event, following ``nextToken``."""
+    events: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"executionArn": execution_id, "maxResults": 1000}
+    while True:
+        page = client.get_execution_history(**kwargs)
+        events.extend(page.get("events", []))
+        if not page.get("nextToken"):
+            return events
+        kwargs["nextToken"] = page["nextToken"]

@@ -1,0 +1,79 @@
+"""What the workflow's steps need, as one container built by a composition root.
+
+Ports (``ErrorStore``, ``ArtifactStore``, ``SourceRepository``, ``CodeHost``, ``FixModel``) come
+from ``selfheal.ports``; the four callables below are the workflow's view of the fix-generation,
+validation and publishing services, adapted to these signatures by ``selfheal.compose.workflow``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import BaseModel
+
+from selfheal.domain.fixing import EditProposal, FixContext, Prompt
+from selfheal.domain.records import ErrorRecord
+from selfheal.domain.validation_report import ValidationReport
+from selfheal.ports import ArtifactStore, CodeHost, ErrorStore, FixModel, SourceRepository
+from selfheal.services.workflow.recorder import StepRecorder
+from selfheal.settings import Settings
+
+
+class ContextBuilder(Protocol):
+    """Fault context of ``record`` from ``source`` at ``revision`` (redacted; raises
+    ``SourceNotFound`` when no in-app frame maps to a file)."""
+
+    def __call__(self, record: ErrorRecord, source: SourceRepository, revision: str) -> FixContext: ...
+
+
+class PromptBuilder(Protocol):
+    """The prompt of repair round ``round`` (1-based), with the previous round's feedback."""
+
+    def __call__(self, context: FixContext, round: int, feedback: str | None) -> Prompt: ...
+
+
+class PatchValidator(Protocol):
+    """Run the gates on ``proposal`` against the tree at ``revision``."""
+
+    def __call__(self, context: FixContext, proposal: EditProposal, revision: str) -> ValidationReport: ...
+
+
+class PullRequestDraft(BaseModel):
+    """Everything the pull request text is written from."""
+
+    record: ErrorRecord
+    context: FixContext
+    proposal: EditProposal
+    report: ValidationReport
+    branch: str
+    base: str
+    execution: str | None = None
+    model_id: str | None = None
+    attempt: int = 1
+
+
+class PullRequestComposer(Protocol):
+    """Title and markdown body of the pull request."""
+
+    def __call__(self, draft: PullRequestDraft) -> tuple[str, str]: ...
+
+
+@dataclass
+class WorkflowServices:
+    """The services one workflow run uses (see module docstring)."""
+
+    settings: Settings
+    store: ErrorStore
+    artifacts: ArtifactStore
+    source: SourceRepository
+    code_host: CodeHost
+    model: FixModel
+    build_context: ContextBuilder
+    build_prompt: PromptBuilder
+    validate: PatchValidator
+    compose_pr: PullRequestComposer
+
+    @property
+    def recorder(self) -> StepRecorder:
+        return StepRecorder(self.store, self.artifacts)

@@ -1,0 +1,61 @@
+"""``RecordFailure``: the ``Catch`` target of every Task. Writes the failed state, the error
+class and its cause to the error record (status FAILED) so a user can read and re-drive it."""
+
+from __future__ import annotations
+
+import json
+
+from selfheal.domain.records import ALLOWED_TRANSITIONS, Attempt, Status, StepRecord, utcnow
+from selfheal.services.workflow.deps import WorkflowServices
+from selfheal.services.workflow.models import Failure, FixState
+from selfheal.services.workflow.recorder import CAUSE_MAX_CHARS
+
+
+def failure_cause(failure: Failure) -> str:
+    """The human part of a Catch cause: Lambda wraps it as ``{"errorType","errorMessage",...}``."""
+    try:
+        data = json.loads(failure.Cause)
+    except (ValueError, TypeError):
+        return failure.Cause[:CAUSE_MAX_CHARS]
+    if isinstance(data, dict) and "errorMessage" in data:
+        return str(data["errorMessage"])[:CAUSE_MAX_CHARS]
+    return failure.Cause[:CAUSE_MAX_CHARS]
+
+
+def failed_step(attempt: Attempt | None) -> StepRecord | None:
+    """The step that did not finish well: the last one failed, retried or still running."""
+    if attempt is None:
+        return None
+    for step in reversed(attempt.steps):
+        if step.state in ("RecordFailure", "RecordAbstain"):
+            continue
+        if step.outcome in ("failed", "retried", "running"):
+            return step
+        return None
+    return None
+
+
+def record_failure(svc: WorkflowServices, payload: FixState) -> FixState:
+    """Write state, error and cause on the attempt; move the error to FAILED."""
+    assert payload.failure is not None
+    error, cause = payload.failure.Error, failure_cause(payload.failure)
+    with svc.recorder.step("RecordFailure", payload):
+        assert payload.attempt is not None
+        record = svc.store.get(payload.fingerprint)
+        attempt = next((a for a in record.attempts if a.number == payload.attempt), None) if record else None
+        step = failed_step(attempt)
+        state = step.state if step else "unknown"
+        if step is not None and step.outcome != "failed":
+            # Retries exhausted (or the step never reported back): the last run is the failure.
+            finished = step.finished_at or utcnow()
+            svc.store.record_step(payload.fingerprint, payload.attempt, step.model_copy(update={
+                "outcome": "failed", "error": error, "cause": cause, "finished_at": finished,
+                "duration_ms": step.duration_ms
+                if step.duration_ms is not None else int((finished - step.started_at).total_seconds() * 1000),
+            }))
+        if record is not None and Status.FAILED in ALLOWED_TRANSITIONS[record.status]:
+            svc.store.transition(payload.fingerprint, Status.FAILED, expected=[record.status],
+                                 reason=f"{state}: {error}: {cause}"[:1000])
+        svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="failed",
+                                 failed_state=state, error=error, cause=cause, finished_at=utcnow())
+    return payload

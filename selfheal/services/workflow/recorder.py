@@ -1,0 +1,111 @@
+"""``StepRecorder``: every state's start, outcome, duration and artifact references, written to
+the error record's current attempt. This is the execution history that survives Express
+workflows (AWS does not let you describe an Express execution later) and that re-drive reads.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from selfheal.domain.records import ErrorRecord, Status, StepRecord, utcnow
+from selfheal.errors import ErrorNotFound, SelfhealError
+from selfheal.ports import ArtifactStore, ErrorStore
+from selfheal.services.workflow.models import FixState
+
+CAUSE_MAX_CHARS = 2000
+# States that only write outcomes: they must not (re)open a fix.
+_BOOKKEEPING_STATES = frozenset({"RecordFailure", "RecordAbstain"})
+
+
+@dataclass
+class StepHandle:
+    """What a running step may add to its record: artifact references by name."""
+
+    state: str
+    attempt: int
+    started_at: datetime
+    artifacts: dict[str, str] = field(default_factory=dict)
+
+
+def artifact_key(fingerprint: str, attempt: int, name: str) -> str:
+    """The artifact key of ``name`` within an attempt (S3 key or relative path)."""
+    return f"{fingerprint}/attempt-{attempt}/{name}"
+
+
+class StepRecorder:
+    """Records each state's run on ``ErrorStore`` (see module docstring)."""
+
+    def __init__(self, store: ErrorStore, artifacts: ArtifactStore,
+                 clock: Callable[[], datetime] = utcnow) -> None:
+        self._store = store
+        self._artifacts = artifacts
+        self._clock = clock
+
+    def ensure_attempt(self, state_name: str, payload: FixState) -> ErrorRecord:
+        """Make sure the payload's attempt exists on the record (a plain start input carries
+        only the fingerprint and maybe a number) and the error is FIXING; set
+        ``payload.attempt``. Returns the fresh record."""
+        record = self._store.get(payload.fingerprint)
+        if record is None:
+            raise ErrorNotFound(f"no error record for fingerprint {payload.fingerprint}")
+        numbers = {a.number for a in record.attempts}
+        if payload.attempt is None or payload.attempt not in numbers:
+            if state_name in _BOOKKEEPING_STATES and record.attempts:
+                payload.attempt = record.attempts[-1].number
+            else:
+                payload.attempt = self._store.start_attempt(payload.fingerprint,
+                                                            payload.execution_name).number
+        if state_name not in _BOOKKEEPING_STATES and record.status != Status.FIXING:
+            record = self._store.transition(payload.fingerprint, Status.FIXING,
+                                            expected=[record.status],
+                                            reason=f"fix workflow at {state_name}")
+        return record
+
+    def save_json(self, payload: FixState, name: str, data: object) -> str:
+        """Store ``data`` as a JSON artifact of the payload's attempt; return its reference."""
+        assert payload.attempt is not None
+        blob = json.dumps(data, ensure_ascii=False, default=str).encode()
+        return self._artifacts.put_bytes(artifact_key(payload.fingerprint, payload.attempt, name), blob)
+
+    def save_text(self, payload: FixState, name: str, text: str) -> str:
+        assert payload.attempt is not None
+        return self._artifacts.put_bytes(artifact_key(payload.fingerprint, payload.attempt, name),
+                                         text.encode())
+
+    @contextmanager
+    def step(self, state_name: str, payload: FixState) -> Iterator[StepHandle]:
+        """Record ``state_name`` running, then succeeded / retried / failed with its duration.
+
+        The step's input payload is stored as the artifact ``input``: a re-drive from this
+        state starts from exactly that input."""
+        self.ensure_attempt(state_name, payload)
+        assert payload.attempt is not None
+        started = self._clock()
+        stamp = started.strftime("%Y%m%dT%H%M%S%f")
+        handle = StepHandle(state=state_name, attempt=payload.attempt, started_at=started)
+        handle.artifacts["input"] = self.save_json(payload, f"steps/{stamp}-{state_name}.input.json",
+                                                   payload.model_dump(mode="json", exclude_none=True))
+        self._store.record_step(payload.fingerprint, payload.attempt,
+                                StepRecord(state=state_name, started_at=started,
+                                           artifacts=dict(handle.artifacts)))
+        try:
+            yield handle
+        except Exception as exc:
+            retryable = isinstance(exc, SelfhealError) and exc.retryable
+            self._finish(payload, handle, "retried" if retryable else "failed",
+                         error=type(exc).__name__, cause=str(exc)[:CAUSE_MAX_CHARS])
+            raise
+        self._finish(payload, handle, "succeeded")
+
+    def _finish(self, payload: FixState, handle: StepHandle, outcome: str,
+                error: str | None = None, cause: str | None = None) -> None:
+        finished = self._clock()
+        duration = int((finished - handle.started_at).total_seconds() * 1000)
+        step = StepRecord(state=handle.state, started_at=handle.started_at, finished_at=finished,
+                          duration_ms=duration, outcome=outcome,  # type: ignore[arg-type]
+                          error=error, cause=cause, artifacts=dict(handle.artifacts))
+        self._store.record_step(payload.fingerprint, handle.attempt, step)

@@ -1,0 +1,189 @@
+"""Start a fix execution, report its progress state by state, and read its outcome; re-drive
+a failed or abstained fix from a chosen state reusing the recorded artifacts."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status
+from selfheal.errors import ErrorNotFound, InvalidTransition, MalformedInput, StepTimeout
+from selfheal.ports import ArtifactStore, ErrorStore, WorkflowEngine
+from selfheal.services.workflow.history import StepView, path_from_attempt, path_from_history
+from selfheal.services.workflow.models import RESUMABLE_STATES
+
+
+class ProgressEvent(BaseModel):
+    """A state change seen while a fix runs."""
+
+    state: str
+    event: str  # entered | succeeded | retrying | caught | failed
+    detail: str = ""
+
+
+Progress = Callable[[ProgressEvent], None]
+
+
+class FixOutcome(BaseModel):
+    """How one fix run ended, read back from the error record."""
+
+    fingerprint: str
+    attempt: int
+    execution_id: str
+    execution_name: str
+    engine_status: str
+    status: Status
+    pr_url: str | None = None
+    branch: str | None = None
+    reasons: list[str] = Field(default_factory=list)
+    failed_state: str | None = None
+    error: str | None = None
+    cause: str | None = None
+    path: list[StepView] = Field(default_factory=list)
+
+
+def execution_name(record: ErrorRecord, attempt: int) -> str:
+    """Deterministic, like the AWS start_fix Lambda: ``<fingerprint prefix>-<attempt>``."""
+    return f"{record.short_id}-{attempt}"
+
+
+def begin_attempt(store: ErrorStore, fingerprint: str) -> tuple[ErrorRecord, Attempt]:
+    """Move the error to FIXING (conditional on the status read) and open an attempt."""
+    record = store.get(fingerprint)
+    if record is None:
+        raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
+    if record.status not in STARTABLE | {Status.PR_OPEN}:
+        raise InvalidTransition(f"error {record.short_id} is {record.status}; a fix starts from "
+                                f"{', '.join(sorted(STARTABLE))} or PR_OPEN")
+    number = len(record.attempts) + 1
+    record = store.transition(fingerprint, Status.FIXING, expected=[record.status],
+                              reason=f"fix attempt {number} started")
+    attempt = store.start_attempt(fingerprint, execution_name(record, number))
+    return record, attempt
+
+
+class _ProgressTracker:
+    """Turns new history events into ``ProgressEvent``s."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.seen = 0
+        self.state = ""
+
+    def feed(self, events: list[dict[str, Any]]) -> None:
+        for ev in events[self.seen:]:
+            self._one(ev)
+        self.seen = len(events)
+
+    def _one(self, ev: dict[str, Any]) -> None:
+        typ = ev.get("type", "")
+        det = next((v for k, v in ev.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
+        if typ == "TaskStateEntered":
+            self.state = det.get("name", "?")
+            self.progress(ProgressEvent(state=self.state, event="entered"))
+        elif typ == "ChoiceStateEntered":
+            self.state = det.get("name", "?")
+        elif typ in ("LambdaFunctionFailed", "LambdaFunctionTimedOut"):
+            err = det.get("error", "States.Timeout")
+            self.progress(ProgressEvent(state=self.state, event="error", detail=err))
+        elif typ == "TaskStateExited":
+            output = det.get("output", "")
+            caught = '"failure"' in output and self.state != "RecordFailure"
+            self.progress(ProgressEvent(state=self.state, event="caught" if caught else "succeeded"))
+        elif typ == "ExecutionFailed":
+            self.progress(ProgressEvent(state=self.state, event="failed", detail=det.get("error", "")))
+
+
+def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *,
+                  payload: dict[str, Any] | None = None, progress: Progress | None = None,
+                  timeout: float = 3600.0, poll: float = 0.05) -> FixOutcome:
+    """Begin an attempt, start the workflow, follow it to the end, return the outcome."""
+    record, attempt = begin_attempt(store, fingerprint)
+    name = attempt.execution or execution_name(record, attempt.number)
+    body = {**(payload or {}), "fingerprint": fingerprint, "attempt": attempt.number}
+    execution_id = engine.start(name, body)
+    tracker = _ProgressTracker(progress) if progress else None
+    deadline = time.monotonic() + timeout
+    while True:
+        info = engine.wait(execution_id, timeout=poll)
+        if tracker is not None:
+            tracker.feed(engine.history(execution_id))
+        if info.status != "RUNNING":
+            break
+        if time.monotonic() >= deadline:
+            raise StepTimeout(f"execution {name} still running after {timeout:.0f} s")
+    return outcome_of(store, fingerprint, attempt.number, execution_id, name, info.status)
+
+
+def outcome_of(store: ErrorStore, fingerprint: str, number: int, execution_id: str, name: str,
+               engine_status: str) -> FixOutcome:
+    record = store.get(fingerprint)
+    if record is None:
+        raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
+    att = next((a for a in record.attempts if a.number == number), None)
+    return FixOutcome(
+        fingerprint=fingerprint, attempt=number, execution_id=execution_id, execution_name=name,
+        engine_status=engine_status, status=record.status, pr_url=record.pr_url, branch=record.branch,
+        reasons=att.reasons if att else [], failed_state=att.failed_state if att else None,
+        error=att.error if att else None, cause=att.cause if att else None,
+        path=path_from_attempt(att) if att else [])
+
+
+def live_path(engine: WorkflowEngine, execution_id: str) -> list[StepView]:
+    return path_from_history(engine.history(execution_id))
+
+
+# --- re-drive --------------------------------------------------------------------------------
+
+def default_redrive_state(record: ErrorRecord) -> str:
+    """The failed state of a FAILED fix; a fresh start for an ABSTAINED one."""
+    att = record.current_attempt
+    if record.status == Status.FAILED and att and att.failed_state in RESUMABLE_STATES:
+        return att.failed_state
+    return "FetchSource"
+
+
+def check_redrivable(record: ErrorRecord, from_state: str | None) -> str:
+    if record.status not in (Status.FAILED, Status.ABSTAINED):
+        raise InvalidTransition(f"error {record.short_id} is {record.status}; only FAILED or "
+                                "ABSTAINED fixes can be re-driven")
+    state = from_state or default_redrive_state(record)
+    if state not in RESUMABLE_STATES:
+        raise MalformedInput(f"cannot re-drive from {state!r}; choose one of {', '.join(RESUMABLE_STATES)}")
+    return state
+
+
+def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: str | None = None
+                    ) -> dict[str, Any]:
+    """The execution input that resumes at ``from_state`` with the recorded input of that
+    state's last run (so completed states, the model call included, are not paid again)."""
+    state = check_redrivable(record, from_state)
+    if state == "FetchSource":
+        return {"fingerprint": record.fingerprint}
+    for att in reversed(record.attempts):
+        for step in reversed(att.steps):
+            if step.state == state and step.artifacts.get("input"):
+                data = json.loads(artifacts.get_bytes(step.artifacts["input"]).decode())
+                for key in ("failure", "execution", "attempt"):
+                    data.pop(key, None)
+                if state == "BuildPrompt":  # a fresh repair budget, keeping the last feedback
+                    data.update(round=0, reasons=[], verdict="pending")
+                data["resume_from"] = state
+                return dict(data)
+    raise MalformedInput(f"no recorded run of {state} for error {record.short_id}; "
+                         "re-drive from an earlier state")
+
+
+def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None = None) -> ErrorRecord:
+    """AWS re-drive: put the error back to QUEUED; the stream and the queue start a fresh
+    Express execution (Express has no native RedriveExecution)."""
+    record = store.get(fingerprint)
+    if record is None:
+        raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
+    state = check_redrivable(record, from_state)
+    return store.transition(fingerprint, Status.QUEUED, expected=[record.status],
+                            reason=f"re-drive requested (from {state})")

@@ -1,0 +1,233 @@
+"""The business logic of each fix-workflow state. Handlers in ``functions/`` are thin wrappers.
+
+Each step takes the validated payload, records itself with ``StepRecorder``, reads its inputs
+from artifacts, writes its outputs as artifacts and returns the updated payload.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, time
+from typing import Any
+
+from selfheal.domain.edit_format import apply_proposal, parse_reply
+from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
+from selfheal.domain.records import ErrorRecord, Status, utcnow
+from selfheal.domain.validation_report import ValidationReport
+from selfheal.errors import (
+    CostCapReached,
+    EditRejected,
+    ErrorNotFound,
+    ModelReplyMalformed,
+    PatchDoesNotApply,
+    SourceNotFound,
+)
+from selfheal.services.workflow.deps import PullRequestDraft, WorkflowServices
+from selfheal.services.workflow.models import FixState
+
+REASON_MAX_CHARS = 300
+
+
+def _record(svc: WorkflowServices, fingerprint: str) -> ErrorRecord:
+    record = svc.store.get(fingerprint)
+    if record is None:
+        raise ErrorNotFound(f"no error record for fingerprint {fingerprint}")
+    return record
+
+
+def _load_json(svc: WorkflowServices, ref: str) -> Any:
+    return json.loads(svc.artifacts.get_bytes(ref).decode())
+
+
+def _context(svc: WorkflowServices, payload: FixState) -> FixContext:
+    return FixContext.model_validate(_load_json(svc, payload.artifacts["context"]))
+
+
+def _first_line(text: str) -> str:
+    line = next((x.strip() for x in text.splitlines() if x.strip()), "")
+    return line[:REASON_MAX_CHARS]
+
+
+def fetch_source(svc: WorkflowServices, payload: FixState) -> FixState:
+    """Resolve the base revision, build the fault context, store it; start a fresh budget."""
+    rec = svc.recorder
+    with rec.step("FetchSource", payload) as step:
+        record = _record(svc, payload.fingerprint)
+        base = svc.settings.base_branch or svc.source.default_branch()
+        revision = svc.source.resolve(base)
+        context = svc.build_context(record, svc.source, revision)
+        if not context.offered_files:
+            raise SourceNotFound(f"no repository file matches an in-app frame of {record.exc_type}")
+        ref = rec.save_json(payload, "context.json", context.model_dump(mode="json"))
+        step.artifacts["context"] = ref
+        payload.artifacts = {"context": ref}
+        payload.revision, payload.base_branch = revision, base
+        payload.round, payload.max_rounds = 0, max(1, svc.settings.max_attempts)
+        payload.verdict, payload.reasons = "pending", []
+    return payload
+
+
+def build_prompt(svc: WorkflowServices, payload: FixState) -> FixState:
+    """Render the next round's prompt (with the previous round's feedback) as an artifact."""
+    rec = svc.recorder
+    with rec.step("BuildPrompt", payload) as step:
+        context = _context(svc, payload)
+        feedback_ref = payload.artifacts.get("feedback")
+        feedback = svc.artifacts.get_bytes(feedback_ref).decode() if feedback_ref else None
+        round_no = payload.round + 1
+        prompt = svc.build_prompt(context, round_no, feedback)
+        ref = rec.save_json(payload, f"round-{round_no}/prompt.json", prompt.model_dump(mode="json"))
+        step.artifacts["prompt"] = ref
+        payload.artifacts["prompt"] = ref
+        payload.round, payload.verdict = round_no, "pending"
+    return payload
+
+
+def _check_caps(svc: WorkflowServices, record: ErrorRecord, attempt: int) -> None:
+    """Stop before the call, not after: per-fix and per-day cost caps."""
+    spent = sum(a.cost_usd for a in record.attempts if a.number == attempt)
+    if spent >= svc.settings.max_cost_per_fix_usd:
+        raise CostCapReached(f"this fix already cost ${spent:.2f} "
+                             f"(cap ${svc.settings.max_cost_per_fix_usd:.2f})")
+    midnight = datetime.combine(utcnow().date(), time(0), tzinfo=utcnow().tzinfo)
+    today = svc.store.usage_since(midnight)
+    if today >= svc.settings.max_cost_per_day_usd:
+        raise CostCapReached(f"today's model cost is ${today:.2f} "
+                             f"(cap ${svc.settings.max_cost_per_day_usd:.2f})")
+
+
+def invoke_model(svc: WorkflowServices, payload: FixState) -> FixState:
+    """Ask the model; record tokens and cost; store the reply as an artifact."""
+    rec = svc.recorder
+    with rec.step("InvokeModel", payload) as step:
+        assert payload.attempt is not None
+        _check_caps(svc, _record(svc, payload.fingerprint), payload.attempt)
+        prompt = Prompt.model_validate(_load_json(svc, payload.artifacts["prompt"]))
+        reply = svc.model.complete(prompt)
+        svc.store.add_usage(payload.fingerprint, payload.attempt, reply.tokens_in, reply.tokens_out,
+                            reply.cost_usd)
+        ref = rec.save_json(payload, f"round-{payload.round}/reply.json", reply.model_dump(mode="json"))
+        step.artifacts["reply"] = ref
+        payload.artifacts["reply"] = ref
+        payload.model_id = reply.model_id
+    return payload
+
+
+def _verdict(svc: WorkflowServices, payload: FixState, context: FixContext,
+             reply: ModelReply) -> tuple[str, str, EditProposal | None, ValidationReport | None]:
+    """(verdict, feedback, proposal, report) for one reply."""
+    try:
+        proposal = parse_reply(reply.text, context.offered_files)
+    except (ModelReplyMalformed, EditRejected) as exc:
+        return "invalid", f"{type(exc).__name__}: {exc}", None, None
+    if proposal.abstained:
+        return "abstain", f"model abstained: {proposal.abstain_reason}", proposal, None
+    assert payload.revision is not None
+    try:
+        report = svc.validate(context, proposal, payload.revision)
+    except (PatchDoesNotApply, EditRejected) as exc:
+        return "invalid", f"{type(exc).__name__}: {exc}", proposal, None
+    if not report.valid:
+        return "invalid", report.feedback or f"gate {report.failed_gate} failed", proposal, report
+    if not report.verified and svc.settings.unverified == "abstain":
+        return "invalid", "no test verifies this fix (unverified = abstain)", proposal, report
+    return "valid", report.feedback, proposal, report
+
+
+def validate_patch(svc: WorkflowServices, payload: FixState) -> FixState:
+    """Parse the reply and run the gates; set ``verdict`` and store feedback for the next round."""
+    rec = svc.recorder
+    with rec.step("ValidatePatch", payload) as step:
+        context = _context(svc, payload)
+        reply = ModelReply.model_validate(_load_json(svc, payload.artifacts["reply"]))
+        verdict, feedback, proposal, report = _verdict(svc, payload, context, reply)
+        prefix = f"round-{payload.round}"
+        if proposal is not None:
+            step.artifacts["proposal"] = rec.save_json(payload, f"{prefix}/proposal.json",
+                                                       proposal.model_dump(mode="json"))
+            payload.artifacts["proposal"] = step.artifacts["proposal"]
+        if report is not None:
+            step.artifacts["validation"] = rec.save_json(payload, f"{prefix}/validation.json",
+                                                         report.model_dump(mode="json"))
+            payload.artifacts["validation"] = step.artifacts["validation"]
+            payload.verified = report.verified
+        if verdict != "valid":
+            step.artifacts["feedback"] = rec.save_text(payload, f"{prefix}/feedback.txt", feedback)
+            payload.artifacts["feedback"] = step.artifacts["feedback"]
+            payload.reasons.append(f"round {payload.round}: {_first_line(feedback)}")
+        payload.verdict = verdict  # type: ignore[assignment]
+    return payload
+
+
+def branch_name(svc: WorkflowServices, record: ErrorRecord) -> str:
+    return f"{svc.settings.branch_prefix}{record.short_id}"
+
+
+def commit_branch(svc: WorkflowServices, payload: FixState) -> FixState:
+    """One commit on the base revision with the validated edit, on the error's branch."""
+    rec = svc.recorder
+    with rec.step("CommitBranch", payload) as step:
+        record = _record(svc, payload.fingerprint)
+        context = _context(svc, payload)
+        proposal = EditProposal.model_validate(_load_json(svc, payload.artifacts["proposal"]))
+        patched = apply_proposal(context.files, proposal)
+        changed = {p: t for p, t in patched.items() if context.files.get(p) != t}
+        if not changed:
+            raise PatchDoesNotApply("the validated edit changes no file")
+        branch = branch_name(svc, record)
+        summary = proposal.summary or proposal.root_cause or f"fix {record.exc_type}"
+        message = (f"selfheal: {summary[:60]}\n\n{record.exc_type} at {record.location}\n\n"
+                   f"Fingerprint: {record.fingerprint}\n")
+        assert payload.revision is not None
+        payload.commit = svc.code_host.commit_branch(branch, payload.revision, changed, message)
+        payload.branch = branch
+        step.artifacts["commit"] = rec.save_json(payload, "commit.json", {
+            "branch": branch, "commit": payload.commit, "files": sorted(changed)})
+    return payload
+
+
+def open_pull_request(svc: WorkflowServices, payload: FixState) -> FixState:
+    """Open (or update) the draft pull request; the model is not involved here."""
+    rec = svc.recorder
+    with rec.step("OpenPullRequest", payload) as step:
+        assert payload.branch is not None and payload.attempt is not None
+        draft = PullRequestDraft(
+            record=_record(svc, payload.fingerprint), context=_context(svc, payload),
+            proposal=EditProposal.model_validate(_load_json(svc, payload.artifacts["proposal"])),
+            report=ValidationReport.model_validate(_load_json(svc, payload.artifacts["validation"])),
+            branch=payload.branch, base=payload.base_branch or svc.source.default_branch(),
+            execution=payload.execution_name, model_id=payload.model_id, attempt=payload.attempt)
+        title, body = svc.compose_pr(draft)
+        labels = list(svc.settings.pr_labels) + ([] if payload.verified else ["unverified"])
+        pr = svc.code_host.open_pull_request(payload.branch, draft.base, title, body, labels=labels,
+                                             draft=True)
+        step.artifacts["pr"] = rec.save_json(payload, "pull_request.json", pr.model_dump(mode="json"))
+        payload.pr_url = pr.url
+    return payload
+
+
+def mark_done(svc: WorkflowServices, payload: FixState) -> FixState:
+    """FIXING -> PR_OPEN with branch and PR URL; close the attempt."""
+    with svc.recorder.step("MarkDone", payload):
+        assert payload.attempt is not None
+        svc.store.transition(payload.fingerprint, Status.PR_OPEN, expected=[Status.FIXING],
+                             reason="draft pull request open",
+                             fields={"branch": payload.branch, "pr_url": payload.pr_url})
+        svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="pr_open",
+                                 finished_at=utcnow())
+    return payload
+
+
+def record_abstain(svc: WorkflowServices, payload: FixState) -> FixState:
+    """FIXING -> ABSTAINED with the reason of every round."""
+    with svc.recorder.step("RecordAbstain", payload):
+        assert payload.attempt is not None
+        reasons = payload.reasons or ["the attempt budget is spent"]
+        if payload.verdict == "invalid":
+            reasons = [*reasons, f"no valid fix after {payload.round} of {payload.max_rounds} rounds"]
+        svc.store.transition(payload.fingerprint, Status.ABSTAINED, expected=[Status.FIXING],
+                             reason="; ".join(reasons)[:1000])
+        svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="abstained",
+                                 reasons=reasons, finished_at=utcnow())
+        payload.reasons = reasons
+    return payload

@@ -1,0 +1,40 @@
+"""Happy path: the real ASL in moto's interpreter, real handlers, to a pull request record."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from selfheal.domain.records import Status
+from selfheal.services.workflow.runner import ProgressEvent, run_execution
+from tests.support.workflow_fakes import APP, local_engine, make_services, seed_error
+
+
+def test_happy_path_opens_a_pull_request_and_records_every_state(tmp_path: Path) -> None:
+    svc = make_services(tmp_path)
+    fp = seed_error(svc.store)
+    events: list[ProgressEvent] = []
+    with local_engine(svc) as engine:
+        out = run_execution(svc.store, engine, fp, progress=events.append, timeout=60)
+        history = engine.history(out.execution_id)
+
+    assert out.engine_status == "SUCCEEDED"
+    assert out.status == Status.PR_OPEN
+    record = svc.store.get(fp)
+    assert record is not None and record.pr_url == out.pr_url and record.branch == f"selfheal/{fp[:12]}"
+    host = svc.code_host
+    assert "event.get('order_items', [])" in host.commits[record.branch][APP]  # type: ignore[attr-defined]
+    # every state recorded on the attempt, in order, succeeded, with artifact references
+    att = record.attempts[-1]
+    assert att.outcome == "pr_open" and att.execution == out.execution_name
+    assert [s.state for s in att.steps] == ["FetchSource", "BuildPrompt", "InvokeModel", "ValidatePatch",
+                                            "CommitBranch", "OpenPullRequest", "MarkDone"]
+    assert all(s.outcome == "succeeded" and s.duration_ms is not None for s in att.steps)
+    assert "context" in att.steps[0].artifacts and "reply" in att.steps[2].artifacts
+    assert Path(att.steps[3].artifacts["validation"]).is_file()
+    # payloads carry references only: no source text in any state input/output
+    for ev in history:
+        assert "order_items" not in json.dumps(ev, default=str)
+    entered = [e.state for e in events if e.event == "entered"]
+    assert entered == [s.state for s in att.steps]
+    assert record.tokens_in == 100 and record.tokens_out == 20
