@@ -1,0 +1,369 @@
+"""Find Python tracebacks in a stream of log lines.
+
+``extract_tracebacks`` reads any iterable of lines once, holds at most one (capped) traceback in
+memory and yields ``Traceback`` objects as soon as each one ends. It is a small state machine:
+
+* idle: a cheap substring test (``Traceback``, ``File ``, ``errorType``) rejects ordinary log
+  lines; only candidate lines get normalised (``\\r`` splitting, ANSI, no-break spaces) and matched.
+* in a block: lines are stripped of the log prefix seen on the header line (timestamps, levels,
+  ``svc_1 |``, ``INTERNALERROR>``; numbers may vary between lines) and classified: frame, source,
+  caret, group margin, chain separator, exception line, message continuation.
+* a block ends at the first line that cannot belong to it; it is then parsed by
+  ``extract_parse.parse_block``.
+
+JSON log lines carrying an escaped traceback in a string field (Powertools ``exception``,
+python-json-logger ``exc_info``) and Lambda invoke-response documents (``errorType``/``stackTrace``)
+are decoded and parsed as blocks of their own. A block is capped (``max_frames``, ``max_bytes``):
+beyond the cap only a short tail is kept, and the result is marked ``truncated``.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import deque
+from collections.abc import Iterable, Iterator
+from re import Pattern
+
+from selfheal.domain.extract_lines import (
+    FRAME_RE,
+    HEADER_TEXT,
+    IPY_ARROW_RE,
+    IPY_HEADER_RE,
+    LAMBDA_ERROR_RE,
+    LEGACY_LAMBDA_RE,
+    LOG_START_RE,
+    MAX_LINE,
+    REPEAT_RE,
+    clean,
+    is_frame_start,
+    json_escaped_texts,
+    lambda_stack_lines,
+    looks_like_exception,
+    prefix_pattern,
+    separator_kind,
+    split_logical,
+)
+from selfheal.domain.extract_parse import GROUP_HEADER, parse_block
+from selfheal.domain.traceback import Traceback
+
+__all__ = ["extract_from_text", "extract_tracebacks"]
+
+_TAIL_LINES = 80  # lines kept after a block reaches its cap (the exception line is at the end)
+_MAX_MESSAGE_LINES = 20
+_MAX_BLANKS = 4
+
+
+class _Block:
+    """The lines of the traceback being read, capped, with the segmenter's state."""
+
+    __slots__ = (
+        "head", "tail", "nbytes", "frames", "truncated", "first_line", "last_line", "prefix_re",
+        "fallback", "group", "ipy", "state", "last_kind", "msg_lines", "blanks", "has_exc", "headerless",
+    )
+
+    def __init__(self, first_line: int, prefix_re: Pattern[str] | None) -> None:
+        self.head: list[str] = []
+        self.tail: deque[str] | None = None
+        self.nbytes = 0
+        self.frames = 0
+        self.truncated = False
+        self.first_line = first_line
+        self.last_line = first_line
+        self.prefix_re = prefix_re
+        self.fallback: tuple[str, str] | None = None
+        self.group = False
+        self.ipy = False
+        self.state = "body"  # body | msg | after | sep
+        self.last_kind = "header"  # header | frame | source | other
+        self.msg_lines = 0
+        self.blanks = 0
+        self.has_exc = False
+        self.headerless = False
+
+
+class _Segmenter:
+    def __init__(self, max_frames: int, max_bytes: int) -> None:
+        self.max_frames = max(1, max_frames)
+        self.max_bytes = max(1024, max_bytes)
+        self.block: _Block | None = None
+        self.prev = ""  # previous logical line while idle (Lambda puts the exception line first)
+
+    # -- physical lines -------------------------------------------------------------------------
+
+    def feed(self, raw: str, lineno: int) -> Iterator[Traceback]:
+        if "\\n" in raw and HEADER_TEXT in raw:
+            texts = list(json_escaped_texts(raw, self.max_bytes))
+            if texts:
+                yield from self._finish()
+                for text in texts:
+                    for sub in text.splitlines():
+                        yield from self._line(clean(sub), lineno)
+                    yield from self._finish()
+                return
+        if "rrorType" in raw and "stackTrace" in raw:
+            rendered = _lambda_document(raw, self.max_bytes)
+            if rendered is not None:
+                yield from self._finish()
+                for sub in rendered:
+                    yield from self._line(clean(sub), lineno)
+                yield from self._finish()
+                return
+        for part in split_logical(raw if len(raw) <= MAX_LINE else raw[:MAX_LINE]):
+            yield from self._line(clean(part), lineno)
+
+    # -- logical lines --------------------------------------------------------------------------
+
+    def _line(self, line: str, lineno: int) -> Iterator[Traceback]:
+        block = self.block
+        if block is None:
+            self._idle(line, lineno)
+            return
+        content = line
+        if block.prefix_re is not None:
+            m = block.prefix_re.match(line)
+            if m is not None:
+                content = line[m.end() :]
+        if self._accept(block, content):
+            block.last_line = lineno
+            return
+        yield from self._finish()
+        self._idle(line, lineno)
+
+    def _idle(self, line: str, lineno: int) -> None:
+        idx = line.find(HEADER_TEXT)
+        if idx >= 0:
+            ipm = IPY_HEADER_RE.match(line)
+            ipy = ipm is not None and not line.rstrip().endswith(":")
+            group = False
+            if ipy and ipm is not None:
+                prefix = ipm.group("pre")
+            else:
+                prefix = line[:idx]
+                trimmed = prefix.rstrip()
+                if trimmed.endswith("Exception Group"):
+                    group = True
+                    prefix = trimmed[: -len("Exception Group")].rstrip(" +|")
+                    if not prefix.strip():
+                        prefix = ""
+            block = _Block(lineno, prefix_pattern(prefix))
+            block.group = group
+            block.ipy = ipy
+            block.fallback = self._fallback(block)
+            self.block = block
+            self._append(block, line[len(prefix) :])
+            return
+        if 'File "' in line:
+            m = FRAME_RE.match(line)
+            if m is None:
+                pos = line.find("File ")
+                m2 = FRAME_RE.match(line[pos:]) if pos > 0 else None
+                if m2 is None:
+                    self.prev = line
+                    return
+                prefix = line[:pos]
+            else:
+                prefix = ""
+            block = _Block(lineno, prefix_pattern(prefix) if prefix.strip() else None)
+            block.headerless = True
+            block.fallback = self._fallback(block)
+            self.block = block
+            self._accept(block, line[len(prefix) :])
+            return
+        self.prev = line
+
+    def _fallback(self, block: _Block) -> tuple[str, str] | None:
+        """The exception line printed before the header (Lambda ``[ERROR] T: m``, fuzzers)."""
+        prev = self.prev
+        if not prev:
+            return None
+        if block.prefix_re is not None:
+            m = block.prefix_re.match(prev)
+            if m is not None:
+                prev = prev[m.end() :]
+        prev = prev.strip()
+        lm = LAMBDA_ERROR_RE.match(prev)
+        if lm:
+            return lm.group("type"), lm.group("msg")
+        em = looks_like_exception(prev, strict=True)
+        if em and em.group("rest"):
+            return em.group("type"), em.group("rest")[1:].strip()
+        gm = LEGACY_LAMBDA_RE.match(prev)
+        if gm:
+            return gm.group("type"), gm.group("msg").strip("'\"")
+        return None
+
+    def _append(self, block: _Block, content: str) -> None:
+        if block.tail is None and block.nbytes < self.max_bytes and block.frames <= self.max_frames:
+            block.head.append(content)
+            block.nbytes += len(content) + 1
+            return
+        if block.tail is None:
+            block.tail = deque(maxlen=_TAIL_LINES)
+            block.truncated = True
+        block.tail.append(content)
+
+    def _accept(self, block: _Block, content: str) -> bool:  # noqa: C901 - one state table
+        """Add ``content`` to the block if it belongs there; False ends the block."""
+        st = content.strip()
+        if not st:
+            block.blanks += 1
+            if block.state == "msg":
+                block.state = "after"
+            if block.blanks > _MAX_BLANKS:
+                return False
+            self._append(block, content)
+            return True
+        block.blanks = 0
+        lead = st[0]
+        if HEADER_TEXT in content:
+            inside_group = block.group and lead in "|+"
+            fresh = block.state == "body" and block.last_kind == "header"
+            if block.state == "sep" or inside_group or fresh:
+                if GROUP_HEADER in content:
+                    block.group = True
+                ipm = IPY_HEADER_RE.match(content)
+                if ipm is not None and not st.endswith(":"):
+                    block.ipy = True
+                block.state = "body"
+                block.last_kind = "header"
+                self._append(block, content)
+                return True
+            return False
+        if block.group and lead in "|+":
+            self._append(block, content)
+            if st.startswith("+-"):
+                block.state = "body"
+            return True
+        if separator_kind(st) is not None and (st.startswith("The above") or st.startswith("During")):
+            block.state = "sep"
+            self._append(block, content)
+            return True
+        state = block.state
+        if state == "sep" and lead == "-" and st.strip("-") == "":
+            self._append(block, content)  # IPython's rule line before the next header
+            return True
+        if FRAME_RE.match(content) or (block.ipy and content[0] not in " \t" and is_frame_start(content)):
+            if state in ("msg", "after"):
+                return False  # a new traceback without a header
+            block.state = "body"
+            block.frames += 1
+            block.last_kind = "frame"
+            self._append(block, content)
+            return True
+        if REPEAT_RE.match(content):
+            self._append(block, content)
+            return True
+        if block.ipy and state == "body" and IPY_ARROW_RE.match(content):
+            self._append(block, content)
+            block.last_kind = "source"
+            return True
+        if content[0] in " \t":
+            if state == "body":
+                block.last_kind = "source"
+                self._append(block, content)
+                return True
+            if state == "msg" and block.msg_lines < _MAX_MESSAGE_LINES:
+                block.msg_lines += 1
+                self._append(block, content)
+                return True
+            return False
+        # An unindented line.
+        if state == "msg":
+            if (
+                block.msg_lines >= _MAX_MESSAGE_LINES
+                or st.startswith("```")
+                or LOG_START_RE.match(content)
+                or (block.prefix_re is not None and content is not None and _looks_prefixed(content))
+            ):
+                return False
+            block.msg_lines += 1
+            self._append(block, content)
+            return True
+        if state == "after":
+            return False
+        if state == "body" and block.last_kind == "frame" and looks_like_exception(st, strict=True) is None:
+            if st.startswith("```") or LOG_START_RE.match(content):
+                return False
+            block.last_kind = "source"  # a source line whose indentation was lost
+            self._append(block, content)
+            return True
+        if st.startswith("Exception Type: ") or st.startswith("Exception Value: "):
+            self._append(block, content)  # Django's debug page
+            block.has_exc = True
+            return True
+        if state in ("body", "sep") and looks_like_exception(content, strict=False) is not None:
+            block.state = "msg"
+            block.has_exc = True
+            block.msg_lines = 0
+            block.last_kind = "other"
+            self._append(block, content)
+            return True
+        return False
+
+    def _finish(self) -> Iterator[Traceback]:
+        block = self.block
+        if block is None:
+            return
+        self.block = None
+        self.prev = ""
+        if block.frames == 0 and not block.has_exc and block.fallback is None:
+            return
+        if block.headerless and not block.has_exc:
+            return
+        lines = block.head + list(block.tail or ())
+        while lines and not lines[-1].strip():
+            lines.pop()
+        chain = parse_block(lines, block.fallback)
+        if not chain or all(link.type is None and not link.frames for link in chain):
+            return
+        raw = "\n".join(lines)
+        if len(raw) > self.max_bytes:
+            raw = raw[: self.max_bytes]
+        truncated = block.truncated or chain[-1].type is None
+        yield Traceback(
+            chain=chain, truncated=truncated, first_line=block.first_line, last_line=block.last_line, raw=raw
+        )
+
+    def finish(self) -> Iterator[Traceback]:
+        block = self.block
+        if block is not None and block.state == "body" and not block.has_exc:
+            block.truncated = True  # the input ended inside the traceback
+        yield from self._finish()
+
+
+def _looks_prefixed(content: str) -> bool:
+    """A message continuation never starts with a fresh log stamp."""
+    return bool(LOG_START_RE.match(content))
+
+
+def _lambda_document(raw: str, max_bytes: int) -> list[str] | None:
+    start = raw.find("{")
+    if start < 0 or len(raw) - start > 4 * max_bytes:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(raw, start)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    return lambda_stack_lines(obj)
+
+
+def extract_tracebacks(
+    lines: Iterable[str], *, max_frames: int = 1000, max_bytes: int = 256 * 1024
+) -> Iterator[Traceback]:
+    """Yield every Python traceback found in ``lines`` (with or without line terminators)."""
+    seg = _Segmenter(max_frames, max_bytes)
+    lineno = 0
+    for raw in lines:
+        lineno += 1
+        if seg.block is None and "Traceback" not in raw and "File " not in raw and "rrorType" not in raw:
+            seg.prev = raw
+            continue
+        yield from seg.feed(raw, lineno)
+    yield from seg.finish()
+
+
+def extract_from_text(text: str) -> list[Traceback]:
+    """All tracebacks in ``text`` (a convenience over ``extract_tracebacks``)."""
+    return list(extract_tracebacks(text.splitlines()))

@@ -1,0 +1,210 @@
+"""Fingerprints: one stable key per defect, whatever the rendering or deployment path.
+
+Algorithm ``v1`` (change the version when the material changes, so stores can tell keys apart):
+
+* Material per link of the chain, in printed order: the exception class name (the last dotted
+  component: runtimes disagree on qualifying it) and the in-app frames as
+  ``(path relative to the application root, function, source line with whitespace removed)``.
+  No line numbers: an unrelated edit above the crash must not open a new error.
+* Recursion is collapsed: a repeating run of 1-4 frames counts once, so depth does not matter.
+* Chained links contribute (type and in-app frames): a generic ``except Exception: raise
+  AppError from e`` wrapper would otherwise merge every root cause it wraps into one error.
+* An exception group adds the sorted set of its sub-exceptions' final class names.
+* Only when no link has an in-app frame, the final message contributes, with its parameters
+  (numbers, hex, UUIDs, quoted values) replaced by placeholders.
+
+``id`` (the app hash) hashes that material; ``full_hash`` hashes the same with every frame (in-app
+or not) and every link's normalised message. Both are 32 lowercase hex characters of SHA-256.
+
+In-app means: not the standard library, not site-/dist-packages, not ``<frozen ...>``, not the
+Lambda runtime (``/var/runtime``, ``/var/lang``, ``/opt/python`` layers); configured
+``in_app_prefixes`` always count as in-app. App roots (``/var/task/``, ``/app/``, ...) are stripped;
+an absolute path outside every root keeps its last three components, so the same code deployed
+under different directories groups together.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from selfheal.domain.traceback import Frame, Link, Traceback
+
+if TYPE_CHECKING:
+    from selfheal.domain.records import FrameRef
+
+VERSION = "v1"
+_MESSAGE_MAX = 300
+_KEEP_COMPONENTS = 3
+
+_NOT_IN_APP_RE = re.compile(
+    r"(?:^|/)(?:site-packages|dist-packages|\.?venv|virtualenvs?|__pypackages__)/"
+    r"|/lib(?:64)?/python\d*(?:\.\d+)?/"
+    r"|(?:^|/)python\d+(?:\.\d+)?\.zip/"
+    r"|/python\d*_lib/"
+    r"|^/var/runtime/|^/var/lang/|^/opt/python/"
+    r"|/usr/lib/python|/usr/local/lib/python"
+    r"|(?:^|/)lib/python\d"
+    r"|^[a-z]:/python\d*/lib/|/python\d*/lib/|^<frozen |^<frozen>",
+    re.IGNORECASE,
+)
+_UUID_RE = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+_HEX_RE = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{12,}\b")
+_QUOTED_RE = re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"")
+_NUM_RE = re.compile(r"(?<![A-Za-z_])[-+]?\d+(?:[.,]\d+)*")
+_WS_RE = re.compile(r"\s+")
+
+
+@dataclass(frozen=True)
+class FingerprintConfig:
+    """Which paths are application code, and which roots to strip from them."""
+
+    in_app_prefixes: tuple[str, ...] = ()
+    app_roots: tuple[str, ...] = ("/var/task/", "/app/", "/srv/app/")
+
+
+@dataclass(frozen=True)
+class Fingerprint:
+    """The key of one distinct error (``id``) plus what it was computed from."""
+
+    id: str
+    full_hash: str
+    exc_type: str
+    message: str
+    in_app_frames: tuple[FrameRef, ...] = field(default_factory=tuple)
+    version: str = VERSION
+
+
+def _norm_path(path: str) -> str:
+    p = path.replace("\\", "/")
+    if len(p) > 2 and p[1] == ":" and p[0].isalpha():
+        p = p[0].lower() + p[1:]
+    if p.endswith(".pyc"):
+        p = p[:-1]
+    return p
+
+
+def is_in_app(path: str, config: FingerprintConfig | None = None) -> bool:
+    """True when ``path`` is application code (see the module docstring)."""
+    cfg = config or FingerprintConfig()
+    p = _norm_path(path)
+    for prefix in cfg.in_app_prefixes:
+        if p.startswith(_norm_path(prefix)):
+            return True
+    return _NOT_IN_APP_RE.search(p) is None
+
+
+def relative_path(path: str, config: FingerprintConfig | None = None) -> str:
+    """``path`` relative to the first matching application root (see the module docstring)."""
+    cfg = config or FingerprintConfig()
+    p = _norm_path(path)
+    for root in (*cfg.app_roots, *cfg.in_app_prefixes):
+        r = _norm_path(root)
+        if r and not r.endswith("/"):
+            r += "/"
+        if r and p.startswith(r):
+            return p[len(r) :]
+        marker = "/" + r.lstrip("/") if r.startswith("/") else None
+        if marker and marker in p and len(marker) > 1:
+            return p[p.index(marker) + len(marker) :]
+    if p.startswith(("/", "~")) or (len(p) > 2 and p[1] == ":"):
+        parts = [x for x in p.split("/") if x and x not in (".", "~")]
+        return "/".join(parts[-_KEEP_COMPONENTS:])
+    while p.startswith("./"):
+        p = p[2:]
+    return p
+
+
+def normalise_message(msg: str) -> str:
+    """The first line of ``msg`` with its parameters replaced by placeholders."""
+    lines = (msg or "").strip().splitlines()
+    first = lines[0] if lines else ""
+    first = first[:2000]
+    first = _UUID_RE.sub("<uuid>", first)
+    first = _HEX_RE.sub("<hex>", first)
+    first = _QUOTED_RE.sub("<str>", first)
+    first = _NUM_RE.sub("<num>", first)
+    return _WS_RE.sub(" ", first).strip()[:_MESSAGE_MAX]
+
+
+def _short_type(name: str | None) -> str:
+    return (name or "?").rsplit(".", 1)[-1]
+
+
+def _frame_key(frame: Frame, config: FingerprintConfig) -> tuple[str, str, str]:
+    source = "".join((frame.source or "").split())
+    return relative_path(frame.file, config), frame.function or "", source
+
+
+def _collapse(keys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
+    """Drop repeats of runs of 1-4 frames (recursion), keeping the first occurrence."""
+    out: list[tuple[str, str, str]] = []
+    for key in keys:
+        out.append(key)
+        for period in (1, 2, 3, 4):
+            if len(out) >= 2 * period and out[-period:] == out[-2 * period : -period]:
+                del out[-period:]
+                break
+    return out
+
+
+def _link_material(link: Link, config: FingerprintConfig, in_app_only: bool) -> tuple[list[str], int]:
+    frames = [f for f in link.frames if not in_app_only or is_in_app(f.file, config)]
+    keys = _collapse([_frame_key(f, config) for f in frames])
+    parts = [f"type:{_short_type(link.type)}"]
+    parts.extend(f"frame:{p}|{fn}|{src}" for p, fn, src in keys)
+    if link.is_group:
+        subs = sorted({_short_type(t.final.type) for t in link.exceptions if t.chain})
+        parts.append("group:" + ",".join(subs))
+    return parts, len(keys)
+
+
+def _digest(parts: list[str]) -> str:
+    h = hashlib.sha256()
+    h.update(VERSION.encode())
+    for part in parts:
+        h.update(b"\x00")
+        h.update(part.encode("utf-8", "replace"))
+    return h.hexdigest()[:32]
+
+
+def fingerprint_ids(tb: Traceback, config: FingerprintConfig | None = None) -> tuple[str, str]:
+    """``(id, full_hash)`` without building the record models (cheap, for the CLI)."""
+    cfg = config or FingerprintConfig()
+    app_parts: list[str] = []
+    full_parts: list[str] = []
+    in_app_count = 0
+    for link in tb.chain:
+        parts, count = _link_material(link, cfg, in_app_only=True)
+        app_parts.extend(parts)
+        in_app_count += count
+        all_parts, _ = _link_material(link, cfg, in_app_only=False)
+        full_parts.extend(all_parts)
+        full_parts.append("message:" + normalise_message(link.message))
+    if in_app_count == 0:
+        app_parts.append("message:" + normalise_message(tb.final.message))
+    return _digest(app_parts), _digest(full_parts)
+
+
+def fingerprint(tb: Traceback, config: FingerprintConfig | None = None) -> Fingerprint:
+    """Fingerprint a traceback (see the module docstring for the algorithm)."""
+    from selfheal.domain.records import FrameRef
+
+    cfg = config or FingerprintConfig()
+    app_id, full = fingerprint_ids(tb, cfg)
+    final = tb.final
+    refs = tuple(
+        FrameRef(file=relative_path(f.file, cfg), function=f.function, line=f.line, source=f.source)
+        for f in final.frames
+        if is_in_app(f.file, cfg)
+    )
+    lines = (final.message or "").strip().splitlines()
+    return Fingerprint(
+        id=app_id,
+        full_hash=full,
+        exc_type=final.type or "?",
+        message=lines[0] if lines else "",
+        in_app_frames=refs,
+    )
