@@ -42,6 +42,10 @@ class Settings(BaseModel):
     max_cost_per_fix_usd: float = 2.0
     max_cost_per_day_usd: float = 20.0
     redact_patterns: list[str] = Field(default_factory=list)
+    max_output_tokens: int = 4096
+    model_prices: list[str] = Field(default_factory=list)  # "model-substring=IN/OUT" USD per 1M tokens
+    anthropic_base_url: str = "https://api.anthropic.com"
+    model_timeout_seconds: float = 300.0
     # validation
     test_command: list[str] = Field(default_factory=lambda: ["python", "-m", "pytest", "-x", "-q"])
     test_timeout_seconds: float = 300.0

@@ -42,6 +42,13 @@ class FixContext(BaseModel):
     offered_files: list[str] = Field(default_factory=list)
     files: dict[str, str] = Field(default_factory=dict)
     unmapped_frames: list[FrameRef] = Field(default_factory=list)
+    # A Python script that reproduces the failure from the recorded failing input: it raises
+    # the error while the defect is present and exits 0 once fixed. Validation runs it before
+    # and after the patch (``selfheal.validation.repro``); empty when no input was recorded.
+    reproduction: str = ""
+    # What the context builder could not do or chose to drop (ambiguous frames, budget cuts,
+    # redaction counts): shown to operators, never a reason to guess.
+    notes: list[str] = Field(default_factory=list)
 
 
 class Prompt(BaseModel):

@@ -1,0 +1,104 @@
+"""Prompt building: a ``FixContext`` rendered through the template files in ``selfheal/templates``.
+
+Everything that comes from logs, test output or the repository sits between
+``=== BEGIN NAME [tag] ===`` / ``=== END NAME [tag] ===`` lines. The tag is a hash of all that data,
+so text inside it cannot forge a closing delimiter without finding a hash preimage, and the same
+context always renders the same prompt (snapshot tests rely on it). The system prompt tells the
+model that delimited text is data, never instructions; the edit parser is the real guard.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from functools import lru_cache
+from importlib import resources
+
+from selfheal.domain.context import estimate_tokens
+from selfheal.domain.fixing import CodeSection, FixContext, Prompt
+from selfheal.domain.redact import Redactor
+from selfheal.settings import Settings
+
+FEEDBACK_MAX_CHARS = 4000
+_PLACEHOLDER = re.compile(r"\{\{(\w+)\}\}")
+
+
+@lru_cache(maxsize=8)
+def load_template(name: str) -> str:
+    """The text of ``selfheal/templates/<name>``."""
+    return resources.files("selfheal").joinpath("templates", name).read_text(encoding="utf-8")
+
+
+def render(template: str, values: dict[str, str]) -> str:
+    """Replace ``{{name}}`` placeholders in one pass (inserted values are never re-scanned)."""
+    def sub(m: re.Match[str]) -> str:
+        return values[m.group(1)]
+
+    return _PLACEHOLDER.sub(sub, template)
+
+
+def _data_tag(*parts: str) -> str:
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(part.encode("utf-8", "surrogatepass"))
+        h.update(b"\x00")
+    return h.hexdigest()[:12]
+
+
+def _error_block(context: FixContext) -> str:
+    seen = f" (first seen {context.first_seen}, last seen {context.last_seen})" if context.first_seen else ""
+    lines = [f"Type: {context.exc_type}", f"Message: {context.message}",
+             f"Occurrences: {context.occurrences}{seen}", "In-app frames, outermost first:"]
+    for f in context.frames:
+        src = f"  |  {f.source.strip()}" if f.source else ""
+        lines.append(f"  {f.file}:{f.line or '?'} in {f.function or '?'}{src}")
+    return "\n".join(lines)
+
+
+def _block(name: str, tag: str, body: str, label: str = "") -> str:
+    return f"=== BEGIN {name} [{tag}]{label} ===\n{body.rstrip(chr(10))}\n=== END {name} [{tag}] ==="
+
+
+def _code_block(section: CodeSection, tag: str) -> str:
+    label = f" {section.path} lines {section.start_line}-{section.end_line} ({section.kind})"
+    return _block("CODE", tag, section.text, label)
+
+
+def _cap_feedback(feedback: str) -> str:
+    if len(feedback) <= FEEDBACK_MAX_CHARS:
+        return feedback
+    # The end of test output says what failed; keep it.
+    return f"[... {len(feedback) - FEEDBACK_MAX_CHARS} characters cut ...]\n" + feedback[-FEEDBACK_MAX_CHARS:]
+
+
+def build_prompt(context: FixContext, attempt: int, feedback: str | None, settings: Settings) -> Prompt:
+    """Render the system and user prompt for ``attempt`` (1-based), with the previous attempt's
+    ``feedback`` (already-redacted context; the feedback is redacted here)."""
+    fb = _cap_feedback(Redactor(settings.redact_patterns).redact(feedback)) if feedback else ""
+    unmapped = "\n".join(f"  {f.file}:{f.line or '?'} in {f.function or '?'}"
+                         for f in context.unmapped_frames)
+    tag = _data_tag(context.message, context.trace, unmapped, fb, _error_block(context),
+                    *(s.text for s in context.sections))
+    values = {
+        "attempt": str(attempt),
+        "max_attempts": str(max(settings.max_attempts, attempt)),
+        "tag": tag,
+        "error": _error_block(context),
+        "trace": context.trace.rstrip("\n") or "(no trace recorded)",
+        "revision": context.revision or "unknown",
+        "offered_files": "\n".join(f"- {p}" for p in context.offered_files) or "- (none)",
+        "unmapped": ("\nFrames that match no repository file (not editable):\n"
+                     + _block("UNMAPPED FRAMES", tag, unmapped) + "\n" if unmapped else ""),
+        "code": "\n\n".join(_code_block(s, tag) for s in context.sections) or "(no source available)",
+        "feedback": ("\nThe previous attempt was rejected. Its feedback follows; propose a different fix.\n"
+                     + _block("PREVIOUS ATTEMPT FEEDBACK", tag, fb) + "\n" if fb else ""),
+    }
+    user = render(load_template("prompt_user.txt"), values)
+    return Prompt(system=load_template("prompt_system.txt"), user=user,
+                  attempt=attempt, feedback=fb or None, context=context,
+                  max_output_tokens=settings.max_output_tokens)
+
+
+def prompt_tokens(prompt: Prompt) -> int:
+    """Estimated input tokens of ``prompt`` (system + user)."""
+    return estimate_tokens(prompt.system) + estimate_tokens(prompt.user)

@@ -1,0 +1,189 @@
+"""Redaction of secrets and personal data before text reaches a model, a pull request or a log.
+
+Every built-in pattern is linear in the input: token patterns only start where a token run starts
+(a negative look-behind on the token alphabet), quantifiers are bounded, and PEM blocks are cut
+with ``str.find`` rather than a lazy ``.*?``. So a multi-megabyte log line of ``eyJeyJ...`` or
+``aaaa...`` costs one pass, not a quadratic backtrack. Extra patterns from settings are compiled
+as given; their author is responsible for their complexity.
+
+Replacements look like ``[REDACTED:kind]`` so a reviewer sees that (and what kind of) data was
+removed. Redacted source no longer matches the repository byte for byte: an edit whose SEARCH text
+spans a redaction does not apply, which is the safe outcome.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+from selfheal.errors import ConfigurationError
+
+_TOK = r"A-Za-z0-9_\-"  # the alphabet of token-like runs
+
+_SECRET_NAMES = (r"(?:password|passwd|pwd|secret|token|api[_-]?key|apikey|access[_-]?key|auth"
+                 r"|credentials?|private[_-]?key|client[_-]?secret|signing[_-]?key|session[_-]?key)")
+
+# name = value / name: value / "name": "value"; the name must end in a secret word.
+_ASSIGNMENT = re.compile(
+    r"(?<![A-Za-z0-9_.\-])(?P<name>[A-Za-z_][A-Za-z0-9_.\-]{0,63})(?P<q1>[\"']?)"
+    r"(?P<sep>[ \t]{0,4}(?:=|:|=>)[ \t]{0,4})(?P<q2>[\"']?)"
+    # The value excludes the separators and is possessive: a scan ends at the next "=" or ":", so
+    # "x=x=x=..." costs one pass (each start scans only its own value).
+    r"(?P<value>[^\s\"'`,;&(){}\[\]<>=:]{1,512}+={0,3})(?=[\s\"'`,;&)}\]>]|$)"
+)
+
+_HIGH_ENTROPY_MIN_LEN = 20
+_HIGH_ENTROPY_BITS = 4.0
+_NOT_SECRETS = frozenset({"none", "null", "true", "false", "nil", "undefined", "redacted", "****",
+                          "changeme", "xxx", "self"})
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One kind of secret: a compiled pattern and how to rewrite a match."""
+
+    kind: str
+    pattern: re.Pattern[str]
+    replace: Callable[[re.Match[str]], str | None]  # None keeps the match
+
+
+def _whole(kind: str) -> Callable[[re.Match[str]], str | None]:
+    return lambda m: f"[REDACTED:{kind}]"
+
+
+def _url_password(m: re.Match[str]) -> str | None:
+    return f"://{m.group(1)}:[REDACTED:url-password]@"
+
+
+def _bearer(m: re.Match[str]) -> str | None:
+    return f"{m.group(1)} [REDACTED:bearer-token]"
+
+
+def shannon_bits(value: str) -> float:
+    """Shannon entropy of ``value`` in bits per character."""
+    if not value:
+        return 0.0
+    counts = Counter(value)
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
+
+
+def _looks_random(value: str) -> bool:
+    if len(value) < _HIGH_ENTROPY_MIN_LEN or "/" in value.strip("/") and value.count("/") > 2:
+        return False  # long paths are not secrets
+    classes = sum((any(c.islower() for c in value), any(c.isupper() for c in value),
+                   any(c.isdigit() for c in value)))
+    return classes >= 2 and shannon_bits(value) >= _HIGH_ENTROPY_BITS
+
+
+def _assignment(m: re.Match[str]) -> str | None:
+    value = m.group("value")
+    if value.lower() in _NOT_SECRETS or value.startswith("[REDACTED"):
+        return None
+    named = re.search(_SECRET_NAMES + r"$", m.group("name"), re.IGNORECASE) is not None
+    if named and len(value) >= 4:
+        kind = "secret"
+    elif _looks_random(value):
+        kind = "high-entropy"
+    else:
+        return None
+    return f"{m.group('name')}{m.group('q1')}{m.group('sep')}{m.group('q2')}[REDACTED:{kind}]"
+
+
+BUILTIN_RULES: tuple[Rule, ...] = (
+    Rule("aws-access-key", re.compile(rf"(?<![{_TOK}])(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{{16}}(?![{_TOK}])"),
+         _whole("aws-access-key")),
+    Rule("aws-secret-key", re.compile(
+        r"(?i)((?<![A-Za-z0-9_])(?:aws_?)?secret_?access_?key[\"']?[ \t]{0,4}[:=][ \t]{0,4}[\"']?)"
+        r"[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=])"), lambda m: f"{m.group(1)}[REDACTED:aws-secret-key]"),
+    Rule("github-token", re.compile(
+        rf"(?<![{_TOK}])(?:gh[pousr]_[A-Za-z0-9]{{36,255}}|github_pat_[A-Za-z0-9_]{{22,255}})(?![{_TOK}])"),
+         _whole("github-token")),
+    Rule("slack-token", re.compile(rf"(?<![{_TOK}])xox[abposre]-[A-Za-z0-9\-]{{10,250}}"),
+         _whole("slack-token")),
+    Rule("slack-webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_\-]{10,200}"),
+         _whole("slack-webhook")),
+    Rule("jwt", re.compile(
+        rf"(?<![{_TOK}])eyJ[{_TOK}]{{5,4096}}\.eyJ[{_TOK}]{{5,8192}}\.[{_TOK}]{{0,4096}}"), _whole("jwt")),
+    Rule("bearer-token", re.compile(r"(?i)(?<![A-Za-z0-9_])(bearer)[ \t]{1,4}[A-Za-z0-9\-._~+/]{8,4096}=*"),
+         _bearer),
+    Rule("url-password", re.compile(r"://([^\s:/@\"']{1,256}):([^\s@/\"']{1,256})@"), _url_password),
+    Rule("email", re.compile(
+        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}"),
+         _whole("email")),
+    Rule("assignment", _ASSIGNMENT, _assignment),
+)
+
+_PEM_BEGIN = re.compile(r"-----BEGIN [A-Z0-9 ]{0,40}PRIVATE KEY( BLOCK)?-----")
+_PEM_END = "-----END "
+
+
+@dataclass
+class Redactor:
+    """Applies the built-in rules plus ``extra_patterns`` and counts what it removed."""
+
+    extra_patterns: Sequence[str] = ()
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __post_init__(self) -> None:
+        self._extra: list[re.Pattern[str]] = []
+        for pattern in self.extra_patterns:
+            try:
+                self._extra.append(re.compile(pattern))
+            except re.error as exc:
+                raise ConfigurationError(f"invalid redact pattern {pattern!r}: {exc}") from exc
+
+    def redact(self, text: str) -> str:
+        """Return ``text`` with every secret replaced by ``[REDACTED:kind]``."""
+        if not text:
+            return text
+        text = self._redact_pem(text)
+        for rule in BUILTIN_RULES:
+            text = self._apply(rule, text)
+        for pattern in self._extra:
+            text = self._apply(Rule("custom", pattern, _whole("custom")), text)
+        return text
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def _apply(self, rule: Rule, text: str) -> str:
+        def sub(m: re.Match[str]) -> str:
+            new = rule.replace(m)
+            if new is None:
+                return m.group(0)
+            self.counts[rule.kind] += 1
+            return new
+
+        return rule.pattern.sub(sub, text)
+
+    def _redact_pem(self, text: str) -> str:
+        # str.find from the last position keeps this one pass, even with many unclosed BEGINs.
+        out: list[str] = []
+        pos = 0
+        while True:
+            m = _PEM_BEGIN.search(text, pos)
+            if m is None:
+                out.append(text[pos:])
+                return "".join(out)
+            out.append(text[pos:m.start()])
+            end = text.find(_PEM_END, m.end())
+            if end == -1:
+                # No END marker (a cut log line): drop the rest of the line.
+                stop = text.find("\n", m.end())
+                stop = len(text) if stop == -1 else stop
+            else:
+                close = text.find("-----", end + len(_PEM_END))
+                stop = len(text) if close == -1 else close + 5
+            out.append("[REDACTED:private-key]")
+            self.counts["private-key"] += 1
+            pos = stop
+
+
+def redact(text: str, extra_patterns: Sequence[str] = ()) -> str:
+    """Redact ``text`` with the built-in rules plus ``extra_patterns`` (regular expressions)."""
+    return Redactor(extra_patterns).redact(text)
