@@ -1,0 +1,317 @@
+"""GitHub (PyGithub): ``SourceRepository`` through the contents/Git Data API and ``CodeHost``
+through blobs, trees, commits and refs, so no ``git`` binary is needed (Lambda has none).
+
+Works against github.com and GitHub Enterprise (``base_url=https://host/api/v3``). HTTP
+failures become errors named by condition: rate limits and 5xx are retryable, 401/403/422 are
+not (see ``classify``).
+"""
+
+from __future__ import annotations
+
+import base64
+import re
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import requests
+from github import Auth, Github, GithubException, InputGitTreeElement, RateLimitExceededException
+from github.PullRequest import PullRequest as GhPullRequest
+from github.Repository import Repository
+
+from selfheal.adapters.local_git import safe_repo_path
+from selfheal.errors import (
+    CodeHostAuthFailed,
+    CodeHostForbidden,
+    CodeHostRateLimited,
+    CodeHostUnavailable,
+    ConfigurationError,
+    EditRejected,
+    SelfhealError,
+    SourceNotFound,
+)
+from selfheal.ports import PullRequest
+
+_SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def make_client(token: str | None, base_url: str | None = None, *, timeout: int = 15,
+                throttle: bool = True) -> Github:
+    """A PyGithub client; ``throttle=False`` turns off its client-side pacing and retries (tests,
+    and the workflow, which retries with its own backoff)."""
+    kwargs: dict[str, Any] = {"timeout": timeout}
+    if base_url:
+        kwargs["base_url"] = base_url.rstrip("/")
+    if token:
+        kwargs["auth"] = Auth.Token(token)
+    if not throttle:
+        kwargs.update(seconds_between_requests=0, seconds_between_writes=0, retry=None)
+    return Github(**kwargs)
+
+
+def _retry_after(headers: dict[str, Any]) -> float | None:
+    h = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    if "retry-after" in h:
+        value = h["retry-after"].strip()
+        if value.isdigit():
+            return float(value)
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+    if h.get("x-ratelimit-reset", "").isdigit():
+        return max(0.0, float(h["x-ratelimit-reset"]) - time.time())
+    return None
+
+
+def classify(exc: Exception, what: str) -> SelfhealError:
+    """Map a PyGithub/requests failure to an error class named by condition."""
+    if isinstance(exc, requests.exceptions.RequestException):
+        return CodeHostUnavailable(f"{what}: cannot reach GitHub ({type(exc).__name__})")
+    if not isinstance(exc, GithubException):
+        return CodeHostUnavailable(f"{what}: {type(exc).__name__}: {exc}")
+    status = exc.status
+    data = exc.data if isinstance(exc.data, dict) else {}
+    message = str(data.get("message") or exc.message or "")
+    details = "; ".join(str(e.get("message") or e.get("code")) for e in data.get("errors", [])
+                        if isinstance(e, dict))
+    text = f"{message} ({details})" if details else message
+    headers = {str(k).lower(): v for k, v in (exc.headers or {}).items()}
+    limited = status == 429 or isinstance(exc, RateLimitExceededException) or (
+        status == 403 and ("retry-after" in headers or str(headers.get("x-ratelimit-remaining")) == "0"))
+    if limited:
+        wait = _retry_after(headers)
+        hint = f"; retry after {wait:.0f}s" if wait is not None else ""
+        return CodeHostRateLimited(f"{what}: GitHub rate limit ({status}: {text}){hint}", retry_after=wait)
+    if status >= 500:
+        return CodeHostUnavailable(f"{what}: GitHub error {status}: {text}")
+    if status == 401:
+        return CodeHostAuthFailed(f"{what}: GitHub rejected the token (401: {text})")
+    if status in (403, 422):
+        return CodeHostForbidden(f"{what}: GitHub refused ({status}: {text})")
+    if status == 404:
+        return ConfigurationError(f"{what}: not found, or the token cannot see it (404: {text})")
+    return CodeHostForbidden(f"{what}: GitHub error {status}: {text}")
+
+
+class _GitHubBase:
+    def __init__(self, full_name: str, *, token: str | None = None, base_url: str | None = None,
+                 client: Github | None = None, base_branch: str | None = None) -> None:
+        if full_name.count("/") != 1:
+            raise ConfigurationError(f"GitHub repository must be 'owner/name', got {full_name!r}")
+        self.full_name = full_name
+        self._token, self._base_url = token, base_url
+        self._client = client
+        self._base_branch = base_branch
+        self._repo_obj: Repository | None = None
+        self._lock = threading.Lock()
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        except (GithubException, requests.exceptions.RequestException) as exc:
+            raise classify(exc, what) from exc
+
+    def repo(self) -> Repository:
+        """The PyGithub repository (fetched once)."""
+        with self._lock:
+            if self._repo_obj is None:
+                if self._client is None:
+                    self._client = make_client(self._token, self._base_url)
+                self._repo_obj = self._call(f"open {self.full_name}", self._client.get_repo, self.full_name)
+            assert self._repo_obj is not None
+            return self._repo_obj
+
+    def default_branch(self) -> str:
+        """The repository's default branch as GitHub reports it (or the configured base)."""
+        return self._base_branch or str(self._call("default branch", lambda: self.repo().default_branch))
+
+    def resolve(self, ref: str | None = None) -> str:
+        name = ref or self.default_branch()
+        try:
+            return str(self.repo().get_commit(name).sha)
+        except GithubException as exc:
+            if exc.status in (404, 422):
+                raise SourceNotFound(f"no commit {name!r} in {self.full_name}") from exc
+            raise classify(exc, f"resolve {name}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise classify(exc, f"resolve {name}") from exc
+
+
+class GitHubRepository(_GitHubBase):
+    """``SourceRepository`` over the GitHub API at a commit."""
+
+    def _tree(self, revision: str) -> list[Any]:
+        sha = self.resolve(revision)
+        tree = self._call("read tree", self.repo().get_git_tree, sha, recursive=True)
+        if tree.raw_data.get("truncated"):
+            raise SourceNotFound(f"{self.full_name} is too large to list through the API at {sha[:12]}")
+        return list(tree.tree)
+
+    def list_files(self, revision: str) -> list[str]:
+        return [e.path for e in self._tree(revision) if e.type == "blob"]
+
+    def read_file(self, path: str, revision: str) -> str | None:
+        try:
+            safe_repo_path(path)
+        except EditRejected:
+            return None
+        sha = self.resolve(revision)
+        try:
+            content = self.repo().get_contents(path, ref=sha)
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise classify(exc, f"read {path}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise classify(exc, f"read {path}") from exc
+        if isinstance(content, list) or content.type != "file":
+            return None
+        data = content.decoded_content if content.content else self._blob(content.sha)
+        return _text(data)
+
+    def _blob(self, sha: str) -> bytes:
+        blob = self._call("read blob", self.repo().get_git_blob, sha)
+        return base64.b64decode(blob.content) if blob.encoding == "base64" else str(blob.content).encode()
+
+    def checkout(self, revision: str) -> AbstractContextManager[Path]:
+        return self._checkout(revision)
+
+    @contextmanager
+    def _checkout(self, revision: str) -> Iterator[Path]:
+        entries = self._tree(revision)
+        tmp = Path(tempfile.mkdtemp(prefix="selfheal-gh-tree-"))
+        try:
+            root = tmp / "tree"
+            root.mkdir()
+            for e in entries:
+                if e.type != "blob" or e.mode not in ("100644", "100755"):
+                    continue  # submodules and symlinks are not materialised
+                target = root / safe_repo_path(e.path)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(self._blob(e.sha))
+                if e.mode == "100755":
+                    target.chmod(0o755)
+            yield root
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class GitHubHost(_GitHubBase):
+    """``CodeHost`` over the GitHub Git Data and Pulls APIs."""
+
+    def commit_branch(self, branch: str, base_revision: str, files: dict[str, str], message: str) -> str:
+        if not files:
+            raise EditRejected("no files to commit")
+        repo = self.repo()
+        base_sha = base_revision if _SHA.match(base_revision) else self.resolve(base_revision)
+        base = self._call("read base commit", repo.get_git_commit, base_sha)
+        modes = {e.path: e.mode for e in self._call("read base tree", repo.get_git_tree, base.tree.sha,
+                                                    recursive=True).tree}
+        elements = []
+        for path in sorted(files):
+            safe_repo_path(path)
+            mode = modes.get(path, "100644")
+            if mode not in ("100644", "100755"):
+                raise EditRejected(f"{path} is not a regular file in the repository (mode {mode})")
+            blob = self._call(f"write blob {path}", repo.create_git_blob, files[path], "utf-8")
+            elements.append(InputGitTreeElement(path, mode, "blob", sha=blob.sha))
+        tree = self._call("write tree", repo.create_git_tree, elements, base.tree)
+        ref = self._get_ref(branch)
+        if ref is not None:
+            head = self._call("read branch head", repo.get_git_commit, ref.object.sha)
+            if head.tree.sha == tree.sha and [p.sha for p in head.parents] == [base.sha]:
+                return str(head.sha)  # same change on the same base: nothing to do
+        commit = self._call("write commit", repo.create_git_commit, message, tree, [base])
+        if ref is None:
+            try:
+                repo.create_git_ref(f"refs/heads/{branch}", commit.sha)
+                return str(commit.sha)
+            except GithubException as exc:
+                if exc.status != 422:
+                    raise classify(exc, f"create branch {branch}") from exc
+                ref = self._get_ref(branch)  # created concurrently: move it below
+                if ref is None:
+                    raise classify(exc, f"create branch {branch}") from exc
+            except requests.exceptions.RequestException as exc:
+                raise classify(exc, f"create branch {branch}") from exc
+        self._call(f"update branch {branch}", ref.edit, commit.sha, force=True)
+        return str(commit.sha)
+
+    def _get_ref(self, branch: str) -> Any:
+        try:
+            ref = self.repo().get_git_ref(f"heads/{branch}")
+            _ = ref.object  # lazy object: force the GET so a missing ref raises here
+            return ref
+        except GithubException as exc:
+            if exc.status == 404:
+                return None
+            raise classify(exc, f"read branch {branch}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise classify(exc, f"read branch {branch}") from exc
+
+    def _pulls(self, branch: str, state: str) -> list[GhPullRequest]:
+        repo = self.repo()
+        owner = self._call("read owner", lambda: repo.owner.login)
+        pulls = self._call("list pull requests", repo.get_pulls, state=state, head=f"{owner}:{branch}",
+                           sort="created", direction="desc")
+        return self._call("list pull requests", lambda: [p for _, p in zip(range(20), pulls, strict=False)])
+
+    def find_pull_request(self, branch: str) -> PullRequest | None:
+        pulls = self._pulls(branch, "all")
+        newest = max(pulls, key=lambda p: p.number, default=None)
+        return _to_port(newest, created=False) if newest is not None else None
+
+    def open_pull_request(self, branch: str, base: str, title: str, body: str,
+                          labels: Sequence[str] = (), draft: bool = True) -> PullRequest:
+        open_prs = self._pulls(branch, "open")
+        if open_prs:
+            pr = open_prs[0]
+            self._call("update pull request", pr.edit, title=title, body=body)
+            created = False
+        else:
+            pr = self._create(branch, base, title, body, draft)
+            created = True
+        have = {lb.name for lb in pr.labels}
+        missing = [lb for lb in labels if lb not in have]
+        if missing:
+            self._call("label pull request", pr.add_to_labels, *missing)
+            pr = self._call("read pull request", self.repo().get_pull, pr.number)
+        return _to_port(pr, created=created)
+
+    def _create(self, branch: str, base: str, title: str, body: str, draft: bool) -> GhPullRequest:
+        repo = self.repo()
+        try:
+            return repo.create_pull(base=base, head=branch, title=title, body=body, draft=draft)
+        except GithubException as exc:
+            text = str(exc.data).lower()
+            if exc.status == 422 and draft and "draft" in text:
+                # Draft PRs are unavailable on some plans: open a normal PR (the body says unverified).
+                return self._call("open pull request", repo.create_pull, base=base, head=branch,
+                                  title=title, body=body, draft=False)
+            raise classify(exc, f"open pull request from {branch}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise classify(exc, f"open pull request from {branch}") from exc
+
+
+def _to_port(pr: GhPullRequest, created: bool) -> PullRequest:
+    state: Literal["open", "closed", "merged"] = (
+        "merged" if pr.merged_at is not None else "open" if pr.state == "open" else "closed")
+    return PullRequest(url=pr.html_url, number=pr.number, branch=pr.head.ref, base=pr.base.ref,
+                       title=pr.title or "", state=state, draft=bool(pr.draft), created=created,
+                       labels=[lb.name for lb in pr.labels])
+
+
+def _text(data: bytes) -> str | None:
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
