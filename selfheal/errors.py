@@ -96,6 +96,11 @@ class PatchDoesNotApply(PermanentError):
     """A search block was not found exactly once in its file."""
 
 
+class ModelRequestRejected(PermanentError):
+    """The model provider refused the request itself (HTTP 400/401/403/404: a bad model id, missing
+    access, an invalid or oversized request); retrying the same request will not help."""
+
+
 class CostCapReached(PermanentError):
     """A per-fix or per-day token/cost cap would be exceeded by the next call."""
 
