@@ -7,8 +7,8 @@ validation and publishing services, adapted to these signatures by ``selfheal.co
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol
 
 from pydantic import BaseModel
 
@@ -19,24 +19,13 @@ from selfheal.ports import ArtifactStore, CodeHost, ErrorStore, FixModel, Source
 from selfheal.services.workflow.recorder import StepRecorder
 from selfheal.settings import Settings
 
-
-class ContextBuilder(Protocol):
-    """Fault context of ``record`` from ``source`` at ``revision`` (redacted; raises
-    ``SourceNotFound`` when no in-app frame maps to a file)."""
-
-    def __call__(self, record: ErrorRecord, source: SourceRepository, revision: str) -> FixContext: ...
-
-
-class PromptBuilder(Protocol):
-    """The prompt of repair round ``round`` (1-based), with the previous round's feedback."""
-
-    def __call__(self, context: FixContext, round: int, feedback: str | None) -> Prompt: ...
-
-
-class PatchValidator(Protocol):
-    """Run the gates on ``proposal`` against the tree at ``revision``."""
-
-    def __call__(self, context: FixContext, proposal: EditProposal, revision: str) -> ValidationReport: ...
+# Fault context of a record from the source at a revision (redacted; raises ``SourceNotFound``
+# when no in-app frame maps to a file).
+ContextBuilder = Callable[[ErrorRecord, SourceRepository, str], FixContext]
+# The prompt of repair round N (1-based) with the previous round's feedback.
+PromptBuilder = Callable[[FixContext, int, "str | None"], Prompt]
+# Run the gates on a proposal against the tree at a revision.
+PatchValidator = Callable[[FixContext, EditProposal, str], ValidationReport]
 
 
 class PullRequestDraft(BaseModel):
@@ -53,10 +42,8 @@ class PullRequestDraft(BaseModel):
     attempt: int = 1
 
 
-class PullRequestComposer(Protocol):
-    """Title and markdown body of the pull request."""
-
-    def __call__(self, draft: PullRequestDraft) -> tuple[str, str]: ...
+# Title and markdown body of the pull request.
+PullRequestComposer = Callable[[PullRequestDraft], tuple[str, str]]
 
 
 @dataclass

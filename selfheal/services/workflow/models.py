@@ -45,6 +45,7 @@ class FixState(BaseModel):
     attempt: int | None = None
     execution: ExecutionRef | None = None
     resume_from: str | None = None
+    redrive: bool = False  # a re-drive may open a new PR where the last one was closed unmerged
     revision: str | None = None
     base_branch: str | None = None
     round: int = 0

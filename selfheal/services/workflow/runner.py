@@ -163,7 +163,7 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
     state's last run (so completed states, the model call included, are not paid again)."""
     state = check_redrivable(record, from_state)
     if state == "FetchSource":
-        return {"fingerprint": record.fingerprint}
+        return {"fingerprint": record.fingerprint, "redrive": True}
     for att in reversed(record.attempts):
         for step in reversed(att.steps):
             if step.state == state and step.artifacts.get("input"):
@@ -172,7 +172,7 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
                     data.pop(key, None)
                 if state == "BuildPrompt":  # a fresh repair budget, keeping the last feedback
                     data.update(round=0, reasons=[], verdict="pending")
-                data["resume_from"] = state
+                data["resume_from"], data["redrive"] = state, True
                 return dict(data)
     raise MalformedInput(f"no recorded run of {state} for error {record.short_id}; "
                          "re-drive from an earlier state")

@@ -7,21 +7,23 @@ from artifacts, writes its outputs as artifacts and returns the updated payload.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time
 from typing import Any
 
+from selfheal.domain.cost import CostGuard, PriceTable
 from selfheal.domain.edit_format import apply_proposal, parse_reply
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
+from selfheal.domain.prompt import prompt_tokens
 from selfheal.domain.records import ErrorRecord, Status, utcnow
 from selfheal.domain.validation_report import ValidationReport
 from selfheal.errors import (
-    CostCapReached,
     EditRejected,
     ErrorNotFound,
     ModelReplyMalformed,
     PatchDoesNotApply,
+    PullRequestClosed,
     SourceNotFound,
 )
+from selfheal.services.publish import commit_message, fix_branch_name
 from selfheal.services.workflow.deps import PullRequestDraft, WorkflowServices
 from selfheal.services.workflow.models import FixState
 
@@ -83,17 +85,8 @@ def build_prompt(svc: WorkflowServices, payload: FixState) -> FixState:
     return payload
 
 
-def _check_caps(svc: WorkflowServices, record: ErrorRecord, attempt: int) -> None:
-    """Stop before the call, not after: per-fix and per-day cost caps."""
-    spent = sum(a.cost_usd for a in record.attempts if a.number == attempt)
-    if spent >= svc.settings.max_cost_per_fix_usd:
-        raise CostCapReached(f"this fix already cost ${spent:.2f} "
-                             f"(cap ${svc.settings.max_cost_per_fix_usd:.2f})")
-    midnight = datetime.combine(utcnow().date(), time(0), tzinfo=utcnow().tzinfo)
-    today = svc.store.usage_since(midnight)
-    if today >= svc.settings.max_cost_per_day_usd:
-        raise CostCapReached(f"today's model cost is ${today:.2f} "
-                             f"(cap ${svc.settings.max_cost_per_day_usd:.2f})")
+def _prices(svc: WorkflowServices) -> PriceTable:
+    return PriceTable(overrides=getattr(svc.settings, "model_prices", []))
 
 
 def invoke_model(svc: WorkflowServices, payload: FixState) -> FixState:
@@ -101,11 +94,19 @@ def invoke_model(svc: WorkflowServices, payload: FixState) -> FixState:
     rec = svc.recorder
     with rec.step("InvokeModel", payload) as step:
         assert payload.attempt is not None
-        _check_caps(svc, _record(svc, payload.fingerprint), payload.attempt)
+        record = _record(svc, payload.fingerprint)
+        spent = sum(a.cost_usd for a in record.attempts if a.number == payload.attempt)
         prompt = Prompt.model_validate(_load_json(svc, payload.artifacts["prompt"]))
+        prices = _prices(svc)
+        # Stop before the call, not after: the worst case of this call against both caps.
+        CostGuard(svc.settings.max_cost_per_fix_usd, svc.settings.max_cost_per_day_usd,
+                  usage=svc.store, prices=prices).check(
+            svc.model.model_id, prompt_tokens(prompt), prompt.max_output_tokens, spent)
         reply = svc.model.complete(prompt)
-        svc.store.add_usage(payload.fingerprint, payload.attempt, reply.tokens_in, reply.tokens_out,
-                            reply.cost_usd)
+        cost = reply.cost_usd or prices.price(reply.model_id or svc.model.model_id).cost(
+            reply.tokens_in, reply.tokens_out)
+        reply = reply.model_copy(update={"cost_usd": cost})
+        svc.store.add_usage(payload.fingerprint, payload.attempt, reply.tokens_in, reply.tokens_out, cost)
         ref = rec.save_json(payload, f"round-{payload.round}/reply.json", reply.model_dump(mode="json"))
         step.artifacts["reply"] = ref
         payload.artifacts["reply"] = ref
@@ -159,10 +160,6 @@ def validate_patch(svc: WorkflowServices, payload: FixState) -> FixState:
     return payload
 
 
-def branch_name(svc: WorkflowServices, record: ErrorRecord) -> str:
-    return f"{svc.settings.branch_prefix}{record.short_id}"
-
-
 def commit_branch(svc: WorkflowServices, payload: FixState) -> FixState:
     """One commit on the base revision with the validated edit, on the error's branch."""
     rec = svc.recorder
@@ -174,10 +171,14 @@ def commit_branch(svc: WorkflowServices, payload: FixState) -> FixState:
         changed = {p: t for p, t in patched.items() if context.files.get(p) != t}
         if not changed:
             raise PatchDoesNotApply("the validated edit changes no file")
-        branch = branch_name(svc, record)
+        branch = fix_branch_name(record.fingerprint, svc.settings.branch_prefix)
+        existing = svc.code_host.find_pull_request(branch)
+        if existing is not None and existing.state == "closed" and not payload.redrive:
+            raise PullRequestClosed(f"pull request {existing.url} for {branch} was closed without "
+                                    "merging; re-drive the error to open a new one")
         summary = proposal.summary or proposal.root_cause or f"fix {record.exc_type}"
-        message = (f"selfheal: {summary[:60]}\n\n{record.exc_type} at {record.location}\n\n"
-                   f"Fingerprint: {record.fingerprint}\n")
+        message = commit_message(f"selfheal: {' '.join(summary.split())[:65]}", record.fingerprint,
+                                 f"{record.exc_type} at {record.location}")
         assert payload.revision is not None
         payload.commit = svc.code_host.commit_branch(branch, payload.revision, changed, message)
         payload.branch = branch

@@ -1,0 +1,232 @@
+"""Composition of the fix workflow: the one place that knows which adapters exist.
+
+Local mode: SQLite store, a folder of artifacts, a local git repository (branch + PR record),
+the chosen model, the validation service, and moto's Step Functions interpreter running the ASL
+with the handlers in-process. AWS mode (``build_aws_services``, used by the step Lambdas): the
+DynamoDB table, the S3 bucket and the code host named by environment variables.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from selfheal.errors import ConfigurationError
+from selfheal.settings import Settings, load_settings
+
+if TYPE_CHECKING:
+    from selfheal.adapters.sfn_local import LocalWorkflowEngine
+    from selfheal.domain.fixing import EditProposal, FixContext, Prompt
+    from selfheal.domain.records import ErrorRecord
+    from selfheal.domain.validation_report import ValidationReport
+    from selfheal.ports import FixModel, SourceRepository
+    from selfheal.services.workflow.deps import PullRequestDraft, WorkflowServices
+    from selfheal.services.workflow.runner import FixOutcome, Progress
+
+ARTIFACTS_DIR = "artifacts"
+MODEL_SPECS = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
+
+
+# --- the model -------------------------------------------------------------------------------
+
+def parse_model_spec(spec: str) -> tuple[str, str]:
+    """``"bedrock:ID"`` -> ``("bedrock", "ID")``; ``"rules"`` -> ``("rules", "")``."""
+    provider, _, rest = spec.strip().partition(":")
+    provider = provider.lower()
+    if provider == "rules" and not rest:
+        return provider, ""
+    if provider in ("bedrock", "anthropic", "openai") and rest:
+        if provider == "openai" and "#" not in rest:
+            raise ConfigurationError(f"model {spec!r}: write openai:BASE_URL#MODEL")
+        return provider, rest
+    raise ConfigurationError(f"unknown model {spec!r}; use {MODEL_SPECS}")
+
+
+def build_model(spec: str, settings: Settings) -> FixModel:
+    """The ``FixModel`` for ``spec`` (see ``MODEL_SPECS``)."""
+    provider, rest = parse_model_spec(spec)
+    if provider == "rules":
+        from selfheal.fixers.rules import RulesFixer
+
+        return RulesFixer()
+    return _build_provider(provider, rest, settings)
+
+
+def _build_provider(provider: str, rest: str, settings: Settings) -> FixModel:
+    raise ConfigurationError(f"the {provider} model provider is not wired in this build; use --model rules")
+
+
+# --- the services of the steps ---------------------------------------------------------------
+
+def _context_builder(settings: Settings) -> Callable[[ErrorRecord, SourceRepository, str], FixContext]:
+    from selfheal.domain.context import build_context
+
+    def build(record: ErrorRecord, source: SourceRepository, revision: str) -> FixContext:
+        return build_context(record, source, revision, settings=settings)
+
+    return build
+
+
+def _prompt_builder(settings: Settings) -> Callable[[FixContext, int, str | None], Prompt]:
+    from selfheal.domain.prompt import build_prompt
+
+    def build(context: FixContext, round_no: int, feedback: str | None) -> Prompt:
+        return build_prompt(context, round_no, feedback, settings)
+
+    return build
+
+
+def _validator(settings: Settings, source: SourceRepository
+               ) -> Callable[[FixContext, EditProposal, str], ValidationReport]:
+    from selfheal.validation.service import validate_candidate
+
+    def validate(context: FixContext, proposal: EditProposal, revision: str) -> ValidationReport:
+        return validate_candidate(source, revision, context, proposal, settings)
+
+    return validate
+
+
+def _pr_composer(settings: Settings) -> Callable[[PullRequestDraft], tuple[str, str]]:
+    from selfheal.domain.edit_format import apply_proposal
+    from selfheal.domain.pr_body import PrBodyInput, pr_title, render_pr_body
+
+    def compose(draft: PullRequestDraft) -> tuple[str, str]:
+        updated = apply_proposal(draft.context.files, draft.proposal)
+        changed = {p for p, t in updated.items() if draft.context.files.get(p) != t}
+        attempt = next((a for a in draft.record.attempts if a.number == draft.attempt), None)
+        body = render_pr_body(PrBodyInput(
+            record=draft.record, report=draft.report, root_cause=draft.proposal.root_cause,
+            summary=draft.proposal.summary,
+            original={p: draft.context.files.get(p, "") for p in changed},
+            updated={p: updated[p] for p in changed}, model_id=draft.model_id or "",
+            tokens_in=attempt.tokens_in if attempt else 0, tokens_out=attempt.tokens_out if attempt else 0,
+            cost_usd=attempt.cost_usd if attempt else 0.0, attempt=draft.attempt,
+            execution=draft.execution, redact_patterns=list(settings.redact_patterns)))
+        return pr_title(draft.record, draft.proposal.summary), body
+
+    return compose
+
+
+def build_local_services(settings: Settings, model_spec: str | None = None) -> WorkflowServices:
+    """Everything the steps need in local mode, from ``settings`` (``repo`` is required)."""
+    from selfheal.adapters.artifacts_fs import FsArtifactStore
+    from selfheal.adapters.local_git import LocalGitHost, LocalGitRepository
+    from selfheal.compose.store import build_local_store
+    from selfheal.services.workflow.deps import WorkflowServices
+
+    if settings.repo is None:
+        raise ConfigurationError("no repository: pass --repo PATH or set SELFHEAL_REPO")
+    source = LocalGitRepository(settings.repo, cache_dir=settings.home / "repos",
+                                base_branch=settings.base_branch)
+    return WorkflowServices(
+        settings=settings, store=build_local_store(settings),
+        artifacts=FsArtifactStore(settings.home / ARTIFACTS_DIR), source=source,
+        code_host=LocalGitHost(source, settings.home),
+        model=build_model(model_spec or settings.model, settings),
+        build_context=_context_builder(settings), build_prompt=_prompt_builder(settings),
+        validate=_validator(settings, source), compose_pr=_pr_composer(settings))
+
+
+def build_aws_services(env: Mapping[str, str] | None = None) -> WorkflowServices:
+    """The step Lambdas' services, from the environment the SAM template sets
+    (``SELFHEAL_TABLE_NAME``, ``SELFHEAL_ARTIFACT_BUCKET``, ``SELFHEAL_MODEL``, ...)."""
+    from selfheal.adapters.artifacts_s3 import S3ArtifactStore
+    from selfheal.compose.store import build_dynamodb_store
+    from selfheal.services.workflow.deps import WorkflowServices
+
+    env = os.environ if env is None else env
+    settings = load_settings(env=env)
+    table, bucket = env.get("SELFHEAL_TABLE_NAME"), env.get("SELFHEAL_ARTIFACT_BUCKET")
+    if not table or not bucket:
+        raise ConfigurationError("SELFHEAL_TABLE_NAME and SELFHEAL_ARTIFACT_BUCKET must be set")
+    source, host = _aws_code_host(settings, env)
+    return WorkflowServices(
+        settings=settings, store=build_dynamodb_store(table), artifacts=S3ArtifactStore(bucket),
+        source=source, code_host=host, model=build_model(settings.model, settings),
+        build_context=_context_builder(settings), build_prompt=_prompt_builder(settings),
+        validate=_validator(settings, source), compose_pr=_pr_composer(settings))
+
+
+def _aws_code_host(settings: Settings, env: Mapping[str, str]) -> tuple[Any, Any]:
+    try:
+        from selfheal.compose import source as source_compose  # type: ignore[attr-defined]
+    except ImportError:
+        raise ConfigurationError("no code host adapter for AWS mode in this build "
+                                 "(the GitHub adapter composes in selfheal.compose.source)") from None
+    return source_compose.build_aws_source(settings, env)
+
+
+# --- the local engine and runs ---------------------------------------------------------------
+
+def build_local_engine(settings: Settings) -> LocalWorkflowEngine:
+    """moto's interpreter running ``statemachine/fix_error.asl.json`` with our handlers."""
+    import importlib
+
+    from selfheal.adapters.sfn_local import LocalWorkflowEngine
+    from selfheal.services.workflow.registry import HANDLER_MODULES
+
+    handlers = {s: importlib.import_module(m).handler for s, m in HANDLER_MODULES.items()}
+    return LocalWorkflowEngine(handlers, retry_scale=settings.retry_interval_scale)
+
+
+@dataclass
+class LocalWorkflow:
+    """Services installed for the handlers plus the running engine."""
+
+    services: WorkflowServices
+    engine: LocalWorkflowEngine
+
+    def run(self, fingerprint: str, *, payload: dict[str, Any] | None = None,
+            progress: Progress | None = None, timeout: float = 3600.0) -> FixOutcome:
+        from selfheal.services.workflow.runner import run_execution
+
+        return run_execution(self.services.store, self.engine, fingerprint, payload=payload,
+                             progress=progress, timeout=timeout)
+
+
+@contextmanager
+def local_workflow(settings: Settings, model_spec: str | None = None,
+                   services: WorkflowServices | None = None) -> Iterator[LocalWorkflow]:
+    """Build (or take) the services, install them for the handlers, open the engine."""
+    from functions import _runtime
+
+    svc = services or build_local_services(settings, model_spec)
+    _runtime.install(svc)
+    engine = build_local_engine(settings)
+    try:
+        with engine:
+            yield LocalWorkflow(svc, engine)
+    finally:
+        _runtime.install(None)
+
+
+def run_fix(settings: Settings, fingerprint: str, model_spec: str | None = None, *,
+            progress: Progress | None = None, timeout: float = 3600.0) -> FixOutcome:
+    """Run one fix of ``fingerprint`` locally to its end (PR_OPEN, ABSTAINED or FAILED)."""
+    with local_workflow(settings, model_spec) as wf:
+        return wf.run(fingerprint, progress=progress, timeout=timeout)
+
+
+def redrive_fix(settings: Settings, fingerprint: str, from_state: str | None = None,
+                model_spec: str | None = None, *, progress: Progress | None = None,
+                timeout: float = 3600.0) -> FixOutcome:
+    """Re-run a FAILED/ABSTAINED fix locally from ``from_state`` (default: the failed state),
+    reusing the recorded artifacts of the states before it."""
+    from selfheal.services.workflow.runner import redrive_payload
+
+    with local_workflow(settings, model_spec) as wf:
+        record = wf.services.store.get(fingerprint)
+        if record is None:
+            from selfheal.errors import ErrorNotFound
+
+            raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
+        payload = redrive_payload(record, wf.services.artifacts, from_state)
+        return wf.run(fingerprint, payload=payload, progress=progress, timeout=timeout)
+
+
+def artifacts_root(settings: Settings) -> Path:
+    return settings.home / ARTIFACTS_DIR

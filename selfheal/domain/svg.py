@@ -1,0 +1,165 @@
+"""Draw an ASL state machine as SVG, colouring the states one run visited the way the Step
+Functions console does (green succeeded, red failed, orange caught error, blue in progress), plus
+amber for a state that needed retries. Pure: takes the definition and a state -> status map."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+from xml.sax.saxutils import escape
+
+# status -> (fill, stroke)
+COLOURS: dict[str, tuple[str, str]] = {
+    "succeeded": ("#dff3e4", "#1d8102"),
+    "retried": ("#fff4cc", "#b7791f"),
+    "caught": ("#ffe8cc", "#ec7211"),
+    "failed": ("#fde2e2", "#d13212"),
+    "running": ("#dbeafe", "#0073bb"),
+    "not visited": ("#ffffff", "#aab7b8"),
+}
+LEGEND = ("succeeded", "retried", "caught", "failed", "running", "not visited")
+BOX_W, BOX_H, ROW_H, COL_W, MARGIN = 190, 38, 62, 290, 30
+SIDE_TYPES = frozenset({"Fail"})
+
+
+def _targets(state: Mapping[str, Any]) -> list[tuple[str, str, str]]:
+    """(target, label, kind) of a state's transitions; kind: next | choice | default | catch."""
+    out: list[tuple[str, str, str]] = []
+    if "Next" in state:
+        out.append((state["Next"], "", "next"))
+    for rule in state.get("Choices", []):
+        out.append((rule["Next"], _rule_label(rule), "choice"))
+    if "Default" in state:
+        out.append((state["Default"], "default", "default"))
+    for catch in state.get("Catch", []):
+        out.append((catch["Next"], "catch", "catch"))
+    return out
+
+
+def _rule_label(rule: Mapping[str, Any]) -> str:
+    for cond in [rule, *rule.get("And", [])]:
+        for key, value in cond.items():
+            if key.startswith("String") and isinstance(value, str):
+                return value
+    return ""
+
+
+def _layout(states: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(column, row): the main line down column 0 in definition order; catch/abstain targets
+    and their successors to the right, level with the first state that leads to them."""
+    catch_targets = {t for s in states.values() for t, _, k in _targets(s) if k == "catch"}
+    side: set[str] = set()
+    for name in list(states):
+        if name in catch_targets or states[name].get("Type") in SIDE_TYPES:
+            side.add(name)
+    # an abstain-like branch: a Choice default that ends (Succeed) on its own
+    for s in states.values():
+        if s.get("Type") == "Choice" and "Default" in s and s["Default"] in states:
+            d = s["Default"]
+            nxt = str(states[d].get("Next", ""))
+            if nxt in states and states[nxt].get("Type") == "Succeed":
+                side |= {d, nxt}
+    pos: dict[str, tuple[int, int]] = {}
+    row = 0
+    for name in states:
+        if name not in side:
+            pos[name] = (0, row)
+            row += 1
+    main_rows = row
+    for name in states:
+        if name in pos or name not in side:
+            continue
+        preds = [p for p, st in states.items()
+                 if p in pos and any(t == name for t, _, k in _targets(st) if k != "catch")]
+        if preds:
+            pcol, prow = pos[preds[0]]
+            r = prow + (1 if pcol == 1 else 0)
+        else:
+            r = max(0, main_rows // 2 - 1)
+        while (1, r) in pos.values():
+            r += 1
+        pos[name] = (1, r)
+    return pos
+
+
+def _centre(col: int, row: int) -> tuple[float, float]:
+    return MARGIN + col * COL_W + BOX_W / 2, MARGIN + row * ROW_H + BOX_H / 2
+
+
+def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
+               notes: Mapping[str, str] | None = None, title: str = "") -> str:
+    """The SVG document. ``status``: state -> one of ``COLOURS``; ``notes``: state -> a short
+    annotation (duration, retries, error) drawn under the state name."""
+    states: Mapping[str, Mapping[str, Any]] = definition["States"]
+    pos = _layout(states)
+    notes = notes or {}
+    rows = max(r for _, r in pos.values()) + 1
+    width = MARGIN * 2 + COL_W + BOX_W + 40
+    height = MARGIN * 2 + rows * ROW_H + 60 + (24 if title else 0)
+    top = 24 if title else 0
+    out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
+           f'font-family="Helvetica, Arial, sans-serif" font-size="12">',
+           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
+           'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#545b64"/>'
+           '</marker></defs>',
+           f'<rect width="{width}" height="{height}" fill="#fafafa"/>']
+    if title:
+        out.append(f'<text x="{MARGIN}" y="{MARGIN - 6}" font-size="14" font-weight="bold">'
+                   f'{escape(title)}</text>')
+    out.append(f'<g transform="translate(0,{top})">')
+    for name, state in states.items():
+        for target, label, kind in _targets(state):
+            if target not in pos or (kind == "catch" and status.get(name) not in ("caught", "failed")):
+                continue
+            out.append(_edge(pos[name], pos[target], label if kind != "next" else "", kind))
+    for name, (col, row) in pos.items():
+        out.append(_box(name, states[name].get("Type", ""), col, row, status.get(name, "not visited"),
+                        notes.get(name, "")))
+    out.append(_legend(rows))
+    out.append("</g></svg>")
+    return "\n".join(out)
+
+
+def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str) -> str:
+    (x1, y1), (x2, y2) = _centre(*src), _centre(*dst)
+    dash = ' stroke-dasharray="5,4"' if kind == "catch" else ""
+    if src[0] == dst[0] and dst[1] == src[1] + 1:
+        path = f"M {x1} {y1 + BOX_H / 2} L {x2} {y2 - BOX_H / 2}"
+        lx, ly = x1 + 6, (y1 + y2) / 2 + 4
+    elif src[0] == dst[0]:  # a jump or a loop along the main line: go round on the left
+        side = x1 - BOX_W / 2
+        off = 14 + 6 * abs(dst[1] - src[1]) % 40
+        path = f"M {side} {y1} C {side - off} {y1}, {side - off} {y2}, {side} {y2}"
+        lx, ly = side - off - 2, (y1 + y2) / 2
+    else:
+        path = f"M {x1 + BOX_W / 2} {y1} L {x2 - BOX_W / 2} {y2}"
+        lx, ly = (x1 + x2) / 2 + 20, (y1 + y2) / 2 - 4
+    text = (f'<text x="{lx}" y="{ly}" font-size="10" fill="#545b64">{escape(label)}</text>'
+            if label else "")
+    return (f'<path d="{path}" fill="none" stroke="#545b64" stroke-width="1.2"{dash} '
+            f'marker-end="url(#arrow)"/>{text}')
+
+
+def _box(name: str, typ: str, col: int, row: int, status: str, note: str) -> str:
+    fill, stroke = COLOURS.get(status, COLOURS["not visited"])
+    x, y = MARGIN + col * COL_W, MARGIN + row * ROW_H
+    rx = 19 if typ in ("Choice", "Pass", "Succeed", "Fail") else 4
+    width = 3 if status != "not visited" else 1.2
+    label = f'<text x="{x + BOX_W / 2}" y="{y + (16 if note else 23)}" text-anchor="middle" ' \
+            f'font-weight="bold">{escape(name)}</text>'
+    sub = (f'<text x="{x + BOX_W / 2}" y="{y + 31}" text-anchor="middle" font-size="10" '
+           f'fill="#333">{escape(note[:34])}</text>') if note else ""
+    return (f'<g class="state" data-state="{escape(name)}" data-status="{escape(status)}">'
+            f'<rect x="{x}" y="{y}" width="{BOX_W}" height="{BOX_H}" rx="{rx}" fill="{fill}" '
+            f'stroke="{stroke}" stroke-width="{width}"/>{label}{sub}</g>')
+
+
+def _legend(rows: int) -> str:
+    y = MARGIN + rows * ROW_H + 10
+    parts = []
+    for i, key in enumerate(LEGEND):
+        fill, stroke = COLOURS[key]
+        x = MARGIN + i * 78
+        parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{fill}" stroke="{stroke}" '
+                     f'stroke-width="2"/><text x="{x + 16}" y="{y + 10}" font-size="10">{key}</text>')
+    return "".join(parts)
