@@ -54,6 +54,8 @@ class ValidationReport(BaseModel):
     tests_after: TestCounts | None = None
     newly_failing: list[str] = Field(default_factory=list)
     newly_passing: list[str] = Field(default_factory=list)
+    # Tests that ran before the patch but not after (deleted, deselected, newly skipped).
+    missing_tests: list[str] = Field(default_factory=list)
     sandbox_notes: list[str] = Field(default_factory=list)
     feedback: str = ""
     duration_ms: int = 0

@@ -1,0 +1,166 @@
+"""Reproduction: checks that a patch fixes the failure it claims to fix.
+
+Two sources of a reproduction:
+
+- a regression test the model adds (a new test module in the edit): it runs on the unpatched
+  tree, where it must fail, and on the patched tree, where it must pass;
+- the failing input recorded with the error (``FixContext.reproduction``, a script that raises
+  the error while the defect is there): it must exit non-zero before and zero after.
+
+A check that fails before and passes after *verifies* the patch. A check that fails before and
+still fails after *contradicts* it (the patch does not fix what it claims). A check that passes
+before reproduces nothing: it neither verifies nor contradicts.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from selfheal.domain.edit_format import is_test_path
+from selfheal.domain.fixing import EditProposal
+from selfheal.domain.validation_report import CommandRun, GateResult
+from selfheal.validation.sandbox import Sandbox
+from selfheal.validation.testrun import PASSED, TestRun, parse_junit, write_files
+
+REPRO_SCRIPT = "_selfheal_reproduction.py"  # not a pytest module name: the suite never collects it
+
+
+@dataclass
+class ReproCheck:
+    """One reproduction and what it did before and after the patch."""
+
+    kind: str  # regression_test | recorded_input
+    target: str
+    failed_before: bool | None = None
+    passed_after: bool | None = None
+    shows_error: bool = False  # the run before the patch printed the error's exception type
+    detail: str = ""
+    commands: list[CommandRun] = field(default_factory=list)
+
+    @property
+    def verifies(self) -> bool:
+        return bool(self.failed_before) and bool(self.passed_after)
+
+    @property
+    def contradicts(self) -> bool:
+        return bool(self.failed_before) and self.passed_after is False
+
+    def summary(self) -> dict[str, object]:
+        return {"kind": self.kind, "target": self.target, "failed_before": self.failed_before,
+                "passed_after": self.passed_after, "shows_error": self.shows_error,
+                "verifies": self.verifies, "detail": self.detail}
+
+
+def new_test_files(proposal: EditProposal) -> list[str]:
+    """Test modules the edit creates (its regression tests)."""
+    return list(dict.fromkeys(e.path for e in proposal.edits if e.search == "" and is_test_path(e.path)))
+
+
+def plan(proposal: EditProposal, reproduction: str) -> list[ReproCheck]:
+    """The reproductions available for this proposal (empty: nothing can check the claim)."""
+    checks = [ReproCheck(kind="regression_test", target=p) for p in new_test_files(proposal)]
+    if reproduction.strip():
+        checks.append(ReproCheck(kind="recorded_input", target=REPRO_SCRIPT))
+    return checks
+
+
+def _pytest_argv(files: list[str], junit: Path) -> list[str]:
+    return [sys.executable, "-m", "pytest", "-q", "--maxfail=0", "-p", "no:cacheprovider",
+            f"--junitxml={junit}", "-o", "junit_family=xunit1", *files]
+
+
+def _file_outcomes(outcomes: dict[str, str], path: str) -> dict[str, str]:
+    module = path[:-3].replace("/", ".")
+    return {t: o for t, o in outcomes.items()
+            if t.startswith(path + "::") or t == module or t.startswith(module + "::")}
+
+
+def _run_test_file(tree: Path, path: str, sandbox: Sandbox,
+                   timeout: float) -> tuple[dict[str, str], CommandRun]:
+    with tempfile.TemporaryDirectory(prefix="selfheal-repro-") as scratch:
+        junit = Path(scratch) / "repro.xml"
+        run = sandbox.run(_pytest_argv([path], junit), tree, timeout=timeout)
+        outcomes = _file_outcomes(parse_junit(junit) or {}, path)
+    return outcomes, run
+
+
+def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], reproduction: str,
+               exc_type: str, *, sandbox: Sandbox, timeout: float) -> None:
+    """On the UNPATCHED ``tree``: add the new test files / the script and run each (must fail)."""
+    for check in checks:
+        if check.kind == "regression_test":
+            write_files(tree, {check.target: files[check.target]})
+            outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
+            check.commands.append(run)
+            if run.timed_out:
+                check.detail = "timed out before the patch"
+                continue
+            if not outcomes or run.exit_code == 5:
+                check.failed_before = False
+                check.detail = "the new test module collects no tests"
+                continue
+            check.failed_before = any(o != PASSED for o in outcomes.values())
+        else:
+            write_files(tree, {REPRO_SCRIPT: reproduction})
+            run = sandbox.run([sys.executable, REPRO_SCRIPT], tree, timeout=timeout)
+            check.commands.append(run)
+            if run.timed_out:
+                check.detail = "timed out before the patch"
+                continue
+            check.failed_before = run.exit_code != 0
+        check.shows_error = bool(exc_type) and exc_type in check.commands[-1].output_tail
+        if not check.failed_before:
+            check.detail = "passes without the patch: it does not reproduce the failure"
+
+
+def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction: str, *,
+              sandbox: Sandbox, timeout: float) -> None:
+    """On the PATCHED ``tree``: each check must pass (reusing the suite's results when it ran them)."""
+    for check in checks:
+        if check.failed_before is None:
+            continue
+        if check.kind == "regression_test":
+            outcomes = _file_outcomes(after.outcomes or {}, check.target)
+            if not outcomes:  # the project's test command does not collect it: run it alone
+                outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
+                check.commands.append(run)
+            check.passed_after = bool(outcomes) and all(o == PASSED for o in outcomes.values())
+            failing = sorted(t for t, o in outcomes.items() if o != PASSED)
+            if failing:
+                check.detail = f"fails after the patch: {', '.join(failing[:5])}"
+        else:
+            write_files(tree, {REPRO_SCRIPT: reproduction})
+            run = sandbox.run([sys.executable, REPRO_SCRIPT], tree, timeout=timeout)
+            check.commands.append(run)
+            check.passed_after = run.exit_code == 0 and not run.timed_out
+            if not check.passed_after:
+                check.detail = "the recorded failing input still fails after the patch"
+        if check.verifies and not check.detail:
+            check.detail = "fails before the patch, passes after"
+
+
+def gate(checks: list[ReproCheck], newly_passing: list[str]) -> tuple[GateResult, bool]:
+    """The reproduction verdict and whether the patch is verified.
+
+    Fails when a reproduction that failed before still fails after. Verified when some
+    reproduction, or some test of the suite that failed before, passes after.
+    """
+    contradicted = [c for c in checks if c.contradicts]
+    verifying = [c for c in checks if c.verifies]
+    verified = bool(verifying) or bool(newly_passing)
+    evidence: dict[str, object] = {"checks": [c.summary() for c in checks], "newly_passing": newly_passing}
+    if contradicted:
+        detail = "; ".join(f"{c.target}: {c.detail}" for c in contradicted)
+        return GateResult(gate="reproduction", passed=False, detail=detail, evidence=evidence), False
+    if verifying:
+        detail = "; ".join(f"{c.target}: {c.detail}" for c in verifying)
+    elif newly_passing:
+        detail = f"{len(newly_passing)} test(s) that failed before pass after: {', '.join(newly_passing[:5])}"
+    elif checks:
+        detail = "; ".join(f"{c.target}: {c.detail or 'inconclusive'}" for c in checks)
+    else:
+        detail = "no reproduction: no regression test in the edit, no recorded failing input"
+    return GateResult(gate="reproduction", passed=True, detail=detail, evidence=evidence), verified

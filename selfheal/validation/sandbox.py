@@ -1,0 +1,237 @@
+"""Run an untrusted command (a project's tests) in a directory, as contained as this OS allows.
+
+Every run gets: an argument list (never a shell), a wall-clock timeout that kills the whole
+process group, a scrubbed environment (an allow-list of harmless variables, minus anything that
+looks like a credential, with a fresh temporary ``HOME``/``TMPDIR``), resource limits set with
+``setrlimit`` in the child (address space, processes, CPU seconds, file size, no core dumps), and
+no network when ``unshare`` can create a network namespace (probed once per process). What could
+not be enforced is reported in ``Sandbox.notes`` so the verdict says so.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fnmatch
+import os
+import resource
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from selfheal.domain.validation_report import CommandRun
+
+OUTPUT_TAIL_CHARS = 8000
+
+# Variables a test run may see (before the deny patterns below, which win).
+_ALLOW_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONHASHSEED", "PYTHONUTF8",
+                          "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS",
+                          "PYTHONFAULTHANDLER", "SOURCE_DATE_EPOCH"})
+_ALLOW_PATTERNS = ("LC_*",)
+# Anything that looks like a credential or a way to reach one, even if allowed above.
+_DENY_PATTERNS = ("AWS_*", "*_TOKEN", "*TOKEN*", "*_KEY", "*_KEY_*", "*KEY_ID*", "*SECRET*", "*PASSWORD*",
+                  "*PASSWD*", "*CREDENTIAL*", "GITHUB_*", "GH_*", "GITLAB_*", "SSH_*", "GPG_*", "GNUPG*",
+                  "ANTHROPIC_*", "OPENAI_*", "AZURE_*", "GOOGLE_*", "GCP_*", "SELFHEAL_*", "*_AUTH*",
+                  "DOCKER_*", "KUBECONFIG", "NETRC", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
+
+# Runs inside the new network namespace: bring the loopback interface up (tests often bind
+# 127.0.0.1), then exec the real command. A fixed program; the command arrives as argv.
+_LOOPBACK_UP = (
+    "import fcntl,os,socket,struct,sys\n"
+    "try:\n"
+    " s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
+    " fcntl.ioctl(s,0x8914,struct.pack('16sH14s',b'lo',0x1|0x8|0x40,b''))\n"
+    " s.close()\n"
+    "except OSError:\n"
+    " pass\n"
+    "os.execvp(sys.argv[1],sys.argv[1:])\n"
+)
+
+
+def _matches(name: str, patterns: Sequence[str]) -> bool:
+    upper = name.upper()
+    return any(fnmatch.fnmatchcase(upper, p) for p in patterns)
+
+
+def scrub_env(env: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """Keep only harmless variables of ``env``; never anything credential-like (``extra`` too)."""
+    kept = {k: v for k, v in env.items()
+            if (k in _ALLOW_NAMES or _matches(k, _ALLOW_PATTERNS)) and not _matches(k, _DENY_PATTERNS)}
+    kept.setdefault("PATH", os.defpath)
+    kept.setdefault("LANG", "C.UTF-8")
+    for k, v in (extra or {}).items():
+        if not _matches(k, _DENY_PATTERNS):
+            kept[k] = v
+    return kept
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """Per-run resource limits (``None``: leave the inherited limit)."""
+
+    memory_mb: int | None = 4096
+    max_processes: int | None = 1024
+    file_size_mb: int | None = 1024
+    cpu_seconds: int | None = None  # default: the timeout plus a margin
+
+
+@dataclass(frozen=True)
+class NetworkIsolation:
+    """How (and whether) runs are cut off from the network on this machine."""
+
+    argv_prefix: tuple[str, ...]
+    available: bool
+    note: str
+
+
+_probe_lock = threading.Lock()
+_probe_result: NetworkIsolation | None = None
+
+
+def probe_network_isolation(*, refresh: bool = False) -> NetworkIsolation:
+    """Find out once whether ``unshare -n`` (``-rn`` as non-root) works here."""
+    global _probe_result
+    with _probe_lock:
+        if _probe_result is not None and not refresh:
+            return _probe_result
+        _probe_result = _probe()
+        return _probe_result
+
+
+def _probe() -> NetworkIsolation:
+    if not sys.platform.startswith("linux"):
+        return NetworkIsolation((), False, f"network isolation unavailable: {sys.platform} has no unshare")
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return NetworkIsolation((), False, "network isolation unavailable: the unshare binary is missing")
+    flags = "-n" if os.geteuid() == 0 else "-rn"
+    prefix = (unshare, flags, "--")
+    try:
+        proc = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, env=scrub_env(os.environ))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return NetworkIsolation((), False, f"network isolation unavailable: unshare {flags} failed: {exc}")
+    if proc.returncode != 0:
+        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
+        return NetworkIsolation((), False, f"network isolation unavailable: unshare {flags}: {why[0]}")
+    launcher = (sys.executable, "-I", "-S", "-c", _LOOPBACK_UP)
+    return NetworkIsolation((*prefix, *launcher), True,
+                            f"network: isolated (unshare {flags}; loopback only)")
+
+
+def _limit_setter(limits: SandboxLimits, timeout: float) -> Callable[[], None]:
+    cpu = limits.cpu_seconds if limits.cpu_seconds is not None else int(timeout) + 30
+    wanted: list[tuple[int, int]] = [(resource.RLIMIT_CORE, 0), (resource.RLIMIT_CPU, cpu)]
+    if limits.memory_mb is not None:
+        wanted.append((resource.RLIMIT_AS, limits.memory_mb * 1024 * 1024))
+    if limits.max_processes is not None:
+        wanted.append((resource.RLIMIT_NPROC, limits.max_processes))
+    if limits.file_size_mb is not None:
+        wanted.append((resource.RLIMIT_FSIZE, limits.file_size_mb * 1024 * 1024))
+    # Compute the final values in the parent: the child between fork and exec should only do
+    # async-signal-safe-ish work (plain setrlimit calls).
+    final: list[tuple[int, tuple[int, int]]] = []
+    for res, value in wanted:
+        _soft, hard = resource.getrlimit(res)
+        if hard != resource.RLIM_INFINITY:
+            value = min(value, hard)
+        final.append((res, (value, value if hard == resource.RLIM_INFINITY else hard)))
+
+    def apply() -> None:
+        for res, pair in final:
+            with contextlib.suppress(ValueError, OSError):
+                resource.setrlimit(res, pair)
+
+    return apply
+
+
+@dataclass
+class Sandbox:
+    """Runs commands contained; ``notes`` says what containment this machine provides."""
+
+    limits: SandboxLimits = field(default_factory=SandboxLimits)
+    isolate_network: bool = True
+    base_env: Mapping[str, str] | None = None  # default: os.environ, scrubbed
+    notes: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._network = probe_network_isolation() if self.isolate_network else NetworkIsolation(
+            (), False, "network isolation unavailable: disabled by configuration")
+        self.notes.append(self._network.note)
+        if os.geteuid() == 0 and self.limits.max_processes is not None:
+            self.notes.append("process limit not enforced: RLIMIT_NPROC does not apply to root")
+        if self.limits.memory_mb is not None:
+            lim = self.limits
+            self.notes.append(f"limits: address space {lim.memory_mb} MB, processes {lim.max_processes}, "
+                              f"file size {lim.file_size_mb} MB, CPU time = timeout + 30 s")
+
+    @property
+    def network_isolated(self) -> bool:
+        return self._network.available
+
+    def run(self, argv: Sequence[str], cwd: Path, *, timeout: float,
+            env: Mapping[str, str] | None = None) -> CommandRun:
+        """Run ``argv`` in ``cwd``; never raises for the command's own failure or timeout."""
+        argv = [str(a) for a in argv]
+        if not argv:
+            raise ValueError("empty command")
+        started = time.monotonic()
+        with tempfile.TemporaryDirectory(prefix="selfheal-sandbox-") as scratch:
+            home = Path(scratch) / "home"
+            tmp = Path(scratch) / "tmp"
+            home.mkdir()
+            tmp.mkdir()
+            run_env = scrub_env(os.environ if self.base_env is None else self.base_env, env)
+            run_env.update({"HOME": str(home), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"})
+            out_path = Path(scratch) / "output"
+            full = [*self._network.argv_prefix, *argv]
+            # Output goes to a file, not a pipe: a grandchild that keeps a pipe open could
+            # otherwise block us after the timeout kill.
+            with out_path.open("wb") as out:
+                try:
+                    proc = subprocess.Popen(full, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL,
+                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_limit_setter(self.limits, timeout))  # noqa: PLW1509
+                except OSError as exc:
+                    return CommandRun(argv=argv, cwd=str(cwd), exit_code=None,
+                                      duration_ms=_ms(started), output_tail=f"cannot start: {exc}")
+                timed_out = False
+                try:
+                    code: int | None = proc.wait(timeout=timeout)
+                except subprocess.TimeoutExpired:
+                    timed_out = True
+                    _kill_group(proc)
+                    code = None
+                else:
+                    _kill_group(proc)  # leftovers (daemons a test forgot) die with the run
+            tail = _tail(out_path)
+        if timed_out:
+            tail = f"{tail}\n[selfheal: killed after {timeout:g}s timeout]".lstrip("\n")
+        return CommandRun(argv=argv, cwd=str(cwd), exit_code=code, timed_out=timed_out,
+                          duration_ms=_ms(started), output_tail=tail)
+
+
+def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=10)
+
+
+def _tail(path: Path, limit: int = OUTPUT_TAIL_CHARS) -> str:
+    size = path.stat().st_size
+    with path.open("rb") as fh:
+        if size > limit * 4:
+            fh.seek(size - limit * 4)
+        data = fh.read()
+    text = data.decode("utf-8", "replace")
+    return text if len(text) <= limit else "..." + text[-limit:]
+
+
+def _ms(started: float) -> int:
+    return int((time.monotonic() - started) * 1000)

@@ -1,0 +1,270 @@
+"""Validate one candidate edit: the gates in order, tests in a sandbox, a reproduction, a report.
+
+``validate_candidate`` stops at the first failed gate and writes what failed into ``feedback``
+for the next prompt. The run of the tests before the patch depends only on the revision and the
+command, so ``BaselineCache`` keeps it: a repair loop pays for it once. It runs concurrently
+with the run after the patch (and the reproduction's run on the unpatched tree), so validation
+costs about one test run when the machine has a spare core.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from pathlib import Path
+
+from selfheal.domain.fixing import EditProposal, FixContext
+from selfheal.domain.validation_report import GateResult, TestCounts, ValidationReport
+from selfheal.ports import SourceRepository
+from selfheal.settings import Settings
+from selfheal.validation import gates, repro
+from selfheal.validation.sandbox import Sandbox
+from selfheal.validation.testrun import Comparison, TestRun, compare, run_tests, write_files
+
+FEEDBACK_MAX_CHARS = 4000
+_checkout_lock = threading.Lock()
+
+
+@contextmanager
+def checkout_tree(repo: SourceRepository, revision: str) -> Iterator[Path]:
+    """``repo.checkout(revision)`` with set-up and clean-up serialised (git worktree bookkeeping
+    is not safe to run concurrently in one repository)."""
+    with _checkout_lock:
+        cm = repo.checkout(revision)
+        tree = cm.__enter__()
+    try:
+        yield tree
+    finally:
+        with _checkout_lock:
+            cm.__exit__(None, None, None)
+
+
+class BaselineCache:
+    """Test runs on unpatched trees, keyed by (revision, test command); at most ``max_entries``.
+
+    Concurrent callers for one key share a single run. Runs that timed out are not kept (a busy
+    machine should not make every later attempt unverifiable).
+    """
+
+    def __init__(self, max_entries: int = 16) -> None:
+        self.max_entries = max_entries
+        self._runs: OrderedDict[tuple[str, tuple[str, ...]], TestRun] = OrderedDict()
+        self._lock = threading.Lock()
+        self._key_locks: dict[tuple[str, tuple[str, ...]], threading.Lock] = {}
+
+    @staticmethod
+    def key(revision: str, command: Sequence[str]) -> tuple[str, tuple[str, ...]]:
+        return revision, tuple(command)
+
+    def get(self, revision: str, command: Sequence[str]) -> TestRun | None:
+        with self._lock:
+            return self._runs.get(self.key(revision, command))
+
+    def put(self, revision: str, command: Sequence[str], run: TestRun) -> None:
+        if not run.completed:
+            return
+        with self._lock:
+            self._runs[self.key(revision, command)] = run
+            self._runs.move_to_end(self.key(revision, command))
+            while len(self._runs) > self.max_entries:
+                self._runs.popitem(last=False)
+
+    def get_or_run(self, revision: str, command: Sequence[str],
+                   run: Callable[[], TestRun]) -> tuple[TestRun, bool]:
+        """The cached run, or ``run()`` stored; the flag says whether it came from the cache."""
+        key = self.key(revision, command)
+        with self._lock:
+            key_lock = self._key_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            cached = self.get(revision, command)
+            if cached is not None:
+                return cached, True
+            result = run()
+            self.put(revision, command, result)
+            return result, False
+
+    def clear(self) -> None:
+        with self._lock:
+            self._runs.clear()
+
+
+DEFAULT_BASELINE_CACHE = BaselineCache()
+
+
+class _Validation:
+    """Collects gates and commands for one report."""
+
+    def __init__(self) -> None:
+        self.started = time.monotonic()
+        self.report = ValidationReport(valid=False)
+
+    def add(self, result: GateResult) -> bool:
+        self.report.gates.append(result)
+        if not result.passed and self.report.failed_gate is None:
+            self.report.failed_gate = result.gate
+        return result.passed
+
+    def finish(self) -> ValidationReport:
+        r = self.report
+        r.valid = r.failed_gate is None and bool(r.gates)
+        r.feedback = "" if r.valid else build_feedback(r)
+        r.duration_ms = int((time.monotonic() - self.started) * 1000)
+        return r
+
+
+def validate_candidate(repo: SourceRepository, revision: str, context: FixContext,
+                       proposal: EditProposal, settings: Settings, *, baseline: TestCounts | None = None,
+                       cache: BaselineCache | None = None,
+                       sandbox: Sandbox | None = None) -> ValidationReport:
+    """Run every gate on ``proposal`` against ``revision``; stop at the first failure.
+
+    ``baseline``: test counts of the unpatched revision, when the caller already has them
+    (skips the run before the patch). ``cache``: where runs before the patch are kept
+    (default: a process-wide cache). ``sandbox``: how commands run (default: built here).
+    """
+    v = _Validation()
+    if not (v.add(gates.non_empty(proposal))
+            and v.add(gates.allowed_files(proposal, context.offered_files))):
+        return v.finish()
+    lexical = gates.inside_repo(proposal)
+    if not lexical.passed:  # never touch the disk for a path that is already bad
+        v.add(lexical)
+        return v.finish()
+    with checkout_tree(repo, revision) as tree:
+        if not (v.add(gates.inside_repo(proposal, tree))
+                and v.add(gates.deny_list(proposal, settings.deny_paths))
+                and v.add(gates.size(proposal, settings.max_edit_bytes))):
+            return v.finish()
+        before = _read_files(tree, proposal)
+        if not v.add(gates.no_test_deletion(proposal, before)):
+            return v.finish()
+        applied, changed = gates.applies(proposal, before)
+        if not (v.add(applied) and v.add(gates.parses(changed)) and v.add(gates.lint(before, changed))):
+            return v.finish()
+        write_files(tree, changed)
+        sandbox = sandbox or Sandbox()
+        v.report.sandbox_notes = list(sandbox.notes)
+        _test_phase(v, repo, revision, tree, context, proposal, settings, changed, baseline,
+                    cache or DEFAULT_BASELINE_CACHE, sandbox)
+    return v.finish()
+
+
+def _read_files(tree: Path, proposal: EditProposal) -> dict[str, str]:
+    """Current text of every path the proposal names (absent paths are simply not included)."""
+    out: dict[str, str] = {}
+    for path in dict.fromkeys(e.path for e in proposal.edits):
+        target = tree / path
+        if target.is_file() and not target.is_symlink():
+            out[path] = target.read_text(encoding="utf-8", errors="surrogateescape")
+    return out
+
+
+def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Path, context: FixContext,
+                proposal: EditProposal, settings: Settings, changed: dict[str, str],
+                baseline: TestCounts | None, cache: BaselineCache, sandbox: Sandbox) -> None:
+    command = list(settings.test_command)
+    timeout = settings.test_timeout_seconds
+    checks = repro.plan(proposal, context.reproduction)
+
+    def run_baseline() -> TestRun:
+        with checkout_tree(repo, revision) as base_tree:
+            return run_tests(base_tree, command, timeout=timeout, sandbox=sandbox)
+
+    def run_repro_before() -> None:
+        with checkout_tree(repo, revision) as repro_tree:
+            repro.run_before(repro_tree, checks, changed, context.reproduction, context.exc_type,
+                             sandbox=sandbox, timeout=timeout)
+
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="selfheal-validate") as pool:
+        before_future: Future[tuple[TestRun, bool]] | None = None
+        if baseline is None:
+            before_future = pool.submit(cache.get_or_run, revision, command, run_baseline)
+        repro_future = pool.submit(run_repro_before) if checks else None
+        after = run_tests(tree, command, timeout=timeout, sandbox=sandbox)
+        before: TestRun | TestCounts | None = baseline
+        if before_future is not None:
+            before_run, from_cache = before_future.result()
+            before = before_run
+            if from_cache:
+                v.report.sandbox_notes.append("tests before the patch: reused from the baseline cache")
+            v.report.commands.append(before_run.command)
+            v.report.tests_before = before_run.counts()
+        else:
+            v.report.tests_before = baseline
+        if repro_future is not None:
+            repro_future.result()
+    v.report.commands.append(after.command)
+    v.report.tests_after = after.counts()
+    comparison = compare(before, after)
+    v.report.newly_failing = comparison.newly_failing
+    v.report.newly_passing = comparison.newly_passing
+    v.report.missing_tests = comparison.missing
+    v.add(_tests_gate(comparison, before, after, started))
+    if v.report.failed_gate:
+        return
+    repro.run_after(tree, checks, after, context.reproduction, sandbox=sandbox, timeout=timeout)
+    for check in checks:
+        v.report.commands.extend(check.commands)
+    repro_gate, verified = repro.gate(checks, comparison.newly_passing)
+    v.report.verified = verified
+    if not v.add(repro_gate):
+        return
+    if not verified:
+        allowed = settings.unverified != "abstain"
+        v.add(GateResult(gate="verified", passed=allowed,
+                         detail="no test checks the claim: " + (
+                             "allowed as a draft pull request labelled unverified" if allowed else
+                             "abstaining (settings.unverified = abstain); add a regression test that "
+                             "fails before the fix and passes after it")))
+
+
+def _tests_gate(c: Comparison, before: TestRun | TestCounts | None, after: TestRun,
+                started: float) -> GateResult:
+    evidence: dict[str, object] = {
+        "exit_code_after": after.command.exit_code, "timed_out": after.command.timed_out,
+        "newly_failing": c.newly_failing, "newly_passing": c.newly_passing, "missing": c.missing,
+    }
+    if isinstance(before, TestRun):
+        evidence["exit_code_before"] = before.command.exit_code
+    if after.command.timed_out:
+        detail = f"the test run after the patch timed out ({after.command.duration_ms / 1000:.1f}s)"
+    elif not c.comparable:
+        detail = c.detail
+    elif c.newly_failing:
+        detail = f"{len(c.newly_failing)} test(s) fail after the patch that did not before: " \
+                 f"{', '.join(c.newly_failing[:10])}"
+    elif c.missing:
+        detail = f"{len(c.missing)} test(s) ran before the patch but not after: {', '.join(c.missing[:10])}"
+    else:
+        counts = after.counts()
+        detail = (f"{counts.passed} passed, {counts.failed + counts.errors} failing "
+                  f"(none new), {len(c.newly_passing)} fixed" if counts else c.detail or "tests pass")
+    if not c.passed:
+        evidence["output_tail"] = after.command.output_tail[-3000:]
+    return GateResult(gate="tests", passed=c.passed, detail=detail, evidence=evidence,
+                      duration_ms=int((time.monotonic() - started) * 1000))
+
+
+def build_feedback(report: ValidationReport, limit: int = FEEDBACK_MAX_CHARS) -> str:
+    """What the next prompt needs: which gate failed, its detail, and trimmed evidence."""
+    failed = next((g for g in report.gates if not g.passed), None)
+    if failed is None:
+        return ""
+    parts = [f"Your previous edit was rejected by the '{failed.gate}' check: {failed.detail}"]
+    findings = failed.evidence.get("new_findings")
+    if isinstance(findings, list):
+        parts.append("New lint findings:\n" + "\n".join(
+            f"  {f['file']}:{f['line']}: {f['message']}" for f in findings[:20] if isinstance(f, dict)))
+    tail = failed.evidence.get("output_tail")
+    if isinstance(tail, str) and tail.strip():
+        parts.append("Test output (end):\n" + tail[-2500:])
+    problems = failed.evidence.get("problems")
+    if isinstance(problems, list):
+        parts.append("Problems:\n" + "\n".join(f"  {p}" for p in problems[:20]))
+    text = "\n\n".join(parts)
+    return text if len(text) <= limit else text[: limit - 20] + "\n... [trimmed]"

@@ -1,0 +1,102 @@
+"""The sandbox with real subprocesses: scrubbed environment, timeout kill, limits, no network."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from selfheal.validation.sandbox import Sandbox, SandboxLimits, probe_network_isolation, scrub_env
+
+FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKEKEYFORTESTS"
+
+
+def test_scrub_env_drops_credentials_and_keeps_basics() -> None:
+    env = {"PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "AWS_SECRET_ACCESS_KEY": FAKE_SECRET,
+           "AWS_PROFILE": "prod", "GITHUB_TOKEN": "ghp_x", "MY_API_KEY": "k", "DB_PASSWORD": "p",
+           "SSH_AUTH_SOCK": "/tmp/agent", "ANTHROPIC_API_KEY": "a", "PYTHONPATH": "/elsewhere",
+           "HOME": "/root", "CLIENT_SECRET_VALUE": "s", "PYTHONHASHSEED": "0"}
+    out = scrub_env(env, {"EXTRA_TOKEN": "t", "FOO": "bar"})
+    assert out == {"PATH": "/usr/bin", "LANG": "C.UTF-8", "LC_ALL": "C", "PYTHONHASHSEED": "0", "FOO": "bar"}
+
+
+def test_test_process_sees_no_aws_key(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    monkeypatch.setenv("GITHUB_TOKEN", "ghp_fake_token_value")
+    monkeypatch.setenv("SSH_AUTH_SOCK", "/tmp/ssh-agent.sock")
+    script = ("import os\n"
+              "leaks = [k for k, v in os.environ.items()\n"
+              "         if 'FAKEKEY' in v or k.startswith(('AWS_', 'GITHUB_')) or k == 'SSH_AUTH_SOCK']\n"
+              "print('LEAKS', leaks)\n"
+              "print('HOME', os.environ['HOME'])\n"
+              "raise SystemExit(1 if leaks else 0)\n")
+    run = Sandbox().run([sys.executable, "-c", script], tmp_path, timeout=60)
+    assert run.exit_code == 0, run.output_tail
+    assert "LEAKS []" in run.output_tail
+    assert FAKE_SECRET not in run.output_tail
+    assert "selfheal-sandbox-" in run.output_tail  # HOME is a fresh temporary directory
+
+
+def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
+    marker = tmp_path / "child.pid"
+    script = ("import os, subprocess, sys, time\n"
+              f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
+              f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
+              "time.sleep(600)\n")
+    run = Sandbox().run([sys.executable, "-c", script], tmp_path, timeout=3)
+    assert run.timed_out and run.exit_code is None
+    assert "killed after 3s timeout" in run.output_tail
+    child = int(marker.read_text())
+    assert not Path(f"/proc/{child}").exists() or "Z" in _state(child)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split()[2]
+    except OSError:
+        return "Z"
+
+
+def test_memory_limit_stops_a_runaway_allocation(tmp_path: Path) -> None:
+    sandbox = Sandbox(limits=SandboxLimits(memory_mb=256))
+    run = sandbox.run([sys.executable, "-c", "x = bytearray(1024 * 1024 * 1024); print('allocated')"],
+                      tmp_path, timeout=60)
+    assert run.exit_code != 0
+    assert "MemoryError" in run.output_tail and "allocated" not in run.output_tail
+
+
+def test_file_size_limit(tmp_path: Path) -> None:
+    sandbox = Sandbox(limits=SandboxLimits(file_size_mb=1))
+    script = ("with open('big.bin', 'wb') as f:\n"
+              "    f.write(b'x' * (4 * 1024 * 1024))\n")
+    run = sandbox.run([sys.executable, "-c", script], tmp_path, timeout=60)
+    assert run.exit_code != 0
+    assert (tmp_path / "big.bin").stat().st_size <= 1024 * 1024
+
+
+def test_network_is_cut_off_or_reported(tmp_path: Path) -> None:
+    sandbox = Sandbox()
+    isolation = probe_network_isolation()
+    script = ("import socket\n"
+              "names = [n for _, n in socket.if_nameindex()]\n"
+              "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n"
+              "c = socket.create_connection(srv.getsockname(), timeout=5); c.close()\n"
+              "print('IFACES', names)\n")
+    run = sandbox.run([sys.executable, "-c", script], tmp_path, timeout=60)
+    assert run.exit_code == 0, run.output_tail  # loopback works either way
+    if isolation.available:
+        assert "IFACES ['lo']" in run.output_tail
+        # Any non-loopback destination is unreachable (fails at once: there is no route).
+        connect = "import socket; socket.create_connection(('192.0.2.1', 80), 5)"
+        out = sandbox.run([sys.executable, "-c", connect], tmp_path, timeout=60)
+        assert out.exit_code != 0 and "Network is unreachable" in out.output_tail
+        assert sandbox.notes[0].startswith("network: isolated")
+    else:
+        assert sandbox.notes[0].startswith("network isolation unavailable: ")
+
+
+def test_disabled_isolation_is_reported(tmp_path: Path) -> None:
+    sandbox = Sandbox(isolate_network=False)
+    assert "network isolation unavailable: disabled by configuration" in sandbox.notes
+    assert not sandbox.network_isolated
