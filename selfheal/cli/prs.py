@@ -1,0 +1,74 @@
+"""``selfheal prs``: the local pull requests (fix branches plus records under ``<home>/prs``).
+
+``selfheal prs [--state open] [--json]`` lists them; ``selfheal prs show N`` prints one (its
+markdown body, or ``--json``); ``selfheal prs close N`` closes one, so the next run of that
+error's fix will not reopen it without a re-drive.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+from selfheal.cli.output import echo_json, fmt_time, print_table
+
+if TYPE_CHECKING:
+    from selfheal.adapters.local_prs import PrRecordStore
+
+_home_option = click.option("--home", type=click.Path(path_type=Path), default=None,
+                            help="selfheal home directory (default: SELFHEAL_HOME or .selfheal)")
+
+
+def _store(home: Path | None) -> PrRecordStore:
+    from selfheal.adapters.local_prs import PrRecordStore
+    from selfheal.settings import load_settings
+
+    return PrRecordStore(load_settings({"home": home}).home)
+
+
+@click.group(invoke_without_command=True)
+@_home_option
+@click.option("--state", type=click.Choice(["open", "closed", "merged", "all"]), default="all",
+              show_default=True, help="only pull requests in this state")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.pass_context
+def prs(ctx: click.Context, home: Path | None, state: str, as_json: bool) -> None:
+    """List the local pull requests opened by selfheal."""
+    if ctx.invoked_subcommand is not None:
+        return
+    records = [r for r in _store(home).all() if state == "all" or r.state == state]
+    if as_json:
+        echo_json([r.model_dump(mode="json", exclude={"body"}) for r in records])
+        return
+    if not records:
+        click.echo("no pull requests yet")
+        return
+    print_table("pull requests", ["#", "state", "branch", "base", "title", "labels", "updated"],
+                [[r.number, r.state + (" (draft)" if r.draft and r.state == "open" else ""), r.branch,
+                  r.base, r.title, ", ".join(r.labels), fmt_time(r.updated_at)] for r in records])
+
+
+@prs.command("show")
+@click.argument("number", type=int)
+@_home_option
+@click.option("--json", "as_json", is_flag=True, help="print the record as JSON")
+def show(number: int, home: Path | None, as_json: bool) -> None:
+    """Print pull request NUMBER (its markdown, or the whole record with --json)."""
+    from selfheal.adapters.local_prs import render_markdown
+
+    rec = _store(home).get(number)
+    if as_json:
+        echo_json(rec.model_dump(mode="json"))
+    else:
+        click.echo(render_markdown(rec), nl=False)
+
+
+@prs.command("close")
+@click.argument("number", type=int)
+@_home_option
+def close(number: int, home: Path | None) -> None:
+    """Close pull request NUMBER without merging (a re-drive can open a new one)."""
+    rec = _store(home).set_state(number, "closed")
+    click.echo(f"closed #{rec.number} ({rec.branch})")
