@@ -25,6 +25,7 @@ from collections.abc import Iterable, Iterator
 from re import Pattern
 
 from selfheal.domain.extract_lines import (
+    ELLIPSIS_RE,
     FRAME_RE,
     HEADER_TEXT,
     IPY_ARROW_RE,
@@ -35,6 +36,7 @@ from selfheal.domain.extract_lines import (
     MAX_LINE,
     REPEAT_RE,
     clean,
+    exception_name_like,
     is_frame_start,
     json_escaped_texts,
     lambda_stack_lines,
@@ -185,7 +187,7 @@ class _Segmenter:
         if lm:
             return lm.group("type"), lm.group("msg")
         em = looks_like_exception(prev, strict=True)
-        if em and em.group("rest"):
+        if em and em.group("rest") and exception_name_like(em.group("type")):
             return em.group("type"), em.group("rest")[1:].strip()
         gm = LEGACY_LAMBDA_RE.match(prev)
         if gm:
@@ -216,9 +218,9 @@ class _Segmenter:
         block.blanks = 0
         lead = st[0]
         if HEADER_TEXT in content:
-            inside_group = block.group and lead in "|+"
-            fresh = block.state == "body" and block.last_kind == "header"
-            if block.state == "sep" or inside_group or fresh:
+            # A nested group's header sits behind a `|` margin; a `+` one starts a new traceback.
+            inside_group = block.group and lead == "|"
+            if block.state == "sep" or inside_group:
                 if GROUP_HEADER in content:
                     block.group = True
                 ipm = IPY_HEADER_RE.match(content)
@@ -231,8 +233,13 @@ class _Segmenter:
             return False
         if block.group and lead in "|+":
             self._append(block, content)
-            if st.startswith("+-"):
-                block.state = "body"
+            block.state = "body"
+            block.last_kind = "group"
+            inner = st[1:].strip()
+            if 'File "' in inner:
+                block.frames += 1
+            elif not block.has_exc and looks_like_exception(inner, strict=False) is not None:
+                block.has_exc = True
             return True
         if separator_kind(st) is not None and (st.startswith("The above") or st.startswith("During")):
             block.state = "sep"
@@ -250,7 +257,7 @@ class _Segmenter:
             block.last_kind = "frame"
             self._append(block, content)
             return True
-        if REPEAT_RE.match(content):
+        if REPEAT_RE.match(content) or ELLIPSIS_RE.match(content):
             self._append(block, content)
             return True
         if block.ipy and state == "body" and IPY_ARROW_RE.match(content):

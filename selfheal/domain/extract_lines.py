@@ -19,7 +19,8 @@ HEADER_TEXT = "Traceback (most recent call last)"
 
 # `  File "path", line 12, in func` (CPython 2.7 and 3.x); loguru marks the catching frame with `>`.
 FRAME_RE = re.compile(
-    r'^[ \t>]*File "(?P<file>[^"\n]{1,2000})", line (?P<line>\d{1,9})(?:, in (?P<func>\S[^\n]{0,500}))?'
+    r'^[ \t>]*File "(?P<file>[^"\n]{1,2000})", line (?P<line>\d{1,9}|unknown)'
+    r"(?:, in (?P<func>\S[^\n]{0,500}))?"
 )
 # IPython >= 8: `File ~/x.py:150, in func(args)`; `Cell In[5], line 25`; IPython 7: `Input In [3], in f()`.
 IPY_FILE_RE = re.compile(r"^File (?P<file>\S[^\n]{0,2000}?):(?P<line>\d{1,9}), in (?P<func>[^\s(]{1,300})")
@@ -28,7 +29,7 @@ IPY_INPUT_RE = re.compile(r"^(?P<file>Input In ?\[\d{1,9}\]), in (?P<func>[^\n(]
 # IPython < 8: `~/x.py in func(self, a)` or `<ipython-input-3-abc> in <module>()`.
 IPY_OLD_RE = re.compile(
     r"^(?P<file>(?:<ipython-input-[\w-]{1,80}>|[~/.\\\w][^\s]{0,2000}?\.pyc?|[A-Za-z]:\\\S{0,2000}?\.pyc?))"
-    r" in (?P<func>[\w.<>]{1,300})(?:\(.*)?\s*$"
+    r" in (?P<func><[^>\n]{1,100}>|[\w.<>]{1,300})(?:\(.*)?\s*$"
 )
 IPY_ARROW_RE = re.compile(r"^-{1,10}> ?(?P<line>\d{1,9})\b")
 IPY_HEADER_RE = re.compile(
@@ -50,6 +51,7 @@ LOG_START_RE = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|"
     r"CRITICAL|FATAL|TRACE|NOTICE)\b|(?:START|END|REPORT|INIT_START) RequestId:)"
 )
+ELLIPSIS_RE = re.compile(r"^\s*(?:\.\.\.|…)\s*$")
 _EXC_SUFFIXES = ("Error", "Exception", "Exit", "Interrupt", "Warning", "Iteration", "Group", "Fault")
 _NOT_TYPES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"print", "pass"}
 
@@ -102,6 +104,12 @@ def looks_like_exception(content: str, *, strict: bool) -> re.Match[str] | None:
         if not (last[:1].isupper() or "." in name):
             return None
     return m
+
+
+def exception_name_like(name: str) -> bool:
+    """True when ``name`` reads like an exception class (``KeyError``, ``pkg.mod.Failure``)."""
+    last = name.rsplit(".", 1)[-1]
+    return last.endswith(_EXC_SUFFIXES) or ("." in name and last[:1].isupper())
 
 
 def is_frame_start(content: str) -> bool:

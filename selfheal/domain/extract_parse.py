@@ -101,7 +101,8 @@ def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> 
                 expect_source = True
                 continue
             func, trailing = _split_function(func)
-            cur = Frame(m.group("file"), int(m.group("line")), func)
+            line_text = m.group("line")
+            cur = Frame(m.group("file"), int(line_text) if line_text.isdigit() else None, func)
             frames.append(cur)
             expect_source = True
             if trailing:
