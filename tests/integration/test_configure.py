@@ -83,7 +83,8 @@ def test_non_interactive_flags_store_secure_strings_with_the_key(moto_url: str, 
     result = run(moto_url, "--prefix", prefix, "--kms-key-id", key_id, "--non-interactive",
                  "--repository-url", "git@git.example.com:acme/orders.git", "--code-host", "ssh",
                  "--ssh-key-file", str(key_file), "--host-key", HOST_KEY,
-                 "--log-group", "/aws/lambda/orders", "--model-id", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
+                 "--log-group", "/aws/lambda/orders",
+                 "--model-id", "us.anthropic.claude-sonnet-4-5-20250929-v1:0")
     assert result.returncode == 0, result.stderr
     params = stored(moto_url, prefix)
     assert set(params) == {"repository_url", "code_host", "ssh_private_key", "ssh_known_hosts", "log_group",
