@@ -18,6 +18,7 @@ from selfheal.fixers import rules_index, rules_keyerror, rules_names, rules_none
 from selfheal.fixers.rules_common import Candidate, Site, Source, apply_check, base_type, locate_sites
 
 MODEL_ID = "rules"
+REDACTED = "[REDACTED"
 
 NOT_CODE_FIXABLE = {
     "ModuleNotFoundError": "a dependency is missing from the runtime environment; install it or add it to "
@@ -81,6 +82,12 @@ def propose(ctx: FixContext) -> tuple[list[Candidate], str]:
             "points at a repository file to change"
         )
     sites = locate_sites(ctx)
+    broken = _unparsable(ctx)
+    if not sites and broken:
+        return [], (
+            f"{', '.join(broken)} does not parse as Python (redacted or truncated source?): "
+            "the failing line cannot be located"
+        )
     if not sites:
         return [], (
             "the failing lines of the in-app frames were not found in the offered files "
@@ -95,6 +102,16 @@ def propose(ctx: FixContext) -> tuple[list[Candidate], str]:
     if not valid:
         return [], f"{ctx.exc_type}: {reason or 'no candidate edit applies and parses'}"
     return valid, ""
+
+
+def _unparsable(ctx: FixContext) -> list[str]:
+    out = []
+    for path in ctx.offered_files:
+        try:
+            ast.parse(ctx.files.get(path, ""))
+        except (SyntaxError, ValueError):
+            out.append(path)
+    return out
 
 
 def _parse_all(ctx: FixContext, sites: list[Site]) -> dict[str, Source]:
@@ -115,8 +132,8 @@ def _valid_unique(found: list[Candidate], files: dict[str, Source]) -> list[Cand
     out: list[Candidate] = []
     for _, cand in ranked:
         key = tuple((e.path, e.search, e.replace) for e in cand.edits)
-        if key in seen or not cand.edits:
-            continue
+        if key in seen or not cand.edits or any(REDACTED in e.search for e in cand.edits):
+            continue  # a search block holding a redaction marker can never match the real file
         if all(e.path in files and apply_check(files[e.path], e) for e in cand.edits):
             seen.add(key)
             out.append(cand)

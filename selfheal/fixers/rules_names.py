@@ -53,8 +53,9 @@ def suggestions(wrong: str, names: set[str], limit: int = 3) -> list[str]:
             continue
         cost = distance(wrong, name)
         if cost <= (len(wrong) + len(name) + 3) * 2 // 6:
-            scored.append((cost, name))
-    return [name for _, name in sorted(scored)[:limit]]
+            # Ties go to a transposition (same letters): "sha265" is "sha256", not "sha224".
+            scored.append((cost, sorted(name) != sorted(wrong), name))
+    return [name for *_, name in sorted(scored)[:limit]]
 
 
 def _file_bindings(src: Source, node: ast.AST) -> set[str]:

@@ -135,9 +135,15 @@ def _candidates(site: Site, kind: str, expr: ast.expr, rank: int) -> list[Candid
             )
     inline = _inline(site, kind, expr)
     if inline is not None:
+        # A JSON null read with a constant key: (x or {}).get(k) keeps the rest of the statement.
+        bonus = 2 if kind == "subscript" else -8
         out.append(
             Candidate(
-                (inline,), cause, f"Fall back to an empty value when {text} is None", base - 8, "none.inline"
+                (inline,),
+                cause,
+                f"Fall back to an empty value when {text} is None",
+                base + bonus,
+                "none.inline",
             )
         )
     return out

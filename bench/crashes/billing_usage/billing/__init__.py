@@ -1,0 +1,1 @@
+"""Usage-based billing: monthly statements from metered usage."""

@@ -1,0 +1,1 @@
+"""Service configuration from an INI file plus environment overrides."""

@@ -1,0 +1,1 @@
+"""Contact import from CSV exports of other CRMs."""

@@ -1,0 +1,1 @@
+"""Latency metrics: per-minute rollups for the status dashboard."""

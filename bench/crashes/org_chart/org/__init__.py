@@ -1,0 +1,1 @@
+"""Org chart: reporting lines from the HR export."""

@@ -1,0 +1,1 @@
+"""Product listing API with page-number pagination."""

@@ -1,0 +1,1 @@
+"""Shipping labels and customs declarations."""

@@ -1,0 +1,1 @@
+"""Outgoing webhooks: deliver events to subscriber URLs, with retries."""
