@@ -346,43 +346,55 @@ class FakeGitHub:
 
     @contextmanager
     def serve(self) -> Iterator[FakeGitHub]:
-        app = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def _do(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length) if length else b""
-                body = json.loads(raw) if raw else {}
-                status, headers, payload = app.handle(self.command, self.path, body,
-                                                      {k.lower(): v for k, v in self.headers.items()})
-                data = json.dumps(payload).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=utf-8")
-                self.send_header("Content-Length", str(len(data)))
-                for k, v in headers.items():
-                    self.send_header(k, v)
-                self.end_headers()
-                self.wfile.write(data)
-
-            do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _do
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.port = int(server.server_address[1])
-        thread = threading.Thread(target=server.serve_forever, name="fake-github", daemon=True)
-        thread.start()
-        try:
+        with serve_app(self.handle, "fake-github") as port:
+            self.port = port
             yield self
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
 
 
 def _now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@contextmanager
+def serve_app(handle: Any, name: str) -> Iterator[int]:
+    """Serve ``handle(method, path, json_body, headers) -> (status, headers, payload)`` on a free
+    127.0.0.1 port (yielded). A ``bytes`` payload is sent raw, anything else as JSON."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def _do(self) -> None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                body = {}
+            status, headers, payload = handle(self.command, self.path, body,
+                                              {k.lower(): v for k, v in self.headers.items()})
+            is_raw = isinstance(payload, bytes)
+            data = payload if is_raw else json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "text/plain" if is_raw else "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(data)))
+            for k, v in headers.items():
+                self.send_header(k, v)
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PATCH = do_DELETE = do_PUT = _do
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, name=name,
+                              daemon=True)
+    thread.start()
+    try:
+        yield int(server.server_address[1])
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
 
 
 def _raise(status: int, message: str) -> Any:
