@@ -22,6 +22,7 @@ class CommandRun(BaseModel):
     """A subprocess run during validation."""
 
     argv: list[str]
+    label: str = ""  # what the run was for: "tests before", "tests after", "reproduction before: ..."
     cwd: str = ""
     exit_code: int | None = None
     timed_out: bool = False

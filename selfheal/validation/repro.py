@@ -94,6 +94,7 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
         if check.kind == "regression_test":
             write_files(tree, {check.target: files[check.target]})
             outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
+            run.label = f"reproduction before: {check.target}"
             check.commands.append(run)
             if run.timed_out:
                 check.detail = "timed out before the patch"
@@ -106,6 +107,7 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
         else:
             write_files(tree, {REPRO_SCRIPT: reproduction})
             run = sandbox.run([sys.executable, REPRO_SCRIPT], tree, timeout=timeout)
+            run.label = f"reproduction before: {check.target}"
             check.commands.append(run)
             if run.timed_out:
                 check.detail = "timed out before the patch"
@@ -126,6 +128,7 @@ def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction
             outcomes = _file_outcomes(after.outcomes or {}, check.target)
             if not outcomes:  # the project's test command does not collect it: run it alone
                 outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
+                run.label = f"reproduction after: {check.target}"
                 check.commands.append(run)
             check.passed_after = bool(outcomes) and all(o == PASSED for o in outcomes.values())
             failing = sorted(t for t, o in outcomes.items() if o != PASSED)
@@ -134,6 +137,7 @@ def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction
         else:
             write_files(tree, {REPRO_SCRIPT: reproduction})
             run = sandbox.run([sys.executable, REPRO_SCRIPT], tree, timeout=timeout)
+            run.label = f"reproduction after: {check.target}"
             check.commands.append(run)
             check.passed_after = run.exit_code == 0 and not run.timed_out
             if not check.passed_after:

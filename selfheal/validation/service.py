@@ -192,12 +192,14 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
             before = before_run
             if from_cache:
                 v.report.sandbox_notes.append("tests before the patch: reused from the baseline cache")
-            v.report.commands.append(before_run.command)
+            label = "tests before (cached)" if from_cache else "tests before"
+            v.report.commands.append(before_run.command.model_copy(update={"label": label}))
             v.report.tests_before = before_run.counts()
         else:
             v.report.tests_before = baseline
         if repro_future is not None:
             repro_future.result()
+    after.command.label = "tests after"
     v.report.commands.append(after.command)
     v.report.tests_after = after.counts()
     comparison = compare(before, after)

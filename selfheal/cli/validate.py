@@ -1,0 +1,86 @@
+"""``selfheal validate --repo PATH --edit FILE [--json]``: validate a reply file against a repository.
+
+The reply is in the edit format (search/replace blocks). It is checked by every gate against
+the repository at ``--revision`` (default HEAD) and its tests run in the sandbox, before and
+after. By default every existing file the reply names counts as offered; ``--offer`` narrows
+that to the files a fix may touch, as the workflow does. Exit status 0 when the edit is valid,
+1 when a gate rejects it.
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+
+import click
+
+from selfheal.errors import ConfigurationError, EditRejected
+
+
+def _offered_from_reply(text: str) -> list[str]:
+    from selfheal.domain.edit_format import START, normalise_path
+
+    paths: list[str] = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if stripped.startswith(START):
+            raw = stripped[len(START):].strip()
+            try:
+                paths.append(normalise_path(raw))
+            except EditRejected:
+                continue  # the parser rejects it with its reason
+    return list(dict.fromkeys(paths))
+
+
+@click.command("validate")
+@click.option("--repo", "repo_path", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path), help="The git repository.")
+@click.option("--edit", "edit_file", required=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A reply in the edit format.")
+@click.option("--revision", default="HEAD", show_default=True, help="The revision the edit applies to.")
+@click.option("--offer", "offer", multiple=True, help="A file the edit may change (repeatable).")
+@click.option("--test-command", default=None, help="Test command (default: from [tool.selfheal] or "
+                                                   "'python -m pytest -x -q').")
+@click.option("--timeout", type=float, default=None, help="Timeout of one test run, in seconds.")
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str, offer: tuple[str, ...],
+             test_command: str | None, timeout: float | None, as_json: bool) -> None:
+    """Validate the edit in FILE against the repository: gates, tests before/after, reproduction."""
+    from selfheal.adapters.local_git import LocalGitRepository
+    from selfheal.domain.edit_format import parse_reply
+    from selfheal.domain.fixing import FixContext
+    from selfheal.settings import load_settings
+    from selfheal.validation.render import print_report
+    from selfheal.validation.service import validate_candidate
+
+    try:
+        text = edit_file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(f"cannot read {edit_file}: {exc}") from exc
+    explicit: dict[str, object] = {"repo": repo_path, "test_timeout_seconds": timeout}
+    if test_command is not None:
+        explicit["test_command"] = shlex.split(test_command)
+    settings = load_settings(explicit)
+    repo = LocalGitRepository(repo_path)
+    sha = repo.resolve(revision)
+    existing = set(repo.list_files(sha))
+    offered = list(offer) or [p for p in _offered_from_reply(text) if p in existing]
+    proposal = parse_reply(text, offered)
+    context = FixContext(fingerprint="cli", exc_type="", message="", revision=sha, offered_files=offered)
+    if as_json:
+        report = validate_candidate(repo, sha, context, proposal, settings)
+        from selfheal.cli.output import echo_json
+
+        echo_json(report.model_dump(mode="json"))
+    else:
+        from rich.console import Console
+
+        err = Console(stderr=True)
+        with err.status(f"validating {edit_file.name} against {sha[:12]} ...", spinner="dots"):
+            report = validate_candidate(repo, sha, context, proposal, settings)
+        print_report(report, Console(file=sys.stdout))
+    if not report.valid:
+        ctx.exit(1)
