@@ -1,0 +1,58 @@
+"""Composition of the ``FixModel``: a model spec string to a provider adapter.
+
+Specs: ``rules`` (the offline fixer), ``bedrock`` / ``bedrock:MODEL_ID`` (default
+``settings.bedrock_model_id``), ``anthropic:MODEL``, ``openai:BASE_URL#MODEL``. API keys come
+from the ``Secrets`` port (``anthropic_api_key``, ``openai_api_key``), else the usual environment
+variables (``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``); this is a composition root, so reading the
+environment here is allowed.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+
+from selfheal.errors import ConfigurationError
+from selfheal.ports import FixModel, Secrets
+from selfheal.settings import Settings
+
+MODEL_SPECS = "rules | bedrock[:MODEL_ID] | anthropic:MODEL | openai:BASE_URL#MODEL"
+
+
+def _secret(name: str, env_name: str, secrets: Secrets | None, env: Mapping[str, str]) -> str | None:
+    value = secrets.get(name) if secrets is not None else None
+    return value or env.get(env_name) or None
+
+
+def build_model(spec: str, settings: Settings, secrets: Secrets | None = None,
+                env: Mapping[str, str] | None = None) -> FixModel:
+    """The ``FixModel`` named by ``spec`` (see ``MODEL_SPECS``); ``ConfigurationError`` otherwise."""
+    env = os.environ if env is None else env
+    provider, _, rest = spec.strip().partition(":")
+    provider = provider.lower()
+    if provider == "rules" and not rest:
+        from selfheal.fixers.rules import RulesFixer
+
+        return RulesFixer()
+    if provider == "bedrock":
+        from selfheal.adapters.bedrock import BedrockModel
+
+        return BedrockModel(rest or settings.bedrock_model_id, timeout=settings.model_timeout_seconds)
+    if provider == "anthropic" and rest:
+        from selfheal.adapters.anthropic import AnthropicModel
+
+        key = _secret("anthropic_api_key", "ANTHROPIC_API_KEY", secrets, env)
+        if not key:
+            raise ConfigurationError("anthropic: no API key; set the secret anthropic_api_key "
+                                     "or ANTHROPIC_API_KEY")
+        return AnthropicModel(rest, key, base_url=settings.anthropic_base_url,
+                              timeout=settings.model_timeout_seconds)
+    if provider == "openai" and rest:
+        from selfheal.adapters.openai_compat import OpenAICompatModel
+
+        base_url, sep, model = rest.rpartition("#")
+        if not sep or not base_url or not model:
+            raise ConfigurationError(f"model {spec!r}: write openai:BASE_URL#MODEL")
+        key = _secret("openai_api_key", "OPENAI_API_KEY", secrets, env)
+        return OpenAICompatModel(base_url, model, key, timeout=settings.model_timeout_seconds)
+    raise ConfigurationError(f"unknown model {spec!r}; use {MODEL_SPECS}")
