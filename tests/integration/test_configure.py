@@ -4,19 +4,17 @@ the stack's KMS key, masked re-runs that change only what is answered, flags, an
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
-from tests.support.deploy_sam import REPO
+from tests.support.deploy_moto import client, moto_url, run_script
 
-CONFIGURE = REPO / "bin" / "configure"
+__all__ = ["moto_url"]  # the shared module-scoped moto server fixture
+
 PREFIX = "/selfheal-test"
 TOKEN = "github_pat_11AAAAAAA0example0token0value0WXYZ"
 SSH_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\n"
@@ -24,23 +22,6 @@ SSH_KEY = ("-----BEGIN OPENSSH PRIVATE KEY-----\n"
            "QyNTUxOQAAACDm0Yb0example0only0not0a0real0keyAAAAAAAAAAAAAAAAAAAAAAAA==\n"
            "-----END OPENSSH PRIVATE KEY-----\n")
 HOST_KEY = "git.example.com ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOMqqnkVzrm0SdG6UOoqKLsabgH5C9okWi0dh2l9GKJl"
-
-
-@pytest.fixture(scope="module")
-def moto_url() -> Iterator[str]:
-    from moto.server import ThreadedMotoServer
-
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-    server.start()
-    host, port = server.get_host_and_port()
-    try:
-        yield f"http://{host}:{port}"
-    finally:
-        server.stop()
-
-
-def client(url: str, service: str) -> Any:
-    return boto3.client(service, region_name="us-east-1", endpoint_url=url)
 
 
 @pytest.fixture
@@ -60,11 +41,7 @@ def prefix(moto_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
 
 
 def run(moto_url: str, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_ACCESS_KEY_ID": "testing",
-           "AWS_SECRET_ACCESS_KEY": "testing", "AWS_DEFAULT_REGION": "us-east-1",
-           "HOME": os.environ.get("HOME", "/tmp")}
-    return subprocess.run([sys.executable, str(CONFIGURE), "--endpoint-url", moto_url, *args],
-                          input=stdin, capture_output=True, text=True, env=env, timeout=60, check=False)
+    return run_script("configure", moto_url, *args, stdin=stdin)
 
 
 def stored(moto_url: str, prefix: str) -> dict[str, dict[str, Any]]:

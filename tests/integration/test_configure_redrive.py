@@ -1,0 +1,99 @@
+"""bin/redrive against a moto server: errors go back to QUEUED through the DynamoDB store, and
+the stream change it produces is one the dispatch function turns into a ``redrive`` fix request."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+from selfheal.adapters.dynamodb_store import TABLE_SCHEMA, DynamoDBErrorStore, create_table, record_from_image
+from selfheal.domain.records import Observation, Status
+from selfheal.services.dispatch import decide
+from selfheal.services.policy import Policy
+from tests.support.deploy_moto import client, moto_url, run_script
+
+__all__ = ["moto_url"]  # the shared module-scoped moto server fixture
+
+
+def fp(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()
+
+
+def seeded(url: str) -> tuple[str, DynamoDBErrorStore]:
+    name = f"errors-{uuid.uuid4().hex[:8]}"
+    ddb = client(url, "dynamodb")
+    create_table(name, client=ddb)
+    store = DynamoDBErrorStore(name, client=ddb)
+    for label, final in (("failed", Status.FAILED), ("abstained", Status.ABSTAINED),
+                         ("running", Status.FIXING)):
+        store.observe(Observation(fingerprint=fp(label), exc_type="KeyError", message="'order_items'"))
+        store.transition(fp(label), Status.FIXING)
+        if final != Status.FIXING:
+            store.transition(fp(label), final, reason="test")
+    return name, store
+
+
+def last_stream_change(url: str, table: str) -> tuple[dict, dict]:
+    streams = client(url, "dynamodbstreams")
+    arn = client(url, "dynamodb").describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    shard = streams.describe_stream(StreamArn=arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard,
+                                          ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    records = streams.get_records(ShardIterator=iterator)["Records"]
+    change = records[-1]["dynamodb"]
+    return change.get("OldImage", {}), change["NewImage"]
+
+
+def test_redrive_by_prefix_queues_the_error_and_dispatch_enqueues_it(moto_url: str) -> None:
+    table, store = seeded(moto_url)
+    result = run_script("redrive", moto_url, fp("failed")[:12], "--table", table)
+    assert result.returncode == 0, result.stderr
+    assert f"{fp('failed')[:12]}  FAILED    -> QUEUED" in result.stdout
+    record = store.get(fp("failed"))
+    assert record is not None and record.status == Status.QUEUED
+    assert record.status_reason == "re-drive requested by bin/redrive (was FAILED)"
+    old, new = last_stream_change(moto_url, table)
+    request = decide(Policy(), record_from_image(old), record_from_image(new))
+    assert request is not None and request.reason == "redrive" and request.fingerprint == fp("failed")
+    # The others are untouched.
+    assert store.get(fp("abstained")).status == Status.ABSTAINED  # type: ignore[union-attr]
+
+
+def test_dry_run_changes_nothing_and_running_fixes_are_skipped(moto_url: str) -> None:
+    table, store = seeded(moto_url)
+    dry = run_script("redrive", moto_url, "--all-abstained", "--dry-run", "--table", table)
+    assert dry.returncode == 0, dry.stderr
+    assert "ABSTAINED would be re-driven" in dry.stdout
+    assert store.get(fp("abstained")).status == Status.ABSTAINED  # type: ignore[union-attr]
+    running = run_script("redrive", moto_url, fp("running"), "--table", table)
+    assert running.returncode == 1
+    assert "skipped: a fix is queued or running" in running.stdout
+    assert store.get(fp("running")).status == Status.FIXING  # type: ignore[union-attr]
+
+
+def test_all_failed_and_unknown_prefix(moto_url: str) -> None:
+    table, store = seeded(moto_url)
+    result = run_script("redrive", moto_url, "--all-failed", "--table", table)
+    assert result.returncode == 0, result.stderr
+    assert store.get(fp("failed")).status == Status.QUEUED  # type: ignore[union-attr]
+    unknown = run_script("redrive", moto_url, "ffffffffffff", "--table", table)
+    assert unknown.returncode == 1
+    assert unknown.stderr.strip() == "error: ErrorNotFound: 'ffffffffffff' matches 0 errors"
+
+
+def test_table_comes_from_the_stack_outputs(moto_url: str) -> None:
+    template = {"Resources": {"ErrorsTable": {"Type": "AWS::DynamoDB::Table", "Properties": TABLE_SCHEMA}},
+                "Outputs": {"ErrorsTableName": {"Value": {"Ref": "ErrorsTable"}}}}
+    cf = client(moto_url, "cloudformation")
+    cf.create_stack(StackName="selfheal-redrive-test", TemplateBody=json.dumps(template))
+    table = cf.describe_stacks(StackName="selfheal-redrive-test")["Stacks"][0]["Outputs"][0]["OutputValue"]
+    store = DynamoDBErrorStore(table, client=client(moto_url, "dynamodb"))
+    store.observe(Observation(fingerprint=fp("stack"), exc_type="IndexError", message="list index"))
+    store.transition(fp("stack"), Status.FIXING)
+    store.transition(fp("stack"), Status.FAILED)
+    result = run_script("redrive", moto_url, fp("stack"), "--stack-name", "selfheal-redrive-test")
+    assert result.returncode == 0, result.stderr
+    assert store.get(fp("stack")).status == Status.QUEUED  # type: ignore[union-attr]
+    missing = run_script("redrive", moto_url, fp("stack"), "--stack-name", "nope")
+    assert missing.returncode == 1 and "cannot read stack 'nope'" in missing.stderr
