@@ -8,6 +8,7 @@ deadline. ``${...}`` substitutions are filled with local Lambda ARNs of the regi
 from __future__ import annotations
 
 import json
+import logging
 import re
 import time
 from collections.abc import Mapping
@@ -64,6 +65,10 @@ class LocalWorkflowEngine:
             return self
         from moto import mock_aws
 
+        # The interpreter logs every caught task error and every IsPresent probe at ERROR;
+        # without a handler Python prints them to stderr. The history has them; stay quiet
+        # unless the application configured logging.
+        logging.getLogger("moto.stepfunctions.parser").addHandler(logging.NullHandler())
         moto_lambda_hook.install({FUNCTION_PREFIX + s: h for s, h in self._handlers.items()},
                                  retry_scale=self.retry_scale)
         self._mock = mock_aws(config={

@@ -23,41 +23,26 @@ if TYPE_CHECKING:
     from selfheal.domain.fixing import EditProposal, FixContext, Prompt
     from selfheal.domain.records import ErrorRecord
     from selfheal.domain.validation_report import ValidationReport
-    from selfheal.ports import FixModel, SourceRepository
+    from selfheal.ports import CodeHost, FixModel, SourceRepository
     from selfheal.services.workflow.deps import PullRequestDraft, WorkflowServices
     from selfheal.services.workflow.runner import FixOutcome, Progress
 
 ARTIFACTS_DIR = "artifacts"
-MODEL_SPECS = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
+MODEL_SPECS = "rules | bedrock[:MODEL_ID] | anthropic:MODEL | openai:BASE_URL#MODEL"
 
 
-# --- the model -------------------------------------------------------------------------------
-
-def parse_model_spec(spec: str) -> tuple[str, str]:
-    """``"bedrock:ID"`` -> ``("bedrock", "ID")``; ``"rules"`` -> ``("rules", "")``."""
-    provider, _, rest = spec.strip().partition(":")
-    provider = provider.lower()
-    if provider == "rules" and not rest:
-        return provider, ""
-    if provider in ("bedrock", "anthropic", "openai") and rest:
-        if provider == "openai" and "#" not in rest:
-            raise ConfigurationError(f"model {spec!r}: write openai:BASE_URL#MODEL")
-        return provider, rest
-    raise ConfigurationError(f"unknown model {spec!r}; use {MODEL_SPECS}")
-
+# --- the model ---------------------------------------------------------------------------------
 
 def build_model(spec: str, settings: Settings) -> FixModel:
-    """The ``FixModel`` for ``spec`` (see ``MODEL_SPECS``)."""
-    provider, rest = parse_model_spec(spec)
-    if provider == "rules":
+    """The ``FixModel`` for ``spec`` (``MODEL_SPECS``): the offline rules fixer, or a provider
+    composed by ``selfheal.compose.models``."""
+    if spec.strip().lower() == "rules":
         from selfheal.fixers.rules import RulesFixer
 
         return RulesFixer()
-    return _build_provider(provider, rest, settings)
+    from selfheal.compose.models import build_model as build_provider_model
 
-
-def _build_provider(provider: str, rest: str, settings: Settings) -> FixModel:
-    raise ConfigurationError(f"the {provider} model provider is not wired in this build; use --model rules")
+    return build_provider_model(spec, settings)
 
 
 # --- the services of the steps ---------------------------------------------------------------
@@ -114,18 +99,16 @@ def _pr_composer(settings: Settings) -> Callable[[PullRequestDraft], tuple[str, 
 def build_local_services(settings: Settings, model_spec: str | None = None) -> WorkflowServices:
     """Everything the steps need in local mode, from ``settings`` (``repo`` is required)."""
     from selfheal.adapters.artifacts_fs import FsArtifactStore
-    from selfheal.adapters.local_git import LocalGitHost, LocalGitRepository
+    from selfheal.compose.source import build_source
     from selfheal.compose.store import build_local_store
     from selfheal.services.workflow.deps import WorkflowServices
 
-    if settings.repo is None:
+    if settings.repo is None and not getattr(settings, "repo_url", None):
         raise ConfigurationError("no repository: pass --repo PATH or set SELFHEAL_REPO")
-    source = LocalGitRepository(settings.repo, cache_dir=settings.home / "repos",
-                                base_branch=settings.base_branch)
+    source, host = build_source(settings)
     return WorkflowServices(
         settings=settings, store=build_local_store(settings),
-        artifacts=FsArtifactStore(settings.home / ARTIFACTS_DIR), source=source,
-        code_host=LocalGitHost(source, settings.home),
+        artifacts=FsArtifactStore(settings.home / ARTIFACTS_DIR), source=source, code_host=host,
         model=build_model(model_spec or settings.model, settings),
         build_context=_context_builder(settings), build_prompt=_prompt_builder(settings),
         validate=_validator(settings, source), compose_pr=_pr_composer(settings))
@@ -151,25 +134,21 @@ def build_aws_services(env: Mapping[str, str] | None = None) -> WorkflowServices
         validate=_validator(settings, source), compose_pr=_pr_composer(settings))
 
 
-def _aws_code_host(settings: Settings, env: Mapping[str, str]) -> tuple[Any, Any]:
-    try:
-        from selfheal.compose import source as source_compose  # type: ignore[attr-defined]
-    except ImportError:
-        raise ConfigurationError("no code host adapter for AWS mode in this build "
-                                 "(the GitHub adapter composes in selfheal.compose.source)") from None
-    return source_compose.build_aws_source(settings, env)
+def _aws_code_host(settings: Settings, env: Mapping[str, str]) -> tuple[SourceRepository, CodeHost]:
+    from selfheal.compose.source import build_aws_source
+
+    return build_aws_source(settings, env)
 
 
 # --- the local engine and runs ---------------------------------------------------------------
 
 def build_local_engine(settings: Settings) -> LocalWorkflowEngine:
     """moto's interpreter running ``statemachine/fix_error.asl.json`` with our handlers."""
-    import importlib
-
     from selfheal.adapters.sfn_local import LocalWorkflowEngine
+    from selfheal.compose.runtime import state_handler
     from selfheal.services.workflow.registry import HANDLER_MODULES
 
-    handlers = {s: importlib.import_module(m).handler for s, m in HANDLER_MODULES.items()}
+    handlers = {s: state_handler(s) for s in HANDLER_MODULES}
     return LocalWorkflowEngine(handlers, retry_scale=settings.retry_interval_scale)
 
 
@@ -192,16 +171,16 @@ class LocalWorkflow:
 def local_workflow(settings: Settings, model_spec: str | None = None,
                    services: WorkflowServices | None = None) -> Iterator[LocalWorkflow]:
     """Build (or take) the services, install them for the handlers, open the engine."""
-    from functions import _runtime
+    from selfheal.compose import runtime
 
     svc = services or build_local_services(settings, model_spec)
-    _runtime.install(svc)
+    runtime.install(svc)
     engine = build_local_engine(settings)
     try:
         with engine:
             yield LocalWorkflow(svc, engine)
     finally:
-        _runtime.install(None)
+        runtime.install(None)
 
 
 def run_fix(settings: Settings, fingerprint: str, model_spec: str | None = None, *,

@@ -109,3 +109,25 @@ def _cause(raw: Any) -> str | None:
     except ValueError:
         return raw
     return str(data.get("errorMessage", raw)) if isinstance(data, dict) else raw
+
+
+def run_status(definition: dict[str, Any], path: list[StepView], outcome: str) -> dict[str, str]:
+    """State -> console colour key for the drawing: Task states from the path (``retried`` when
+    a state needed more than one try), and the Pass/Choice/end states a run must have crossed."""
+    status: dict[str, str] = {}
+    for v in path:
+        key = "retried" if v.outcome == "succeeded" and v.tries > 1 else v.outcome
+        status[v.state] = key
+    if not path:
+        return status
+    states: dict[str, dict[str, Any]] = definition.get("States", {})
+    start = definition.get("StartAt")
+    for name, st in states.items():  # definition order: predecessors come first
+        typ = st.get("Type")
+        reached = any(ps.get("Next") == name and p in status for p, ps in states.items())
+        entry = typ in ("Pass", "Choice") and (name == start or reached)
+        if entry or (typ == "Succeed" and reached and outcome == "abstained"):
+            status[name] = "succeeded"
+        elif typ == "Fail" and reached and outcome == "failed":
+            status[name] = "failed"
+    return status

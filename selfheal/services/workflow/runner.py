@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -21,8 +22,9 @@ class ProgressEvent(BaseModel):
     """A state change seen while a fix runs."""
 
     state: str
-    event: str  # entered | succeeded | retrying | caught | failed
+    event: str  # entered | succeeded | error | caught | failed
     detail: str = ""
+    at: datetime | None = None  # the engine's event time
 
 
 Progress = Callable[[ProgressEvent], None]
@@ -82,20 +84,21 @@ class _ProgressTracker:
     def _one(self, ev: dict[str, Any]) -> None:
         typ = ev.get("type", "")
         det = next((v for k, v in ev.items() if k.endswith("EventDetails") and isinstance(v, dict)), {})
+        at = ev.get("timestamp") if isinstance(ev.get("timestamp"), datetime) else None
+        kind, detail = "", ""
         if typ == "TaskStateEntered":
-            self.state = det.get("name", "?")
-            self.progress(ProgressEvent(state=self.state, event="entered"))
+            self.state, kind = det.get("name", "?"), "entered"
         elif typ == "ChoiceStateEntered":
             self.state = det.get("name", "?")
         elif typ in ("LambdaFunctionFailed", "LambdaFunctionTimedOut"):
-            err = det.get("error", "States.Timeout")
-            self.progress(ProgressEvent(state=self.state, event="error", detail=err))
+            kind, detail = "error", det.get("error", "States.Timeout")
         elif typ == "TaskStateExited":
-            output = det.get("output", "")
-            caught = '"failure"' in output and self.state != "RecordFailure"
-            self.progress(ProgressEvent(state=self.state, event="caught" if caught else "succeeded"))
+            caught = '"failure"' in det.get("output", "") and self.state != "RecordFailure"
+            kind = "caught" if caught else "succeeded"
         elif typ == "ExecutionFailed":
-            self.progress(ProgressEvent(state=self.state, event="failed", detail=det.get("error", "")))
+            kind, detail = "failed", det.get("error", "")
+        if kind:
+            self.progress(ProgressEvent(state=self.state, event=kind, detail=detail, at=at))
 
 
 def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *,

@@ -1,0 +1,204 @@
+"""``selfheal fix | executions | redrive | watch``: run the fix workflow locally and read its
+history. Thin: options in, a service call, a table or JSON out."""
+
+from __future__ import annotations
+
+import json
+import signal
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from selfheal.cli.output import echo_json, fmt_time, print_table
+from selfheal.errors import ErrorNotFound, MalformedInput
+
+HOME_HELP = "local state folder (default .selfheal, or SELFHEAL_HOME)"
+MODEL_HELP = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
+_MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗"}
+
+
+def _settings(home: Path | None, repo: Path | None = None, model: str | None = None) -> Any:
+    from selfheal.settings import load_settings
+
+    return load_settings({"home": home, "repo": repo, "model": model})
+
+
+def _store(settings: Any) -> Any:
+    from selfheal.compose.store import build_local_store
+
+    return build_local_store(settings)
+
+
+def resolve_fingerprint(store: Any, text: str) -> str:
+    """A full fingerprint, or a unique prefix of one (as tables print them)."""
+    if store.get(text) is not None:
+        return text
+    matches = [r.fingerprint for r in store.list() if r.fingerprint.startswith(text)]
+    if not matches:
+        raise ErrorNotFound(f"no error matches {text!r}")
+    if len(matches) > 1:
+        raise MalformedInput(f"{text!r} matches {len(matches)} errors; give more characters")
+    return matches[0]
+
+
+class _ProgressPrinter:
+    """Prints each state as it runs, with its wall time."""
+
+    def __init__(self) -> None:
+        self.started: dict[str, float] = {}
+
+    def __call__(self, ev: Any) -> None:
+        now = ev.at.timestamp() if ev.at is not None else time.time()
+        if ev.event == "entered":
+            self.started[ev.state] = now
+            click.echo(f"  {_MARK['entered']} {ev.state} ...")
+            return
+        began = self.started.get(ev.state)
+        took = f" ({(now - began) * 1000:.0f} ms)" if began is not None else ""
+        detail = {"error": f": {ev.detail}, retrying if the state allows",
+                  "caught": ": error caught -> RecordFailure",
+                  "failed": f": execution failed ({ev.detail})"}.get(ev.event, "")
+        click.echo(f"  {_MARK.get(ev.event, '·')} {ev.state}{took}{detail}")
+
+
+def _print_outcome(out: Any) -> None:
+    click.echo(f"\n{out.status}  execution {out.execution_name} (attempt {out.attempt})")
+    if out.pr_url:
+        click.echo(f"  pull request: {out.pr_url}\n  branch: {out.branch}")
+    for reason in out.reasons:
+        click.echo(f"  reason: {reason}")
+    if out.failed_state:
+        click.echo(f"  failed in {out.failed_state}: {out.error}: {out.cause}")
+        click.echo(f"  re-drive with: selfheal redrive {out.fingerprint[:12]}")
+
+
+def _finish(out: Any, as_json: bool) -> None:
+    if as_json:
+        echo_json(out.model_dump(mode="json"))
+    else:
+        _print_outcome(out)
+    if str(out.status) == "FAILED":
+        raise SystemExit(1)
+
+
+@click.command()
+@click.argument("fingerprint")
+@click.option("--repo", type=click.Path(path_type=Path), help="the service's git repository")
+@click.option("--model", help=MODEL_HELP)
+@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
+@click.option("--timeout", type=float, default=3600.0, show_default=True, help="seconds to wait")
+@click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
+def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | None, timeout: float,
+        as_json: bool) -> None:
+    """Run the fix workflow for one error (a fingerprint or a unique prefix of one)."""
+    from selfheal.compose.workflow import run_fix
+
+    settings = _settings(home, repo, model)
+    fp = resolve_fingerprint(_store(settings), fingerprint)
+    if not as_json:
+        click.echo(f"fixing {fp[:12]} with model {model or settings.model}")
+    out = run_fix(settings, fp, model, progress=None if as_json else _ProgressPrinter(), timeout=timeout)
+    _finish(out, as_json)
+
+
+@click.command()
+@click.argument("fingerprint")
+@click.option("--from-state", help="state to resume from (default: the failed state)")
+@click.option("--repo", type=click.Path(path_type=Path), help="the service's git repository")
+@click.option("--model", help=MODEL_HELP)
+@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
+@click.option("--table", envvar="SELFHEAL_TABLE_NAME",
+              help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
+@click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
+def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,
+            home: Path | None, table: str | None, as_json: bool) -> None:
+    """Re-run a FAILED or ABSTAINED fix, reusing the recorded artifacts of completed states."""
+    if table:
+        from selfheal.compose.store import build_dynamodb_store
+        from selfheal.services.workflow.runner import request_redrive
+
+        store = build_dynamodb_store(table)
+        rec = request_redrive(store, resolve_fingerprint(store, fingerprint), from_state)
+        if as_json:
+            echo_json(rec.model_dump(mode="json"))
+        else:
+            click.echo(f"{rec.fingerprint[:12]} is {rec.status}: the queue starts a new execution")
+        return
+    from selfheal.compose.workflow import redrive_fix
+
+    settings = _settings(home, repo, model)
+    fp = resolve_fingerprint(_store(settings), fingerprint)
+    if not as_json:
+        click.echo(f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
+    out = redrive_fix(settings, fp, from_state, model, progress=None if as_json else _ProgressPrinter())
+    _finish(out, as_json)
+
+
+@click.command(context_settings={"ignore_unknown_options": False})
+@click.argument("args", nargs=-1)
+@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
+@click.option("--svg", "svg_file", type=click.Path(path_type=Path), help="show: draw the run as SVG")
+@click.option("--json", "as_json", is_flag=True, help="print JSON")
+def executions(args: tuple[str, ...], home: Path | None, svg_file: Path | None, as_json: bool) -> None:
+    """List fix runs: `executions [FINGERPRINT]`; one run: `executions show ID [--svg FILE]`."""
+    from selfheal.cli import workflow_views as views
+
+    store = _store(_settings(home))
+    if args and args[0] == "show":
+        if len(args) != 2:
+            raise click.UsageError("usage: selfheal executions show EXECUTION_ID")
+        views.show_execution(store, args[1], svg_file, as_json)
+        return
+    if len(args) > 1:
+        raise click.UsageError("usage: selfheal executions [FINGERPRINT]")
+    fp = resolve_fingerprint(store, args[0]) if args else None
+    views.list_executions(store, fp, as_json)
+
+
+@click.command()
+@click.argument("log", type=click.Path(path_type=Path))
+@click.option("--repo", type=click.Path(path_type=Path), help="the service's git repository")
+@click.option("--model", help=MODEL_HELP)
+@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
+@click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between reads")
+def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, poll: float) -> None:
+    """Follow LOG: ingest new tracebacks and fix new errors until interrupted (Ctrl-C).
+
+    A clean stop ingests what was read, waits for fixes in flight and remembers the position."""
+    from selfheal.compose.store import build_ingest_service, build_policy
+    from selfheal.compose.workflow import local_workflow
+    from selfheal.services.dispatch import FixStarter, LocalDispatcher
+    from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
+
+    settings = _settings(home, repo, model)
+    with local_workflow(settings, model) as wf:
+        store = wf.services.store
+        watcher = Watcher(
+            follower=LogFollower(log, state_file_for(settings.home, log)),
+            ingest=build_ingest_service(settings, store),
+            dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
+            wait_execution=lambda ex: wf.engine.wait(ex, timeout=3600.0),
+            source=str(log), poll_seconds=poll, on_event=lambda msg: click.echo(f"  {msg}"))
+        watcher.resume_pending(store, settings.min_occurrences)
+
+        def on_signal(signum: int, _frame: Any) -> None:
+            if watcher.stopping:
+                raise KeyboardInterrupt
+            click.echo("stopping: finishing what was read (again to abandon fixes in flight)")
+            watcher.stop()
+
+        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+        click.echo(f"watching {log} (Ctrl-C to stop)")
+        try:
+            stats = watcher.run(describe=wf.engine.describe)
+        finally:
+            for s, handler in previous.items():
+                signal.signal(s, handler)
+    click.echo(json.dumps({"lines": stats.lines, "tracebacks": stats.tracebacks,
+                           "new_errors": stats.new_errors, "fixes_started": len(stats.started),
+                           "fixes_finished": len(stats.finished)}))
+
+
+__all__ = ["executions", "fix", "redrive", "watch", "fmt_time", "print_table"]

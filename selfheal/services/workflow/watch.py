@@ -1,0 +1,179 @@
+"""Follow a log file: ingest new lines, start fixes for new errors, until told to stop.
+
+Nothing is lost on a clean shutdown: lines are ingested before their offset is saved (a restart
+continues after the last ingested line and re-reads nothing twice), fixes in flight are waited
+for, and errors whose fix has not started yet stay NEW/QUEUED in the store and are picked up
+when watching resumes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from selfheal.domain.records import Status
+from selfheal.errors import MalformedInput
+
+MAX_BUFFER_LINES = 5000
+
+
+class LogFollower:
+    """Complete lines appended to ``path`` since the saved offset (``state_file``)."""
+
+    def __init__(self, path: Path, state_file: Path) -> None:
+        self.path = Path(path)
+        self.state_file = Path(state_file)
+        self.offset = self._load()
+
+    def _load(self) -> int:
+        try:
+            data = json.loads(self.state_file.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return 0
+        return int(data.get("offset", 0)) if data.get("path") == str(self.path.resolve()) else 0
+
+    def read(self, start: int | None = None) -> tuple[list[str], int]:
+        """(complete lines after ``start``, offset after them). A file that shrank (rotated or
+        truncated) is read from its beginning."""
+        pos = self.offset if start is None else start
+        try:
+            size = self.path.stat().st_size
+        except FileNotFoundError:
+            return [], pos
+        if size < pos:
+            pos = 0
+        with self.path.open("rb") as fh:
+            fh.seek(pos)
+            data = fh.read()
+        end = data.rfind(b"\n")
+        if end < 0:
+            return [], pos
+        chunk = data[:end + 1]
+        return chunk.decode("utf-8", "replace").splitlines(), pos + len(chunk)
+
+    def commit(self, offset: int) -> None:
+        """Remember that everything before ``offset`` is ingested (atomic write)."""
+        self.offset = offset
+        self.state_file.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.state_file.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"path": str(self.path.resolve()), "offset": offset}), encoding="utf-8")
+        tmp.replace(self.state_file)
+
+
+def state_file_for(home: Path, log: Path) -> Path:
+    digest = hashlib.sha256(str(Path(log).resolve()).encode()).hexdigest()[:16]
+    return home / "watch" / f"{digest}.json"
+
+
+class Ingestor(Protocol):
+    def ingest_lines(self, lines: list[str], source: str) -> Any: ...
+
+
+class Dispatcher(Protocol):
+    def submit(self, fingerprint: str, reason: Any = "new") -> None: ...
+
+    def submit_report(self, report: Any) -> None: ...
+
+    def collect_queued(self) -> int: ...
+
+    def drain(self) -> list[Any]: ...
+
+
+@dataclass
+class WatchStats:
+    lines: int = 0
+    tracebacks: int = 0
+    new_errors: int = 0
+    started: list[str] = field(default_factory=list)
+    finished: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Watcher:
+    """One follow loop; ``stop`` (from a signal handler or another thread) ends it cleanly."""
+
+    follower: LogFollower
+    ingest: Ingestor
+    dispatcher: Dispatcher
+    wait_execution: Callable[[str], Any]
+    source: str
+    poll_seconds: float = 0.5
+    on_event: Callable[[str], None] = lambda _msg: None
+    stats: WatchStats = field(default_factory=WatchStats)
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _inflight: list[str] = field(default_factory=list)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        return self._stop.is_set()
+
+    def resume_pending(self, store: Any, min_occurrences: int = 1) -> None:
+        """Queue errors left NEW/QUEUED/REGRESSED by an earlier run (nothing is forgotten)."""
+        for rec in store.list(Status.NEW):
+            if rec.count >= min_occurrences:
+                self.dispatcher.submit(rec.fingerprint, "new")
+        self.dispatcher.collect_queued()
+
+    def step(self) -> bool:
+        """One poll: ingest what is new, start what should start, reap finished fixes.
+        Returns True when there was new input."""
+        lines, end = self.follower.read()
+        if lines:
+            report = self.ingest.ingest_lines(lines, self.source)
+            self.follower.commit(end)  # only after the store has the lines
+            self.stats.lines += len(lines)
+            self.stats.tracebacks += getattr(report, "tracebacks", 0)
+            self.stats.new_errors += len(getattr(report, "new", []))
+            self.dispatcher.submit_report(report)
+        for outcome in self.dispatcher.drain():
+            execution = getattr(outcome, "execution", None)
+            if execution:
+                self._inflight.append(execution)
+                self.stats.started.append(execution)
+                self.on_event(f"started fix {execution.rsplit(':', 1)[-1]}")
+        return bool(lines)
+
+    def _wait_all(self) -> None:
+        for execution in self._inflight:
+            info = self.wait_execution(execution)
+            self.stats.finished.append(execution)
+            self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {getattr(info, 'status', '?')}")
+        self._inflight = []
+
+    def reap_finished(self, describe: Callable[[str], Any]) -> None:
+        """Report fixes that have ended (non-blocking)."""
+        still = []
+        for execution in self._inflight:
+            info = describe(execution)
+            if info.status == "RUNNING":
+                still.append(execution)
+            else:
+                self.stats.finished.append(execution)
+                self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {info.status}")
+        self._inflight = still
+
+    def run(self, describe: Callable[[str], Any]) -> WatchStats:
+        """Poll until ``stop``; then ingest what is left and wait for fixes in flight."""
+        while not self._stop.is_set():
+            try:
+                busy = self.step()
+            except MalformedInput as exc:
+                self.on_event(f"skipped bad input: {exc}")
+                busy = False
+            self.reap_finished(describe)
+            if not busy:
+                self._stop.wait(self.poll_seconds)
+        self.step()  # the lines written before the stop are ingested, not dropped
+        if self._inflight:
+            self.on_event(f"waiting for {len(self._inflight)} fix(es) in flight")
+        self._wait_all()
+        return self.stats
+
