@@ -154,28 +154,19 @@ class _Segmenter:
             self.block = block
             self._append(block, line[len(prefix) :])
             return
-        if 'File "' in line:
-            m = FRAME_RE.match(line)
-            if m is None:
-                pos = line.find("File ")
-                m2 = FRAME_RE.match(line[pos:]) if pos > 0 else None
-                if m2 is None:
-                    self.prev = line
-                    return
-                prefix = line[:pos]
-            else:
-                prefix = ""
-            block = _Block(lineno, prefix_pattern(prefix) if prefix.strip() else None)
+        if 'File "' in line and FRAME_RE.match(line):
+            # A frame without a header: SyntaxError output, or a paste that lost its header.
+            block = _Block(lineno, None)
             block.headerless = True
             block.fallback = self._fallback(block)
             self.block = block
-            self._accept(block, line[len(prefix) :])
+            self._accept(block, line)
             return
         self.prev = line
 
     def _fallback(self, block: _Block) -> tuple[str, str] | None:
         """The exception line printed before the header (Lambda ``[ERROR] T: m``, fuzzers)."""
-        prev = self.prev
+        prev = clean(self.prev)
         if not prev:
             return None
         if block.prefix_re is not None:

@@ -47,9 +47,11 @@ LAMBDA_ERROR_RE = re.compile(r"^\[ERROR\] (?P<type>[A-Za-z_][\w.]{0,200}): ?(?P<
 LEGACY_LAMBDA_RE = re.compile(r"^(?P<msg>.*): (?P<type>[A-Za-z_][\w.]{0,200}(?:Error|Exception|Exit))$")
 DJANGO_TYPE_RE = re.compile(r"^Exception Type: (?P<type>[A-Za-z_][\w.]{0,200})(?: at .*)?$")
 DJANGO_VALUE_RE = re.compile(r"^Exception Value: ?(?P<msg>.*)$")
+# The start of a new log record: ends a multi-line exception message.
 LOG_START_RE = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|"
-    r"CRITICAL|FATAL|TRACE|NOTICE)\b|(?:START|END|REPORT|INIT_START) RequestId:)"
+    r"CRITICAL|FATAL|TRACE|NOTICE)\b|(?:START|END|REPORT|INIT_START) RequestId:"
+    r"|\d{1,3}(?:\.\d{1,3}){3}\b|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|\[\d{2}/[A-Z][a-z]{2}/\d{4})"
 )
 ELLIPSIS_RE = re.compile(r"^\s*(?:\.\.\.|…)\s*$")
 _EXC_SUFFIXES = ("Error", "Exception", "Exit", "Interrupt", "Warning", "Iteration", "Group", "Fault")
@@ -131,11 +133,16 @@ def split_logical(line: str) -> list[str]:
     return [body]
 
 
+_MAX_STRING_LOOKBACK = 64 * 1024  # how far before the header the opening quote may be
+_MAX_ESCAPED_PER_LINE = 64
+
+
 def _string_start(line: str, idx: int) -> int:
     """Index of the unescaped double quote opening the JSON string that contains ``idx``, or -1."""
     pos = idx
+    floor = max(0, idx - _MAX_STRING_LOOKBACK)
     while True:
-        q = line.rfind('"', 0, pos)
+        q = line.rfind('"', floor, pos)
         if q < 0:
             return -1
         backslashes = 0
@@ -155,7 +162,7 @@ def json_escaped_texts(line: str, limit: int) -> Iterator[str]:
     line). Each decoded value is capped at ``limit`` characters.
     """
     start = 0
-    while True:
+    for _ in range(_MAX_ESCAPED_PER_LINE):
         idx = line.find(HEADER_TEXT + ":\\n", start)
         if idx < 0:
             idx = line.find(HEADER_TEXT + ":\\r\\n", start)

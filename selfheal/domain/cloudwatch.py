@@ -1,0 +1,147 @@
+"""CloudWatch Logs subscription payloads: decode them and find the tracebacks they carry.
+
+A subscription filter delivers ``{"awslogs": {"data": <base64 of gzip of JSON>}}``; the JSON holds
+one log stream's events. ``decode_subscription`` turns ``data`` into a typed batch and names the
+stage that failed (base64, gzip, JSON, shape) in a ``MalformedInput``. Outside Lambda a traceback
+often arrives as one event per line; ``extract_from_batch`` feeds the events of the stream to the
+extractor as consecutive lines, so such a traceback is reassembled, and each traceback is reported
+with the event it starts in. Pure: no AWS calls.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import bisect
+import json
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from selfheal.domain.extract import extract_tracebacks
+from selfheal.domain.traceback import Traceback
+from selfheal.errors import MalformedInput
+
+CONTROL_MESSAGE = "CONTROL_MESSAGE"
+DATA_MESSAGE = "DATA_MESSAGE"
+MAX_EVENT_CHARS = 256 * 1024  # CloudWatch's own event limit; anything larger is cut, not refused
+MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024  # a gzip bomb is refused, not inflated
+
+
+@dataclass
+class LogEvent:
+    """One log event of the stream."""
+
+    id: str
+    timestamp: int
+    message: str
+    truncated: bool = False
+
+
+@dataclass
+class SubscriptionBatch:
+    """The decoded payload: the stream's events, or a control message with none."""
+
+    log_group: str
+    log_stream: str
+    events: list[LogEvent]
+    control: bool
+    owner: str = ""
+    subscription_filters: list[str] = field(default_factory=list)
+
+
+def _b64(data: str | bytes) -> bytes:
+    raw = data.encode("ascii", "replace") if isinstance(data, str) else data
+    try:
+        return base64.b64decode(raw, validate=True)
+    except (binascii.Error, ValueError) as exc:
+        raise MalformedInput(f"CloudWatch Logs payload: base64 decoding failed: {exc}") from exc
+
+
+def _gunzip(blob: bytes) -> bytes:
+    try:
+        inflater = zlib.decompressobj(wbits=16 + zlib.MAX_WBITS)
+        out = inflater.decompress(blob, MAX_DECOMPRESSED_BYTES)
+        if inflater.unconsumed_tail:
+            raise MalformedInput(
+                f"CloudWatch Logs payload: gzip data inflates beyond {MAX_DECOMPRESSED_BYTES} bytes"
+            )
+        if not inflater.eof:
+            raise MalformedInput("CloudWatch Logs payload: gzip decompression failed: truncated stream")
+        return out
+    except zlib.error as exc:
+        raise MalformedInput(f"CloudWatch Logs payload: gzip decompression failed: {exc}") from exc
+
+
+def _event(item: Any, index: int) -> LogEvent:
+    if not isinstance(item, dict):
+        raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}] is not an object")
+    message = item.get("message")
+    if not isinstance(message, str):
+        raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].message is not a string")
+    timestamp = item.get("timestamp", 0)
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].timestamp is not a number")
+    truncated = len(message) > MAX_EVENT_CHARS
+    if truncated:
+        message = message[:MAX_EVENT_CHARS]
+    return LogEvent(
+        id=str(item.get("id", "")), timestamp=int(timestamp), message=message, truncated=truncated
+    )
+
+
+def decode_subscription(data: str | bytes) -> SubscriptionBatch:
+    """Decode a subscription ``data`` field (base64 -> gzip -> JSON) into a batch."""
+    blob = _gunzip(_b64(data))
+    try:
+        doc = json.loads(blob)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise MalformedInput(f"CloudWatch Logs payload: JSON decoding failed: {exc}") from exc
+    if not isinstance(doc, dict):
+        raise MalformedInput("CloudWatch Logs payload: JSON document is not an object")
+    kind = doc.get("messageType", DATA_MESSAGE)
+    filters = doc.get("subscriptionFilters") or []
+    common = {
+        "log_group": str(doc.get("logGroup", "")),
+        "log_stream": str(doc.get("logStream", "")),
+        "owner": str(doc.get("owner", "")),
+        "subscription_filters": [str(f) for f in filters] if isinstance(filters, list) else [],
+    }
+    if kind == CONTROL_MESSAGE:
+        return SubscriptionBatch(events=[], control=True, **common)
+    items = doc.get("logEvents")
+    if not isinstance(items, list):
+        raise MalformedInput("CloudWatch Logs payload: logEvents is missing or not a list")
+    return SubscriptionBatch(events=[_event(it, i) for i, it in enumerate(items)], control=False, **common)
+
+
+def _event_lines(event: LogEvent) -> list[str]:
+    return event.message.split("\n") if event.message else [""]
+
+
+def batch_lines(batch: SubscriptionBatch) -> Iterator[str]:
+    """The batch's text as consecutive lines, event after event (multi-line events split)."""
+    for event in batch.events:
+        yield from _event_lines(event)
+
+
+def extract_from_batch(
+    batch: SubscriptionBatch, *, max_frames: int = 1000, max_bytes: int = 256 * 1024
+) -> list[tuple[Traceback, LogEvent]]:
+    """Every traceback in the batch with the event it starts in (tracebacks may span events)."""
+    if batch.control or not batch.events:
+        return []
+    starts: list[int] = []  # 1-based number of each event's first line
+    line = 1
+    for event in batch.events:
+        starts.append(line)
+        line += len(_event_lines(event))
+    found: list[tuple[Traceback, LogEvent]] = []
+    for tb in extract_tracebacks(batch_lines(batch), max_frames=max_frames, max_bytes=max_bytes):
+        index = max(0, bisect.bisect_right(starts, tb.first_line) - 1)
+        event = batch.events[index]
+        if event.truncated:
+            tb.truncated = True
+        found.append((tb, event))
+    return found
