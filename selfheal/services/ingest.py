@@ -25,10 +25,6 @@ if TYPE_CHECKING:
     from selfheal.domain.fingerprint import FingerprintConfig
     from selfheal.domain.traceback import Traceback
 
-# CloudWatch Logs caps one event at 256 KiB; anything larger did not come from there intact.
-MAX_EVENT_BYTES = 256 * 1024
-
-
 @dataclass
 class IngestReport:
     """What one ingest call found and did."""
@@ -42,7 +38,7 @@ class IngestReport:
     ignored: list[str] = field(default_factory=list)
     to_fix: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)  # to_fix fingerprint -> new|redrive|regressed
-    oversized: int = 0  # events skipped for size
+    oversized: int = 0  # events cut to CloudWatch's event size limit
     problems: list[str] = field(default_factory=list)  # one readable line per skipped input
 
     def merge(self, other: IngestReport) -> None:
@@ -60,12 +56,10 @@ class IngestReport:
 class IngestService:
     """Turns log input into error records (see module docstring)."""
 
-    def __init__(self, store: ErrorStore, policy: Policy, fingerprint_config: FingerprintConfig,
-                 *, max_event_bytes: int = MAX_EVENT_BYTES) -> None:
+    def __init__(self, store: ErrorStore, policy: Policy, fingerprint_config: FingerprintConfig) -> None:
         self.store = store
         self.policy = policy
         self.fingerprint_config = fingerprint_config
-        self.max_event_bytes = max_event_bytes
 
     def ingest_lines(self, lines: Iterable[str], source: str,
                      seen_at: datetime | None = None) -> IngestReport:
@@ -76,23 +70,17 @@ class IngestService:
         return self.ingest_tracebacks(((tb, when) for tb in extract_tracebacks(lines)), source)
 
     def ingest_batch(self, batch: SubscriptionBatch) -> IngestReport:
-        """Ingest one decoded CloudWatch Logs subscription batch; oversized events are skipped
-        (reported in ``problems``), the other events are still processed."""
-        from selfheal.domain.cloudwatch import extract_from_batch
+        """Ingest one decoded CloudWatch Logs subscription batch. An oversized event (cut by the
+        decoder to CloudWatch's event limit) is still processed, and reported in ``problems``."""
+        from selfheal.domain.cloudwatch import MAX_EVENT_CHARS, extract_from_batch
 
         report = IngestReport()
-        kept = []
         for event in batch.events:
-            size = len(event.message.encode("utf-8", "replace"))
-            if size > self.max_event_bytes:
+            if event.truncated:
                 report.oversized += 1
                 report.problems.append(
-                    f"oversized log event {event.id} in {batch.log_group} {batch.log_stream}: "
-                    f"{size} bytes > {self.max_event_bytes}; skipped")
-            else:
-                kept.append(event)
-        if len(kept) != len(batch.events):
-            batch = _with_events(batch, kept)
+                    f"oversized log event {event.id} in {batch.log_group} {batch.log_stream}: cut to "
+                    f"{MAX_EVENT_CHARS} characters; its traceback is kept as truncated")
         source = f"{batch.log_group} {batch.log_stream}".strip()
         found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC))
                  for tb, ev in extract_from_batch(batch))
@@ -161,12 +149,3 @@ class IngestService:
             return None
         report.writes += 1
         return rec
-
-
-def _with_events(batch: Any, events: list[Any]) -> Any:
-    """A copy of ``batch`` holding only ``events`` (dataclass or pydantic model)."""
-    import dataclasses
-
-    if dataclasses.is_dataclass(batch) and not isinstance(batch, type):
-        return dataclasses.replace(batch, events=events)
-    return batch.model_copy(update={"events": events})
