@@ -57,13 +57,15 @@ class Settings(BaseModel):
     branch_prefix: str = "selfheal/"
     pr_labels: list[str] = Field(default_factory=lambda: ["selfheal"])
     # where the source lives when it is not a local path in ``repo``: a file:// or SSH URL
-    # (cloned into <home>/repos) or ``github:owner/name``
+    # (cloned into <home>/repos), ``github:owner/name`` or ``gitlab:group/name``
     repo_url: str | None = None
     push_remote: str | None = None  # local mode: remote name or URL to push fix branches to
     ssh_key_secret: str = "ssh_private_key"  # name in the secrets store
     ssh_known_hosts: list[str] = Field(default_factory=list)  # pinned known_hosts lines
     github_token_secret: str = "github_token"
     github_base_url: str | None = None  # GitHub Enterprise: https://host/api/v3
+    gitlab_token_secret: str = "gitlab_token"
+    gitlab_url: str = "https://gitlab.com"  # self-managed GitLab: https://host
     secrets_file: Path | None = None  # local secrets TOML (default <home>/secrets.toml)
     ssm_prefix: str = "/selfheal/"  # AWS: SSM parameter name prefix of the secrets
     # workflow

@@ -8,7 +8,9 @@ Where the source lives (``repo_url`` if set, else ``repo``):
   ``<home>/repos``, fix branches pushed back; SSH uses the key secret ``ssh_key_secret`` and the
   pinned ``ssh_known_hosts``;
 - ``github:owner/name``: the GitHub API (``github_base_url`` for Enterprise) with the token
-  secret ``github_token_secret``; no git binary needed.
+  secret ``github_token_secret``; no git binary needed;
+- ``gitlab:group/name``: the GitLab API at ``gitlab_url`` with the token secret
+  ``gitlab_token_secret``; merge requests instead of pull requests.
 """
 
 from __future__ import annotations
@@ -23,6 +25,8 @@ from selfheal.ports import CodeHost, Secrets, SourceRepository
 from selfheal.settings import Settings
 
 GITHUB_PREFIX = "github:"
+GITLAB_PREFIX = "gitlab:"
+API_PREFIXES = (GITHUB_PREFIX, GITLAB_PREFIX)
 
 
 def source_location(settings: Settings) -> str:
@@ -48,6 +52,8 @@ def build_source(settings: Settings, secrets: Secrets | None = None,
     secrets = secrets if secrets is not None else build_local_secrets(settings)
     if location.startswith(GITHUB_PREFIX):
         return _github(settings, location[len(GITHUB_PREFIX):], secrets, github_client)
+    if location.startswith(GITLAB_PREFIX):
+        return _gitlab(settings, location[len(GITLAB_PREFIX):], secrets)
     from selfheal.adapters.local_git import LocalGitHost, LocalGitRepository
     from selfheal.adapters.ssh import SshTransport, is_ssh_url
 
@@ -75,10 +81,21 @@ def _github(settings: Settings, full_name: str, secrets: Secrets,
     return GitHubRepository(full_name, **kwargs), GitHubHost(full_name, **kwargs)
 
 
+def _gitlab(settings: Settings, project: str, secrets: Secrets) -> tuple[SourceRepository, CodeHost]:
+    from selfheal.adapters.gitlab import GitLabHost, GitLabRepository, make_client
+
+    token = secrets.get(settings.gitlab_token_secret)
+    if not token:
+        raise ConfigurationError(f"secret {settings.gitlab_token_secret!r} (GitLab token) is not set")
+    client = make_client(token, settings.gitlab_url)
+    kwargs: dict[str, Any] = {"client": client, "base_branch": settings.base_branch}
+    return GitLabRepository(project, **kwargs), GitLabHost(project, **kwargs)
+
+
 def build_aws_source(settings: Settings, env: Mapping[str, str] | None = None,
                      secrets: Secrets | None = None) -> tuple[SourceRepository, CodeHost]:
-    """AWS mode: secrets from SSM Parameter Store; the source must be GitHub (Lambda has no git)
-    unless git is present (a container image), in which case any location works."""
+    """AWS mode: secrets from SSM Parameter Store; the source must be GitHub or GitLab (Lambda
+    has no git) unless git is present (a container image), in which case any location works."""
     import shutil
 
     env = os.environ if env is None else env
@@ -87,10 +104,11 @@ def build_aws_source(settings: Settings, env: Mapping[str, str] | None = None,
 
         secrets = SsmSecrets(prefix=settings.ssm_prefix, region=env.get("AWS_REGION"))
     location = source_location(settings)
-    if not location.startswith(GITHUB_PREFIX) and shutil.which("git") is None:
+    via_api = location.startswith(API_PREFIXES)
+    if not via_api and shutil.which("git") is None:
         raise ConfigurationError(f"source {location!r} needs the git binary, which this runtime lacks; "
-                                 "use github:owner/name in AWS mode")
-    if not location.startswith(GITHUB_PREFIX):
+                                 "use github:owner/name or gitlab:group/name in AWS mode")
+    if not via_api:
         # Lambda's only writable place is /tmp: keep the clone cache and PR records there.
         settings = settings.model_copy(update={"home": Path(env.get("SELFHEAL_HOME", "/tmp/selfheal"))})
     return build_source(settings, secrets)

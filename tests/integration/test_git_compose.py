@@ -63,3 +63,17 @@ def test_aws_mode_secrets_and_location(tmp_path: Path) -> None:
     repo, host = build_aws_source(Settings(repo=work), env={"SELFHEAL_HOME": str(tmp_path / "h")},
                                   secrets=EnvSecrets(env={}))
     assert isinstance(host, LocalGitHost) and host.records.dir == tmp_path / "h" / "prs"
+
+
+def test_gitlab(tmp_path: Path) -> None:
+    from selfheal.adapters.gitlab import GitLabHost, GitLabRepository
+    from tests.support.fake_gitlab import FakeGitLab
+
+    with FakeGitLab(make_bare_repo(tmp_path / "remote.git")).serve() as gl:
+        settings = Settings(home=tmp_path, repo_url="gitlab:acme/svc", gitlab_url=gl.url)
+        with pytest.raises(ConfigurationError, match="gitlab_token"):
+            build_source(settings, secrets=EnvSecrets(env={}))
+        secrets = EnvSecrets(env={"SELFHEAL_SECRET_GITLAB_TOKEN": "test-token"})
+        repo, host = build_source(settings, secrets=secrets)
+        assert isinstance(repo, GitLabRepository) and isinstance(host, GitLabHost)
+        assert repo.read_file("app.py", repo.resolve()) == APP_PY

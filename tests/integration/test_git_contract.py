@@ -1,5 +1,6 @@
 """The SourceRepository and CodeHost contracts, run against every adapter: a local repository,
-a file:// remote, an SSH remote (local sshd) and GitHub (fake server over a bare repository)."""
+a file:// remote, an SSH remote (local sshd), GitHub and GitLab (fake servers over a bare
+repository)."""
 
 from __future__ import annotations
 
@@ -9,12 +10,14 @@ from pathlib import Path
 
 import pytest
 
+from selfheal.adapters import gitlab as gitlab_adapter
 from selfheal.adapters.github import GitHubHost, GitHubRepository, make_client
 from selfheal.adapters.local_git import LocalGitHost, LocalGitRepository
 from selfheal.adapters.secrets_env import EnvSecrets
 from selfheal.adapters.ssh import SshTransport
 from selfheal.ports import CodeHost, SourceRepository
 from tests.support.fake_github import FakeGitHub
+from tests.support.fake_gitlab import FakeGitLab
 from tests.support.git_repos import APP_PY, TEST_PY, git, make_bare_repo, make_work_repo
 from tests.support.sshd import SshServer, sshd_server
 
@@ -42,7 +45,7 @@ def _closer(host: LocalGitHost) -> Callable[[int], None]:
     return close
 
 
-@pytest.fixture(params=["local", "file", "ssh", "github"])
+@pytest.fixture(params=["local", "file", "ssh", "github", "gitlab"])
 def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
     kind = request.param
     home = tmp_path / "home"
@@ -63,6 +66,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
             repo = LocalGitRepository(bare.as_uri(), cache_dir=tmp_path / "cache")
         local = LocalGitHost(repo, home)
         yield Backend(repo, local, _tip(bare), _closer(local))
+        return
+    if kind == "gitlab":
+        with FakeGitLab(bare).serve() as gl:
+            glc = gitlab_adapter.make_client("test-token", gl.url)
+            yield Backend(gitlab_adapter.GitLabRepository("acme/svc", client=glc),
+                          gitlab_adapter.GitLabHost("acme/svc", client=glc), _tip(bare), gl.close_mr)
         return
     with FakeGitHub(bare).serve() as gh:
         client = make_client("test-token", gh.base_url, throttle=False)

@@ -1,0 +1,266 @@
+"""GitLab (python-gitlab): ``SourceRepository`` through the repository API and ``CodeHost``
+through the Commits API (one call writes a commit with file actions onto a branch, forced
+onto the base) and merge requests. No git binary needed.
+
+Works with gitlab.com and self-managed instances (``url``). HTTP failures become errors named
+by condition: 429 and 5xx are retryable; 401, 403 and 400/409/422 are not.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
+from pathlib import Path
+from typing import Any, Literal
+
+import gitlab
+import requests
+from gitlab.exceptions import GitlabAuthenticationError, GitlabError
+
+from selfheal.adapters.local_git import safe_repo_path
+from selfheal.errors import (
+    CodeHostAuthFailed,
+    CodeHostForbidden,
+    CodeHostRateLimited,
+    CodeHostUnavailable,
+    ConfigurationError,
+    EditRejected,
+    SelfhealError,
+    SourceNotFound,
+)
+from selfheal.ports import PullRequest
+
+# python-gitlab would sleep through 429s itself; the workflow retries with its own backoff.
+_NO_WAIT: dict[str, Any] = {"obey_rate_limit": False}
+_last_headers = threading.local()
+
+
+def _remember_headers(response: requests.Response, *args: Any, **kwargs: Any) -> None:
+    # python-gitlab's exceptions drop response headers; keep them to read Retry-After.
+    _last_headers.value = dict(response.headers)
+
+
+def make_client(token: str | None, url: str = "https://gitlab.com", *, timeout: float = 15) -> gitlab.Gitlab:
+    """A python-gitlab client that neither sleeps on rate limits nor retries 5xx."""
+    session = requests.Session()
+    session.hooks["response"].append(_remember_headers)
+    return gitlab.Gitlab(url.rstrip("/"), private_token=token, timeout=timeout, session=session,
+                         retry_transient_errors=False)
+
+
+def _retry_after() -> float | None:
+    headers = {k.lower(): v for k, v in (getattr(_last_headers, "value", None) or {}).items()}
+    if str(headers.get("retry-after", "")).isdigit():
+        return float(headers["retry-after"])
+    if str(headers.get("ratelimit-reset", "")).isdigit():
+        return max(0.0, float(headers["ratelimit-reset"]) - time.time())
+    return None
+
+
+def classify(exc: Exception, what: str) -> SelfhealError:
+    """Map a python-gitlab/requests failure to an error class named by condition."""
+    if isinstance(exc, requests.exceptions.RequestException):
+        return CodeHostUnavailable(f"{what}: cannot reach GitLab ({type(exc).__name__})")
+    if not isinstance(exc, GitlabError):
+        return CodeHostUnavailable(f"{what}: {type(exc).__name__}: {exc}")
+    code = exc.response_code or 0
+    text = str(exc.error_message)
+    if code == 429:
+        wait = _retry_after()
+        return CodeHostRateLimited(f"{what}: GitLab rate limit (429: {text})", retry_after=wait)
+    if code >= 500:
+        return CodeHostUnavailable(f"{what}: GitLab error {code}: {text}")
+    if code == 401 or isinstance(exc, GitlabAuthenticationError):
+        return CodeHostAuthFailed(f"{what}: GitLab rejected the token ({code}: {text})")
+    if code == 404:
+        return ConfigurationError(f"{what}: not found, or the token cannot see it (404: {text})")
+    return CodeHostForbidden(f"{what}: GitLab refused ({code}: {text})")
+
+
+class _GitLabBase:
+    def __init__(self, project: str, *, token: str | None = None, url: str = "https://gitlab.com",
+                 client: gitlab.Gitlab | None = None, base_branch: str | None = None) -> None:
+        if "/" not in project.strip("/"):
+            raise ConfigurationError(f"GitLab project must be 'group/name', got {project!r}")
+        self.project_path = project.strip("/")
+        self._token, self._url, self._client = token, url, client
+        self._base_branch = base_branch
+        self._project: Any = None
+        self._lock = threading.Lock()
+
+    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs, **_NO_WAIT)
+        except (GitlabError, requests.exceptions.RequestException) as exc:
+            raise classify(exc, what) from exc
+
+    def project(self) -> Any:
+        """The python-gitlab project (fetched once)."""
+        with self._lock:
+            if self._project is None:
+                if self._client is None:
+                    self._client = make_client(self._token, self._url)
+                self._project = self._call(f"open {self.project_path}", self._client.projects.get,
+                                           self.project_path)
+            return self._project
+
+    def default_branch(self) -> str:
+        return self._base_branch or str(self.project().default_branch)
+
+    def resolve(self, ref: str | None = None) -> str:
+        name = ref or self.default_branch()
+        try:
+            return str(self.project().commits.get(name, **_NO_WAIT).id)
+        except GitlabError as exc:
+            if exc.response_code == 404:
+                raise SourceNotFound(f"no commit {name!r} in {self.project_path}") from exc
+            raise classify(exc, f"resolve {name}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise classify(exc, f"resolve {name}") from exc
+
+    def _tree(self, sha: str) -> list[dict[str, Any]]:
+        items = self._call("read tree", self.project().repository_tree, ref=sha, recursive=True,
+                           get_all=True)
+        return [dict(i) for i in items]
+
+    def _raw(self, path: str, sha: str) -> bytes | None:
+        try:
+            data = self.project().files.raw(file_path=path, ref=sha, **_NO_WAIT)
+        except GitlabError as exc:
+            if exc.response_code == 404:
+                return None
+            raise classify(exc, f"read {path}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise classify(exc, f"read {path}") from exc
+        return bytes(data)
+
+
+class GitLabRepository(_GitLabBase):
+    """``SourceRepository`` over the GitLab repository API at a commit."""
+
+    def list_files(self, revision: str) -> list[str]:
+        return [e["path"] for e in self._tree(self.resolve(revision)) if e["type"] == "blob"]
+
+    def read_file(self, path: str, revision: str) -> str | None:
+        try:
+            safe_repo_path(path)
+        except EditRejected:
+            return None
+        data = self._raw(path, self.resolve(revision))
+        return None if data is None else _text(data)
+
+    def checkout(self, revision: str) -> AbstractContextManager[Path]:
+        return self._checkout(revision)
+
+    @contextmanager
+    def _checkout(self, revision: str) -> Iterator[Path]:
+        entries = self._tree(self.resolve(revision))
+        tmp = Path(tempfile.mkdtemp(prefix="selfheal-gl-tree-"))
+        try:
+            root = tmp / "tree"
+            root.mkdir()
+            for e in entries:
+                if e["type"] != "blob" or e["mode"] not in ("100644", "100755"):
+                    continue
+                target = root / safe_repo_path(e["path"])
+                target.parent.mkdir(parents=True, exist_ok=True)
+                data = self._call("read blob", self.project().repository_raw_blob, e["id"])
+                target.write_bytes(bytes(data))
+                if e["mode"] == "100755":
+                    target.chmod(0o755)
+            yield root
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+class GitLabHost(_GitLabBase):
+    """``CodeHost`` over the GitLab Commits and Merge Requests APIs."""
+
+    def commit_branch(self, branch: str, base_revision: str, files: dict[str, str], message: str) -> str:
+        if not files:
+            raise EditRejected("no files to commit")
+        base = self.resolve(base_revision)
+        modes = {e["path"]: e["mode"] for e in self._tree(base)}
+        for path in files:
+            safe_repo_path(path)
+            if modes.get(path, "100644") not in ("100644", "100755"):
+                raise EditRejected(f"{path} is not a regular file in the repository")
+        tip = self._branch_tip(branch)
+        if tip is not None and self._same_change(tip, base, files):
+            return tip
+        actions = [{"action": "update" if path in modes else "create", "file_path": path,
+                    "content": files[path]} for path in sorted(files)]
+        commit = self._call(f"commit to {branch}", self.project().commits.create,
+                            {"branch": branch, "start_sha": base, "commit_message": message,
+                             "actions": actions, "force": True})
+        return str(commit.id)
+
+    def _branch_tip(self, branch: str) -> str | None:
+        try:
+            return str(self.project().branches.get(branch, **_NO_WAIT).commit["id"])
+        except GitlabError as exc:
+            if exc.response_code == 404:
+                return None
+            raise classify(exc, f"read branch {branch}") from exc
+        except requests.exceptions.RequestException as exc:
+            raise classify(exc, f"read branch {branch}") from exc
+
+    def _same_change(self, tip: str, base: str, files: dict[str, str]) -> bool:
+        commit = self._call("read branch head", self.project().commits.get, tip)
+        if list(commit.parent_ids) != [base]:
+            return False
+        changed = {d["new_path"] for d in self._call("read diff", commit.diff, get_all=True)}
+        if not changed <= set(files):
+            return False
+        return all(self._raw(p, tip) == text.encode("utf-8") for p, text in files.items())
+
+    def _merge_requests(self, branch: str, state: str | None) -> list[Any]:
+        kwargs: dict[str, Any] = {"source_branch": branch, "order_by": "created_at", "sort": "desc",
+                                  "per_page": 20, "get_all": False}
+        if state:
+            kwargs["state"] = state
+        return list(self._call("list merge requests", self.project().mergerequests.list, **kwargs))
+
+    def find_pull_request(self, branch: str) -> PullRequest | None:
+        mrs = self._merge_requests(branch, None)
+        newest = max(mrs, key=lambda m: m.iid, default=None)
+        return _to_port(newest, created=False) if newest is not None else None
+
+    def open_pull_request(self, branch: str, base: str, title: str, body: str,
+                          labels: Sequence[str] = (), draft: bool = True) -> PullRequest:
+        full_title = f"Draft: {title}" if draft else title
+        opened = self._merge_requests(branch, "opened")
+        if opened:
+            mr = opened[0]
+            mr.title, mr.description = full_title, body
+            mr.labels = list(dict.fromkeys([*mr.labels, *labels]))
+            self._call("update merge request", mr.save)
+            return _to_port(mr, created=False)
+        mr = self._call(f"open merge request from {branch}", self.project().mergerequests.create,
+                        {"source_branch": branch, "target_branch": base, "title": full_title,
+                         "description": body, "labels": ",".join(labels), "remove_source_branch": False})
+        return _to_port(mr, created=True)
+
+
+def _to_port(mr: Any, created: bool) -> PullRequest:
+    raw = mr.state
+    state: Literal["open", "closed", "merged"] = (
+        "open" if raw == "opened" else "merged" if raw == "merged" else "closed")
+    title = str(mr.title)
+    draft = bool(getattr(mr, "draft", False)) or title.startswith("Draft:")
+    return PullRequest(url=str(mr.web_url), number=int(mr.iid), branch=str(mr.source_branch),
+                       base=str(mr.target_branch), title=title.removeprefix("Draft: "), state=state,
+                       draft=draft, created=created, labels=[str(lb) for lb in mr.labels])
+
+
+def _text(data: bytes) -> str | None:
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
