@@ -103,6 +103,7 @@ def _module_level(site: Site, name: str) -> bool:
 
 
 def _assigned_from_input(func: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> bool:
+    params = {a.arg for a in func.args.args + func.args.kwonlyargs} - {"self", "cls"}
     for node in ast.walk(func):
         if isinstance(node, ast.Assign) and any(
             isinstance(t, ast.Name) and t.id == name for t in node.targets
@@ -120,6 +121,11 @@ def _assigned_from_input(func: ast.FunctionDef | ast.AsyncFunctionDef, name: str
                 return True
             if isinstance(value, ast.Subscript):
                 return True
+            if isinstance(value, ast.Call) and (
+                PAYLOAD_WORDS.search(_last_word(value.func).lstrip("_"))
+                or any(_root_name(a) in params for a in value.args)
+            ):
+                return True  # parsed from the request: order = _body(event)
         if isinstance(node, ast.For | ast.comprehension) and name in {
             n.id for n in ast.walk(node.target) if isinstance(n, ast.Name)
         }:

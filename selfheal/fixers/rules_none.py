@@ -169,5 +169,7 @@ def _inline(site: Site, kind: str, expr: ast.expr) -> SearchReplace | None:
         if isinstance(grand, ast.Call) and grand.func is parent:
             outer = grand
         default = usage_default(src, outer) or "None"
-        return replace_node(src, outer, f"({src.segment(outer)} if {text} is not None else {default})")
+        expr_text = f"{src.segment(outer)} if {text} is not None else {default}"
+        bare = isinstance(src.parent(outer), ast.Assign | ast.Return | ast.AnnAssign)
+        return replace_node(src, outer, expr_text if bare else f"({expr_text})")
     return None
