@@ -11,13 +11,16 @@ Algorithm ``v1`` (change the version when the material changes, so stores can te
   AppError from e`` wrapper would otherwise merge every root cause it wraps into one error.
 * An exception group adds the sorted set of its sub-exceptions' final class names.
 * Only when no link has an in-app frame, the final message contributes, with its parameters
-  (numbers, hex, UUIDs, quoted values) replaced by placeholders.
+  (numbers, hex, UUIDs, quoted values) replaced by placeholders, together with the crash site
+  (the innermost frame, whatever its origin) so unrelated library errors with a similar message
+  do not merge, while one library bug reached along two call paths stays one error.
 
 ``id`` (the app hash) hashes that material; ``full_hash`` hashes the same with every frame (in-app
 or not) and every link's normalised message. Both are 32 lowercase hex characters of SHA-256.
 
 In-app means: not the standard library, not site-/dist-packages, not ``<frozen ...>``, not the
-Lambda runtime (``/var/runtime``, ``/var/lang``, ``/opt/python`` layers); configured
+Lambda runtime (``/var/runtime``, ``/var/lang``, ``/opt/python`` layers), not code typed at a
+prompt or generated (``<stdin>``, ``<string>``, IPython cells); configured
 ``in_app_prefixes`` always count as in-app. App roots (``/var/task/``, ``/app/``, ...) are stripped;
 an absolute path outside every root keeps its last three components, so the same code deployed
 under different directories groups together.
@@ -50,6 +53,8 @@ _NOT_IN_APP_RE = re.compile(
     r"|^[a-z]:/python\d*/lib/|/python\d*/lib/|^<frozen |^<frozen>",
     re.IGNORECASE,
 )
+# Code typed at a prompt or generated at run time has no file a fix could edit.
+_PSEUDO_FILE_RE = re.compile(r"^<[^>]*>$|^<ipython-input-|^(?:Cell|Input) In ?\[")
 _UUID_RE = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _HEX_RE = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{12,}\b")
 _QUOTED_RE = re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"")
@@ -93,7 +98,7 @@ def is_in_app(path: str, config: FingerprintConfig | None = None) -> bool:
     for prefix in cfg.in_app_prefixes:
         if p.startswith(_norm_path(prefix)):
             return True
-    return _NOT_IN_APP_RE.search(p) is None
+    return _NOT_IN_APP_RE.search(p) is None and _PSEUDO_FILE_RE.match(p) is None
 
 
 def relative_path(path: str, config: FingerprintConfig | None = None) -> str:
@@ -184,6 +189,14 @@ def fingerprint_ids(tb: Traceback, config: FingerprintConfig | None = None) -> t
         full_parts.extend(all_parts)
         full_parts.append("message:" + normalise_message(link.message))
     if in_app_count == 0:
+        # No application frame: the crash site (innermost frame, usually in a library) and the
+        # message with its parameters stripped. The call path into the library is left out, so
+        # one library bug reached two ways stays one error.
+        app_parts = [f"type:{_short_type(link.type)}" for link in tb.chain]
+        final_frames = tb.final.frames
+        if final_frames:
+            p, fn, src = _frame_key(final_frames[-1], cfg)
+            app_parts.append(f"crash:{p}|{fn}|{src}")
         app_parts.append("message:" + normalise_message(tb.final.message))
     return _digest(app_parts), _digest(full_parts)
 
