@@ -40,9 +40,12 @@ _DENY_PATTERNS = ("AWS_*", "*_TOKEN", "*TOKEN*", "*_KEY", "*_KEY_*", "*KEY_ID*",
                   "ANTHROPIC_*", "OPENAI_*", "AZURE_*", "GOOGLE_*", "GCP_*", "SELFHEAL_*", "*_AUTH*",
                   "DOCKER_*", "KUBECONFIG", "NETRC", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
 
-# Runs inside the new network namespace: bring the loopback interface up (tests often bind
-# 127.0.0.1), then exec the real command. A fixed program; the command arrives as argv.
-_LOOPBACK_UP = (
+# Runs first inside the new namespaces: bring the loopback interface up (tests often bind
+# 127.0.0.1), then run the command as a child and reap orphans until it exits, like a tiny init
+# (as PID 1 of the namespace, signal defaults and zombie reaping would otherwise surprise
+# tests). When it exits, the kernel kills whatever else is left in the namespace. A fixed
+# program: the command arrives as argv, never as code.
+_LAUNCHER = (
     "import fcntl,os,socket,struct,sys\n"
     "try:\n"
     " s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
@@ -50,7 +53,21 @@ _LOOPBACK_UP = (
     " s.close()\n"
     "except OSError:\n"
     " pass\n"
-    "os.execvp(sys.argv[1],sys.argv[1:])\n"
+    "pid=os.fork()\n"
+    "if pid==0:\n"
+    " try:\n"
+    "  os.execvp(sys.argv[1],sys.argv[1:])\n"
+    " except OSError as e:\n"
+    "  sys.stderr.write('cannot run %s: %s\\n'%(sys.argv[1],e)); os._exit(127)\n"
+    "code=1\n"
+    "while True:\n"
+    " try:\n"
+    "  p,st=os.wait()\n"
+    " except ChildProcessError:\n"
+    "  break\n"
+    " if p==pid:\n"
+    "  code=os.waitstatus_to_exitcode(st); break\n"
+    "sys.exit(code if code>=0 else 128-code)\n"
 )
 
 
@@ -110,18 +127,30 @@ def _probe() -> NetworkIsolation:
     unshare = shutil.which("unshare")
     if unshare is None:
         return NetworkIsolation((), False, "network isolation unavailable: the unshare binary is missing")
-    flags = "-n" if os.geteuid() == 0 else "-rn"
-    prefix = (unshare, flags, "--")
-    try:
-        proc = subprocess.run([*prefix, "true"], capture_output=True, timeout=10, env=scrub_env(os.environ))
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        return NetworkIsolation((), False, f"network isolation unavailable: unshare {flags} failed: {exc}")
-    if proc.returncode != 0:
-        why = proc.stderr.decode("utf-8", "replace").strip().splitlines()[-1:] or [f"exit {proc.returncode}"]
-        return NetworkIsolation((), False, f"network isolation unavailable: unshare {flags}: {why[0]}")
-    launcher = (sys.executable, "-I", "-S", "-c", _LOOPBACK_UP)
-    return NetworkIsolation((*prefix, *launcher), True,
-                            f"network: isolated (unshare {flags}; loopback only)")
+    user = () if os.geteuid() == 0 else ("--map-root-user",)
+    # Preferred: also a PID namespace with its own /proc, so a test cannot read other
+    # processes' environment (ours holds credentials) and every process dies with the run.
+    candidates = [((*user, "--net", "--pid", "--fork", "--mount-proc"), "network and process namespaces"),
+                  ((*user, "--net"), "network namespace")]
+    failures: list[str] = []
+    for flags, what in candidates:
+        prefix = (unshare, *flags, "--")
+        try:
+            proc = subprocess.run([*prefix, "true"], capture_output=True, timeout=10,
+                                  env=scrub_env(os.environ))
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            failures.append(f"unshare {' '.join(flags)}: {exc}")
+            continue
+        if proc.returncode != 0:
+            lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+            failures.append(f"unshare {' '.join(flags)}: {lines[-1] if lines else f'exit {proc.returncode}'}")
+            continue
+        launcher = (sys.executable, "-I", "-S", "-c", _LAUNCHER)
+        note = f"network: isolated ({what} via unshare {' '.join(flags)}; loopback only)"
+        if failures:
+            note += f"; {failures[0]}"
+        return NetworkIsolation((*prefix, *launcher), True, note)
+    return NetworkIsolation((), False, "network isolation unavailable: " + "; ".join(failures))
 
 
 def _limit_setter(limits: SandboxLimits, timeout: float) -> Callable[[], None]:

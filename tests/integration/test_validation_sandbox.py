@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -39,16 +40,14 @@ def test_test_process_sees_no_aws_key(tmp_path: Path, monkeypatch: pytest.Monkey
 
 
 def test_timeout_kills_the_whole_process_group(tmp_path: Path) -> None:
-    marker = tmp_path / "child.pid"
-    script = ("import os, subprocess, sys, time\n"
-              f"p = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'])\n"
-              f"open({str(marker)!r}, 'w').write(str(p.pid))\n"
-              "time.sleep(600)\n")
+    script = ("import subprocess, sys, time\n"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(601)'])\n"
+              "print('started', flush=True)\n"
+              "time.sleep(601)\n")
     run = Sandbox().run([sys.executable, "-c", script], tmp_path, timeout=3)
     assert run.timed_out and run.exit_code is None
-    assert "killed after 3s timeout" in run.output_tail
-    child = int(marker.read_text())
-    assert not Path(f"/proc/{child}").exists() or "Z" in _state(child)
+    assert "started" in run.output_tail and "killed after 3s timeout" in run.output_tail
+    assert _sleepers(b"time.sleep(601)") == []
 
 
 def _state(pid: int) -> str:
@@ -100,3 +99,54 @@ def test_disabled_isolation_is_reported(tmp_path: Path) -> None:
     sandbox = Sandbox(isolate_network=False)
     assert "network isolation unavailable: disabled by configuration" in sandbox.notes
     assert not sandbox.network_isolated
+
+
+def test_tests_cannot_read_our_environment_through_proc(tmp_path: Path,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
+    sandbox = Sandbox()
+    if "process namespaces" not in sandbox.notes[0]:
+        pytest.skip(f"no PID namespace here: {sandbox.notes[0]}")
+    # Walk every visible process and read its environment: none may hold our secret.
+    script = ("import os\n"
+              "seen = []\n"
+              "for pid in [p for p in os.listdir('/proc') if p.isdigit()]:\n"
+              "    try:\n"
+              "        seen.append(open(f'/proc/{pid}/environ', 'rb').read())\n"
+              "    except OSError:\n"
+              "        pass\n"
+              "print('PROCS', len(seen), 'LEAK', any(b'FAKEKEY' in e for e in seen))\n")
+    run = sandbox.run([sys.executable, "-c", script], tmp_path, timeout=60)
+    assert run.exit_code == 0, run.output_tail
+    assert "LEAK False" in run.output_tail
+    assert FAKE_SECRET not in run.output_tail
+
+
+def test_leftover_daemons_die_with_the_run(tmp_path: Path) -> None:
+    script = ("import subprocess, sys\n"
+              "subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(600)'],\n"
+              "                 start_new_session=True)\n"
+              "print('spawned')\n")
+    run = Sandbox().run([sys.executable, "-c", script], tmp_path, timeout=60)
+    assert run.exit_code == 0 and "spawned" in run.output_tail
+    # The daemon escaped the process group (new session), so only the namespace (or the group
+    # kill, when namespaces are unavailable) can stop it: no sleeping python may survive.
+    assert _sleepers(b"time.sleep(600)") == []
+
+
+def _sleepers(token: bytes) -> list[int]:
+    """Live (non-zombie) processes whose command line holds ``token``, after a short grace."""
+    deadline = time.monotonic() + 5
+    while True:
+        found = []
+        for proc in Path("/proc").iterdir():
+            if not proc.name.isdigit():
+                continue
+            try:
+                if token in (proc / "cmdline").read_bytes() and _state(int(proc.name)) != "Z":
+                    found.append(int(proc.name))
+            except OSError:
+                continue
+        if not found or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
