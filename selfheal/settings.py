@@ -52,6 +52,8 @@ class Settings(BaseModel):
     deny_paths: list[str] = Field(default_factory=list)
     max_edit_bytes: int = 20_000
     unverified: str = "draft"  # draft | abstain
+    sandbox_memory_mb: int = 4096  # address-space limit of each test run
+    sandbox_max_processes: int = 1024  # RLIMIT_NPROC of each test run (not enforced for root)
     # source control
     base_branch: str | None = None
     branch_prefix: str = "selfheal/"
