@@ -3,6 +3,7 @@ one fix request per error."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -10,12 +11,15 @@ from typing import Any
 
 import pytest
 
+from functions import dispatch
+from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
 from selfheal.domain.fingerprint import FingerprintConfig
 from selfheal.domain.records import Status
 from selfheal.services.ingest import IngestReport, IngestService
 from selfheal.services.policy import Policy
+from tests.support.tracking_aws import LambdaContext, stream_event, tracking_aws
 from tests.support.tracking_logs import log_lines
-from tests.support.tracking_stores import TABLE, atomic_moto_requests, dynamodb_store, sqlite_store
+from tests.support.tracking_stores import TABLE, atomic_moto_requests, sqlite_store
 
 THREADS, ERRORS, OCCURRENCES, BATCHES = 8, 6, 12, 4
 
@@ -26,8 +30,12 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
         with sqlite_store(tmp_path) as s:
             yield s
     else:
-        with atomic_moto_requests(), dynamodb_store() as s:
-            yield s
+        with atomic_moto_requests(), tracking_aws() as aws:
+            dispatch.configure(policy=Policy(), sqs=aws.sqs, queue_url=aws.queue_url)
+            store = DynamoDBErrorStore(TABLE, client=aws.ddb)
+            store.aws = aws  # type: ignore[attr-defined]
+            yield store
+        dispatch.configure()
 
 
 def test_eight_threads_exact_counts(store: Any) -> None:
@@ -69,5 +77,9 @@ def test_eight_threads_exact_counts(store: Any) -> None:
     assert sorted(to_fix) == sorted(new)  # one fix request per new error
     assert sum(r.tracebacks for r in reports) == THREADS * ERRORS * OCCURRENCES
     assert sum(r.writes for r in reports) == sum(r.distinct for r in reports)
-    if hasattr(store, "table_name"):
-        assert store.table_name == TABLE
+    aws = getattr(store, "aws", None)
+    if aws is not None:  # on AWS the stream decides: exactly one message per new error
+        records = aws.stream.poll()
+        assert dispatch.handler(stream_event(records), LambdaContext()) == {"batchItemFailures": []}
+        bodies = [json.loads(m["Body"]) for m in aws.receive_all()]
+        assert sorted(b["fingerprint"] for b in bodies) == sorted(new)
