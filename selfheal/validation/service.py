@@ -22,7 +22,7 @@ from selfheal.domain.validation_report import GateResult, TestCounts, Validation
 from selfheal.ports import SourceRepository
 from selfheal.settings import Settings
 from selfheal.validation import gates, repro
-from selfheal.validation.sandbox import Sandbox
+from selfheal.validation.sandbox import Sandbox, SandboxLimits
 from selfheal.validation.testrun import Comparison, TestRun, compare, run_tests, write_files
 
 FEEDBACK_MAX_CHARS = 4000
@@ -146,11 +146,17 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
         if not (v.add(applied) and v.add(gates.parses(changed)) and v.add(gates.lint(before, changed))):
             return v.finish()
         write_files(tree, changed)
-        sandbox = sandbox or Sandbox()
+        sandbox = sandbox or sandbox_for(settings)
         v.report.sandbox_notes = list(sandbox.notes)
         _test_phase(v, repo, revision, tree, context, proposal, settings, changed, baseline,
                     cache or DEFAULT_BASELINE_CACHE, sandbox)
     return v.finish()
+
+
+def sandbox_for(settings: Settings) -> Sandbox:
+    """The sandbox ``settings`` ask for (limits per test run)."""
+    return Sandbox(limits=SandboxLimits(memory_mb=settings.sandbox_memory_mb,
+                                        max_processes=settings.sandbox_max_processes))
 
 
 def _read_files(tree: Path, proposal: EditProposal) -> dict[str, str]:
