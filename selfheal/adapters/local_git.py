@@ -8,6 +8,7 @@ never touched. The local "pull request" is the branch plus a record under ``<hom
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -15,7 +16,7 @@ import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager, ExitStack, contextmanager, suppress
+from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path, PurePosixPath
 
 import git as gitpython
@@ -34,6 +35,8 @@ from selfheal.ports import PullRequest
 
 _KEEP_ENV = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
 _ZERO = "0" * 40
+_WORKTREE_LOCKS: dict[str, threading.Lock] = {}
+_WORKTREE_LOCKS_GUARD = threading.Lock()
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -229,15 +232,36 @@ class LocalGitRepository:
     def _checkout(self, sha: str) -> Iterator[Path]:
         # A detached temporary worktree: fast (no copy of history) and leaves HEAD alone.
         tmp = Path(tempfile.mkdtemp(prefix="selfheal-tree-"))
-        tree = tmp / "tree"
+        # A unique basename: git names the worktree's admin directory after it.
+        tree = tmp / f"src-{tmp.name.rsplit('-', 1)[-1]}"
         try:
-            self.git("worktree", "add", "--detach", "--quiet", str(tree), sha, what="worktree add")
+            with self._worktree_lock():
+                self.git("worktree", "add", "--detach", "--quiet", str(tree), sha, what="worktree add")
             yield tree
         finally:
-            with suppress(ConfigurationError):
-                self.git("worktree", "remove", "--force", str(tree), what="worktree remove")
+            with self._worktree_lock():
+                try:
+                    self.git("worktree", "remove", "--force", str(tree), what="worktree remove")
+                except ConfigurationError:
+                    shutil.rmtree(tmp, ignore_errors=True)
+                    self._try("worktree", "prune")
             shutil.rmtree(tmp, ignore_errors=True)
-            self._try("worktree", "prune")
+
+    @contextmanager
+    def _worktree_lock(self) -> Iterator[None]:
+        """Serialise worktree bookkeeping on this repository across threads and processes: git
+        reads every worktree's admin directory while adding one, and fails on a half-made one."""
+        key = str(self.git_dir.resolve())
+        with _WORKTREE_LOCKS_GUARD:
+            lock = _WORKTREE_LOCKS.setdefault(key, threading.Lock())
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        lock_path = Path(tempfile.gettempdir()) / f"selfheal-wt-{digest}.lock"
+        with lock, lock_path.open("a") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def checked_out_branches(self) -> set[str]:
         """Branch refs checked out in any worktree of this repository."""

@@ -183,3 +183,19 @@ def test_not_a_repository(tmp_path: Path) -> None:
     with pytest.raises(ConfigurationError, match="not a git repository"):
         LocalGitRepository(tmp_path)
     assert subprocess.run(["git", "--version"], capture_output=True, check=False).returncode == 0
+
+
+def test_concurrent_checkouts(tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    work = make_work_repo(tmp_path / "svc")
+    repo = LocalGitRepository(work)
+    head = repo.resolve()
+
+    def one(_: int) -> str:
+        with repo.checkout(head) as tree:
+            return (tree / "app.py").read_text()
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        assert list(pool.map(one, range(12))) == [APP_PY] * 12
+    assert git(work, "worktree", "list").count("\n") == 0   # only the main worktree remains
