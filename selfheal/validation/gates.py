@@ -9,8 +9,10 @@ from __future__ import annotations
 
 import ast
 import fnmatch
+import json
 import re
 import time
+import tomllib
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from pathlib import Path, PurePosixPath
@@ -250,12 +252,34 @@ def applies(proposal: EditProposal, before: dict[str, str]) -> tuple[GateResult,
                              evidence={"changed": sorted(changed)}), t), changed
 
 
+def _data_error(path: str, text: str) -> str | None:
+    """A syntax error in a changed JSON/TOML/YAML file, or None (other files are not checked)."""
+    suffix = PurePosixPath(path).suffix.lower()
+    try:
+        if suffix == ".json":
+            json.loads(text)
+        elif suffix == ".toml":
+            tomllib.loads(text)
+        elif suffix in (".yaml", ".yml"):
+            import yaml
+
+            list(yaml.safe_load_all(text))
+    except (ValueError, tomllib.TOMLDecodeError) as exc:
+        return str(exc).splitlines()[0]
+    except Exception as exc:  # noqa: BLE001 - yaml.YAMLError and friends: report, never crash
+        return f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+    return None
+
+
 def parses(changed: dict[str, str]) -> GateResult:
-    """Every changed ``.py`` file is valid Python (``ast.parse``)."""
+    """Every changed ``.py`` file is valid Python (``ast.parse``); JSON/TOML/YAML files load."""
     t = time.monotonic()
     errors: dict[str, str] = {}
     for path, text in changed.items():
         if not path.endswith(".py"):
+            problem = _data_error(path, text)
+            if problem:
+                errors[path] = problem
             continue
         try:
             ast.parse(text, filename=path)
@@ -267,7 +291,7 @@ def parses(changed: dict[str, str]) -> GateResult:
         return _timed(GateResult(gate="parses", passed=False,
                                  detail="; ".join(f"{p}: {e}" for p, e in errors.items()),
                                  evidence={"syntax_errors": errors}), t)
-    return _timed(GateResult(gate="parses", passed=True, detail="every changed Python file parses"), t)
+    return _timed(GateResult(gate="parses", passed=True, detail="every changed file parses"), t)
 
 
 def fatal_findings(text: str, path: str) -> list[tuple[str, str, int]]:

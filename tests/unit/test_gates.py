@@ -156,6 +156,13 @@ def test_parses_rejects_broken_syntax() -> None:
     assert gates.parses({"app.py": APP}).passed
 
 
+@pytest.mark.parametrize("path, text", [("conf/settings.json", '{"a": 1,}'), ("conf/app.toml", "a = [1,\n"),
+                                        ("conf/app.yaml", "a: [1, 2\n")])
+def test_parses_checks_data_files(path: str, text: str) -> None:
+    result = gates.parses({path: text})
+    assert not result.passed and path in result.evidence["syntax_errors"]
+
+
 def test_lint_rejects_new_undefined_name_only() -> None:
     before = {"app.py": APP + "\n\ndef legacy():\n    return undefined_thing\n"}
     changed = {"app.py": before["app.py"].replace("len(items)", "count(items)")}
