@@ -7,14 +7,15 @@ line, the class header of a method, the module imports, and the definitions of n
 failing line when they live in the repository (same module, ``from x import y`` of a repo module,
 ``self.method``).
 
-A token budget (``settings.prompt_token_budget`` minus the trace and the prompt's fixed text)
-decides what goes first. Drop order, first dropped first:
+A token budget (``settings.prompt_token_budget`` minus the trace, the frame list and the prompt's
+fixed text) decides what goes first. Drop order, first dropped first (within each step, the
+largest piece first, so the fewest pieces are lost):
 
-1. definitions from files no frame points at (outermost frame's first);
+1. definitions from files no frame points at;
 2. definitions inside frame files;
 3. class headers of methods;
 4. the imports of files other than the innermost frame's;
-5. enclosing functions of outer frames, shrunk to signature + window (outermost first);
+5. enclosing functions of outer frames, shrunk to signature + window;
 6. the imports of the innermost frame's file;
 7. the innermost enclosing function, shrunk to signature + window.
 
@@ -36,7 +37,7 @@ from selfheal.ports import SourceRepository
 from selfheal.settings import Settings
 
 CHARS_PER_TOKEN = 3.5  # code tokenises denser than prose; 3.5 errs towards overestimating
-PROMPT_OVERHEAD_TOKENS = 900  # system prompt + edit-format instructions + headers
+PROMPT_OVERHEAD_TOKENS = 780  # system prompt + edit-format instructions + headers (measured ~730)
 MIN_SECTION_BUDGET = 400
 WINDOW = 3  # lines either side of a failing line
 MERGE_GAP = 2  # sections this close are shown as one (saves a header, keeps reading order)
@@ -46,8 +47,16 @@ _KIND_ORDER = {"function": 0, "window": 1, "class": 2, "definition": 3, "imports
 
 
 def estimate_tokens(text: str) -> int:
-    """A cheap token estimate: characters / 3.5, rounded up."""
-    return math.ceil(len(text) / CHARS_PER_TOKEN)
+    """A cheap token estimate: characters / 3.5 (rounded up), except that a line's indentation
+    counts as one token (BPE tokenisers merge runs of spaces; counting them per character would
+    make deeply nested code look twice its size)."""
+    indent = indented = 0
+    for line in text.splitlines():
+        n = len(line) - len(line.lstrip(" \t"))
+        if n:
+            indent += n
+            indented += 1
+    return math.ceil((len(text) - indent) / CHARS_PER_TOKEN) + indented
 
 
 # ------------------------------------------------------------------ frame -> file mapping
@@ -394,21 +403,31 @@ def _section(path: str, start: int, end: int, pieces: Sequence[Piece], lines: li
 
 
 def _sections_tokens(sections: Sequence[CodeSection]) -> int:
-    return sum(estimate_tokens(s.text) + 12 for s in sections)  # + headers/delimiters
+    # Each section also costs its BEGIN/END delimiter lines in the prompt.
+    return sum(estimate_tokens(s.text) + estimate_tokens(
+        f"=== BEGIN CODE [0123456789ab] {s.path} lines {s.start_line}-{s.end_line} ({s.kind}) ===\n"
+        "=== END CODE [0123456789ab] ===\n\n") for s in sections)
 
 
 def fit_budget(pieces: list[Piece], files: dict[str, _FileInfo], path_order: Sequence[str],
                budget: int) -> tuple[list[CodeSection], list[str]]:
     """Drop or shrink pieces in rank order until the merged sections fit ``budget`` tokens."""
     notes: list[str] = []
-    pieces = list(pieces)
+    # The same range found from several frames (imports, a class header) is one piece, kept as
+    # long as its most important finder needs it.
+    unique: dict[tuple[str, int, int, str], Piece] = {}
+    for p in pieces:
+        key = (p.path, p.start, p.end, p.kind)
+        if key not in unique or p.rank > unique[key].rank:
+            unique[key] = p
+    pieces = list(unique.values())
     sections = _merge(pieces, files, path_order)
     while _sections_tokens(sections) > budget:
         droppable = [p for p in pieces if p.rank < 1000]
         if not droppable:
             notes.append(f"context is over its budget of {budget} tokens with only failing-line windows left")
             break
-        victim = min(droppable, key=lambda p: (p.rank, -(p.end - p.start)))
+        victim = min(droppable, key=lambda p: (p.rank // 100, -(p.end - p.start), p.rank))
         pieces.remove(victim)
         pieces.extend(victim.fallback)
         action = "shrank" if victim.fallback else "dropped"
@@ -449,8 +468,13 @@ def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | N
     offered = list(dict.fromkeys(path for _, path in mapped))
     trace = redactor.redact(record.sample_trace)
     message = redactor.redact(record.message)
+    frame_lines = "\n".join(f"  {f.file}:{f.line} in {f.function}  |  {f.source or ''}"
+                            for f in record.frames)
     budget = max(MIN_SECTION_BUDGET, settings.prompt_token_budget - PROMPT_OVERHEAD_TOKENS
-                 - estimate_tokens(trace) - estimate_tokens(message))
+                 - estimate_tokens(trace) - estimate_tokens(message) - estimate_tokens(frame_lines))
+    if budget == MIN_SECTION_BUDGET:
+        notes.append(f"prompt token budget {settings.prompt_token_budget} is below what the trace and the "
+                     f"fixed prompt need; the code keeps a minimum of {MIN_SECTION_BUDGET} tokens")
     sections, budget_notes = fit_budget(pieces, builder.files, offered, budget)
     for s in sections:
         s.text = redactor.redact(s.text)
