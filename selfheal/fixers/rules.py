@@ -14,7 +14,14 @@ from collections.abc import Callable
 
 from selfheal.domain.edit_format import render_proposal
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
-from selfheal.fixers import rules_index, rules_keyerror, rules_names, rules_none, rules_zerodiv
+from selfheal.fixers import (
+    rules_index,
+    rules_keyerror,
+    rules_names,
+    rules_none,
+    rules_operand,
+    rules_zerodiv,
+)
 from selfheal.fixers.rules_common import Candidate, Site, Source, apply_check, base_type, locate_sites
 
 MODEL_ID = "rules"
@@ -55,11 +62,17 @@ def _index(typ: str, msg: str, sites: list[Site], files: dict[str, Source]) -> t
     return rules_index.propose(typ, msg, sites)
 
 
+def _operand(typ: str, msg: str, sites: list[Site], files: dict[str, Source]) -> tuple[list[Candidate], str]:
+    return rules_operand.propose(typ, msg, sites)
+
+
 def choose_rule(exc_type: str, message: str) -> Rule | None:
     """The template for this exception, or None when there is no rule for it."""
     typ = base_type(exc_type)
     if rules_none.kind_of(typ, message):
         return _none
+    if rules_operand.handles(typ, message):
+        return _operand
     if typ in ("NameError", "UnboundLocalError") or typ == "AttributeError":
         return _names
     if typ == "KeyError":
