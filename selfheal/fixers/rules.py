@@ -10,6 +10,7 @@ memory exhaustion, a crash wholly inside library code) get an ``ABSTAIN`` with t
 from __future__ import annotations
 
 import ast
+import textwrap
 from collections.abc import Callable
 
 from selfheal.domain.edit_format import render_proposal
@@ -136,6 +137,16 @@ def _parse_all(ctx: FixContext, sites: list[Site]) -> dict[str, Source]:
             files[path] = Source(path, text, ast.parse(text))
         except (SyntaxError, ValueError):
             continue
+    # Definitions the context builder cut from files that are not offered (a class defined
+    # elsewhere) help name lookups; they are never edit targets ("#n" keys are no repo path).
+    for n, section in enumerate(ctx.sections):
+        if section.path in files:
+            continue
+        text = textwrap.dedent(section.text)
+        try:
+            files[f"{section.path}#{n}"] = Source(section.path, text, ast.parse(text))
+        except (SyntaxError, ValueError):
+            continue
     return files
 
 
@@ -147,7 +158,7 @@ def _valid_unique(found: list[Candidate], files: dict[str, Source]) -> list[Cand
         key = tuple((e.path, e.search, e.replace) for e in cand.edits)
         if key in seen or not cand.edits or any(REDACTED in e.search for e in cand.edits):
             continue  # a search block holding a redaction marker can never match the real file
-        if all(e.path in files and apply_check(files[e.path], e) for e in cand.edits):
+        if all(e.path in files and "#" not in e.path and apply_check(files[e.path], e) for e in cand.edits):
             seen.add(key)
             out.append(cand)
     return out

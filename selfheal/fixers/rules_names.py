@@ -121,11 +121,12 @@ def _attrs_of_class(node: ast.ClassDef) -> set[str]:
 
 def _module_names(files: dict[str, Source], module: str) -> set[str]:
     suffix = module.replace(".", "/")
-    for path, src in files.items():
-        if path.endswith((suffix + ".py", suffix + "/__init__.py")):
-            return _bound(src.tree, deep=False) | {
-                name for top in src.tree.body for name in _bound(top, deep=False)
-            }
+    names: set[str] = set()
+    for src in files.values():
+        if src.path.endswith((suffix + ".py", suffix + "/__init__.py")):
+            names |= {name for top in src.tree.body for name in _bound(top, deep=False)}
+    if names:
+        return names
     top = module.split(".")[0]
     if top in sys.stdlib_module_names and top not in _UNSAFE_MODULES:
         try:

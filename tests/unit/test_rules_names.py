@@ -120,3 +120,41 @@ def test_suggestions_follow_cpython_cutoff(wrong, names, expected):
 def test_distance_counts_case_changes_cheaply():
     assert distance("Config", "config") == 1
     assert distance("sha265", "sha256") == 4
+
+
+def test_class_defined_in_a_file_that_is_only_a_context_section():
+    from selfheal.domain.fixing import CodeSection
+
+    code = '''
+def latest(order):
+    return order.shipment[-1]
+'''
+    store = '''class Order:
+    def __init__(self, order_id):
+        self.order_id = order_id
+        self.shipments = []
+'''
+    ctx = context(code, "AttributeError", "'Order' object has no attribute 'shipment'",
+                  "return order.shipment[-1]")
+    section = CodeSection(path="orders/store.py", start_line=10, end_line=14, text=store, kind="definition")
+    ctx = ctx.model_copy(update={"sections": [section]})
+    found = fixes(ctx)
+    assert "return order.shipments[-1]" in found[0].patched[PATH]
+    assert all(e.path == PATH for f in found for e in f.proposal.edits)
+
+
+def test_module_attribute_typo_in_a_repository_module():
+    helpers = '''
+def parse_money(text):
+    return round(float(text), 2)
+'''
+    code = '''
+from svc import helpers
+
+
+def price(row):
+    return helpers.parse_mony(row["price"])
+'''
+    ctx = context(code, "AttributeError", "module 'svc.helpers' has no attribute 'parse_mony'",
+                  'return helpers.parse_mony(row["price"])', files={"svc/helpers.py": helpers})
+    assert "helpers.parse_money(row" in fixes(ctx)[0].patched[PATH]
