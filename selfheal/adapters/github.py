@@ -273,7 +273,13 @@ class GitHubHost(_GitHubBase):
         open_prs = self._pulls(branch, "open")
         if open_prs:
             pr = open_prs[0]
+            changed = (pr.body or "") != body
             self._call("update pull request", pr.edit, title=title, body=body)
+            if changed:
+                # Editing a body notifies nobody; a comment tells reviewers the fix was redone.
+                head = str(pr.head.sha or "")[:12]
+                self._call("comment on pull request", pr.create_issue_comment,
+                           f"selfheal regenerated this fix (head `{head}`); the description is updated.")
             created = False
         else:
             pr = self._create(branch, base, title, body, draft)

@@ -38,6 +38,10 @@ def test_three_runs_one_branch_one_pr(gh: FakeGitHub) -> None:
     assert gh.pulls[1]["labels"] == ["selfheal"]
     assert git(gh.bare, "for-each-ref", "--format=%(refname:short)", "refs/heads/selfheal/") == BRANCH
     assert f"Selfheal-Fingerprint: {FP}" in git(gh.bare, "log", "-1", "--format=%B", BRANCH)
+    # runs 1 and 2 changed the body: reviewers got one comment each; an identical re-run adds none
+    assert len(gh.comments[1]) == 2 and "regenerated" in gh.comments[1][0]["body"]
+    _publish(host, "run 2")
+    assert len(gh.comments[1]) == 2
 
 
 def test_rerun_after_a_rate_limit_converges(gh: FakeGitHub) -> None:
