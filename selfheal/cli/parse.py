@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 import click
 
 from selfheal.domain.extract import extract_tracebacks
-from selfheal.domain.fingerprint import fingerprint_ids
+from selfheal.domain.fingerprint import fingerprint_ids, is_in_app, relative_path
 from selfheal.domain.traceback import Traceback
 
 
@@ -36,28 +36,41 @@ def _open_lines(path: str) -> tuple[Iterator[str], BinaryIO | None]:
     return iter(text), handle
 
 
+def _location(tb: Traceback) -> str:
+    """The innermost application frame (else the innermost frame) as ``path:line function``."""
+    frames = tb.final.frames
+    chosen = next((f for f in reversed(frames) if is_in_app(f.file)), frames[-1] if frames else None)
+    if chosen is None:
+        return "-"
+    where = relative_path(chosen.file)
+    if chosen.line is not None:
+        where += f":{chosen.line}"
+    return f"{where} {chosen.function}" if chosen.function else where
+
+
 def _summary_rows(items: list[tuple[Traceback, str]]) -> list[list[Any]]:
-    rows: list[list[Any]] = []
+    """One row per distinct error (fingerprint), in order of first appearance."""
+    groups: dict[str, list[Traceback]] = {}
     for tb, fp in items:
+        groups.setdefault(fp, []).append(tb)
+    rows: list[list[Any]] = []
+    for fp, tbs in groups.items():
+        tb = tbs[0]
         final = tb.final
         first = (final.message or "").strip().splitlines()
         message = first[0] if first else ""
-        if len(message) > 80:
-            message = message[:77] + "..."
-        where = "-"
-        if final.frames:
-            last = final.frames[-1]
-            where = f"{last.file}:{last.line}" if last.line is not None else last.file
-        flags = []
+        if len(message) > 60:
+            message = message[:57] + "..."
+        notes = []
         if len(tb.chain) > 1:
-            flags.append(f"chain={len(tb.chain)}")
+            notes.append(f"chain of {len(tb.chain)}")
         if final.is_group:
-            flags.append(f"group={len(final.exceptions) + final.more_exceptions}")
-        if tb.truncated:
-            flags.append("truncated")
-        rows.append(
-            [tb.first_line, final.type or "?", message, where, len(final.frames), fp[:12], " ".join(flags)]
-        )
+            notes.append(f"group of {len(final.exceptions) + final.more_exceptions}")
+        if any(t.truncated for t in tbs):
+            notes.append("truncated")
+        lines = ", ".join(str(t.first_line) for t in tbs[:5]) + (", ..." if len(tbs) > 5 else "")
+        exc_type = (final.type or "?").rsplit(".", 1)[-1]
+        rows.append([fp[:12], len(tbs), exc_type, message, _location(tb), lines, "; ".join(notes)])
     return rows
 
 
@@ -80,5 +93,10 @@ def parse(file: str, as_json: bool) -> None:
     from selfheal.cli.output import print_table
 
     rows = _summary_rows(items)
-    title = f"{len(items)} traceback(s) in {'stdin' if file == '-' else file}"
-    print_table(title, ["line", "type", "message", "raised at", "frames", "fingerprint", "notes"], rows)
+    source = "stdin" if file == "-" else file
+    title = f"{len(items)} traceback(s), {len(rows)} distinct error(s) in {source}"
+    print_table(title, ["error", "seen", "type", "message", "raised at", "lines", "notes"], rows)
+
+
+if __name__ == "__main__":  # `python -m selfheal.cli.parse` (used by the corpus scorer test)
+    parse()
