@@ -1,0 +1,176 @@
+"""``selfheal errors``: the tracked errors in the local store (``<home>/errors.db``).
+
+``selfheal errors [--status S] [--json]`` lists them; ``errors show FINGERPRINT [--json]``
+prints one with its sample trace and attempts; ``errors ignore|resolve|queue FINGERPRINT``
+changes its status (``queue`` re-drives a fix). A FINGERPRINT may be any unique prefix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from selfheal.cli.output import echo_json, fmt_time, print_table
+from selfheal.domain.records import Status
+
+if TYPE_CHECKING:
+    from selfheal.adapters.sqlite_store import SqliteErrorStore
+    from selfheal.domain.records import ErrorRecord
+
+_home_option = click.option("--home", type=click.Path(path_type=Path), default=None,
+                            help="selfheal home directory (default: SELFHEAL_HOME or .selfheal)")
+_STATUSES = [s.value for s in Status]
+
+
+def _store(ctx: click.Context, home: Path | None) -> SqliteErrorStore:
+    from selfheal.compose.store import build_local_store
+    from selfheal.settings import load_settings
+
+    parent_home = (ctx.find_root().obj or {}).get("home") if ctx.find_root().obj else None
+    return build_local_store(load_settings({"home": home or parent_home}))
+
+
+def resolve(store: SqliteErrorStore, text: str) -> str:
+    """A full fingerprint from a unique prefix of one."""
+    from selfheal.errors import ErrorNotFound, MalformedInput
+
+    text = text.strip().lower()
+    matches = store.find(text)
+    if text in matches:
+        return text
+    if not matches:
+        raise ErrorNotFound(f"no error matches {text!r}")
+    if len(matches) > 1:
+        raise MalformedInput(f"{text!r} matches {len(matches)}+ errors; give more characters")
+    return matches[0]
+
+
+def _short(text: str, width: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _list(store: SqliteErrorStore, status: str | None, limit: int, as_json: bool) -> None:
+    records = store.list(Status(status) if status else None, limit=limit)
+    if as_json:
+        echo_json([r.model_dump(mode="json", exclude={"sample_trace", "attempts"}) for r in records])
+        return
+    if not records:
+        click.echo("no errors recorded" + (f" with status {status}" if status else ""))
+        return
+    print_table("errors", ["fingerprint", "status", "count", "first seen", "last seen", "type", "location",
+                           "message"],
+                [[r.short_id, r.status.value, r.count, fmt_time(r.first_seen), fmt_time(r.last_seen),
+                  r.exc_type, r.location, _short(r.message)] for r in records])
+
+
+@click.group(invoke_without_command=True)
+@_home_option
+@click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
+              help="only errors with this status")
+@click.option("--limit", type=int, default=1000, show_default=True, help="at most this many errors")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.pass_context
+def errors(ctx: click.Context, home: Path | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List the tracked errors, most recently seen first."""
+    ctx.ensure_object(dict)
+    ctx.obj["home"] = home
+    if ctx.invoked_subcommand is None:
+        _list(_store(ctx, home), status.upper() if status else None, limit, as_json)
+
+
+@errors.command("list")
+@_home_option
+@click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
+              help="only errors with this status")
+@click.option("--limit", type=int, default=1000, show_default=True, help="at most this many errors")
+@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@click.pass_context
+def list_errors(ctx: click.Context, home: Path | None, status: str | None, limit: int, as_json: bool) -> None:
+    """List the tracked errors (same as ``selfheal errors``)."""
+    _list(_store(ctx, home), status.upper() if status else None, limit, as_json)
+
+
+def _show_text(rec: ErrorRecord) -> None:
+    print_table(f"error {rec.fingerprint}", ["field", "value"], [
+        ["status", rec.status.value + (f" ({rec.status_reason})" if rec.status_reason else "")],
+        ["type", rec.exc_type], ["message", rec.message], ["count", rec.count],
+        ["first seen", fmt_time(rec.first_seen)], ["last seen", fmt_time(rec.last_seen)],
+        ["location", rec.location], ["source", rec.source or "-"],
+        ["in-app frames", "\n".join(f"{f.file}:{f.line or '?'} in {f.function or '?'}" for f in rec.frames)
+         or "-"],
+        ["branch", rec.branch], ["pull request", rec.pr_url], ["previous pull request", rec.previous_pr_url],
+        ["tokens in/out", f"{rec.tokens_in}/{rec.tokens_out}"], ["cost", f"${rec.cost_usd:.4f}"],
+        ["fingerprint version", rec.fingerprint_version],
+    ])
+    click.echo("sample trace:")
+    click.echo(rec.sample_trace.rstrip() or "-")
+    if not rec.attempts:
+        click.echo("no fix attempts yet")
+        return
+    rows: list[list[Any]] = []
+    for att in rec.attempts:
+        why = "; ".join(att.reasons) or att.error or "-"
+        rows.append([att.number, att.outcome, fmt_time(att.started_at), fmt_time(att.finished_at),
+                     att.execution or "-", why, f"${att.cost_usd:.4f}"])
+        for step in att.steps:
+            detail = step.error or ""
+            rows.append(["", f"  {step.state}: {step.outcome}", fmt_time(step.started_at),
+                         f"{step.duration_ms} ms" if step.duration_ms is not None else "-", "", detail, ""])
+    print_table("attempts", ["#", "outcome / step", "started", "finished / took", "execution", "reasons",
+                             "cost"], rows)
+
+
+@errors.command("show")
+@click.argument("fingerprint")
+@_home_option
+@click.option("--json", "as_json", is_flag=True, help="print the whole record as JSON")
+@click.pass_context
+def show(ctx: click.Context, fingerprint: str, home: Path | None, as_json: bool) -> None:
+    """Print one error with its sample trace and attempts (FINGERPRINT may be a prefix)."""
+    store = _store(ctx, home)
+    rec = store.get(resolve(store, fingerprint))
+    assert rec is not None
+    if as_json:
+        echo_json(rec.model_dump(mode="json"))
+    else:
+        _show_text(rec)
+
+
+def _change(ctx: click.Context, home: Path | None, fingerprint: str, to: Status, reason: str) -> None:
+    store = _store(ctx, home)
+    fp = resolve(store, fingerprint)
+    rec = store.transition(fp, to, reason=reason)
+    click.echo(f"{rec.short_id} is now {rec.status.value}")
+
+
+@errors.command("ignore")
+@click.argument("fingerprint")
+@_home_option
+@click.option("--reason", default="ignored by hand", show_default=True)
+@click.pass_context
+def ignore(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
+    """Stop tracking an error for fixes (status IGNORED)."""
+    _change(ctx, home, fingerprint, Status.IGNORED, reason)
+
+
+@errors.command("resolve")
+@click.argument("fingerprint")
+@_home_option
+@click.option("--reason", default="resolved by hand", show_default=True)
+@click.pass_context
+def resolve_cmd(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
+    """Mark an error fixed (status RESOLVED); if it is seen again it becomes REGRESSED."""
+    _change(ctx, home, fingerprint, Status.RESOLVED, reason)
+
+
+@errors.command("queue")
+@click.argument("fingerprint")
+@_home_option
+@click.option("--reason", default="re-driven by hand", show_default=True)
+@click.pass_context
+def queue(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
+    """Queue a new fix attempt for an error (status QUEUED; ``selfheal watch`` starts it)."""
+    _change(ctx, home, fingerprint, Status.QUEUED, reason)

@@ -1,0 +1,137 @@
+"""``selfheal ingest`` and ``selfheal errors`` against a real SQLite file (in-process and as
+real subprocesses for --follow, SELFHEAL_HOME and error messages)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from click.testing import CliRunner, Result
+
+from selfheal.adapters.sqlite_store import SqliteErrorStore
+from selfheal.cli import cli
+from selfheal.domain.records import StepRecord
+from tests.support.tracking_logs import log_lines
+
+SELFHEAL = [sys.executable, "-c", "from selfheal.cli import main; main()"]
+
+
+def write_log(path: Path, errors: int = 3, occurrences: int = 4) -> Path:
+    path.write_text("\n".join(log_lines(errors, occurrences)) + "\n", encoding="utf-8")
+    return path
+
+
+def invoke(args: list[str], input: str | None = None) -> Result:
+    """Run the CLI in-process with a wide terminal (tables do not wrap)."""
+    return CliRunner(env={"COLUMNS": "220"}).invoke(cli, args, input=input, catch_exceptions=False)
+
+
+def run(*args: str) -> Any:
+    result = invoke(list(args))
+    assert result.exit_code == 0, result.output
+    return json.loads(result.output)
+
+
+def test_ingest_twice_doubles_counts_and_adds_no_error(tmp_path: Path) -> None:
+    log = write_log(tmp_path / "app.log")
+    home = str(tmp_path / "home")
+    first = run("ingest", str(log), "--home", home, "--json")
+    assert (first["tracebacks"], first["distinct"], len(first["new"])) == (12, 3, 3)
+    second = run("ingest", str(log), "--home", home, "--json")
+    assert second["new"] == [] and second["duplicates"] == 12
+    listed = run("errors", "--home", home, "--json")
+    assert sorted(e["count"] for e in listed) == [8, 8, 8]
+    assert (tmp_path / "home" / "errors.db").is_file()
+
+
+def test_ingest_from_stdin_and_table_output(tmp_path: Path) -> None:
+    home = str(tmp_path / "home")
+    text = "\n".join(log_lines(2, 2))
+    result = invoke(["ingest", "-", "--home", home], input=text)
+    assert result.exit_code == 0 and "new error" in result.output
+    table = invoke(["errors", "--home", home])
+    assert "KeyError" in table.output and "ValueError" in table.output and "NEW" in table.output
+
+
+def test_errors_show_status_changes_and_prefix(tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    new = run("ingest", str(write_log(tmp_path / "a.log", 2, 1)), "--home", str(home), "--json")["new"]
+    fp = new[0]
+    store = SqliteErrorStore(home / "errors.db")
+    store.transition(fp, "FIXING")  # type: ignore[arg-type]
+    store.start_attempt(fp, "arn:exec:1")
+    store.record_step(fp, 1, StepRecord(state="ValidatePatch", started_at=datetime.now(UTC), outcome="failed",
+                                        error="PatchDoesNotApply"))
+    store.finish_attempt(fp, 1, outcome="abstained", reasons=["tests still fail"])
+    shown = run("errors", "show", fp[:6], "--home", str(home), "--json")
+    assert shown["fingerprint"] == fp and shown["sample_trace"].startswith("Traceback")
+    assert shown["attempts"][0]["reasons"] == ["tests still fail"]
+    assert shown["attempts"][0]["steps"][0]["error"] == "PatchDoesNotApply"
+    text = invoke(["errors", "show", fp[:8], "--home", str(home)])
+    assert "ValidatePatch: failed" in text.output and "tests still fail" in text.output
+    assert "sample trace:" in text.output
+    invoke(["errors", "ignore", fp[:8], "--home", str(home)])
+    ignored = run("errors", "--status", "IGNORED", "--home", str(home), "--json")
+    assert [e["fingerprint"] for e in ignored] == [fp]
+    other = new[1]
+    out = invoke(["errors", "resolve", other, "--home", str(home)])
+    assert "is now RESOLVED" in out.output
+    again = run("ingest", str(tmp_path / "a.log"), "--home", str(home), "--json")
+    assert again["regressed"] == [other]
+    out = invoke(["errors", "queue", other[:10], "--home", str(home)])
+    assert "is now QUEUED" in out.output
+
+
+def test_errors_are_one_clear_line(tmp_path: Path) -> None:
+    env = {**os.environ, "SELFHEAL_HOME": str(tmp_path / "home")}
+    write_log(tmp_path / "a.log", 1, 1)
+    subprocess.run([*SELFHEAL, "ingest", str(tmp_path / "a.log")], env=env, check=True, timeout=60,
+                   capture_output=True)
+    assert (tmp_path / "home" / "errors.db").is_file()  # SELFHEAL_HOME honoured
+    proc = subprocess.run([*SELFHEAL, "errors", "show", "ffff"], env=env, timeout=60, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and proc.stderr.strip() == "error: ErrorNotFound: no error matches 'ffff'"
+    proc = subprocess.run([*SELFHEAL, "errors", "resolve", "ffff"], env=env, timeout=60, capture_output=True,
+                          text=True)
+    assert proc.returncode == 1 and "ErrorNotFound" in proc.stderr
+
+
+def test_follow_ingests_appended_tracebacks_until_interrupted(tmp_path: Path) -> None:
+    log = tmp_path / "live.log"
+    log.write_text("starting\n", encoding="utf-8")
+    home = tmp_path / "home"
+    proc = subprocess.Popen([*SELFHEAL, "ingest", str(log), "--follow", "--home", str(home), "--json",
+                             "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        store_path = home / "errors.db"
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(log_lines(2, 3)) + "\n")
+        deadline = time.monotonic() + 30
+        counts: list[int] = []
+        while time.monotonic() < deadline:
+            if store_path.is_file():
+                counts = sorted(r.count for r in SqliteErrorStore(store_path).list())
+                if counts == [3, 3]:
+                    break
+            time.sleep(0.1)
+        assert counts == [3, 3]
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(log_lines(2, 1)) + "\n")
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and counts != [4, 4]:
+            counts = sorted(r.count for r in SqliteErrorStore(store_path).list())
+            time.sleep(0.1)
+        assert counts == [4, 4]
+    finally:
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    summary = json.loads(out)
+    assert summary["tracebacks"] == 8 and len(summary["new"]) == 2
