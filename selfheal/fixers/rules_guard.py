@@ -242,6 +242,8 @@ def guard_edits(
     ``continue`` when inside a loop over the value's source, else ``return <default>``.
     Returns (kind, edit) pairs, kind one of ``continue`` / ``return``."""
     out: list[tuple[str, SearchReplace]] = []
+    if _bound_within(stmt) & depends_on:
+        return out  # the value only exists inside a comprehension or lambda of the statement
     loop = loop_of(src, stmt)
     func = func_of(src, stmt)
     loop_first = loop is not None and bool(
@@ -267,3 +269,16 @@ def _assigned_in_loop(loop: ast.For | ast.While | ast.AsyncFor, names: set[str])
         if isinstance(node, ast.Assign) and any(names_in(t) & names for t in node.targets):
             return True
     return False
+
+
+def _bound_within(stmt: ast.stmt) -> set[str]:
+    """Names bound by comprehensions and lambdas inside ``stmt`` (not visible above it)."""
+    names: set[str] = set()
+    for node in ast.walk(stmt):
+        if isinstance(node, ast.comprehension):
+            names |= names_in(node.target)
+        elif isinstance(node, ast.Lambda):
+            names |= {a.arg for a in node.args.args + node.args.kwonlyargs + node.args.posonlyargs}
+        elif isinstance(node, ast.NamedExpr):
+            names |= names_in(node.target)
+    return names

@@ -126,3 +126,14 @@ def login(event):
     ctx = context(code, "KeyError", "'user'", 'return event["detail"]["user"]["login"]')
     first = fixes(ctx)[0]
     assert 'event["detail"].get("user", {})["login"]' in first.patched[PATH]
+
+
+def test_no_guard_for_a_name_bound_inside_a_comprehension():
+    code = '''
+def emails_by_id(rows):
+    return {r["id"]: r["email"] for r in rows}
+'''
+    ctx = context(code, "KeyError", "'email'", 'return {r["id"]: r["email"] for r in rows}')
+    found = fixes(ctx)
+    assert found and all("Guard" not in f.proposal.summary for f in found)
+    assert load(found[0].patched[PATH]).emails_by_id([{"id": 1}]) == {1: None}
