@@ -1,0 +1,1 @@
+"""Weekly payroll from approved timesheets."""
