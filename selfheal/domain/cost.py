@@ -6,7 +6,8 @@ profiles or batch/cached pricing differ. Override them with the ``model_prices``
 (``"claude-sonnet-4-5=3/15,my-model=0.5/1.5"``). A model id is priced by the longest table key it
 contains, so ``us.anthropic.claude-sonnet-4-5-20250929-v1:0`` uses ``claude-sonnet-4-5``. Models
 not in the table are priced at ``UNKNOWN_MODEL_PRICE`` (a mid-range model's price) so a cap still
-means something; local servers (``openai:http://127.0.0.1...``) are free.
+means something; local servers (``openai:http://127.0.0.1...``) are free unless an override
+names them.
 """
 
 from __future__ import annotations
@@ -66,16 +67,22 @@ class PriceTable:
 
     def __init__(self, prices: Mapping[str, Price] | None = None, overrides: Sequence[str] = ()) -> None:
         self._prices = dict(DEFAULT_PRICES if prices is None else prices)
-        for item in overrides:
-            key, price = parse_price_override(item)
-            self._prices[key] = price
+        self._overrides = dict(parse_price_override(item) for item in overrides)
 
     def price(self, model_id: str) -> Price:
+        """Explicit overrides first, then free for local servers, then the table."""
+        lowered = model_id.lower()
+        override = self._best(self._overrides, lowered)
+        if override is not None:
+            return override
         if any(h in model_id for h in _LOCAL_HOSTS):
             return FREE
-        lowered = model_id.lower()
-        best = max((k for k in self._prices if k.lower() in lowered), key=len, default=None)
-        return self._prices[best] if best is not None else UNKNOWN_MODEL_PRICE
+        return self._best(self._prices, lowered) or UNKNOWN_MODEL_PRICE
+
+    @staticmethod
+    def _best(table: Mapping[str, Price], lowered_id: str) -> Price | None:
+        best = max((k for k in table if k.lower() in lowered_id), key=len, default=None)
+        return table[best] if best is not None else None
 
 
 def parse_price_override(item: str) -> tuple[str, Price]:

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Sequence
 from functools import lru_cache
 from importlib import resources
 
-from selfheal.domain.context import estimate_tokens
+from selfheal.domain.context import estimate_tokens, map_frame_path
 from selfheal.domain.fixing import CodeSection, FixContext, Prompt
 from selfheal.domain.redact import Redactor
 from selfheal.settings import Settings
@@ -46,21 +47,42 @@ def _data_tag(*parts: str) -> str:
 
 
 def _error_block(context: FixContext) -> str:
-    seen = f" (first seen {context.first_seen}, last seen {context.last_seen})" if context.first_seen else ""
-    lines = [f"Type: {context.exc_type}", f"Message: {context.message}",
-             f"Occurrences: {context.occurrences}{seen}", "In-app frames, outermost first:"]
+    lines = [f"Type: {context.exc_type}", f"Message: {context.message}", "In-app frames, outermost first:"]
     for f in context.frames:
         src = f"  |  {f.source.strip()}" if f.source else ""
         lines.append(f"  {f.file}:{f.line or '?'} in {f.function or '?'}{src}")
     return "\n".join(lines)
 
 
+def _occurrences_block(context: FixContext) -> str:
+    lines = [f"Count: {context.occurrences}"]
+    if context.first_seen:
+        lines += [f"First seen: {context.first_seen}", f"Last seen: {context.last_seen}"]
+    return "\n".join(lines)
+
+
+def failing_lines(context: FixContext, app_roots: Sequence[str] = ()) -> dict[str, list[int]]:
+    """Repository path -> the lines where mapped in-app frames were executing."""
+    unmapped = {(f.file, f.line) for f in context.unmapped_frames}
+    out: dict[str, list[int]] = {}
+    for f in context.frames:
+        if f.line is None or (f.file, f.line) in unmapped:
+            continue
+        path = map_frame_path(f.file, context.offered_files, app_roots).path
+        if path is not None and f.line not in out.setdefault(path, []):
+            out[path].append(f.line)
+    return out
+
+
 def _block(name: str, tag: str, body: str, label: str = "") -> str:
     return f"=== BEGIN {name} [{tag}]{label} ===\n{body.rstrip(chr(10))}\n=== END {name} [{tag}] ==="
 
 
-def _code_block(section: CodeSection, tag: str) -> str:
-    label = f" {section.path} lines {section.start_line}-{section.end_line} ({section.kind})"
+def _code_block(section: CodeSection, tag: str, failing: dict[str, list[int]]) -> str:
+    here = [n for n in failing.get(section.path, []) if section.start_line <= n <= section.end_line]
+    marks = f"; failing line{'s' if len(here) > 1 else ''} {', '.join(map(str, sorted(here)))}" \
+        if here else ""
+    label = f" {section.path} lines {section.start_line}-{section.end_line} ({section.kind}{marks})"
     return _block("CODE", tag, section.text, label)
 
 
@@ -79,17 +101,20 @@ def build_prompt(context: FixContext, attempt: int, feedback: str | None, settin
                          for f in context.unmapped_frames)
     tag = _data_tag(context.message, context.trace, unmapped, fb, _error_block(context),
                     *(s.text for s in context.sections))
+    failing = failing_lines(context, settings.app_roots)
     values = {
         "attempt": str(attempt),
         "max_attempts": str(max(settings.max_attempts, attempt)),
         "tag": tag,
         "error": _error_block(context),
+        "occurrences": _occurrences_block(context),
         "trace": context.trace.rstrip("\n") or "(no trace recorded)",
         "revision": context.revision or "unknown",
         "offered_files": "\n".join(f"- {p}" for p in context.offered_files) or "- (none)",
         "unmapped": ("\nFrames that match no repository file (not editable):\n"
                      + _block("UNMAPPED FRAMES", tag, unmapped) + "\n" if unmapped else ""),
-        "code": "\n\n".join(_code_block(s, tag) for s in context.sections) or "(no source available)",
+        "code": "\n\n".join(_code_block(s, tag, failing) for s in context.sections)
+        or "(no source available)",
         "feedback": ("\nThe previous attempt was rejected. Its feedback follows; propose a different fix.\n"
                      + _block("PREVIOUS ATTEMPT FEEDBACK", tag, fb) + "\n" if fb else ""),
     }

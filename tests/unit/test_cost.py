@@ -33,6 +33,7 @@ def test_prices_by_longest_contained_key_and_overrides() -> None:
     o = PriceTable(overrides=["mystery=1/2", "claude-sonnet-4-5=2.5/12"])
     assert o.price("mystery-model") == Price(1.0, 2.0)
     assert o.price("us.anthropic.claude-sonnet-4-5-20250929-v1:0") == Price(2.5, 12.0)
+    assert o.price("openai:http://127.0.0.1:8000#mystery-7b") == Price(1.0, 2.0)  # operator priced it
     with pytest.raises(ConfigurationError, match="MODEL=IN/OUT"):
         PriceTable(overrides=["nonsense"])
 

@@ -54,7 +54,7 @@ def test_sections_are_delimited_with_a_content_tag() -> None:
     tags = set(re.findall(r"=== (?:BEGIN|END) [A-Z ]+\[([0-9a-f]{12})\]", p.user))
     assert len(tags) == 1
     names = re.findall(r"=== BEGIN ([A-Z ]+?) \[", p.user)
-    assert names[:2] == ["ERROR", "TRACE"] and "UNMAPPED FRAMES" in names
+    assert names[:3] == ["ERROR", "OCCURRENCES", "TRACE"] and "UNMAPPED FRAMES" in names
     assert names.count("CODE") == len(ctx.sections)
     # A different message gives a different tag: text cannot predict its own delimiter.
     other = build_prompt(ctx.model_copy(update={"message": "'FR'"}), 1, None, Settings())
@@ -73,3 +73,13 @@ def test_render_does_not_rescan_inserted_values() -> None:
     assert render("a {{x}} b {{y}}", {"x": "{{y}}", "y": "Y"}) == "a {{y}} b Y"
     with pytest.raises(KeyError):
         render("{{missing}}", {})
+
+
+def test_failing_lines_are_marked_on_their_sections() -> None:
+    p = build_prompt(_context(), 1, None, Settings())
+    heads = re.findall(r"=== BEGIN CODE \[[0-9a-f]+\] (\S+) lines (\d+)-(\d+) \(([^)]*)\) ===", p.user)
+    marked = {(path, label) for path, _, _, label in heads if "failing" in label}
+    assert ("src/billing/handler.py", "function; failing line 26") in marked
+    assert any(p == "src/billing/invoices.py" and "failing lines 43, 49" in label for p, label in marked)
+    # The unmapped runtime frame (bootstrap.py:180) marks nothing.
+    assert all("180" not in label for _, label in marked)
