@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import re
 import shutil
+import tarfile
 import tempfile
 import threading
 import time
@@ -145,7 +146,10 @@ class _GitHubBase:
 
 
 class GitHubRepository(_GitHubBase):
-    """``SourceRepository`` over the GitHub API at a commit."""
+    """``SourceRepository`` over the GitHub API at a commit. ``checkout`` downloads the tarball
+    (one request), falling back to one blob request per file."""
+
+    archive_timeout = 60
 
     def _tree(self, revision: str) -> list[Any]:
         sha = self.resolve(revision)
@@ -185,22 +189,66 @@ class GitHubRepository(_GitHubBase):
 
     @contextmanager
     def _checkout(self, revision: str) -> Iterator[Path]:
-        entries = self._tree(revision)
+        sha = self.resolve(revision)
         tmp = Path(tempfile.mkdtemp(prefix="selfheal-gh-tree-"))
         try:
             root = tmp / "tree"
             root.mkdir()
-            for e in entries:
-                if e.type != "blob" or e.mode not in ("100644", "100755"):
-                    continue  # submodules and symlinks are not materialised
-                target = root / safe_repo_path(e.path)
-                target.parent.mkdir(parents=True, exist_ok=True)
-                target.write_bytes(self._blob(e.sha))
-                if e.mode == "100755":
-                    target.chmod(0o755)
+            if not self._from_tarball(sha, root):
+                self._from_blobs(sha, root)
             yield root
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def _from_tarball(self, sha: str, root: Path) -> bool:
+        """One download of the tarball (fast); False when the host does not offer it."""
+        try:
+            link = self.repo().get_archive_link("tarball", sha)
+            resp = requests.get(link, stream=True, timeout=self.archive_timeout)
+        except (GithubException, requests.exceptions.RequestException, KeyError):
+            return False
+        with resp:
+            if resp.status_code != 200:
+                return False
+            try:
+                with tarfile.open(fileobj=resp.raw, mode="r|gz") as tar:
+                    for member in tar:
+                        _extract_member(tar, member, root)
+            except (tarfile.TarError, OSError, EOFError):
+                shutil.rmtree(root, ignore_errors=True)
+                root.mkdir()
+                return False
+        return True
+
+    def _from_blobs(self, sha: str, root: Path) -> None:
+        for e in self._tree(sha):
+            if e.type != "blob" or e.mode not in ("100644", "100755"):
+                continue  # submodules and symlinks are not materialised
+            target = root / safe_repo_path(e.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_bytes(self._blob(e.sha))
+            if e.mode == "100755":
+                target.chmod(0o755)
+
+
+def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
+    """Write one regular file of a GitHub tarball (``<owner>-<repo>-<sha>/path``) under ``root``."""
+    parts = member.name.split("/", 1)
+    if len(parts) < 2 or not parts[1] or not member.isfile():
+        return  # the top directory, directories (made on demand), symlinks, devices
+    try:
+        rel = safe_repo_path(parts[1].rstrip("/"))
+    except EditRejected:
+        return
+    src = tar.extractfile(member)
+    if src is None:
+        return
+    target = root / rel
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with src, target.open("wb") as out:
+        shutil.copyfileobj(src, out)
+    if member.mode & 0o100:
+        target.chmod(0o755)
 
 
 class GitHubHost(_GitHubBase):

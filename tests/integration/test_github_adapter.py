@@ -53,11 +53,22 @@ def test_reads_source_through_the_api(gh: FakeGitHub) -> None:
     assert repo.read_file("tests", head) is None
     with pytest.raises(SourceNotFound):
         repo.resolve("no-such-branch")
+    assert gh.archive_downloads == 0
+
+
+@pytest.mark.parametrize("tarballs", [True, False])
+def test_checkout_materialises_the_tree(gh: FakeGitHub, tarballs: bool) -> None:
+    gh.tarballs = tarballs   # False: no tarball endpoint, the adapter falls back to blobs
+    repo = _repo(gh)
+    head = repo.resolve()
     with repo.checkout(head) as tree:
+        assert sorted(str(p.relative_to(tree)) for p in tree.rglob("*") if p.is_file()) == \
+            ["app.py", "run.sh", "tests/test_app.py"]
         assert (tree / "app.py").read_text() == APP_PY
-        assert (tree / "tests" / "test_app.py").is_file()
         assert (tree / "run.sh").stat().st_mode & 0o100
+        assert not (tree / "tests" / "test_app.py").stat().st_mode & 0o100
     assert not tree.exists()
+    assert gh.archive_downloads == (1 if tarballs else 0)
 
 
 def test_commit_branch_with_git_data_api(gh: FakeGitHub) -> None:

@@ -58,6 +58,8 @@ class FakeGitHub:
     faults: list[Fault] = field(default_factory=list)
     requests: list[tuple[str, str]] = field(default_factory=list)
     port: int = 0
+    tarballs: bool = True  # serve GET .../tarball/{ref} (False: clients must fall back to blobs)
+    archive_downloads: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- test controls ---------------------------------------------------------------------
@@ -144,6 +146,14 @@ class FakeGitHub:
                         (fault.path is None or re.search(fault.path, path)):
                     fault.times -= 1
                     return fault.status, fault.headers, {"message": fault.message}
+            if path.startswith("/_codeload/") and self.tarballs:
+                # like codeload.github.com: the redirect URL itself authorises the download
+                sha = path.rsplit("/", 1)[-1]
+                self.archive_downloads += 1
+                prefix_dir = f"--prefix={self.owner}-{self.name}-{sha[:7]}/"
+                return 200, {}, subprocess.run(["git", "archive", "--format=tar.gz", prefix_dir, sha],
+                                               cwd=self.bare, capture_output=True, timeout=60,
+                                               check=True).stdout
             if self.token is not None:
                 auth = headers.get("authorization", "")
                 if auth not in (f"token {self.token}", f"Bearer {self.token}"):
@@ -173,6 +183,10 @@ class FakeGitHub:
                 raise HttpError(422, f"No commit found for SHA: {unquote(g[1])}")
             return 200, {}, {"sha": sha, "url": f"{self.api}/commits/{sha}", "commit": self.commit_json(sha),
                              "parents": self.commit_json(sha)["parents"]}
+        if (g := m(r"/tarball/(.+)", sub)) and method == "GET" and self.tarballs:
+            sha = self.rev(unquote(g[1])) or _raise(404, "Not Found")
+            location = f"http://127.0.0.1:{self.port}/_codeload/{self.owner}/{self.name}/{sha}"
+            return 302, {"Location": location}, None
         if (g := m(r"/contents/(.+)", sub)) and method == "GET":
             return self.contents(unquote(g[1]), query.get("ref") or "HEAD")
         if sub.startswith("/git/"):
