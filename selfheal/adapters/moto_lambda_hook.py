@@ -6,7 +6,8 @@ Lambda backend; with ``use_docker: False`` every invocation lands in
 dispatcher to our handler functions and reports failures the way real Lambda does
 (``x-amz-function-error: Unhandled`` + ``{"errorType": <class name>, ...}``), so ASL
 ``ErrorEquals`` on our error class names works. It also scales the interpreter's Retry sleeps
-(ASL only allows whole seconds >= 1, tests want milliseconds).
+(ASL only allows whole seconds >= 1, tests want milliseconds) and reuses one boto3 Lambda
+client per region instead of building one per task invocation.
 
 ``tests/integration/test_engine_hook.py`` pins this behaviour; bump it with moto.
 """
@@ -82,6 +83,26 @@ def _scaled_sleep(seconds: float) -> None:
     time.sleep(max(0.0, seconds) * _retry_scale)
 
 
+_clients: dict[tuple[str, str, bool], Any] = {}
+
+
+def _cached_client_factory(original: Callable[..., Any]) -> Callable[..., Any]:
+    """moto builds a new boto3 Lambda client for every task invocation (~10 ms each, most of a
+    trivial step's cost); one client per region is enough (clients are thread safe)."""
+    from moto.core.models import botocore_stubber
+
+    def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
+        key = (region, service, bool(botocore_stubber.enabled))
+        client = _clients.get(key)
+        if client is None:
+            client = _clients[key] = original(region=region, service=service,
+                                              state_credentials=state_credentials)
+        return client
+
+    client_for.original = original  # type: ignore[attr-defined]
+    return client_for
+
+
 def install(handlers: dict[str, Handler], retry_scale: float = 1.0) -> None:
     """Route moto Lambda invocations of ``handlers``' function names to them (additive)."""
     global _installed, _retry_scale
@@ -90,6 +111,7 @@ def install(handlers: dict[str, Handler], retry_scale: float = 1.0) -> None:
             f"the local workflow engine is pinned to moto {PINNED_MOTO}, found {moto.__version__}")
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     with _lock:
         _handlers.update(handlers)
@@ -98,6 +120,7 @@ def install(handlers: dict[str, Handler], retry_scale: float = 1.0) -> None:
             LambdaSimpleBackend.invoke = _invoke  # type: ignore[method-assign]
             # retrier_decl does ``import time`` and calls ``time.sleep(interval)``.
             retrier_decl.time = types.SimpleNamespace(sleep=_scaled_sleep)  # type: ignore[assignment]
+            lambda_eval_utils.boto_client_for = _cached_client_factory(lambda_eval_utils.boto_client_for)
             _installed = True
 
 

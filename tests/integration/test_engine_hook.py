@@ -38,9 +38,12 @@ def test_dispatch_runs_the_handler_and_reports_failures_like_lambda() -> None:
 def test_the_patched_methods_are_in_place() -> None:
     from moto.awslambda_simple.models import LambdaSimpleBackend
     from moto.stepfunctions.parser.asl.component.common.retry import retrier_decl
+    from moto.stepfunctions.parser.asl.component.state.exec.state_task import lambda_eval_utils
 
     moto_lambda_hook.install({}, retry_scale=0.0)
     assert LambdaSimpleBackend.invoke is moto_lambda_hook._invoke
+    assert lambda_eval_utils.boto_client_for("us-east-1", "lambda") is \
+        lambda_eval_utils.boto_client_for("us-east-1", "lambda")
     retrier_decl.time.sleep(10_000)  # returns at once: scaled to zero (a hang means the hook broke)
 
 
