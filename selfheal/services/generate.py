@@ -24,6 +24,7 @@ from selfheal.ports import FixModel
 from selfheal.settings import Settings
 
 log = logging.getLogger(__name__)
+TRUNCATED = frozenset({"max_tokens", "length"})  # Bedrock/Anthropic and OpenAI spellings
 
 
 class UsageStore(Protocol):
@@ -86,7 +87,11 @@ class FixGenerator:
             proposal = parse_reply(reply.text, context.offered_files)
         except (ModelReplyMalformed, EditRejected) as exc:
             log.info("model %s reply rejected for %s: %s", model_id, short, type(exc).__name__)
-            return GenerationResult(outcome="rejected", reason=f"{type(exc).__name__}: {exc}", reply=reply,
+            reason = f"{type(exc).__name__}: {exc}"
+            if reply.stop_reason in TRUNCATED:
+                reason += (f" (the reply was cut off at the output limit of {prompt.max_output_tokens} "
+                           "tokens: propose a smaller edit)")
+            return GenerationResult(outcome="rejected", reason=reason, reply=reply,
                                     prompt_tokens_estimate=tokens)
         outcome: Literal["proposed", "abstained"] = "abstained" if proposal.abstained else "proposed"
         log.info("model %s %s for %s: %d in / %d out tokens, $%.4f", model_id, outcome, short,

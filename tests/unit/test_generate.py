@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 
 from selfheal.domain.context import build_context
@@ -75,3 +77,23 @@ def test_caps_stop_before_the_model_is_called() -> None:
     with pytest.raises(CostCapReached, match="per-day"):
         day.generate(_ctx())
     assert model.prompts == []  # never called
+
+
+def test_truncated_reply_says_so_in_the_feedback() -> None:
+    class Truncating(ScriptedModel):
+        def complete(self, prompt):  # type: ignore[no-untyped-def]
+            return super().complete(prompt).model_copy(update={"stop_reason": "max_tokens"})
+
+    result = FixGenerator(Truncating([GOOD.rsplit(">>>>>>>", 1)[0]]), Settings()).generate(_ctx())
+    assert result.outcome == "rejected" and result.feedback is not None
+    assert "not closed" in result.feedback and "cut off at the output limit of 4096" in result.feedback
+
+
+def test_prompts_and_source_are_not_logged_at_info(caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO, logger="selfheal")
+    FixGenerator(ScriptedModel([GOOD, "no blocks"]), Settings()).generate(_ctx())
+    FixGenerator(ScriptedModel(["no blocks"]), Settings()).generate(_ctx())
+    info = "\n".join(r.getMessage() for r in caplog.records if r.levelno >= logging.INFO)
+    assert "proposed" in info and "rejected" in info  # it does log outcomes ...
+    for secret_ish in ("VAT_RATES", "def vat_for", "invoice.country", "=== BEGIN", "SEARCH"):
+        assert secret_ish not in info  # ... but never the prompt, the source or the reply
