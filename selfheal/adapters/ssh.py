@@ -18,6 +18,7 @@ from pathlib import Path
 
 from selfheal.errors import (
     CodeHostAuthFailed,
+    CodeHostForbidden,
     CodeHostUnavailable,
     ConfigurationError,
     HostKeyRejected,
@@ -101,6 +102,8 @@ def classify_git_failure(stderr: str, what: str) -> SelfhealError:
     tail = text.splitlines()[-1] if text else "no output"
     if "Host key verification failed" in text or "REMOTE HOST IDENTIFICATION HAS CHANGED" in text:
         return HostKeyRejected(f"{what}: the remote's SSH host key is not the pinned one ({tail})")
+    if "[remote rejected]" in text or "hook declined" in text or "protected branch" in text.lower():
+        return CodeHostForbidden(f"{what}: the remote refused the update ({tail})")
     if "Permission denied" in text or "Authentication failed" in text:
         return CodeHostAuthFailed(f"{what}: the remote refused the credentials ({tail})")
     if any(s in text for s in ("Connection refused", "Connection timed out", "Could not resolve",

@@ -199,3 +199,15 @@ def test_concurrent_checkouts(tmp_path: Path) -> None:
     with ThreadPoolExecutor(max_workers=6) as pool:
         assert list(pool.map(one, range(12))) == [APP_PY] * 12
     assert git(work, "worktree", "list").count("\n") == 0   # only the main worktree remains
+
+
+def test_push_rejected_by_remote_hook_is_forbidden(tmp_path: Path) -> None:
+    bare = make_bare_repo(tmp_path / "remote.git")
+    hook = bare / "hooks" / "pre-receive"
+    hook.write_text("#!/bin/sh\necho 'protected branch: selfheal/* is locked' >&2\nexit 1\n")
+    hook.chmod(0o755)
+    repo = LocalGitRepository(bare.as_uri(), cache_dir=tmp_path / "cache")
+    host = LocalGitHost(repo, tmp_path / "home")
+    with pytest.raises(CodeHostForbidden, match="refused the update"):
+        host.commit_branch("selfheal/locked", repo.resolve(), {"app.py": FIXED}, "fix")
+    assert "selfheal/locked" not in git(bare, "branch", "--list")

@@ -10,6 +10,7 @@ from selfheal.adapters.secrets_env import EnvSecrets
 from selfheal.adapters.ssh import SshTransport, classify_git_failure, is_ssh_url
 from selfheal.errors import (
     CodeHostAuthFailed,
+    CodeHostForbidden,
     CodeHostUnavailable,
     ConfigurationError,
     HostKeyRejected,
@@ -45,6 +46,7 @@ def test_command_quotes_paths() -> None:
     ("git@x: Permission denied (publickey).\nfatal: Could not read", CodeHostAuthFailed),
     ("ssh: connect to host 127.0.0.1 port 1: Connection refused", CodeHostUnavailable),
     ("fatal: early EOF", CodeHostUnavailable),
+    (" ! [remote rejected] x -> x (pre-receive hook declined)\nerror: failed to push", CodeHostForbidden),
     ("fatal: repository '/x' does not exist", ConfigurationError),
 ])
 def test_classify(stderr: str, cls: type) -> None:
