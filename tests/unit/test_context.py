@@ -178,3 +178,26 @@ def test_estimate_counts_indentation_once_per_line() -> None:
     nested = "                " + flat
     assert estimate_tokens(nested) == estimate_tokens(flat) + 1
     assert estimate_tokens("") == 0
+
+
+def test_definitions_through_relative_and_module_imports() -> None:
+    handler = '''from . import money as m
+from .rates import rate_for
+
+
+def total(order):
+    return m.format_amount(order["net"] * rate_for(order["country"]))
+'''
+    files = {
+        "svc/__init__.py": "",
+        "svc/handler.py": handler,
+        "svc/money.py": "def format_amount(v):\n    return f'{v:.2f}'\n",
+        "svc/rates.py": "RATES = {'GB': 0.2}\n\n\ndef rate_for(country):\n    return RATES[country]\n",
+    }
+    frame = FrameRef(file="/srv/app/svc/handler.py", function="total", line=line_of(handler, "return m."))
+    rec = ErrorRecord(fingerprint="m", exc_type="KeyError", frames=[frame])
+    ctx = build_context(rec, MemoryRepository(files))
+    by_path = {s.path: s.text for s in ctx.sections}
+    assert "def format_amount(v):" in by_path["svc/money.py"]
+    assert "def rate_for(country):" in by_path["svc/rates.py"]
+    assert ctx.offered_files == ["svc/handler.py"]
