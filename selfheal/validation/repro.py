@@ -82,7 +82,7 @@ def _run_test_file(tree: Path, path: str, sandbox: Sandbox,
                    timeout: float) -> tuple[dict[str, str], CommandRun]:
     with tempfile.TemporaryDirectory(prefix="selfheal-repro-") as scratch:
         junit = Path(scratch) / "repro.xml"
-        run = sandbox.run(_pytest_argv([path], junit), tree, timeout=timeout)
+        run = sandbox.run(_pytest_argv([path], junit), tree, timeout=timeout, writable=[Path(scratch)])
         outcomes = _file_outcomes(parse_junit(junit) or {}, path)
     return outcomes, run
 

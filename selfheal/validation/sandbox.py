@@ -40,35 +40,11 @@ _DENY_PATTERNS = ("AWS_*", "*_TOKEN", "*TOKEN*", "*_KEY", "*_KEY_*", "*KEY_ID*",
                   "ANTHROPIC_*", "OPENAI_*", "AZURE_*", "GOOGLE_*", "GCP_*", "SELFHEAL_*", "*_AUTH*",
                   "DOCKER_*", "KUBECONFIG", "NETRC", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
 
-# Runs first inside the new namespaces: bring the loopback interface up (tests often bind
-# 127.0.0.1), then run the command as a child and reap orphans until it exits, like a tiny init
-# (as PID 1 of the namespace, signal defaults and zombie reaping would otherwise surprise
-# tests). When it exits, the kernel kills whatever else is left in the namespace. A fixed
-# program: the command arrives as argv, never as code.
-_LAUNCHER = (
-    "import fcntl,os,socket,struct,sys\n"
-    "try:\n"
-    " s=socket.socket(socket.AF_INET,socket.SOCK_DGRAM)\n"
-    " fcntl.ioctl(s,0x8914,struct.pack('16sH14s',b'lo',0x1|0x8|0x40,b''))\n"
-    " s.close()\n"
-    "except OSError:\n"
-    " pass\n"
-    "pid=os.fork()\n"
-    "if pid==0:\n"
-    " try:\n"
-    "  os.execvp(sys.argv[1],sys.argv[1:])\n"
-    " except OSError as e:\n"
-    "  sys.stderr.write('cannot run %s: %s\\n'%(sys.argv[1],e)); os._exit(127)\n"
-    "code=1\n"
-    "while True:\n"
-    " try:\n"
-    "  p,st=os.wait()\n"
-    " except ChildProcessError:\n"
-    "  break\n"
-    " if p==pid:\n"
-    "  code=os.waitstatus_to_exitcode(st); break\n"
-    "sys.exit(code if code>=0 else 128-code)\n"
-)
+LAUNCHER = Path(__file__).with_name("launcher.py")
+# Credential stores in the real home directory: hidden (empty) inside the sandbox, where the
+# filesystem is otherwise readable.
+HIDDEN_HOME_ENTRIES = (".aws", ".ssh", ".gnupg", ".config", ".docker", ".kube", ".azure", ".netrc",
+                       ".git-credentials", ".pypirc", ".npmrc", ".selfheal", ".bash_history")
 
 
 def _matches(name: str, patterns: Sequence[str]) -> bool:
@@ -99,58 +75,76 @@ class SandboxLimits:
 
 
 @dataclass(frozen=True)
-class NetworkIsolation:
-    """How (and whether) runs are cut off from the network on this machine."""
+class Isolation:
+    """What this machine lets the sandbox do: namespaces via ``unshare`` and a read-only filesystem."""
 
-    argv_prefix: tuple[str, ...]
-    available: bool
-    note: str
+    unshare: tuple[str, ...] = ()  # the unshare command and flags ("--" excluded); empty: none
+    network: bool = False
+    pid: bool = False
+    filesystem: bool = False
+    host_mnt_ns: str = ""
+    notes: tuple[str, ...] = ()
 
 
 _probe_lock = threading.Lock()
-_probe_result: NetworkIsolation | None = None
+_probe_result: Isolation | None = None
 
 
-def probe_network_isolation(*, refresh: bool = False) -> NetworkIsolation:
-    """Find out once whether ``unshare -n`` (``-rn`` as non-root) works here."""
+def probe_isolation(*, refresh: bool = False) -> Isolation:
+    """Find out once per process what isolation works here (``unshare``; ``-r`` as non-root)."""
     global _probe_result
     with _probe_lock:
-        if _probe_result is not None and not refresh:
-            return _probe_result
-        _probe_result = _probe()
+        if _probe_result is None or refresh:
+            _probe_result = _probe()
         return _probe_result
 
 
-def _probe() -> NetworkIsolation:
+def _try(argv: list[str]) -> str | None:
+    """None when ``argv`` succeeds, else why not (one line)."""
+    try:
+        proc = subprocess.run(argv, capture_output=True, timeout=20, env=scrub_env(os.environ))
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        return str(exc)
+    if proc.returncode == 0:
+        return None
+    lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
+    return lines[-1] if lines else f"exit {proc.returncode}"
+
+
+def _probe() -> Isolation:
     if not sys.platform.startswith("linux"):
-        return NetworkIsolation((), False, f"network isolation unavailable: {sys.platform} has no unshare")
+        return Isolation(notes=(f"network isolation unavailable: {sys.platform} has no namespaces",))
     unshare = shutil.which("unshare")
     if unshare is None:
-        return NetworkIsolation((), False, "network isolation unavailable: the unshare binary is missing")
+        return Isolation(notes=("network isolation unavailable: the unshare binary is missing",))
     user = () if os.geteuid() == 0 else ("--map-root-user",)
-    # Preferred: also a PID namespace with its own /proc, so a test cannot read other
-    # processes' environment (ours holds credentials) and every process dies with the run.
-    candidates = [((*user, "--net", "--pid", "--fork", "--mount-proc"), "network and process namespaces"),
-                  ((*user, "--net"), "network namespace")]
+    host_ns = str(Path("/proc/self/ns/mnt").readlink())
+    launcher = [sys.executable, "-I", "-S", str(LAUNCHER)]
     failures: list[str] = []
-    for flags, what in candidates:
-        prefix = (unshare, *flags, "--")
-        try:
-            proc = subprocess.run([*prefix, "true"], capture_output=True, timeout=10,
-                                  env=scrub_env(os.environ))
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            failures.append(f"unshare {' '.join(flags)}: {exc}")
-            continue
-        if proc.returncode != 0:
-            lines = proc.stderr.decode("utf-8", "replace").strip().splitlines()
-            failures.append(f"unshare {' '.join(flags)}: {lines[-1] if lines else f'exit {proc.returncode}'}")
-            continue
-        launcher = (sys.executable, "-I", "-S", "-c", _LAUNCHER)
-        note = f"network: isolated ({what} via unshare {' '.join(flags)}; loopback only)"
-        if failures:
-            note += f"; {failures[0]}"
-        return NetworkIsolation((*prefix, *launcher), True, note)
-    return NetworkIsolation((), False, "network isolation unavailable: " + "; ".join(failures))
+    # Preferred: network + PID namespaces (own /proc: a test cannot read our environment, and
+    # every process dies with the run) + a mount namespace with a read-only filesystem.
+    full = (unshare, *user, "--net", "--pid", "--fork", "--mount-proc")
+    why = _try([*full, "--", *launcher, "--", "true"])
+    if why is None:
+        with tempfile.TemporaryDirectory(prefix="selfheal-probe-") as rw:
+            fs_why = _try([*full, "--", *launcher, "--rw", rw, "--readonly", host_ns, "--", "true"])
+        notes = ["network: isolated (network namespace, loopback only)",
+                 "processes: own PID namespace and /proc"]
+        if fs_why is None:
+            notes.append("filesystem: read-only except the work tree and a temporary home; "
+                         "credential directories in the real home hidden")
+        else:
+            notes.append(f"filesystem: writable (read-only containment unavailable: {fs_why})")
+        return Isolation(full, True, True, fs_why is None, host_ns, tuple(notes))
+    failures.append(f"unshare {' '.join(full[1:])}: {why}")
+    net_only = (unshare, *user, "--net")
+    why = _try([*net_only, "--", *launcher, "--", "true"])
+    if why is None:
+        return Isolation(net_only, True, False, False, host_ns,
+                         ("network: isolated (network namespace, loopback only)",
+                          f"processes: no PID namespace ({failures[0]})", "filesystem: writable"))
+    failures.append(f"unshare {' '.join(net_only[1:])}: {why}")
+    return Isolation(notes=("network isolation unavailable: " + "; ".join(failures), "filesystem: writable"))
 
 
 def _limit_setter(limits: SandboxLimits, timeout: float) -> Callable[[], None]:
@@ -189,9 +183,9 @@ class Sandbox:
     notes: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
-        self._network = probe_network_isolation() if self.isolate_network else NetworkIsolation(
-            (), False, "network isolation unavailable: disabled by configuration")
-        self.notes.append(self._network.note)
+        self._iso = probe_isolation() if self.isolate_network else Isolation(
+            notes=("network isolation unavailable: disabled by configuration", "filesystem: writable"))
+        self.notes.extend(self._iso.notes)
         if os.geteuid() == 0 and self.limits.max_processes is not None:
             self.notes.append("process limit not enforced: RLIMIT_NPROC does not apply to root")
         if self.limits.memory_mb is not None:
@@ -201,11 +195,36 @@ class Sandbox:
 
     @property
     def network_isolated(self) -> bool:
-        return self._network.available
+        return self._iso.network
+
+    @property
+    def isolation(self) -> Isolation:
+        return self._iso
+
+    def _wrap(self, argv: list[str], writable: Sequence[Path]) -> list[str]:
+        """``argv`` inside the namespaces and the launcher, when this machine has them."""
+        if not self._iso.unshare:
+            return argv
+        launcher = [sys.executable, "-I", "-S", str(LAUNCHER)]
+        if self._iso.filesystem:
+            rw = [Path(p).resolve() for p in writable]
+            launcher += [a for p in rw for a in ("--rw", str(p))]
+            home = Path.home().resolve()
+            for name in HIDDEN_HOME_ENTRIES:
+                hidden = home / name
+                # Never hide a directory that holds a writable path (the tree would vanish).
+                if (hidden.exists() or hidden.is_symlink()) and not any(p.is_relative_to(hidden) for p in rw):
+                    launcher += ["--hide", str(hidden)]
+            launcher += ["--readonly", self._iso.host_mnt_ns]
+        return [*self._iso.unshare, "--", *launcher, "--", *argv]
 
     def run(self, argv: Sequence[str], cwd: Path, *, timeout: float,
-            env: Mapping[str, str] | None = None) -> CommandRun:
-        """Run ``argv`` in ``cwd``; never raises for the command's own failure or timeout."""
+            env: Mapping[str, str] | None = None, writable: Sequence[Path] = ()) -> CommandRun:
+        """Run ``argv`` in ``cwd``; never raises for the command's own failure or timeout.
+
+        With filesystem containment, only ``cwd``, a fresh temporary home and ``writable``
+        can be written.
+        """
         argv = [str(a) for a in argv]
         if not argv:
             raise ValueError("empty command")
@@ -218,7 +237,7 @@ class Sandbox:
             run_env = scrub_env(os.environ if self.base_env is None else self.base_env, env)
             run_env.update({"HOME": str(home), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"})
             out_path = Path(scratch) / "output"
-            full = [*self._network.argv_prefix, *argv]
+            full = self._wrap(argv, [cwd, Path(scratch), *writable])
             # Output goes to a file, not a pipe: a grandchild that keeps a pipe open could
             # otherwise block us after the timeout kill.
             with out_path.open("wb") as out:

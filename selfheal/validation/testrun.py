@@ -125,7 +125,7 @@ def run_tests(tree: Path, command: Sequence[str], *, timeout: float, sandbox: Sa
     with tempfile.TemporaryDirectory(prefix="selfheal-junit-") as scratch:
         junit = Path(scratch) / "report.xml"
         argv = prepare_command(command, junit)
-        run = sandbox.run(argv, tree, timeout=timeout, env=env)
+        run = sandbox.run(argv, tree, timeout=timeout, env=env, writable=[Path(scratch)])
         outcomes = parse_junit(junit) if is_pytest(argv) and not run.timed_out else None
     return TestRun(command=run, outcomes=outcomes)
 

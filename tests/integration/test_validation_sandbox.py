@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from selfheal.validation.sandbox import Sandbox, SandboxLimits, probe_network_isolation, scrub_env
+from selfheal.validation.sandbox import Sandbox, SandboxLimits, probe_isolation, scrub_env
 
 FAKE_SECRET = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYFAKEKEYFORTESTS"
 
@@ -76,7 +76,7 @@ def test_file_size_limit(tmp_path: Path) -> None:
 
 def test_network_is_cut_off_or_reported(tmp_path: Path) -> None:
     sandbox = Sandbox()
-    isolation = probe_network_isolation()
+    isolation = probe_isolation()
     script = ("import socket\n"
               "names = [n for _, n in socket.if_nameindex()]\n"
               "srv = socket.socket(); srv.bind(('127.0.0.1', 0)); srv.listen()\n"
@@ -84,7 +84,7 @@ def test_network_is_cut_off_or_reported(tmp_path: Path) -> None:
               "print('IFACES', names)\n")
     run = sandbox.run([sys.executable, "-c", script], tmp_path, timeout=60)
     assert run.exit_code == 0, run.output_tail  # loopback works either way
-    if isolation.available:
+    if isolation.network:
         assert "IFACES ['lo']" in run.output_tail
         # Any non-loopback destination is unreachable (fails at once: there is no route).
         connect = "import socket; socket.create_connection(('192.0.2.1', 80), 5)"
@@ -105,8 +105,8 @@ def test_tests_cannot_read_our_environment_through_proc(tmp_path: Path,
                                                          monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", FAKE_SECRET)
     sandbox = Sandbox()
-    if "process namespaces" not in sandbox.notes[0]:
-        pytest.skip(f"no PID namespace here: {sandbox.notes[0]}")
+    if not sandbox.isolation.pid:
+        pytest.skip(f"no PID namespace here: {sandbox.notes}")
     # Walk every visible process and read its environment: none may hold our secret.
     script = ("import os\n"
               "seen = []\n"
@@ -150,3 +150,37 @@ def _sleepers(token: bytes) -> list[int]:
         if not found or time.monotonic() > deadline:
             return found
         time.sleep(0.1)
+
+
+def test_filesystem_is_read_only_outside_the_tree(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    home = tmp_path / "realhome"
+    (home / ".aws").mkdir(parents=True)
+    (home / ".aws" / "credentials").write_text(f"[default]\naws_secret_access_key = {FAKE_SECRET}\n")
+    (home / ".netrc").write_text(f"machine example.com password {FAKE_SECRET}\n")
+    monkeypatch.setenv("HOME", str(home))
+    sandbox = Sandbox()
+    if not sandbox.isolation.filesystem:
+        pytest.skip(f"no filesystem containment here: {sandbox.notes}")
+    tree = tmp_path / "tree"
+    tree.mkdir()
+    outside = tmp_path / "outside.txt"
+    script = ("import os, pathlib, sys\n"
+              "pathlib.Path('inside.txt').write_text('ok')\n"
+              "pathlib.Path(os.environ['TMPDIR'], 'scratch').write_text('ok')\n"
+              "try:\n"
+              f"    pathlib.Path({str(outside)!r}).write_text('escaped')\n"
+              "    print('WROTE OUTSIDE')\n"
+              "except OSError as exc:\n"
+              "    print('OUTSIDE', exc.strerror)\n"
+              f"home = pathlib.Path({str(home)!r})\n"
+              "creds = home / '.aws' / 'credentials'\n"
+              "print('AWS DIR', sorted(p.name for p in (home / '.aws').iterdir()))\n"
+              "print('NETRC', repr((home / '.netrc').read_text()))\n")
+    run = sandbox.run([sys.executable, "-c", script], tree, timeout=60)
+    assert run.exit_code == 0, run.output_tail
+    assert (tree / "inside.txt").read_text() == "ok"
+    assert "OUTSIDE Read-only file system" in run.output_tail and not outside.exists()
+    assert "AWS DIR []" in run.output_tail and "NETRC ''" in run.output_tail
+    assert FAKE_SECRET not in run.output_tail
+    # Our own view is untouched.
+    assert FAKE_SECRET in (home / ".aws" / "credentials").read_text()

@@ -1,0 +1,154 @@
+"""The first program inside the sandbox's namespaces (run as ``python -I -S launcher.py ...``).
+
+Standard library only: it runs before the project's code, outside any virtual environment.
+
+``launcher.py [--rw PATH]... [--hide PATH]... [--readonly HOST_MNT_NS] -- COMMAND [ARG]...``
+
+1. brings the loopback interface up (a new network namespace has it down);
+2. with ``--readonly`` (refused unless this process's mount namespace differs from the caller's
+   ``HOST_MNT_NS``, so the host's mounts can never be touched): makes every ``--rw`` path its
+   own bind mount, hides every ``--hide`` path (an empty tmpfs over a directory, ``/dev/null``
+   over a file), then remounts every other mount read-only (``/sys`` and ``/proc/sys`` too; ``/dev``
+   stays, with a fresh ``/dev/shm``);
+   any failure aborts with exit 126 (fail closed: never run tests half-contained);
+3. runs COMMAND as a child and reaps orphans until it exits, like a tiny init: as PID 1 of a
+   PID namespace the command would otherwise get odd signal defaults and leave zombies.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import fcntl
+import os
+import socket
+import struct
+import sys
+from pathlib import Path
+
+MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
+MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 32, 1024, 2048, 4096, 16384
+MS_PRIVATE, MS_RELATIME = 1 << 18, 1 << 21
+_KEEP_FLAGS = {"nosuid": MS_NOSUID, "nodev": MS_NODEV, "noexec": MS_NOEXEC, "noatime": MS_NOATIME,
+               "nodiratime": MS_NODIRATIME, "relatime": MS_RELATIME}
+_PSEUDO = ("/proc", "/dev")  # stay writable: /proc/sys is made read-only and /dev/shm fresh below
+SETUP_FAILED = 126
+
+
+def _loopback_up() -> None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            # SIOCSIFFLAGS with IFF_UP | IFF_LOOPBACK | IFF_RUNNING
+            fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", 0x1 | 0x8 | 0x40, b""))
+    except OSError:
+        pass  # no network namespace (or no permission): the sandbox reports isolation separately
+
+
+def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None, flags: int,
+           data: str | None = None) -> None:
+    enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
+    if libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _mounts() -> list[tuple[str, int]]:
+    """(mount point, flags to keep) of every mount, from /proc/self/mountinfo."""
+    out: list[tuple[str, int]] = []
+    with Path("/proc/self/mountinfo").open(encoding="utf-8") as fh:
+        for line in fh:
+            fields = line.split()
+            point = fields[4].encode().decode("unicode_escape")
+            keep = 0
+            for opt in fields[5].split(","):
+                keep |= _KEEP_FLAGS.get(opt, 0)
+            out.append((point, keep))
+    return out
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def contain(rw: list[str], hide: list[str]) -> None:
+    """Make the filesystem read-only except ``rw``; hide ``hide``. Raises OSError on failure."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing below may propagate out
+    rw = [os.path.realpath(p) for p in rw]
+    for path in rw:
+        _mount(libc, path, path, None, MS_BIND | MS_REC)
+    for path in hide:
+        p = Path(path)
+        if p.is_symlink():
+            continue
+        if p.is_dir():
+            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=700")
+        elif p.is_file():
+            _mount(libc, "/dev/null", path, None, MS_BIND)
+    for point, keep in sorted(_mounts(), key=lambda m: len(m[0])):
+        if _under(point, rw) or _under(point, list(_PSEUDO)) or _under(point, hide):
+            continue
+        _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+    if Path("/proc/sys").is_dir():  # kernel tunables are global, even from a namespace
+        _mount(libc, "/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
+        _mount(libc, None, "/proc/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+               | MS_NOEXEC)
+    if Path("/dev/shm").is_dir():  # the host's shared memory stays out of reach
+        _mount(libc, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
+
+
+def _parse(argv: list[str]) -> tuple[list[str], list[str], str | None, list[str]]:
+    rw: list[str] = []
+    hide: list[str] = []
+    host_ns: str | None = None
+    i = 0
+    while i < len(argv) and argv[i] != "--":
+        if argv[i] in ("--rw", "--hide", "--readonly") and i + 1 < len(argv):
+            if argv[i] == "--readonly":
+                host_ns = argv[i + 1]
+            else:
+                (rw if argv[i] == "--rw" else hide).append(argv[i + 1])
+            i += 2
+        else:
+            raise SystemExit(f"launcher: unexpected argument {argv[i]!r}")
+    return rw, hide, host_ns, argv[i + 1:]
+
+
+def main(argv: list[str]) -> int:
+    rw, hide, host_ns, command = _parse(argv)
+    if not command:
+        sys.stderr.write("launcher: no command\n")
+        return SETUP_FAILED
+    _loopback_up()
+    if host_ns is not None:
+        if str(Path("/proc/self/ns/mnt").readlink()) == host_ns:
+            sys.stderr.write("selfheal sandbox: refusing to remount: not in a private mount namespace\n")
+            return SETUP_FAILED
+        try:
+            contain(rw, hide)
+            # The working directory still points into the mount it was opened on: re-enter it
+            # by path so it lands on the writable bind mount.
+            os.chdir(Path.cwd())
+        except OSError as exc:
+            sys.stderr.write(f"selfheal sandbox: filesystem containment failed: {exc}\n")
+            return SETUP_FAILED
+    pid = os.fork()
+    if pid == 0:
+        try:
+            os.execvp(command[0], command)
+        except OSError as exc:
+            sys.stderr.write(f"cannot run {command[0]}: {exc}\n")
+        os._exit(127)
+    code = 1
+    while True:
+        try:
+            done, status = os.wait()
+        except ChildProcessError:
+            break
+        if done == pid:
+            code = os.waitstatus_to_exitcode(status)
+            break
+    return code if code >= 0 else 128 - code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
