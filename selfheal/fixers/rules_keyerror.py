@@ -153,8 +153,15 @@ def propose(exc_type: str, message: str, sites: list[Site]) -> tuple[list[Candid
     out: list[Candidate] = []
     for site in sites:
         subs = _matching_subscripts(site, key)
-        if not subs:
+        pops = _matching_pops(site, key)
+        if not subs and not pops:
             continue
+        for pop in pops:
+            ok, why = payload_like(site, pop.func.value)  # type: ignore[attr-defined]
+            if ok:
+                out.extend(_pop_candidates(site, pop, key))
+            else:
+                reason = why
         for sub in subs:
             ok, why = payload_like(site, sub.value)
             if ok:
@@ -216,3 +223,33 @@ def _candidates(site: Site, sub: ast.Subscript, key: str | int | None) -> list[C
                 )
             )
     return out
+
+
+def _matching_pops(site: Site, key: str | int | None) -> list[ast.Call]:
+    """``mapping.pop(key)`` calls without a default whose key is the missing one."""
+    return [
+        n
+        for n in nodes_on_line(site, ast.Call)
+        if isinstance(n, ast.Call)
+        and isinstance(n.func, ast.Attribute)
+        and n.func.attr == "pop"
+        and len(n.args) == 1
+        and not n.keywords
+        and isinstance(n.args[0], ast.Constant)
+        and n.args[0].value == key
+    ]
+
+
+def _pop_candidates(site: Site, pop: ast.Call, key: str | int | None) -> list[Candidate]:
+    src = site.src
+    default = usage_default(src, pop) or "None"
+    mapping = src.segment(pop.func.value)  # type: ignore[attr-defined]
+    edit = replace_node(src, pop, f"{mapping}.pop({src.segment(pop.args[0])}, {default})")
+    if edit is None:
+        return []
+    cause = f"{src.path}:{site.line} pops {key!r} from {mapping}, which does not always carry it"
+    return [
+        Candidate(
+            (edit,), cause, f"Pop {key!r} with a default of {default}", 80 - site.depth * 5, "keyerror.pop"
+        )
+    ]

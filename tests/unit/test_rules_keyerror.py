@@ -137,3 +137,15 @@ def emails_by_id(rows):
     found = fixes(ctx)
     assert found and all("Guard" not in f.proposal.summary for f in found)
     assert load(found[0].patched[PATH]).emails_by_id([{"id": 1}]) == {1: None}
+
+
+def test_pop_without_default_gets_one():
+    code = '''
+def strip_internal(payload):
+    payload.pop("_trace_id")
+    return payload
+'''
+    ctx = context(code, "KeyError", "'_trace_id'", 'payload.pop("_trace_id")')
+    first = fixes(ctx)[0]
+    assert 'payload.pop("_trace_id", None)' in first.patched[PATH]
+    assert load(first.patched[PATH]).strip_internal({"a": 1}) == {"a": 1}
