@@ -35,6 +35,7 @@ _ASSIGNMENT = re.compile(
     r"(?P<value>[^\s\"'`,;&(){}\[\]<>=:]{1,512}+={0,3})(?=[\s\"'`,;&)}\]>]|$)"
 )
 
+_NON_IDENT = re.compile(r"[^A-Za-z_.]")
 _HIGH_ENTROPY_MIN_LEN = 20
 _HIGH_ENTROPY_BITS = 4.0
 _NOT_SECRETS = frozenset({"none", "null", "true", "false", "nil", "undefined", "redacted", "****",
@@ -84,7 +85,10 @@ def _assignment(m: re.Match[str]) -> str | None:
     if value.lower() in _NOT_SECRETS or value.startswith("[REDACTED"):
         return None
     named = re.search(_SECRET_NAMES + r"$", m.group("name"), re.IGNORECASE) is not None
-    if named and len(value) >= 4:
+    # Unquoted, a purely alphabetic value after a secret name is code far more often than a
+    # secret (``token=token``, ``token: bytes``, ``api_key = settings.api_key``): keep those.
+    literal = bool(m.group("q2")) or _NON_IDENT.search(value) is not None
+    if named and len(value) >= 4 and literal:
         kind = "secret"
     elif _looks_random(value):
         kind = "high-entropy"

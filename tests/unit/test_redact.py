@@ -61,6 +61,10 @@ def test_realistic_trace_loses_every_secret_and_keeps_the_structure() -> None:
     "ZeroDivisionError: division by zero",
     "self.session_key = self._new_key()",
     "checksum = 'd41d8cd98f00b204e9800998ecf8427e'",  # hex digest: low entropy, no secret name
+    "    token: bytes",  # annotations, keyword passing and attribute reads are code
+    "client = Client(token=token, api_key=settings.api_key)",
+    "password: Optional[str] = None",
+    "def login(username: str, password: str) -> Session:",
 ])
 def test_ordinary_code_and_messages_are_untouched(text: str) -> None:
     assert redact(text) == text
@@ -68,6 +72,8 @@ def test_ordinary_code_and_messages_are_untouched(text: str) -> None:
 
 def test_secret_names_redact_values_and_entropy_catches_unnamed_keys() -> None:
     assert redact("DB_PASSWORD=correct-horse") == "DB_PASSWORD=[REDACTED:secret]"
+    assert redact('PASSWORD = "swordfish"') == 'PASSWORD = "[REDACTED:secret]"'  # a literal in code
+    assert redact("login failed password=hunter2 user=7") == "login failed password=[REDACTED:secret] user=7"
     assert redact('{"client_secret": "abc123xyz"}') == '{"client_secret": "[REDACTED:secret]"}'
     out = redact('STRIPE = "sk_live_51HqLyjWDarjtT1zdp7dcXt9aBc"')
     assert out == 'STRIPE = "[REDACTED:high-entropy]"'
