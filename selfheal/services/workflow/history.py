@@ -85,11 +85,13 @@ def path_from_history(events: Iterable[dict[str, Any]]) -> list[StepView]:
                      "TaskTimedOut") and current is not None:
             current.outcome = "retried"
             current.error, current.cause = det.get("error"), _cause(det.get("cause"))
+        elif typ in ("LambdaFunctionSucceeded", "TaskSucceeded") and current is not None:
+            current.outcome = "running"  # the last try worked
         elif typ.endswith("StateExited") and current is not None:
             start, end = entered.get(current.state), ev.get("timestamp")
             if isinstance(start, datetime) and isinstance(end, datetime) and start != datetime.min:
                 current.duration_ms = int((end - start).total_seconds() * 1000)
-            current.outcome = "caught" if current.error and current.outcome == "retried" else "succeeded"
+            current.outcome = "caught" if current.outcome == "retried" else "succeeded"
             if current.outcome == "succeeded":
                 current.error = current.cause = None
         elif typ == "ExecutionFailed" and current is not None and current.outcome == "running":
