@@ -29,7 +29,7 @@ MAX_EVENT_CHARS = 256 * 1024  # CloudWatch's own event limit; anything larger is
 MAX_DECOMPRESSED_BYTES = 64 * 1024 * 1024  # a gzip bomb is refused, not inflated
 
 
-@dataclass
+@dataclass(slots=True)
 class LogEvent:
     """One log event of the stream."""
 
@@ -74,21 +74,26 @@ def _gunzip(blob: bytes) -> bytes:
         raise MalformedInput(f"CloudWatch Logs payload: gzip decompression failed: {exc}") from exc
 
 
-def _event(item: Any, index: int) -> LogEvent:
-    if not isinstance(item, dict):
-        raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}] is not an object")
-    message = item.get("message")
-    if not isinstance(message, str):
-        raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].message is not a string")
-    timestamp = item.get("timestamp", 0)
-    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
-        raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].timestamp is not a number")
-    truncated = len(message) > MAX_EVENT_CHARS
-    if truncated:
-        message = message[:MAX_EVENT_CHARS]
-    return LogEvent(
-        id=str(item.get("id", "")), timestamp=int(timestamp), message=message, truncated=truncated
-    )
+def _events(items: list[Any]) -> list[LogEvent]:
+    """Validate and convert ``logEvents`` (a hot loop: up to ~10,000 events per payload)."""
+    out: list[LogEvent] = []
+    append = out.append
+    for index, item in enumerate(items):
+        if type(item) is not dict:
+            raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}] is not an object")
+        message = item.get("message")
+        if type(message) is not str:
+            raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].message is not a string")
+        timestamp = item.get("timestamp", 0)
+        if type(timestamp) is not int:
+            if isinstance(timestamp, bool) or not isinstance(timestamp, float):
+                raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].timestamp is not a number")
+            timestamp = int(timestamp)
+        truncated = len(message) > MAX_EVENT_CHARS
+        if truncated:
+            message = message[:MAX_EVENT_CHARS]
+        append(LogEvent(str(item.get("id", "")), timestamp, message, truncated))
+    return out
 
 
 def decode_subscription(data: str | bytes) -> SubscriptionBatch:
@@ -113,11 +118,12 @@ def decode_subscription(data: str | bytes) -> SubscriptionBatch:
     items = doc.get("logEvents")
     if not isinstance(items, list):
         raise MalformedInput("CloudWatch Logs payload: logEvents is missing or not a list")
-    return SubscriptionBatch(events=[_event(it, i) for i, it in enumerate(items)], control=False, **common)
+    return SubscriptionBatch(events=_events(items), control=False, **common)
 
 
 def _event_lines(event: LogEvent) -> list[str]:
-    return event.message.split("\n") if event.message else [""]
+    message = event.message.rstrip("\n")
+    return message.split("\n") if "\n" in message else [message]
 
 
 def batch_lines(batch: SubscriptionBatch) -> Iterator[str]:
@@ -132,15 +138,24 @@ def extract_from_batch(
     """Every traceback in the batch with the event it starts in (tracebacks may span events)."""
     if batch.control or not batch.events:
         return []
-    starts: list[int] = []  # 1-based number of each event's first line
-    line = 1
-    for event in batch.events:
-        starts.append(line)
-        line += len(_event_lines(event))
+    starts: list[int] = []  # 1-based number of each event's first line, filled as lines are read
+
+    def lines() -> Iterator[str]:
+        number = 1
+        for event in batch.events:
+            starts.append(number)
+            message = event.message
+            if "\n" in message:
+                parts = _event_lines(event)
+                number += len(parts)
+                yield from parts
+            else:
+                number += 1
+                yield message
+
     found: list[tuple[Traceback, LogEvent]] = []
-    for tb in extract_tracebacks(batch_lines(batch), max_frames=max_frames, max_bytes=max_bytes):
-        index = max(0, bisect.bisect_right(starts, tb.first_line) - 1)
-        event = batch.events[index]
+    for tb in extract_tracebacks(lines(), max_frames=max_frames, max_bytes=max_bytes):
+        event = batch.events[max(0, bisect.bisect_right(starts, tb.first_line) - 1)]
         if event.truncated:
             tb.truncated = True
         found.append((tb, event))

@@ -102,7 +102,7 @@ class _Segmenter:
                         yield from self._line(clean(sub), lineno)
                     yield from self._finish()
                 return
-        if "rrorType" in raw and "stackTrace" in raw:
+        if "stackTrace" in raw and "rrorType" in raw:
             rendered = _lambda_document(raw, self.max_bytes)
             if rendered is not None:
                 yield from self._finish()
@@ -166,7 +166,8 @@ class _Segmenter:
 
     def _fallback(self, block: _Block) -> tuple[str, str] | None:
         """The exception line printed before the header (Lambda ``[ERROR] T: m``, fuzzers)."""
-        prev = clean(self.prev)
+        prev = self.prev[-MAX_LINE:].rstrip("\r\n")
+        prev = clean(prev.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1])
         if not prev:
             return None
         if block.prefix_re is not None:
@@ -352,13 +353,17 @@ def extract_tracebacks(
 ) -> Iterator[Traceback]:
     """Yield every Python traceback found in ``lines`` (with or without line terminators)."""
     seg = _Segmenter(max_frames, max_bytes)
-    lineno = 0
-    for raw in lines:
-        lineno += 1
-        if seg.block is None and "Traceback" not in raw and "File " not in raw and "rrorType" not in raw:
-            seg.prev = raw
-            continue
+    prev = ""
+    for lineno, raw in enumerate(lines, 1):
+        # The hot path: two substring scans reject an ordinary line. "Trace" covers both the
+        # `Traceback` header and Lambda's `stackTrace` documents; `File "` a header-less frame.
+        if seg.block is None:
+            if "Trace" not in raw and 'File "' not in raw:
+                prev = raw
+                continue
+            seg.prev = prev
         yield from seg.feed(raw, lineno)
+        prev = raw
     yield from seg.finish()
 
 

@@ -1,0 +1,241 @@
+#!/usr/bin/env python3
+"""Traceback extraction throughput and memory, measured side by side with trivial baselines.
+
+1. Builds a realistic service log of ``--mb`` megabytes (default 100) in a temporary file:
+   timestamped records, access lines, JSON records, and about 1% of lines inside tracebacks of
+   varying depth and format (plain 3.11 with carets, chained, Lambda ``[ERROR]`` with ``\\r``
+   separators, JSON-escaped, docker-compose prefixed, deep recursion, exception groups).
+2. Runs, each in a fresh process, a baseline that only iterates the lines and tests
+   ``"Traceback" in line``, and the extractor over the same file; prints the time ratio and the
+   extractor's peak RSS (targets: ratio <= 4; peak RSS < 150 MB even with ``--mb 1000``).
+3. Builds a CloudWatch Logs subscription payload of about 1 MB (decompressed JSON, CloudWatch's
+   batch limit) and prints the time to decode it and extract its tracebacks as a ratio to plain
+   ``gzip.decompress`` + ``json.loads`` of it (target <= 2).
+
+Usage: ``python bench/parse_throughput.py [--mb 100] [--repeat 3] [--keep FILE]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import gzip
+import json
+import random
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from selfheal.domain.cloudwatch import decode_subscription, extract_from_batch  # noqa: E402
+from selfheal.domain.extract import extract_tracebacks  # noqa: E402
+
+MODULES = ["orders/handler.py", "orders/store.py", "orders/pricing.py", "orders/refunds.py",
+           "orders/tracking.py"]
+FUNCS = ["create_order", "get_tracking", "price_order", "refund_amount", "latest_status", "placed_on"]
+TB_RATE = 0.0006  # chance that a record is a traceback: about 1% of all lines end up in tracebacks
+ERRORS = [("KeyError", "'order_items'"), ("ZeroDivisionError", "division by zero"),
+          ("AttributeError", "'NoneType' object has no attribute 'carrier'"),
+          ("ValueError", "invalid literal for int() with base 10: 'x'"), ("TypeError", "unsupported operand")]
+
+
+def _stamp(rng: random.Random, n: int) -> str:
+    return f"2024-05-01 10:{(n // 60000) % 60:02d}:{(n // 1000) % 60:02d},{n % 1000:03d}"
+
+
+def _frames(rng: random.Random, depth: int, root: str) -> list[str]:
+    out = []
+    for _ in range(depth):
+        mod = rng.choice(MODULES)
+        out.append(f'  File "{root}{mod}", line {rng.randint(5, 400)}, in {rng.choice(FUNCS)}')
+        out.append(f"    result = {rng.choice(FUNCS)}(event, context)")
+        if rng.random() < 0.3:
+            out.append("             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^")
+    return out
+
+
+def _traceback(rng: random.Random, n: int) -> list[str]:
+    kind = rng.random()
+    etype, msg = rng.choice(ERRORS)
+    depth = rng.choice([2, 3, 5, 8, 12, 20])
+    if kind < 0.45:  # logging.exception() in a plain service log
+        return [f"{_stamp(rng, n)} ERROR [orders.handler] req={rng.getrandbits(32):08x} failed",
+                "Traceback (most recent call last):", *_frames(rng, depth, "/srv/app/"), f"{etype}: {msg}"]
+    if kind < 0.6:  # chained
+        return ["Traceback (most recent call last):", *_frames(rng, 2, "/srv/app/"), "OSError: timed out", "",
+                "The above exception was the direct cause of the following exception:", "",
+                "Traceback (most recent call last):", *_frames(rng, depth, "/srv/app/"), f"{etype}: {msg}"]
+    if kind < 0.7:  # Lambda runtime: one event, \r separators, no-break-space indentation
+        body = "\r".join(line.replace("  ", "\u00a0\u00a0") for line in _frames(rng, depth, "/var/task/"))
+        return [f"[ERROR] {etype}: {msg}\rTraceback (most recent call last):\r{body}"]
+    if kind < 0.8:  # JSON log line with an escaped traceback
+        lines = ["Traceback (most recent call last):", *_frames(rng, depth, "/var/task/"), f"{etype}: {msg}"]
+        text = "\n".join(lines)
+        return [json.dumps({"level": "ERROR", "message": "failed", "exception": text, "service": "orders"})]
+    if kind < 0.9:  # docker-compose prefix on every line
+        lines = ["Traceback (most recent call last):", *_frames(rng, depth, "/app/"), f"{etype}: {msg}"]
+        return [f"orders_1  | {line}" for line in lines]
+    if kind < 0.95:  # recursion with the repeat marker
+        return ["Traceback (most recent call last):", *_frames(rng, 3, "/srv/app/"),
+                "  [Previous line repeated 996 more times]",
+                "RecursionError: maximum recursion depth exceeded"]
+    return ["  + Exception Group Traceback (most recent call last):",
+            '  |   File "/srv/app/orders/replay.py", line 41, in replay_all',
+            "  |     async with asyncio.TaskGroup() as group:",
+            "  | ExceptionGroup: unhandled errors in a TaskGroup (2 sub-exceptions)",
+            "  +-+---------------- 1 ----------------",
+            "    | Traceback (most recent call last):",
+            '    |   File "/srv/app/orders/replay.py", line 28, in replay_one',
+            "    |     customer = find(request)['email']",
+            f"    | {etype}: {msg}",
+            "    +---------------- 2 ----------------",
+            f"    | {etype}: {msg}",
+            "    +------------------------------------"]
+
+
+def _normal(rng: random.Random, n: int) -> str:
+    r = rng.random()
+    if r < 0.5:
+        return (f"{_stamp(rng, n)} INFO  [orders.handler] req={rng.getrandbits(32):08x} GET /orders/"
+                f"{rng.randint(10000, 99999)}/tracking 200 ({rng.randint(2, 90)} ms)")
+    if r < 0.7:
+        return (f'10.0.{rng.randint(0, 255)}.{rng.randint(0, 255)} - - [01/May/2024:10:00:00 +0000] '
+                f'"POST /orders HTTP/1.1" 201 {rng.randint(100, 999)} "-" "python-requests/2.31"')
+    if r < 0.85:
+        return json.dumps({"level": "INFO", "location": "handler:42", "message": "order created",
+                           "order_id": rng.randint(1, 10**6), "service": "orders", "cold_start": False})
+    return (f"{_stamp(rng, n)} DEBUG [orders.store] cache hit ratio {rng.random():.3f} "
+            f"for key=sku-{rng.randint(1, 999)}")
+
+
+def generate(path: Path, megabytes: float, seed: int = 7) -> tuple[int, int]:
+    """Write the log; return (lines, traceback lines)."""
+    rng = random.Random(seed)
+    target = int(megabytes * 1024 * 1024)
+    written = lines = tb_lines = n = 0
+    with path.open("w", encoding="utf-8", newline="\n") as fh:
+        while written < target:
+            chunk: list[str] = []
+            for _ in range(2000):
+                n += 1
+                if rng.random() < TB_RATE:
+                    tb = _traceback(rng, n)
+                    tb_lines += sum(1 + line.count("\r") for line in tb)
+                    chunk.extend(tb)
+                else:
+                    chunk.append(_normal(rng, n))
+            text = "\n".join(chunk) + "\n"
+            fh.write(text)
+            written += len(text.encode())
+            lines += len(chunk)
+    return lines, tb_lines
+
+
+def _child(mode: str, path: str) -> None:
+    start = time.perf_counter()
+    count = 0
+    with open(path, encoding="utf-8", errors="replace", newline="") as fh:  # noqa: PTH123
+        if mode == "baseline":
+            for line in fh:
+                if "Traceback" in line:
+                    count += 1
+        else:
+            for _ in extract_tracebacks(fh):
+                count += 1
+    elapsed = time.perf_counter() - start
+    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(json.dumps({"seconds": elapsed, "count": count, "rss_mb": rss_kb / 1024}))
+
+
+def _run_child(mode: str, path: Path) -> dict[str, float]:
+    proc = subprocess.run([sys.executable, __file__, "--child", mode, str(path)], capture_output=True,
+                          text=True, check=True, timeout=7200)
+    result: dict[str, float] = json.loads(proc.stdout)
+    return result
+
+
+def _payload(rng: random.Random, target: int = 1024 * 1024) -> str:
+    events = []
+    size = 0
+    n = 0
+    while size < target:
+        n += 1
+        lines = _traceback(rng, n) if rng.random() < TB_RATE else [_normal(rng, n)]
+        for line in lines:
+            events.append({"id": str(n), "timestamp": 1714550400000 + n, "message": line})
+            size += len(line) + 60
+    doc = {"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": "/aws/lambda/orders",
+           "logStream": "2024/05/01/[$LATEST]abc", "subscriptionFilters": ["selfheal"], "logEvents": events}
+    return base64.b64encode(gzip.compress(json.dumps(doc).encode())).decode()
+
+
+def _best(fn: object, repeat: int) -> float:
+    assert callable(fn)
+    best = float("inf")
+    for _ in range(repeat):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def cloudwatch_ratio(repeat: int) -> tuple[float, float, int, int]:
+    data = _payload(random.Random(11))
+    raw = base64.b64decode(data)
+
+    def baseline() -> None:
+        json.loads(gzip.decompress(raw))
+
+    found: list[int] = []
+
+    def ours() -> None:
+        found.append(len(extract_from_batch(decode_subscription(data))))
+
+    base = _best(baseline, repeat * 5)
+    mine = _best(ours, repeat * 5)
+    return mine / base, base, len(gzip.decompress(raw)), found[-1]
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["--child"]:
+        _child(args[1], args[2])
+        return 0
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--mb", type=float, default=100.0, help="size of the generated log in MB")
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each side (best time is kept)")
+    ap.add_argument("--keep", type=Path, help="write the generated log here and keep it")
+    opts = ap.parse_args(args)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = opts.keep or Path(tmp) / "service.log"
+        start = time.perf_counter()
+        lines, tb_lines = generate(path, opts.mb)
+        size_mb = path.stat().st_size / 1024 / 1024
+        print(f"generated {size_mb:.0f} MB, {lines} lines, {tb_lines / lines:.2%} of lines in tracebacks "
+              f"({time.perf_counter() - start:.1f}s)")
+        base = ours = None
+        for _ in range(max(1, opts.repeat)):
+            b = _run_child("baseline", path)
+            o = _run_child("extract", path)
+            base = b if base is None or b["seconds"] < base["seconds"] else base
+            ours = o if ours is None or o["seconds"] < ours["seconds"] else ours
+        assert base is not None and ours is not None
+        print(f"baseline ('Traceback' in line): {base['seconds']:.2f}s, peak RSS {base['rss_mb']:.0f} MB")
+        print(f"extract_tracebacks:             {ours['seconds']:.2f}s, peak RSS {ours['rss_mb']:.0f} MB, "
+              f"{int(ours['count'])} tracebacks")
+        print(f"RATIO extract/baseline = {ours['seconds'] / base['seconds']:.2f}  (target <= 4); "
+              f"peak RSS {ours['rss_mb']:.0f} MB on {size_mb:.0f} MB (target < 150 MB on 1 GB)")
+    ratio, base_s, size, count = cloudwatch_ratio(max(1, opts.repeat))
+    print(f"CloudWatch payload: {size / 1024:.0f} KB JSON, {count} tracebacks; "
+          f"gzip+json {base_s * 1000:.1f} ms; "
+          f"RATIO decode+extract/(gzip+json) = {ratio:.2f}  (target <= 2)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
