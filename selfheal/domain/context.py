@@ -29,6 +29,21 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from selfheal.domain.code_slices import (
+    DEFS,
+    Piece,
+    definition_piece,
+    enclosing,
+    import_ranges,
+    local_names,
+    module_file,
+    package_of,
+    path_parts,
+    span,
+    statement_at,
+    top_level_def,
+    used_names,
+)
 from selfheal.domain.fixing import CodeSection, FixContext
 from selfheal.domain.records import ErrorRecord, FrameRef
 from selfheal.domain.redact import Redactor
@@ -41,8 +56,6 @@ PROMPT_OVERHEAD_TOKENS = 780  # system prompt + edit-format instructions + heade
 MIN_SECTION_BUDGET = 400
 WINDOW = 3  # lines either side of a failing line
 MERGE_GAP = 2  # sections this close are shown as one (saves a header, keeps reading order)
-DEF_MAX_LINES = 40
-MAX_NAMES_PER_LINE = 12
 _KIND_ORDER = {"function": 0, "window": 1, "class": 2, "definition": 3, "imports": 4, "module": 5}
 
 
@@ -60,10 +73,6 @@ def estimate_tokens(text: str) -> int:
 
 
 # ------------------------------------------------------------------ frame -> file mapping
-
-
-def _parts(path: str) -> list[str]:
-    return [p for p in path.replace("\\", "/").split("/") if p not in ("", ".")]
 
 
 def _strip_root(path: str, app_roots: Iterable[str]) -> str:
@@ -88,12 +97,12 @@ def map_frame_path(frame_file: str, repo_files: Sequence[str], app_roots: Iterab
     A match counts when it covers the whole frame path, the whole repository path, or at least two
     components; a tie between candidates is ambiguous and is reported, not guessed.
     """
-    fparts = _parts(_strip_root(frame_file, app_roots))
+    fparts = path_parts(_strip_root(frame_file, app_roots))
     if not fparts:
         return FrameMapping(None, "empty frame path")
     scored: list[tuple[int, str]] = []
     for cand in repo_files:
-        cparts = _parts(cand)
+        cparts = path_parts(cand)
         if not cparts or cparts[-1] != fparts[-1]:
             continue
         k = 0
@@ -108,147 +117,6 @@ def map_frame_path(frame_file: str, repo_files: Sequence[str], app_roots: Iterab
     if len(top) > 1:
         return FrameMapping(None, f"{frame_file!r} is ambiguous: {', '.join(top[:5])} match equally")
     return FrameMapping(top[0])
-
-
-# ------------------------------------------------------------------ pieces of source
-
-
-@dataclass
-class Piece:
-    """A candidate line range; ``rank`` orders dropping (lower goes first), ``fallback`` replaces it."""
-
-    path: str
-    start: int
-    end: int
-    kind: str
-    rank: int
-    fallback: list[Piece] = field(default_factory=list)
-
-
-def _span(node: ast.AST) -> tuple[int, int]:
-    start = node.lineno  # type: ignore[attr-defined]
-    for dec in getattr(node, "decorator_list", []):
-        start = min(start, dec.lineno)
-    return start, node.end_lineno or start  # type: ignore[attr-defined]
-
-
-_DEFS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
-
-
-def _enclosing(tree: ast.Module, line: int) -> list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef]:
-    """Definitions containing ``line``, outermost first."""
-    chain: list[ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef] = []
-    body: list[ast.stmt] = tree.body
-    while True:
-        for node in body:
-            if isinstance(node, _DEFS):
-                start, end = _span(node)
-                if start <= line <= end:
-                    chain.append(node)
-                    body = node.body
-                    break
-        else:
-            return chain
-
-
-def _statement_at(scope: Sequence[ast.stmt], line: int) -> ast.stmt | None:
-    """The innermost statement whose lines contain ``line``."""
-    best: ast.stmt | None = None
-    for node in scope:
-        for sub in ast.walk(node):
-            if not (isinstance(sub, ast.stmt) and sub.lineno <= line <= (sub.end_lineno or sub.lineno)):
-                continue
-            if best is None or (sub.end_lineno or 0) - sub.lineno <= (best.end_lineno or 0) - best.lineno:
-                best = sub
-    return best
-
-
-def _header_exprs(stmt: ast.stmt) -> list[ast.AST]:
-    """The parts of a statement on its own lines (not the bodies of compound statements)."""
-    if isinstance(stmt, ast.If | ast.While):
-        return [stmt.test]
-    if isinstance(stmt, ast.For | ast.AsyncFor):
-        return [stmt.target, stmt.iter]
-    if isinstance(stmt, ast.With | ast.AsyncWith):
-        return list(stmt.items)
-    if isinstance(stmt, (ast.Try, *_DEFS)):
-        return []
-    return [stmt]
-
-
-def _used_names(stmt: ast.stmt) -> list[tuple[str, str | None]]:
-    """``(name, attr)`` pairs read by the statement: ``foo`` -> (foo, None), ``self.bar`` -> (self, bar)."""
-    out: list[tuple[str, str | None]] = []
-    for expr in _header_exprs(stmt):
-        for node in ast.walk(expr):
-            if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
-                out.append((node.value.id, node.attr))
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
-                out.append((node.id, None))
-    seen: set[tuple[str, str | None]] = set()
-    return [x for x in out if not (x in seen or seen.add(x))][:MAX_NAMES_PER_LINE]  # type: ignore[func-returns-value]
-
-
-def _local_names(func: ast.AST) -> set[str]:
-    names: set[str] = set()
-    if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef):
-        a = func.args
-        names.update(x.arg for x in [*a.posonlyargs, *a.args, *a.kwonlyargs])
-        names.update(x.arg for x in (a.vararg, a.kwarg) if x is not None)
-        for node in ast.walk(func):
-            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Store):
-                names.add(node.id)
-    return names
-
-
-def _top_level_def(tree: ast.Module, name: str) -> ast.stmt | None:
-    for node in tree.body:
-        if isinstance(node, _DEFS) and node.name == name:
-            return node
-        if isinstance(node, ast.Assign | ast.AnnAssign):
-            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
-            if any(isinstance(t, ast.Name) and t.id == name for t in targets):
-                return node
-    return None
-
-
-def _definition_piece(path: str, node: ast.stmt, rank: int) -> Piece:
-    start, end = _span(node)
-    if end - start + 1 > DEF_MAX_LINES:
-        if isinstance(node, _DEFS) and node.body:
-            # Signature (and docstring), or a class's fields up to its first method.
-            body_end = node.body[0].end_lineno or node.body[0].lineno
-            if isinstance(node, ast.ClassDef):
-                for stmt in node.body:
-                    if isinstance(stmt, _DEFS):
-                        break
-                    body_end = stmt.end_lineno or stmt.lineno
-            end = min(body_end, start + DEF_MAX_LINES - 1)
-        else:
-            end = start + DEF_MAX_LINES - 1
-    return Piece(path, start, end, "definition", rank)
-
-
-def _import_ranges(tree: ast.Module) -> list[tuple[int, int]]:
-    return [(n.lineno, n.end_lineno or n.lineno) for n in tree.body
-            if isinstance(n, ast.Import | ast.ImportFrom)]
-
-
-def _module_file(module: str, repo_files: Sequence[str]) -> str | None:
-    tail = module.replace(".", "/")
-    names = (f"{tail}.py", f"{tail}/__init__.py")
-    hits = sorted((f for f in repo_files if f in names or f.endswith(tuple("/" + n for n in names))),
-                  key=lambda f: (len(f), f))
-    if not hits or (len(hits) > 1 and len(hits[0]) == len(hits[1])):
-        return None
-    return hits[0]
-
-
-def _package_of(path: str, level: int) -> str:
-    parts = _parts(path)[:-1]
-    if level > 1:
-        parts = parts[: len(parts) - (level - 1)]
-    return ".".join(parts)
 
 
 @dataclass
@@ -286,23 +154,23 @@ class _Builder:
         pieces = [window]
         if info.tree is None:
             return pieces
-        chain = _enclosing(info.tree, line)
+        chain = enclosing(info.tree, line)
         func = next((d for d in reversed(chain) if not isinstance(d, ast.ClassDef)), None)
         shrink_rank = 700 if innermost else 500 + order
         if func is not None:
-            start, end = _span(func)
+            start, end = span(func)
             # Lines after the function's end (blank lines, the next def) say nothing about the fault.
             window.start, window.end = max(window.start, start), min(window.end, end)
             sig_end = min(func.body[0].lineno - 1, end) if func.body else start
             signature = Piece(info.path, start, max(start, sig_end), "function", 1000)
             pieces.append(Piece(info.path, start, end, "function", shrink_rank, fallback=[signature]))
         for cls in (d for d in chain if isinstance(d, ast.ClassDef)):
-            start, _ = _span(cls)
+            start, _ = span(cls)
             first = cls.body[0].lineno - 1 if cls.body else start
             header_end = max(start, min(first, start + 5))
             pieces.append(Piece(info.path, start, header_end, "class", 300 + order))
         imports_rank = 600 if innermost else 400 + order
-        pieces.extend(Piece(info.path, s, e, "imports", imports_rank) for s, e in _import_ranges(info.tree))
+        pieces.extend(Piece(info.path, s, e, "imports", imports_rank) for s, e in import_ranges(info.tree))
         pieces.extend(self._definitions(info, chain, func, line, order))
         return pieces
 
@@ -311,24 +179,24 @@ class _Builder:
         assert info.tree is not None
         scope: Sequence[ast.stmt] = func.body if isinstance(func, ast.FunctionDef | ast.AsyncFunctionDef) \
             else info.tree.body
-        stmt = _statement_at(scope, line)
+        stmt = statement_at(scope, line)
         if stmt is None:
             return []
-        local = _local_names(func) if func is not None else set()
+        local = local_names(func) if func is not None else set()
         cls = next((d for d in reversed(chain) if isinstance(d, ast.ClassDef)), None)
         imports = self._imported_names(info)
         out: list[Piece] = []
-        for name, attr in _used_names(stmt):
+        for name, attr in used_names(stmt):
             if name == "self" and attr and cls is not None:
-                method = next((m for m in cls.body if isinstance(m, _DEFS) and m.name == attr), None)
+                method = next((m for m in cls.body if isinstance(m, DEFS) and m.name == attr), None)
                 if method is not None:
-                    out.append(_definition_piece(info.path, method, 200 + order))
+                    out.append(definition_piece(info.path, method, 200 + order))
                 continue
             if name in local:
                 continue
-            node = _top_level_def(info.tree, name)
+            node = top_level_def(info.tree, name)
             if node is not None and not (func is not None and node is chain[0]):
-                out.append(_definition_piece(info.path, node, 200 + order))
+                out.append(definition_piece(info.path, node, 200 + order))
                 continue
             target = imports.get(name)
             if target is not None:
@@ -343,19 +211,19 @@ class _Builder:
             if isinstance(node, ast.ImportFrom):
                 base = node.module or ""
                 if node.level:
-                    pkg = _package_of(info.path, node.level)
+                    pkg = package_of(info.path, node.level)
                     base = f"{pkg}.{base}".strip(".") if base else pkg
                 for alias in node.names:
-                    sub = _module_file(f"{base}.{alias.name}", self.repo_files)
+                    sub = module_file(f"{base}.{alias.name}", self.repo_files)
                     if sub is not None:
                         out[alias.asname or alias.name] = (sub, None)
                         continue
-                    path = _module_file(base, self.repo_files) if base else None
+                    path = module_file(base, self.repo_files) if base else None
                     if path is not None:
                         out[alias.asname or alias.name] = (path, alias.name)
             elif isinstance(node, ast.Import):
                 for alias in node.names:
-                    path = _module_file(alias.name, self.repo_files)
+                    path = module_file(alias.name, self.repo_files)
                     if path is not None and (alias.asname or "." not in alias.name):
                         out[alias.asname or alias.name] = (path, None)
         return out
@@ -366,8 +234,8 @@ class _Builder:
         target = self.load(path)
         if target is None or target.tree is None:
             return []
-        node = _top_level_def(target.tree, name)
-        return [] if node is None else [_definition_piece(path, node, 100 + order)]
+        node = top_level_def(target.tree, name)
+        return [] if node is None else [definition_piece(path, node, 100 + order)]
 
 
 # ------------------------------------------------------------------ budget and sections
