@@ -52,7 +52,7 @@ def test_redrive_by_prefix_queues_the_error_and_dispatch_enqueues_it(moto_url: s
     assert f"{fp('failed')[:12]}  FAILED    -> QUEUED" in result.stdout
     record = store.get(fp("failed"))
     assert record is not None and record.status == Status.QUEUED
-    assert record.status_reason == "re-drive requested by bin/redrive (was FAILED)"
+    assert record.status_reason == "re-drive requested (from FetchSource)"
     old, new = last_stream_change(moto_url, table)
     request = decide(Policy(), record_from_image(old), record_from_image(new))
     assert request is not None and request.reason == "redrive" and request.fingerprint == fp("failed")
@@ -64,11 +64,11 @@ def test_dry_run_changes_nothing_and_running_fixes_are_skipped(moto_url: str) ->
     table, store = seeded(moto_url)
     dry = run_script("redrive", moto_url, "--all-abstained", "--dry-run", "--table", table)
     assert dry.returncode == 0, dry.stderr
-    assert "ABSTAINED would be re-driven" in dry.stdout
+    assert "ABSTAINED would be re-driven from FetchSource" in dry.stdout
     assert store.get(fp("abstained")).status == Status.ABSTAINED  # type: ignore[union-attr]
     running = run_script("redrive", moto_url, fp("running"), "--table", table)
     assert running.returncode == 1
-    assert "skipped: a fix is queued or running" in running.stdout
+    assert "skipped: only FAILED or ABSTAINED fixes are re-driven" in running.stdout
     assert store.get(fp("running")).status == Status.FIXING  # type: ignore[union-attr]
 
 
