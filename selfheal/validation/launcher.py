@@ -17,13 +17,14 @@ Standard library only: it runs before the project's code, outside any virtual en
 
 from __future__ import annotations
 
-import ctypes
+import _socket  # the C module: "socket" imports enum/selectors, which cost startup time per run
 import fcntl
 import os
-import socket
 import struct
 import sys
-from pathlib import Path
+
+# os.path instead of pathlib throughout: this runs before every test command; imports are time.
+# ruff: noqa: PTH110, PTH112, PTH113, PTH114, PTH115, PTH109, PTH123
 
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC = 1, 2, 4, 8
 MS_REMOUNT, MS_NOATIME, MS_NODIRATIME, MS_BIND, MS_REC = 32, 1024, 2048, 4096, 16384
@@ -36,25 +37,20 @@ SETUP_FAILED = 126
 
 def _loopback_up() -> None:
     try:
-        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s = _socket.socket(_socket.AF_INET, _socket.SOCK_DGRAM)
+        try:
             # SIOCSIFFLAGS with IFF_UP | IFF_LOOPBACK | IFF_RUNNING
-            fcntl.ioctl(s, 0x8914, struct.pack("16sH14s", b"lo", 0x1 | 0x8 | 0x40, b""))
+            fcntl.ioctl(s.fileno(), 0x8914, struct.pack("16sH14s", b"lo", 0x1 | 0x8 | 0x40, b""))
+        finally:
+            s.close()
     except OSError:
         pass  # no network namespace (or no permission): the sandbox reports isolation separately
-
-
-def _mount(libc: ctypes.CDLL, source: str | None, target: str, fstype: str | None, flags: int,
-           data: str | None = None) -> None:
-    enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
-    if libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
-        err = ctypes.get_errno()
-        raise OSError(err, f"mount {target}: {os.strerror(err)}")
 
 
 def _mounts() -> list[tuple[str, int]]:
     """(mount point, flags to keep) of every mount, from /proc/self/mountinfo."""
     out: list[tuple[str, int]] = []
-    with Path("/proc/self/mountinfo").open(encoding="utf-8") as fh:
+    with open("/proc/self/mountinfo", encoding="utf-8") as fh:
         for line in fh:
             fields = line.split()
             point = fields[4].encode().decode("unicode_escape")
@@ -71,29 +67,38 @@ def _under(path: str, roots: list[str]) -> bool:
 
 def contain(rw: list[str], hide: list[str]) -> None:
     """Make the filesystem read-only except ``rw``; hide ``hide``. Raises OSError on failure."""
+    import ctypes  # only here: it costs startup time, and plain runs do not need it
+
     libc = ctypes.CDLL(None, use_errno=True)
-    _mount(libc, None, "/", None, MS_REC | MS_PRIVATE)  # nothing below may propagate out
+
+    def _mount(source: str | None, target: str, fstype: str | None, flags: int,
+               data: str | None = None) -> None:
+        enc = [None if v is None else v.encode() for v in (source, target, fstype, data)]
+        if libc.mount(enc[0], enc[1], enc[2], ctypes.c_ulong(flags), enc[3]) != 0:
+            err = ctypes.get_errno()
+            raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+    _mount(None, "/", None, MS_REC | MS_PRIVATE)  # nothing below may propagate out
     rw = [os.path.realpath(p) for p in rw]
     for path in rw:
-        _mount(libc, path, path, None, MS_BIND | MS_REC)
+        _mount(path, path, None, MS_BIND | MS_REC)
     for path in hide:
-        p = Path(path)
-        if p.is_symlink():
+        if os.path.islink(path):
             continue
-        if p.is_dir():
-            _mount(libc, "tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=700")
-        elif p.is_file():
-            _mount(libc, "/dev/null", path, None, MS_BIND)
+        if os.path.isdir(path):
+            _mount("tmpfs", path, "tmpfs", MS_NOSUID | MS_NODEV, "size=64k,mode=700")
+        elif os.path.isfile(path):
+            _mount("/dev/null", path, None, MS_BIND)
     for point, keep in sorted(_mounts(), key=lambda m: len(m[0])):
         if _under(point, rw) or _under(point, list(_PSEUDO)) or _under(point, hide):
             continue
-        _mount(libc, None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
-    if Path("/proc/sys").is_dir():  # kernel tunables are global, even from a namespace
-        _mount(libc, "/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
-        _mount(libc, None, "/proc/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
+        _mount(None, point, None, MS_REMOUNT | MS_BIND | MS_RDONLY | keep)
+    if os.path.isdir("/proc/sys"):  # kernel tunables are global, even from a namespace
+        _mount("/proc/sys", "/proc/sys", None, MS_BIND | MS_REC)
+        _mount(None, "/proc/sys", None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV
                | MS_NOEXEC)
-    if Path("/dev/shm").is_dir():  # the host's shared memory stays out of reach
-        _mount(libc, "tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
+    if os.path.isdir("/dev/shm"):  # the host's shared memory stays out of reach
+        _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
 
 
 def _parse(argv: list[str]) -> tuple[list[str], list[str], str | None, list[str]]:
@@ -120,14 +125,14 @@ def main(argv: list[str]) -> int:
         return SETUP_FAILED
     _loopback_up()
     if host_ns is not None:
-        if str(Path("/proc/self/ns/mnt").readlink()) == host_ns:
+        if os.readlink("/proc/self/ns/mnt") == host_ns:
             sys.stderr.write("selfheal sandbox: refusing to remount: not in a private mount namespace\n")
             return SETUP_FAILED
         try:
             contain(rw, hide)
             # The working directory still points into the mount it was opened on: re-enter it
             # by path so it lands on the writable bind mount.
-            os.chdir(Path.cwd())
+            os.chdir(os.getcwd())
         except OSError as exc:
             sys.stderr.write(f"selfheal sandbox: filesystem containment failed: {exc}\n")
             return SETUP_FAILED
