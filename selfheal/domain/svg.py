@@ -18,7 +18,7 @@ COLOURS: dict[str, tuple[str, str]] = {
     "not visited": ("#ffffff", "#aab7b8"),
 }
 LEGEND = ("succeeded", "retried", "caught", "failed", "running", "not visited")
-BOX_W, BOX_H, ROW_H, COL_W, MARGIN = 190, 38, 62, 290, 30
+BOX_W, BOX_H, ROW_H, COL_W, MARGIN, LEFT = 190, 38, 62, 290, 30, 120
 SIDE_TYPES = frozenset({"Fail"})
 
 
@@ -83,7 +83,7 @@ def _layout(states: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[int, int
 
 
 def _centre(col: int, row: int) -> tuple[float, float]:
-    return MARGIN + col * COL_W + BOX_W / 2, MARGIN + row * ROW_H + BOX_H / 2
+    return LEFT + col * COL_W + BOX_W / 2, MARGIN + row * ROW_H + BOX_H / 2
 
 
 def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
@@ -94,7 +94,7 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
     pos = _layout(states)
     notes = notes or {}
     rows = max(r for _, r in pos.values()) + 1
-    width = MARGIN * 2 + COL_W + BOX_W + 40
+    width = LEFT + MARGIN + COL_W + BOX_W + 40
     height = MARGIN * 2 + rows * ROW_H + 60 + (24 if title else 0)
     top = 24 if title else 0
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
@@ -104,14 +104,18 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
            '</marker></defs>',
            f'<rect width="{width}" height="{height}" fill="#fafafa"/>']
     if title:
-        out.append(f'<text x="{MARGIN}" y="{MARGIN - 6}" font-size="14" font-weight="bold">'
+        out.append(f'<text x="{LEFT}" y="{MARGIN - 6}" font-size="14" font-weight="bold">'
                    f'{escape(title)}</text>')
     out.append(f'<g transform="translate(0,{top})">')
+    visited = {n for n, st in status.items() if st != "not visited"}
     for name, state in states.items():
         for target, label, kind in _targets(state):
             if target not in pos or (kind == "catch" and status.get(name) not in ("caught", "failed")):
                 continue
-            out.append(_edge(pos[name], pos[target], label if kind != "next" else "", kind))
+            # Edges a run may have taken are dark and labelled; the rest stay in the background.
+            taken = name in visited and target in visited
+            out.append(_edge(pos[name], pos[target], label if kind != "next" and taken else "", kind,
+                             taken or not visited))
     for name, (col, row) in pos.items():
         out.append(_box(name, states[name].get("Type", ""), col, row, status.get(name, "not visited"),
                         notes.get(name, "")))
@@ -120,7 +124,7 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
     return "\n".join(out)
 
 
-def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str) -> str:
+def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str, strong: bool) -> str:
     (x1, y1), (x2, y2) = _centre(*src), _centre(*dst)
     dash = ' stroke-dasharray="5,4"' if kind == "catch" else ""
     if src[0] == dst[0] and dst[1] == src[1] + 1:
@@ -130,19 +134,20 @@ def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str) -> 
         side = x1 - BOX_W / 2
         off = 14 + 6 * abs(dst[1] - src[1]) % 40
         path = f"M {side} {y1} C {side - off} {y1}, {side - off} {y2}, {side} {y2}"
-        lx, ly = side - off - 2, (y1 + y2) / 2
+        lx, ly = side - off - 4 - 5.5 * len(label), (y1 + y2) / 2
     else:
         path = f"M {x1 + BOX_W / 2} {y1} L {x2 - BOX_W / 2} {y2}"
         lx, ly = (x1 + x2) / 2 + 20, (y1 + y2) / 2 - 4
     text = (f'<text x="{lx}" y="{ly}" font-size="10" fill="#545b64">{escape(label)}</text>'
             if label else "")
-    return (f'<path d="{path}" fill="none" stroke="#545b64" stroke-width="1.2"{dash} '
+    colour = "#545b64" if strong else "#d5dbdb"
+    return (f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.2"{dash} '
             f'marker-end="url(#arrow)"/>{text}')
 
 
 def _box(name: str, typ: str, col: int, row: int, status: str, note: str) -> str:
     fill, stroke = COLOURS.get(status, COLOURS["not visited"])
-    x, y = MARGIN + col * COL_W, MARGIN + row * ROW_H
+    x, y = LEFT + col * COL_W, MARGIN + row * ROW_H
     rx = 19 if typ in ("Choice", "Pass", "Succeed", "Fail") else 4
     width = 3 if status != "not visited" else 1.2
     label = f'<text x="{x + BOX_W / 2}" y="{y + (16 if note else 23)}" text-anchor="middle" ' \
@@ -159,7 +164,7 @@ def _legend(rows: int) -> str:
     parts = []
     for i, key in enumerate(LEGEND):
         fill, stroke = COLOURS[key]
-        x = MARGIN + i * 78
+        x = LEFT + i * 78
         parts.append(f'<rect x="{x}" y="{y}" width="12" height="12" fill="{fill}" stroke="{stroke}" '
                      f'stroke-width="2"/><text x="{x + 16}" y="{y + 10}" font-size="10">{key}</text>')
     return "".join(parts)
