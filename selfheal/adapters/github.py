@@ -26,7 +26,7 @@ from github import Auth, Github, GithubException, InputGitTreeElement, RateLimit
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
 
-from selfheal.adapters.local_git import safe_repo_path
+from selfheal.adapters.local_git import foreign_commits_message, safe_repo_path
 from selfheal.errors import (
     CodeHostAuthFailed,
     CodeHostForbidden,
@@ -274,8 +274,11 @@ class GitHubHost(_GitHubBase):
         ref = self._get_ref(branch)
         if ref is not None:
             head = self._call("read branch head", repo.get_git_commit, ref.object.sha)
-            if head.tree.sha == tree.sha and [p.sha for p in head.parents] == [base.sha]:
+            parents = [p.sha for p in head.parents]
+            if head.tree.sha == tree.sha and parents == [base.sha]:
                 return str(head.sha)  # same change on the same base: nothing to do
+            if len(parents) != 1 or not self._is_ancestor(parents[0], base.sha):
+                raise CodeHostForbidden(foreign_commits_message(branch))
         commit = self._call("write commit", repo.create_git_commit, message, tree, [base])
         if ref is None:
             try:
@@ -291,6 +294,12 @@ class GitHubHost(_GitHubBase):
                 raise classify(exc, f"create branch {branch}") from exc
         self._call(f"update branch {branch}", ref.edit, commit.sha, force=True)
         return str(commit.sha)
+
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        if older == newer:
+            return True
+        comparison = self._call("compare commits", self.repo().compare, older, newer)
+        return str(self._call("compare commits", lambda: comparison.status)) in ("ahead", "identical")
 
     def _get_ref(self, branch: str) -> Any:
         try:

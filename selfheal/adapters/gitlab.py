@@ -21,7 +21,7 @@ import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
-from selfheal.adapters.local_git import safe_repo_path
+from selfheal.adapters.local_git import foreign_commits_message, safe_repo_path
 from selfheal.errors import (
     CodeHostAuthFailed,
     CodeHostForbidden,
@@ -190,8 +190,13 @@ class GitLabHost(_GitLabBase):
             if modes.get(path, "100644") not in ("100644", "100755"):
                 raise EditRejected(f"{path} is not a regular file in the repository")
         tip = self._branch_tip(branch)
-        if tip is not None and self._same_change(tip, base, files):
-            return tip
+        if tip is not None:
+            commit = self._call("read branch head", self.project().commits.get, tip)
+            parents = list(commit.parent_ids)
+            if parents == [base] and self._same_change(commit, files):
+                return tip
+            if len(parents) != 1 or not self._is_ancestor(parents[0], base):
+                raise CodeHostForbidden(foreign_commits_message(branch))
         actions = [{"action": "update" if path in modes else "create", "file_path": path,
                     "content": files[path]} for path in sorted(files)]
         commit = self._call(f"commit to {branch}", self.project().commits.create,
@@ -209,14 +214,17 @@ class GitLabHost(_GitLabBase):
         except requests.exceptions.RequestException as exc:
             raise classify(exc, f"read branch {branch}") from exc
 
-    def _same_change(self, tip: str, base: str, files: dict[str, str]) -> bool:
-        commit = self._call("read branch head", self.project().commits.get, tip)
-        if list(commit.parent_ids) != [base]:
-            return False
+    def _same_change(self, commit: Any, files: dict[str, str]) -> bool:
         changed = {d["new_path"] for d in self._call("read diff", commit.diff, get_all=True)}
         if not changed <= set(files):
             return False
-        return all(self._raw(p, tip) == text.encode("utf-8") for p, text in files.items())
+        return all(self._raw(p, str(commit.id)) == text.encode("utf-8") for p, text in files.items())
+
+    def _is_ancestor(self, older: str, newer: str) -> bool:
+        if older == newer:
+            return True
+        found = self._call("merge base", self.project().repository_merge_base, [older, newer])
+        return isinstance(found, dict) and found.get("id") == older
 
     def _merge_requests(self, branch: str, state: str | None) -> list[Any]:
         kwargs: dict[str, Any] = {"source_branch": branch, "order_by": "created_at", "sort": "desc",

@@ -67,6 +67,12 @@ def run_git(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = N
     return proc.stdout
 
 
+def foreign_commits_message(branch: str) -> str:
+    """Why a fix branch is not overwritten (shared by every code host adapter)."""
+    return (f"branch {branch!r} has commits selfheal did not make (someone pushed to it or merged "
+            "into it); refusing to overwrite them. Delete the branch or re-drive after review.")
+
+
 def _is_remote(location: str | Path) -> bool:
     return isinstance(location, str) and (location.startswith("file://") or is_ssh_url(location))
 
@@ -287,9 +293,11 @@ class LocalGitHost:
     def commit_branch(self, branch: str, base_revision: str, files: dict[str, str], message: str) -> str:
         repo = self.repository
         ref = self._branch_ref(branch)
-        base = repo.resolve(base_revision)
         if not files:
             raise EditRejected("no files to commit")
+        if repo.remote_url is not None:
+            repo.refresh()  # see the remote's branches as they are now, not as first fetched
+        base = repo.resolve(base_revision)
         tree = self._write_tree(base, files)
         if ref in repo.checked_out_branches():
             raise CodeHostForbidden(f"branch {branch!r} is checked out in a working tree; "
@@ -297,14 +305,36 @@ class LocalGitHost:
         old = repo._try("rev-parse", "--verify", "-q", ref)
         commit = old if old and self._same_commit(old, base, tree) else None
         if commit is None:
+            if old and not self._replaceable(old, base):
+                raise CodeHostForbidden(foreign_commits_message(branch))
             commit = repo.git("commit-tree", tree, "-p", base, input=message.encode("utf-8"),
                               env=self._author, what="commit-tree").decode().strip()
             repo.git("update-ref", "-m", "selfheal: fix branch", ref, commit, old or _ZERO,
                      what="update-ref")
         if self.push_remote:
-            repo.network("push", "--quiet", "--porcelain", self.push_remote, f"+{ref}:{ref}",
+            # Against our clone's origin the lease is exact: the remote must still hold what we
+            # fetched a moment ago, so a concurrent push is refused rather than overwritten.
+            exact = repo.remote_url is not None and self.push_remote == repo.remote_url
+            lease = f"--force-with-lease={ref}:{old or ''}" if exact else "--force"
+            repo.network("push", "--quiet", "--porcelain", lease, self.push_remote, f"{ref}:{ref}",
                          what=f"push {branch}")
         return commit
+
+    def _replaceable(self, tip: str, base: str) -> bool:
+        """True when ``tip`` is one commit on a commit of the base line (an earlier run's fix);
+        False when someone added commits (or a merge) on top, which must not be lost."""
+        parents = self._parents(tip)
+        if len(parents) != 1:
+            return False
+        try:
+            self.repository.git("merge-base", "--is-ancestor", parents[0], base)
+        except ConfigurationError:
+            return False
+        return True
+
+    def _parents(self, commit: str) -> list[str]:
+        info = self.repository.git("cat-file", "commit", commit).decode("utf-8", "replace")
+        return [ln.split()[1] for ln in info.split("\n\n", 1)[0].splitlines() if ln.startswith("parent ")]
 
     def _branch_ref(self, branch: str) -> str:
         try:
@@ -333,8 +363,7 @@ class LocalGitHost:
     def _same_commit(self, commit: str, base: str, tree: str) -> bool:
         info = self.repository.git("cat-file", "commit", commit).decode("utf-8", "replace")
         header = info.split("\n\n", 1)[0].splitlines()
-        parents = [ln.split()[1] for ln in header if ln.startswith("parent ")]
-        return f"tree {tree}" in header and parents == [base]
+        return f"tree {tree}" in header and self._parents(commit) == [base]
 
     def find_pull_request(self, branch: str) -> PullRequest | None:
         rec = self.records.newest_for_branch(branch)

@@ -20,6 +20,7 @@ from selfheal.errors import (
     CodeHostAuthFailed,
     CodeHostForbidden,
     CodeHostUnavailable,
+    ConcurrentUpdate,
     ConfigurationError,
     HostKeyRejected,
     SelfhealError,
@@ -102,6 +103,8 @@ def classify_git_failure(stderr: str, what: str) -> SelfhealError:
     tail = text.splitlines()[-1] if text else "no output"
     if "Host key verification failed" in text or "REMOTE HOST IDENTIFICATION HAS CHANGED" in text:
         return HostKeyRejected(f"{what}: the remote's SSH host key is not the pinned one ({tail})")
+    if "stale info" in text or "fetch first" in text:
+        return ConcurrentUpdate(f"{what}: the remote branch changed meanwhile ({tail})")
     if "[remote rejected]" in text or "hook declined" in text or "protected branch" in text.lower():
         return CodeHostForbidden(f"{what}: the remote refused the update ({tail})")
     if "Permission denied" in text or "Authentication failed" in text:

@@ -15,6 +15,7 @@ from selfheal.adapters.github import GitHubHost, GitHubRepository, make_client
 from selfheal.adapters.local_git import LocalGitHost, LocalGitRepository
 from selfheal.adapters.secrets_env import EnvSecrets
 from selfheal.adapters.ssh import SshTransport
+from selfheal.errors import CodeHostForbidden
 from selfheal.ports import CodeHost, SourceRepository
 from tests.support.fake_github import FakeGitHub
 from tests.support.fake_gitlab import FakeGitLab
@@ -30,6 +31,7 @@ class Backend:
     host: CodeHost
     branch_tip: Callable[[str], str | None]   # what the server really holds
     close: Callable[[int], None]
+    server_dir: Path                            # the repository the server serves
 
 
 def _tip(repo_dir: Path) -> Callable[[str], str | None]:
@@ -53,7 +55,7 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         work = make_work_repo(tmp_path / "svc", branch="trunk")
         repo = LocalGitRepository(work)
         local = LocalGitHost(repo, home)
-        yield Backend(repo, local, _tip(work), _closer(local))
+        yield Backend(repo, local, _tip(work), _closer(local), work)
         return
     bare = make_bare_repo(tmp_path / "remote.git", branch="trunk")
     if kind in ("file", "ssh"):
@@ -65,18 +67,18 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]
         else:
             repo = LocalGitRepository(bare.as_uri(), cache_dir=tmp_path / "cache")
         local = LocalGitHost(repo, home)
-        yield Backend(repo, local, _tip(bare), _closer(local))
+        yield Backend(repo, local, _tip(bare), _closer(local), bare)
         return
     if kind == "gitlab":
         with FakeGitLab(bare).serve() as gl:
             glc = gitlab_adapter.make_client("test-token", gl.url)
             yield Backend(gitlab_adapter.GitLabRepository("acme/svc", client=glc),
-                          gitlab_adapter.GitLabHost("acme/svc", client=glc), _tip(bare), gl.close_mr)
+                          gitlab_adapter.GitLabHost("acme/svc", client=glc), _tip(bare), gl.close_mr, bare)
         return
     with FakeGitHub(bare).serve() as gh:
         client = make_client("test-token", gh.base_url, throttle=False)
         yield Backend(GitHubRepository("acme/svc", client=client), GitHubHost("acme/svc", client=client),
-                      _tip(bare), gh.close_pull)
+                      _tip(bare), gh.close_pull, bare)
 
 
 def test_source_contract(backend: Backend) -> None:
@@ -112,3 +114,15 @@ def test_code_host_contract(backend: Backend) -> None:
     assert new.created and new.number != pr.number
     newest = host.find_pull_request("selfheal/feedc0ffee12")
     assert newest is not None and newest.number == new.number and newest.state == "open"
+
+
+def test_commits_selfheal_did_not_make_are_never_overwritten(backend: Backend) -> None:
+    host, base = backend.host, backend.source.resolve()
+    ours = host.commit_branch("selfheal/0123456789ab", base, {"app.py": APP_PY + "# fix\n"}, "fix")
+    # A reviewer pushes a commit on top of the fix branch, on the server.
+    tree = git(backend.server_dir, "rev-parse", f"{ours}^{{tree}}")
+    theirs = git(backend.server_dir, "commit-tree", tree, "-p", ours, "-m", "reviewer tweak")
+    git(backend.server_dir, "update-ref", "refs/heads/selfheal/0123456789ab", theirs)
+    with pytest.raises(CodeHostForbidden, match="did not make"):
+        host.commit_branch("selfheal/0123456789ab", base, {"app.py": APP_PY + "# fix 2\n"}, "fix")
+    assert backend.branch_tip("selfheal/0123456789ab") == theirs

@@ -187,6 +187,8 @@ class FakeGitHub:
             sha = self.rev(unquote(g[1])) or _raise(404, "Not Found")
             location = f"http://127.0.0.1:{self.port}/_codeload/{self.owner}/{self.name}/{sha}"
             return 302, {"Location": location}, None
+        if (g := m(r"/compare/([^.]+)\.\.\.(.+)", sub)) and method == "GET":
+            return 200, {}, self.compare(unquote(g[1]), unquote(g[2]))
         if (g := m(r"/contents/(.+)", sub)) and method == "GET":
             return self.contents(unquote(g[1]), query.get("ref") or "HEAD")
         if sub.startswith("/git/"):
@@ -219,6 +221,22 @@ class FakeGitHub:
                 return 201, {}, c
             return 200, {}, self.comments.get(n, [])
         raise HttpError(404, "Not Found")
+
+    def compare(self, base_ref: str, head_ref: str) -> dict[str, Any]:
+        base = self.rev(base_ref) or _raise(404, "Not Found")
+        head = self.rev(head_ref) or _raise(404, "Not Found")
+
+        def ancestor(a: str, b: str) -> bool:
+            return subprocess.run(["git", "merge-base", "--is-ancestor", a, b], cwd=self.bare,
+                                  timeout=30, check=False).returncode == 0
+
+        status = "identical" if base == head else "ahead" if ancestor(base, head) else \
+            "behind" if ancestor(head, base) else "diverged"
+        ahead = int(self.git("rev-list", "--count", f"{base}..{head}"))
+        behind = int(self.git("rev-list", "--count", f"{head}..{base}"))
+        return {"url": f"{self.api}/compare/{base}...{head}", "status": status, "ahead_by": ahead,
+                "behind_by": behind, "total_commits": ahead, "base_commit": {"sha": base},
+                "merge_base_commit": {"sha": self.git("merge-base", base, head)}, "files": []}
 
     def contents(self, path: str, ref: str) -> Response:
         sha = self.rev(ref) or _raise(404, f"No commit found for the ref {ref}")

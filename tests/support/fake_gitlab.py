@@ -32,6 +32,7 @@ class FakeGitLab:
     mrs: dict[int, dict[str, Any]] = field(default_factory=dict)
     faults: list[Fault] = field(default_factory=list)
     port: int = 0
+    multi: dict[str, list[str]] = field(default_factory=dict)  # the current request's query lists
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -86,6 +87,7 @@ class FakeGitLab:
         parts = urlsplit(raw_path)
         path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self._lock:
+            self.multi = parse_qs(parts.query)
             for fault in self.faults:
                 if fault.times > 0 and fault.method in (None, method) and \
                         (fault.path is None or re.search(fault.path, path)):
@@ -112,6 +114,10 @@ class FakeGitLab:
             sha = self.rev(unquote(g[1])) or _raise(404, "404 Commit Not Found")
             names = self.out("diff-tree", "--no-commit-id", "-r", "--name-only", "--root", sha).splitlines()
             return 200, {}, [{"old_path": n, "new_path": n, "diff": ""} for n in names]
+        if sub == "/repository/merge_base" and method == "GET":
+            refs = [self.rev(r) or _raise(404, "404 Commit Not Found") for r in self.multi.get("refs[]", [])]
+            len(refs) >= 2 or _raise(400, "Provide at least 2 refs")
+            return 200, {}, self.commit_json(self.out("merge-base", *refs))
         if sub == "/repository/commits" and method == "POST":
             return 201, {}, self.commit_json(self.create_commit(body))
         if sub == "/repository/tree" and method == "GET":
