@@ -246,10 +246,19 @@ def print_table(results: list[Outcome], validate: bool) -> None:
         print(f"{r.name:22} {r.expected:9} {r.outcome:10} {r.attempts:>3}  {detail[:100]}{mark}")
     counts = Counter(r.outcome for r in results)
     matched = sum(r.matches for r in results)
+    want_fix = [r for r in results if r.expected == "fix"]
+    want_abstain = [r for r in results if r.expected != "fix"]
+    accepted = counts["fixed"] + counts["wrong"]
     print(
         f"\nfixed {counts['fixed']} / abstained {counts['abstained']} / wrong {counts['wrong']} "
         f"of {len(results)} crash repos ({'validated' if validate else 'NOT validated'}); "
         f"outcome matches case.json: {matched}/{len(results)}"
+    )
+    print(
+        f"fix rate on fixable bugs: {sum(r.outcome == 'fixed' for r in want_fix)}/{len(want_fix)}; "
+        f"abstained where a fix would be wrong: {sum(r.outcome == 'abstained' for r in want_abstain)}"
+        f"/{len(want_abstain)}; precision of accepted edits: "
+        f"{counts['fixed']}/{accepted}" + (f" = {counts['fixed'] / accepted:.2f}" if accepted else "")
     )
 
 
