@@ -21,10 +21,11 @@ from __future__ import annotations
 
 import json
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from re import Pattern
 
 from selfheal.domain.extract_lines import (
+    DJANGO_FRAME_RE,
     ELLIPSIS_RE,
     FRAME_RE,
     HEADER_TEXT,
@@ -93,25 +94,62 @@ class _Segmenter:
     # -- physical lines -------------------------------------------------------------------------
 
     def feed(self, raw: str, lineno: int) -> Iterator[Traceback]:
+        if self.block is None and HEADER_TEXT not in raw and "stackTrace" not in raw and 'File "' not in raw:
+            if raw.strip() == "Traceback:":  # Django's technical 500 page, copied as text
+                yield from self._line("Traceback:", lineno)
+            else:
+                self.prev = raw
+            return
+        stripped = raw.strip()
+        if stripped[:1] == "{" and stripped[-1:] == "}" and len(stripped) <= 4 * self.max_bytes:
+            handled = yield from self._json_record(stripped, lineno)
+            if handled:
+                return
         if "\\n" in raw and HEADER_TEXT in raw:
             texts = list(json_escaped_texts(raw, self.max_bytes))
             if texts:
-                yield from self._finish()
-                for text in texts:
-                    for sub in text.splitlines():
-                        yield from self._line(clean(sub), lineno)
-                    yield from self._finish()
+                yield from self._embedded(texts, lineno)
                 return
         if "stackTrace" in raw and "rrorType" in raw:
             rendered = _lambda_document(raw, self.max_bytes)
             if rendered is not None:
-                yield from self._finish()
-                for sub in rendered:
-                    yield from self._line(clean(sub), lineno)
-                yield from self._finish()
+                yield from self._embedded(["\n".join(rendered)], lineno)
                 return
         for part in split_logical(raw if len(raw) <= MAX_LINE else raw[:MAX_LINE]):
             yield from self._line(clean(part), lineno)
+
+    def _embedded(self, texts: list[str], lineno: int) -> Iterator[Traceback]:
+        """Tracebacks carried whole inside one record: each is a block of its own."""
+        yield from self._finish()
+        for text in texts:
+            for sub in text.splitlines():
+                yield from self._line(clean(sub), lineno)
+            yield from self._finish()
+
+    def _json_record(self, text: str, lineno: int) -> Generator[Traceback, None, bool]:
+        """A JSON log record: a whole traceback in a field, or one line of one (docker json-file)."""
+        try:
+            obj = json.loads(text)
+        except ValueError:
+            return False
+        if not isinstance(obj, dict):
+            return False
+        rendered = lambda_stack_lines(obj) if "stackTrace" in obj else None
+        if rendered is not None:
+            yield from self._embedded(["\n".join(rendered)], lineno)
+            return True
+        whole = [v for v in _string_values(obj) if HEADER_TEXT in v and "\n" in v.strip()]
+        if whole:
+            yield from self._embedded([v[: self.max_bytes] for v in whole], lineno)
+            return True
+        for key in _LINE_FIELDS:
+            value = obj.get(key)
+            if isinstance(value, str):
+                for part in value.rstrip("\n").split("\n"):
+                    for sub in split_logical(part[:MAX_LINE]):
+                        yield from self._line(clean(sub), lineno)
+                return True
+        return False
 
     # -- logical lines --------------------------------------------------------------------------
 
@@ -132,6 +170,10 @@ class _Segmenter:
         self._idle(line, lineno)
 
     def _idle(self, line: str, lineno: int) -> None:
+        if line == "Traceback:":
+            self.block = _Block(lineno, None)
+            self._append(self.block, line)
+            return
         idx = line.find(HEADER_TEXT)
         if idx >= 0:
             ipm = IPY_HEADER_RE.match(line)
@@ -249,6 +291,12 @@ class _Segmenter:
             block.last_kind = "frame"
             self._append(block, content)
             return True
+        if DJANGO_FRAME_RE.match(content):
+            block.state = "body"
+            block.frames += 1
+            block.last_kind = "frame"
+            self._append(block, content)
+            return True
         if REPEAT_RE.match(content) or ELLIPSIS_RE.match(content):
             self._append(block, content)
             return True
@@ -328,6 +376,18 @@ class _Segmenter:
         if block is not None and block.state == "body" and not block.has_exc:
             block.truncated = True  # the input ended inside the traceback
         yield from self._finish()
+
+
+_LINE_FIELDS = ("log", "message", "msg", "MESSAGE", "textPayload", "line", "text")
+
+
+def _string_values(obj: dict[str, object], depth: int = 0) -> Iterator[str]:
+    """String values of a JSON record, one level of nesting deep (``{"error": {"stack": ...}}``)."""
+    for value in obj.values():
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict) and depth == 0:
+            yield from _string_values(value, 1)
 
 
 def _looks_prefixed(content: str) -> bool:

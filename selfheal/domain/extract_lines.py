@@ -35,6 +35,11 @@ IPY_ARROW_RE = re.compile(r"^-{1,10}> ?(?P<line>\d{1,9})\b")
 IPY_HEADER_RE = re.compile(
     r"^(?P<pre>.{0,200}?)(?P<type>[A-Za-z_][\w.]{0,200})[ \t]{2,}Traceback \(most recent call last\)\s*$"
 )
+# Django's technical 500 page as text: `File "path" in func` then `  111. source`.
+DJANGO_FRAME_RE = re.compile(r'^\s*File "(?P<file>[^"\n]{1,2000})" in (?P<func>[^\s(]{1,300})\s*$')
+DJANGO_LINE_RE = re.compile(r"^\s*(?P<line>\d{1,9})\.(?:\s(?P<src>.*))?$")
+# Colour codes whose ESC byte was lost in a copy/paste (`[0;31mValueError[0m`).
+ORPHAN_ANSI_RE = re.compile(r"\[(?:\d{1,3}(?:;\d{1,3}){0,4})?m")
 REPEAT_RE = re.compile(r"^\s*\[Previous line repeated (?P<n>\d{1,12}) more times?\]")
 CAUSE_TEXT = "The above exception was the direct cause of the following exception"
 CONTEXT_TEXT = "During handling of the above exception, another exception occurred"
@@ -65,6 +70,8 @@ def clean(line: str) -> str:
     line = line.rstrip("\r\n")
     if "\x1b" in line:
         line = ANSI_RE.sub("", line)
+    if "[0m" in line or "[0;" in line or "[1;" in line:
+        line = ORPHAN_ANSI_RE.sub("", line)
     if "\xa0" in line:
         line = line.replace("\xa0", " ")
     if "\x00" in line:

@@ -13,6 +13,8 @@ import re
 from selfheal.domain.extract_lines import (
     CAUSE_TEXT,
     CONTEXT_TEXT,
+    DJANGO_FRAME_RE,
+    DJANGO_LINE_RE,
     DJANGO_TYPE_RE,
     DJANGO_VALUE_RE,
     FRAME_RE,
@@ -88,6 +90,8 @@ def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> 
             if msg_open and len(msg_lines) < _MAX_MESSAGE_LINES:
                 msg_lines.append(st)
             continue
+        if st == "Traceback:":
+            continue
         if HEADER_TEXT in s:
             ipm = IPY_HEADER_RE.match(st)
             if ipm and not st.endswith(":"):
@@ -112,6 +116,19 @@ def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> 
                     msg_lines = [first]
                     msg_open = True
             continue
+        djm = DJANGO_FRAME_RE.match(s)
+        if djm:
+            cur = Frame(djm.group("file"), None, djm.group("func"))
+            frames.append(cur)
+            expect_source = True
+            continue
+        if expect_source and cur is not None and cur.line is None:
+            nm = DJANGO_LINE_RE.match(s)
+            if nm:
+                cur.line = int(nm.group("line"))
+                cur.source = (nm.group("src") or "").strip() or None
+                expect_source = False
+                continue
         if s[0] not in " \t":
             im = IPY_FILE_RE.match(s) or IPY_INPUT_RE.match(s) or IPY_CELL_RE.match(s) or IPY_OLD_RE.match(s)
             if im:

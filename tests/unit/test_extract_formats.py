@@ -321,3 +321,45 @@ def test_prose_mentioning_tracebacks_is_not_a_traceback() -> None:
         "TypeError: a bare exception line without frames\n"
     )
     assert extract_from_text(text) == []
+
+
+def test_docker_json_file_driver_one_record_per_line() -> None:
+    records = [json.dumps({"log": line + "\n", "stream": "stderr", "time": f"2024-05-01T10:00:0{i}Z"})
+               for i, line in enumerate(["INFO boot", *PLAIN.splitlines(), "INFO next request"])]
+    tb = only("\n".join(records) + "\n")
+    assert tb.final.type == "KeyError" and tb.final.message == "'abc'"
+    assert frames(tb)[1] == ("/var/task/app/store.py", 17, "load")
+
+
+def test_django_technical_500_text() -> None:
+    text = (
+        "Environment:\n\nRequest Method: GET\n\n"
+        "Traceback:\n"
+        'File "/usr/lib/python2.7/site-packages/django/core/handlers/base.py" in get_response\n'
+        "  111.                     response = wrapped_callback(request, *callback_args, **callback_kwargs)\n"
+        'File "/srv/shop/views.py" in detail\n'
+        "  42.     return render(request, obj.template)\n\n"
+        "Exception Type: AttributeError at /shop/1/\n"
+        "Exception Value: 'NoneType' object has no attribute 'template'\n"
+    )
+    tb = only(text)
+    assert tb.final.type == "AttributeError"
+    assert tb.final.message == "'NoneType' object has no attribute 'template'"
+    assert frames(tb) == [
+        ("/usr/lib/python2.7/site-packages/django/core/handlers/base.py", 111, "get_response"),
+        ("/srv/shop/views.py", 42, "detail"),
+    ]
+    assert tb.final.frames[1].source == "return render(request, obj.template)"
+
+
+def test_colour_codes_that_lost_their_escape_byte() -> None:
+    text = (
+        "[0;31m---------------------------------------------------------------------------[0m\n"
+        "[0;31mValueError[0m                                Traceback (most recent call last)\n"
+        "Cell \x1b[0;32mIn[2], line 3\x1b[0m\n"
+        "[1;32m----> 3[0m f()\n\n"
+        "[0;31mValueError[0m: bad value\n"
+    )
+    tb = only(text)
+    assert (tb.final.type, tb.final.message) == ("ValueError", "bad value")
+    assert frames(tb) == [("Cell In[2]", 3, None)]
