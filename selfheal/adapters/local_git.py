@@ -175,21 +175,22 @@ class LocalGitRepository:
         self._ensure()
         if self._base_branch:
             return self._base_branch
-        origin_head = self._try("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD")
+        origin_head = self.git_or_none("symbolic-ref", "-q", "--short", "refs/remotes/origin/HEAD")
         if origin_head and self.remote_url is None:
             name = origin_head.split("/", 1)[-1]
-            if self._try("rev-parse", "--verify", "-q", f"refs/heads/{name}"):
+            if self.git_or_none("rev-parse", "--verify", "-q", f"refs/heads/{name}"):
                 return name
         if self.remote_url is None:
             for name in ("main", "master"):
-                if self._try("rev-parse", "--verify", "-q", f"refs/heads/{name}"):
+                if self.git_or_none("rev-parse", "--verify", "-q", f"refs/heads/{name}"):
                     return name
-        head = self._try("symbolic-ref", "-q", "--short", "HEAD")
+        head = self.git_or_none("symbolic-ref", "-q", "--short", "HEAD")
         if head:
             return head
         raise ConfigurationError(f"cannot tell the default branch of {self}; set base_branch")
 
-    def _try(self, *args: str) -> str | None:
+    def git_or_none(self, *args: str) -> str | None:
+        """Stripped output of a local git command, or None when it fails or prints nothing."""
         try:
             return self.git(*args).decode().strip() or None
         except ConfigurationError:
@@ -200,7 +201,7 @@ class LocalGitRepository:
         name = ref or self.default_branch()
         if name.startswith("-"):
             raise SourceNotFound(f"invalid revision {name!r}")
-        sha = self._try("rev-parse", "--verify", "-q", f"{name}^{{commit}}")
+        sha = self.git_or_none("rev-parse", "--verify", "-q", f"{name}^{{commit}}")
         if not sha:
             raise SourceNotFound(f"no commit {name!r} in {self}")
         return sha
@@ -250,7 +251,7 @@ class LocalGitRepository:
                     self.git("worktree", "remove", "--force", str(tree), what="worktree remove")
                 except ConfigurationError:
                     shutil.rmtree(tmp, ignore_errors=True)
-                    self._try("worktree", "prune")
+                    self.git_or_none("worktree", "prune")
             shutil.rmtree(tmp, ignore_errors=True)
 
     @contextmanager
@@ -302,7 +303,7 @@ class LocalGitHost:
         if ref in repo.checked_out_branches():
             raise CodeHostForbidden(f"branch {branch!r} is checked out in a working tree; "
                                     "selfheal will not move it under your feet")
-        old = repo._try("rev-parse", "--verify", "-q", ref)
+        old = repo.git_or_none("rev-parse", "--verify", "-q", ref)
         commit = old if old and self._same_commit(old, base, tree) else None
         if commit is None:
             if old and not self._replaceable(old, base):
@@ -371,7 +372,7 @@ class LocalGitHost:
 
     def open_pull_request(self, branch: str, base: str, title: str, body: str,
                           labels: Sequence[str] = (), draft: bool = True) -> PullRequest:
-        head = self.repository._try("rev-parse", "--verify", "-q", f"refs/heads/{branch}")
+        head = self.repository.git_or_none("rev-parse", "--verify", "-q", f"refs/heads/{branch}")
         if not head:
             raise CodeHostForbidden(f"cannot open a pull request: branch {branch!r} does not exist")
         self.repository.resolve(base)

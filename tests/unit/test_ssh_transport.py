@@ -12,6 +12,7 @@ from selfheal.errors import (
     CodeHostAuthFailed,
     CodeHostForbidden,
     CodeHostUnavailable,
+    ConcurrentUpdate,
     ConfigurationError,
     HostKeyRejected,
 )
@@ -46,6 +47,7 @@ def test_command_quotes_paths() -> None:
     ("git@x: Permission denied (publickey).\nfatal: Could not read", CodeHostAuthFailed),
     ("ssh: connect to host 127.0.0.1 port 1: Connection refused", CodeHostUnavailable),
     ("fatal: early EOF", CodeHostUnavailable),
+    (" ! [rejected] b -> b (stale info)\nerror: failed to push", ConcurrentUpdate),
     (" ! [remote rejected] x -> x (pre-receive hook declined)\nerror: failed to push", CodeHostForbidden),
     ("fatal: repository '/x' does not exist", ConfigurationError),
 ])
