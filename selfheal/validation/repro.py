@@ -37,12 +37,18 @@ class ReproCheck:
     failed_before: bool | None = None
     passed_after: bool | None = None
     shows_error: bool = False  # the run before the patch printed the error's exception type
+    expected_error: str = ""  # the error's exception type; when set, the failure must show it
     detail: str = ""
     commands: list[CommandRun] = field(default_factory=list)
 
     @property
+    def reproduces(self) -> bool:
+        """Failed before the patch, with the error's exception type when one is known."""
+        return bool(self.failed_before) and (not self.expected_error or self.shows_error)
+
+    @property
     def verifies(self) -> bool:
-        return bool(self.failed_before) and bool(self.passed_after)
+        return self.reproduces and bool(self.passed_after)
 
     @property
     def contradicts(self) -> bool:
@@ -51,7 +57,7 @@ class ReproCheck:
     def summary(self) -> dict[str, object]:
         return {"kind": self.kind, "target": self.target, "failed_before": self.failed_before,
                 "passed_after": self.passed_after, "shows_error": self.shows_error,
-                "verifies": self.verifies, "detail": self.detail}
+                "reproduces": self.reproduces, "verifies": self.verifies, "detail": self.detail}
 
 
 def new_test_files(proposal: EditProposal) -> list[str]:
@@ -113,9 +119,14 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
                 check.detail = "timed out before the patch"
                 continue
             check.failed_before = run.exit_code != 0
-        check.shows_error = bool(exc_type) and exc_type in check.commands[-1].output_tail
+        short = exc_type.rsplit(".", 1)[-1]
+        check.expected_error = short
+        check.shows_error = bool(short) and short in check.commands[-1].output_tail
         if not check.failed_before:
             check.detail = "passes without the patch: it does not reproduce the failure"
+        elif not check.reproduces:
+            check.detail = (f"fails before the patch, but its output does not show {short}: "
+                            "it may fail for another reason")
 
 
 def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction: str, *,
@@ -142,7 +153,7 @@ def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction
             check.passed_after = run.exit_code == 0 and not run.timed_out
             if not check.passed_after:
                 check.detail = "the recorded failing input still fails after the patch"
-        if check.verifies and not check.detail:
+        if check.verifies:
             check.detail = "fails before the patch, passes after"
 
 

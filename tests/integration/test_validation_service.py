@@ -48,7 +48,8 @@ def test_good_patch_is_valid_and_verified_by_its_regression_test(project: Path) 
     repro = report.gates[-1].evidence["checks"][0]
     assert repro == {"kind": "regression_test", "target": "tests/test_average_empty.py",
                      "failed_before": True, "passed_after": True, "shows_error": True,
-                     "verifies": True, "detail": "fails before the patch, passes after"}
+                     "reproduces": True, "verifies": True,
+                     "detail": "fails before the patch, passes after"}
     repro_before = [c for c in report.commands if "tests/test_average_empty.py" in c.argv]
     assert repro_before and repro_before[0].exit_code == 1
     assert "ZeroDivisionError" in repro_before[0].output_tail
@@ -66,6 +67,21 @@ def test_recorded_failing_input_verifies_a_fix_without_a_new_test(project: Path)
     repro = report.gates[-1].evidence["checks"][0]
     assert repro["kind"] == "recorded_input" and repro["failed_before"] and repro["passed_after"]
     assert repro["shows_error"]
+
+
+def test_regression_test_failing_for_another_reason_does_not_verify(project: Path) -> None:
+    # The test imports a helper the patch adds: before the patch it fails with ImportError,
+    # which says nothing about the ZeroDivisionError being fixed.
+    reply = ("<<<<<<< SEARCH calc/stats.py\n    return sum(values) / len(values)\n=======\n"
+             "    return sum(values) / len(values)\n\n\ndef safe_average(values):\n"
+             "    return average(values) if values else 0.0\n>>>>>>> REPLACE\n"
+             "<<<<<<< SEARCH tests/test_safe.py\n=======\nfrom calc.stats import safe_average\n\n\n"
+             "def test_safe():\n    assert safe_average([]) == 0.0\n>>>>>>> REPLACE\n")
+    report = check(*vr.open_repo(project), vr.proposal(reply))
+    assert report.valid and not report.verified
+    repro = report.gates[-2].evidence["checks"][0]
+    assert repro["failed_before"] and repro["passed_after"] and not repro["reproduces"]
+    assert "does not show ZeroDivisionError" in repro["detail"]
 
 
 def test_unverified_patch_is_draft_or_abstain(project: Path) -> None:
