@@ -122,7 +122,7 @@ def build_aws_services(env: Mapping[str, str] | None = None) -> WorkflowServices
     from selfheal.services.workflow.deps import WorkflowServices
 
     env = os.environ if env is None else env
-    settings = load_settings(env=env)
+    settings = load_settings(aws_explicit_settings(env), env=env)
     table, bucket = env.get("SELFHEAL_TABLE_NAME"), env.get("SELFHEAL_ARTIFACT_BUCKET")
     if not table or not bucket:
         raise ConfigurationError("SELFHEAL_TABLE_NAME and SELFHEAL_ARTIFACT_BUCKET must be set")
@@ -132,6 +132,19 @@ def build_aws_services(env: Mapping[str, str] | None = None) -> WorkflowServices
         source=source, code_host=host, model=build_model(settings.model, settings),
         build_context=_context_builder(settings), build_prompt=_prompt_builder(settings),
         validate=_validator(settings, source), compose_pr=_pr_composer(settings))
+
+
+def aws_explicit_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """What ``bin/configure`` stored under ``SELFHEAL_PARAMETER_PREFIX`` (repository, code host,
+    pinned host keys, base branch, model) as explicit settings: they win over the environment."""
+    prefix = env.get("SELFHEAL_PARAMETER_PREFIX")
+    if not prefix:
+        return {}
+    from selfheal.adapters.secrets_ssm import SsmSecrets
+    from selfheal.compose.aws_parameters import settings_from_parameters
+
+    explicit = settings_from_parameters(SsmSecrets(prefix=prefix, region=env.get("AWS_REGION")))
+    return {**explicit, "ssm_prefix": prefix}
 
 
 def _aws_code_host(settings: Settings, env: Mapping[str, str]) -> tuple[SourceRepository, CodeHost]:

@@ -1,5 +1,6 @@
 """AWS mode of the step handlers: services built from the environment the SAM template sets
-(DynamoDB table, S3 artifacts bucket, a remote repository), run by the same ASL in moto."""
+(DynamoDB table, S3 artifacts bucket) and the SSM parameters bin/configure stores (the
+repository), run by the same ASL in moto."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ def test_handlers_build_aws_services_from_env_and_fix_to_a_pushed_branch(
         "app/__init__.py": "", "app/handler.py": HANDLER.replace("orders", "app"),
         "tests/test_handler.py": TESTS.replace("orders", "app")})
     for name, value in {"SELFHEAL_TABLE_NAME": "errors", "SELFHEAL_ARTIFACT_BUCKET": "artifacts",
-                        "SELFHEAL_REPO_URL": f"file://{origin}", "SELFHEAL_MODEL": "rules",
+                        "SELFHEAL_PARAMETER_PREFIX": "/selfheal-test/", "SELFHEAL_MODEL": "rules",
                         "SELFHEAL_HOME": str(tmp_path / "lambda-tmp")}.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setattr(runtime, "_from_env", None)
@@ -35,6 +36,10 @@ def test_handlers_build_aws_services_from_env_and_fix_to_a_pushed_branch(
     with mock_aws():
         create_table("errors")
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")
+        # what bin/configure stores: the repository (here a file:// remote) and the base branch
+        ssm = boto3.client("ssm", region_name="us-east-1")
+        for key, value in (("repository_url", f"file://{origin}"), ("base_branch", "main")):
+            ssm.put_parameter(Name=f"/selfheal-test/{key}", Value=value, Type="SecureString")
         store = DynamoDBErrorStore("errors")
         fp = "abcdef0123456789" * 2
         store.observe(_obs(fp))
