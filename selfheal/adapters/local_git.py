@@ -151,8 +151,12 @@ class LocalGitRepository:
                 try:
                     self.network("clone", "--bare", "--quiet", "--", self.remote_url, str(tmp / "r.git"),
                                  cwd=self.git_dir.parent, what=f"clone {self.remote_url}")
-                    if not (self.git_dir / "HEAD").is_file():
+                    try:
                         (tmp / "r.git").rename(self.git_dir)
+                    except OSError:
+                        if not (self.git_dir / "HEAD").is_file():
+                            raise
+                        # another worker finished the same clone first: use theirs
                 finally:
                     shutil.rmtree(tmp, ignore_errors=True)
             else:
