@@ -77,15 +77,23 @@ def base_type(exc_type: str) -> str:
 
 
 def map_frame(frame_file: str, offered: list[str]) -> str | None:
-    """The offered path that ``frame_file`` names, by whole path-segment suffix (longest wins)."""
-    norm = frame_file.replace("\\", "/")
-    best: str | None = None
+    """The offered path sharing the most trailing path segments with ``frame_file`` (a match
+    covers the whole offered path, the whole frame path, or at least two segments); a tie is
+    ambiguous and maps to nothing."""
+    fparts = [p for p in frame_file.replace("\\", "/").split("/") if p not in ("", ".")]
+    scored: list[tuple[int, str]] = []
     for path in offered:
-        if (norm == path or norm.endswith("/" + path) or path.endswith("/" + norm)) and (
-            best is None or len(path) > len(best)
-        ):
-            best = path
-    return best
+        cparts = [p for p in path.split("/") if p]
+        k = 0
+        while k < min(len(cparts), len(fparts)) and cparts[-1 - k] == fparts[-1 - k]:
+            k += 1
+        if k and (k == len(cparts) or k == len(fparts) or k >= 2):
+            scored.append((k, path))
+    if not scored:
+        return None
+    best = max(k for k, _ in scored)
+    top = [p for k, p in scored if k == best]
+    return top[0] if len(top) == 1 else None
 
 
 def resolve_line(src: Source, frame: FrameRef) -> int | None:
@@ -100,7 +108,7 @@ def resolve_line(src: Source, frame: FrameRef) -> int | None:
     if not matches:
         return None
     anchor = frame.line or 0
-    return min(matches, key=lambda n: (abs(n - anchor), n))
+    return min(matches, key=lambda n: (abs(n - anchor), -n))  # ties: code more often moves down
 
 
 def locate_sites(ctx: FixContext) -> list[Site]:
