@@ -19,11 +19,11 @@ beyond the cap only a short tail is kept, and the result is marked ``truncated``
 
 from __future__ import annotations
 
-import json
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from re import Pattern
 
+from selfheal.domain.extract_json import json_record, lambda_document
 from selfheal.domain.extract_lines import (
     DJANGO_FRAME_RE,
     ELLIPSIS_RE,
@@ -40,7 +40,6 @@ from selfheal.domain.extract_lines import (
     exception_name_like,
     is_frame_start,
     json_escaped_texts,
-    lambda_stack_lines,
     looks_like_exception,
     prefix_pattern,
     separator_kind,
@@ -111,7 +110,7 @@ class _Segmenter:
                 yield from self._embedded(texts, lineno)
                 return
         if "stackTrace" in raw and "rrorType" in raw:
-            rendered = _lambda_document(raw, self.max_bytes)
+            rendered = lambda_document(raw, self.max_bytes)
             if rendered is not None:
                 yield from self._embedded(["\n".join(rendered)], lineno)
                 return
@@ -128,28 +127,17 @@ class _Segmenter:
 
     def _json_record(self, text: str, lineno: int) -> Generator[Traceback, None, bool]:
         """A JSON log record: a whole traceback in a field, or one line of one (docker json-file)."""
-        try:
-            obj = json.loads(text)
-        except ValueError:
+        found = json_record(text, self.max_bytes)
+        if found is None:
             return False
-        if not isinstance(obj, dict):
-            return False
-        rendered = lambda_stack_lines(obj) if "stackTrace" in obj else None
-        if rendered is not None:
-            yield from self._embedded(["\n".join(rendered)], lineno)
-            return True
-        whole = [v for v in _string_values(obj) if HEADER_TEXT in v and "\n" in v.strip()]
+        whole, texts = found
         if whole:
-            yield from self._embedded([v[: self.max_bytes] for v in whole], lineno)
+            yield from self._embedded(texts, lineno)
             return True
-        for key in _LINE_FIELDS:
-            value = obj.get(key)
-            if isinstance(value, str):
-                for part in value.rstrip("\n").split("\n"):
-                    for sub in split_logical(part[:MAX_LINE]):
-                        yield from self._line(clean(sub), lineno)
-                return True
-        return False
+        for part in texts:
+            for sub in split_logical(part[:MAX_LINE]):
+                yield from self._line(clean(sub), lineno)
+        return True
 
     # -- logical lines --------------------------------------------------------------------------
 
@@ -378,34 +366,9 @@ class _Segmenter:
         yield from self._finish()
 
 
-_LINE_FIELDS = ("log", "message", "msg", "MESSAGE", "textPayload", "line", "text")
-
-
-def _string_values(obj: dict[str, object], depth: int = 0) -> Iterator[str]:
-    """String values of a JSON record, one level of nesting deep (``{"error": {"stack": ...}}``)."""
-    for value in obj.values():
-        if isinstance(value, str):
-            yield value
-        elif isinstance(value, dict) and depth == 0:
-            yield from _string_values(value, 1)
-
-
 def _looks_prefixed(content: str) -> bool:
     """A message continuation never starts with a fresh log stamp."""
     return bool(LOG_START_RE.match(content))
-
-
-def _lambda_document(raw: str, max_bytes: int) -> list[str] | None:
-    start = raw.find("{")
-    if start < 0 or len(raw) - start > 4 * max_bytes:
-        return None
-    try:
-        obj, _ = json.JSONDecoder().raw_decode(raw, start)
-    except ValueError:
-        return None
-    if not isinstance(obj, dict):
-        return None
-    return lambda_stack_lines(obj)
 
 
 def extract_tracebacks(

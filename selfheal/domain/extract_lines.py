@@ -56,9 +56,11 @@ DJANGO_VALUE_RE = re.compile(r"^Exception Value: ?(?P<msg>.*)$")
 LOG_START_RE = re.compile(
     r"^(?:\[?\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}|\[?\d{2}:\d{2}:\d{2}|\[?(?:DEBUG|INFO|WARNING|WARN|ERROR|"
     r"CRITICAL|FATAL|TRACE|NOTICE)\b|(?:START|END|REPORT|INIT_START) RequestId:"
-    r"|\d{1,3}(?:\.\d{1,3}){3}\b|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|\[\d{2}/[A-Z][a-z]{2}/\d{4})"
+    r"|\d{1,3}(?:\.\d{1,3}){3}\b|[A-Z][a-z]{2} [ \d]\d \d{2}:\d{2}:\d{2}|\[\d{2}/[A-Z][a-z]{2}/\d{4}"
+    r"|>>> |In \[\d+\]:|Out\[\d+\]:|\$ )"
 )
-ELLIPSIS_RE = re.compile(r"^\s*(?:\.\.\.|…)\s*$")
+# Elided frames: `...`, IPython's `[... skipping similar frames: f at line 3 (12 times)]`.
+ELLIPSIS_RE = re.compile(r"^\s*(?:\.\.\.|…)\s*$|^\s*\[\.\.\. skipping ")
 _EXC_SUFFIXES = ("Error", "Exception", "Exit", "Interrupt", "Warning", "Iteration", "Group", "Fault")
 _NOT_TYPES = frozenset(keyword.kwlist) | frozenset(keyword.softkwlist) | {"print", "pass"}
 
@@ -190,30 +192,6 @@ def json_escaped_texts(line: str, limit: int) -> Iterator[str]:
             end = len(line)
         yield value[:limit]
         start = max(end, idx + 1)
-
-
-def lambda_stack_lines(obj: dict[str, object]) -> list[str] | None:
-    """Render a Lambda invoke-response error document as CPython traceback lines.
-
-    ``stackTrace`` is a list of preformatted strings (Python 3.7+ runtimes) or of
-    ``[file, line, function, source]`` lists (older runtimes).
-    """
-    etype = obj.get("errorType")
-    stack = obj.get("stackTrace")
-    if not isinstance(etype, str) or not isinstance(stack, list):
-        return None
-    out = [HEADER_TEXT + ":"]
-    for entry in stack[:10000]:
-        if isinstance(entry, str):
-            out.extend(part for part in entry.splitlines() if part.strip())
-        elif isinstance(entry, list) and len(entry) >= 3:
-            out.append(f'  File "{entry[0]}", line {entry[1]}, in {entry[2]}')
-            if len(entry) > 3 and entry[3]:
-                out.append(f"    {entry[3]}")
-    message = obj.get("errorMessage")
-    msg = message if isinstance(message, str) else ("" if message is None else str(message))
-    out.append(f"{etype}: {msg}" if msg else etype)
-    return out
 
 
 _PREFIX_TOKEN_RE = re.compile(r"\w*\d\w*")

@@ -363,3 +363,19 @@ def test_colour_codes_that_lost_their_escape_byte() -> None:
     tb = only(text)
     assert (tb.final.type, tb.final.message) == ("ValueError", "bad value")
     assert frames(tb) == [("Cell In[2]", 3, None)]
+
+
+def test_skipped_frames_marker_and_repl_prompt_after_the_message() -> None:
+    text = (
+        ">>> walk(tree)\n"
+        "Traceback (most recent call last):\n"
+        '  File "<stdin>", line 1, in <module>\n'
+        '  File "/srv/app/tree.py", line 5, in walk\n    return walk(node.left)\n'
+        "[... skipping similar frames: walk at line 5 (990 times)]\n"
+        '  File "/srv/app/tree.py", line 4, in walk\n    if node.value > limit:\n'
+        "AttributeError: 'NoneType' object has no attribute 'value'\n"
+        ">>> tree.left\n"
+    )
+    tb = only(text)
+    assert [f.line for f in tb.final.frames] == [1, 5, 4]
+    assert tb.final.message == "'NoneType' object has no attribute 'value'"

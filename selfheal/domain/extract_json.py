@@ -1,0 +1,85 @@
+"""JSON log records that carry tracebacks.
+
+Three shapes are recognised: a record with a whole escaped traceback in some string field
+(Powertools ``exception``, python-json-logger ``exc_info``, ``{"error": {"stack": ...}}``), a
+record holding one line of a traceback in its line field (Docker's json-file driver: ``log``;
+``message``/``msg``/``textPayload`` elsewhere), and a Lambda invoke-response error document
+(``errorType``/``errorMessage``/``stackTrace``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+from selfheal.domain.extract_lines import HEADER_TEXT
+
+LINE_FIELDS = ("log", "message", "msg", "MESSAGE", "textPayload", "line", "text")
+
+
+def lambda_stack_lines(obj: dict[str, object]) -> list[str] | None:
+    """Render a Lambda invoke-response error document as CPython traceback lines.
+
+    ``stackTrace`` is a list of preformatted strings (Python 3.7+ runtimes) or of
+    ``[file, line, function, source]`` lists (older runtimes).
+    """
+    etype = obj.get("errorType")
+    stack = obj.get("stackTrace")
+    if not isinstance(etype, str) or not isinstance(stack, list):
+        return None
+    out = [HEADER_TEXT + ":"]
+    for entry in stack[:10000]:
+        if isinstance(entry, str):
+            out.extend(part for part in entry.splitlines() if part.strip())
+        elif isinstance(entry, list) and len(entry) >= 3:
+            out.append(f'  File "{entry[0]}", line {entry[1]}, in {entry[2]}')
+            if len(entry) > 3 and entry[3]:
+                out.append(f"    {entry[3]}")
+    message = obj.get("errorMessage")
+    msg = message if isinstance(message, str) else ("" if message is None else str(message))
+    out.append(f"{etype}: {msg}" if msg else etype)
+    return out
+
+
+def _string_values(obj: dict[str, object], depth: int = 0) -> Iterator[str]:
+    """String values of a JSON record, one level of nesting deep (``{"error": {"stack": ...}}``)."""
+    for value in obj.values():
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict) and depth == 0:
+            yield from _string_values(value, 1)
+
+
+def json_record(text: str, max_bytes: int) -> tuple[bool, list[str]] | None:
+    """``(True, [traceback texts])``, ``(False, [lines of the record])`` or None (not a record)."""
+    try:
+        obj = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    rendered = lambda_stack_lines(obj) if "stackTrace" in obj else None
+    if rendered is not None:
+        return True, ["\n".join(rendered)]
+    whole = [v[:max_bytes] for v in _string_values(obj) if HEADER_TEXT in v and "\n" in v.strip()]
+    if whole:
+        return True, whole
+    for key in LINE_FIELDS:
+        value = obj.get(key)
+        if isinstance(value, str):
+            return False, value.rstrip("\n").split("\n")
+    return None
+
+
+def lambda_document(raw: str, max_bytes: int) -> list[str] | None:
+    """Render an invoke-response document embedded in ``raw`` (after some prefix), if any."""
+    start = raw.find("{")
+    if start < 0 or len(raw) - start > 4 * max_bytes:
+        return None
+    try:
+        obj, _ = json.JSONDecoder().raw_decode(raw, start)
+    except ValueError:
+        return None
+    if not isinstance(obj, dict):
+        return None
+    return lambda_stack_lines(obj)
