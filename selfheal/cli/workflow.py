@@ -111,16 +111,20 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
 @click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
 @click.option("--table", envvar="SELFHEAL_TABLE_NAME",
               help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
+@click.option("--bucket", envvar="SELFHEAL_ARTIFACT_BUCKET",
+              help="AWS mode: the artifacts bucket; the fresh execution resumes at the state")
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
 def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,
-            home: Path | None, table: str | None, as_json: bool) -> None:
+            home: Path | None, table: str | None, bucket: str | None, as_json: bool) -> None:
     """Re-run a FAILED or ABSTAINED fix, reusing the recorded artifacts of completed states."""
     if table:
+        from selfheal.adapters.artifacts_s3 import S3ArtifactStore
         from selfheal.compose.store import build_dynamodb_store
         from selfheal.services.workflow.runner import request_redrive
 
         store = build_dynamodb_store(table)
-        rec = request_redrive(store, resolve_fingerprint(store, fingerprint), from_state)
+        artifacts = S3ArtifactStore(bucket) if bucket else None
+        rec = request_redrive(store, resolve_fingerprint(store, fingerprint), from_state, artifacts)
         if as_json:
             echo_json(rec.model_dump(mode="json"))
         else:

@@ -58,3 +58,24 @@ def test_redrive_is_refused_for_a_fix_that_did_not_fail(tmp_path: Path) -> None:
         redrive_payload(svc.store.get(fp), svc.artifacts, "CommitBranch")  # type: ignore[arg-type]
     # the AWS flavour: back to QUEUED for the queue to start a fresh execution
     assert request_redrive(svc.store, fp).status == Status.QUEUED
+
+
+def test_queued_redrive_resumes_in_a_fresh_execution_without_the_model(tmp_path: Path) -> None:
+    """AWS flavour: QUEUED + a marker; the queue's fresh execution ({fingerprint, attempt})
+    finds the request in FetchSource and jumps to OpenPullRequest."""
+    host = MemoryCodeHost()
+    host.fail_open = [CodeHostForbidden("branch protected")]
+    model = ScriptedModel([GOOD_REPLY])
+    svc = make_services(tmp_path, code_host=host, model=model)
+    fp = seed_error(svc.store)
+    with local_engine(svc) as engine:
+        assert run_execution(svc.store, engine, fp, timeout=60).status == Status.FAILED
+        assert request_redrive(svc.store, fp, artifacts=svc.artifacts).status == Status.QUEUED
+        # what the queue's start_fix does: FIXING, a new attempt, a plain start input
+        second = run_execution(svc.store, engine, fp, timeout=60)
+
+    assert second.status == Status.PR_OPEN and len(model.calls) == 1
+    assert [v.state for v in second.path] == ["FetchSource", "OpenPullRequest", "MarkDone"]
+    first = svc.store.get(fp).attempts[0]  # type: ignore[union-attr]
+    assert first.steps[-1].state == "RedriveRequested"
+    assert "OpenPullRequest" in (first.steps[-1].cause or "")

@@ -18,8 +18,10 @@ TASK_STATES: tuple[str, ...] = (
     "FetchSource", "BuildPrompt", "InvokeModel", "ValidatePatch", "CommitBranch",
     "OpenPullRequest", "MarkDone", "RecordAbstain", "RecordFailure",
 )
-# States a re-drive may resume from (the ASL ``Route`` choice jumps to them).
+# States a re-drive may resume from (the ASL ``ResumeAt`` choice jumps to them).
 RESUMABLE_STATES: tuple[str, ...] = TASK_STATES[:7]
+# The marker step a queued (AWS) re-drive request leaves on the attempt it re-drives.
+REDRIVE_MARKER = "RedriveRequested"
 
 Verdict = Literal["pending", "valid", "invalid", "abstain"]
 
@@ -79,8 +81,10 @@ class FixState(BaseModel):
         return self.execution.name if self.execution and self.execution.name else None
 
     def to_payload(self) -> dict[str, Any]:
-        """The JSON payload for the next state (drops ``resume_from`` once used)."""
-        return self.model_dump(mode="json", exclude_none=True, exclude={"resume_from"})
+        """The JSON payload for the next state. ``resume_from`` is dropped once the ``ResumeAt``
+        choice used it; only ``FetchSource`` sets it anew (a queued re-drive, see
+        ``selfheal.services.workflow.runner.request_redrive``)."""
+        return self.model_dump(mode="json", exclude_none=True)
 
 
 class FetchSourceInput(FixState):

@@ -92,6 +92,7 @@ class StepRecorder:
         self._store.record_step(payload.fingerprint, payload.attempt,
                                 StepRecord(state=state_name, started_at=started,
                                            artifacts=dict(handle.artifacts)))
+        payload.resume_from = None  # used by the ResumeAt choice that brought us here
         try:
             yield handle
         except Exception as exc:

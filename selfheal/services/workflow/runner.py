@@ -11,11 +11,12 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status
+from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status, StepRecord, utcnow
 from selfheal.errors import ErrorNotFound, InvalidTransition, MalformedInput, StepTimeout
 from selfheal.ports import ArtifactStore, ErrorStore, WorkflowEngine
 from selfheal.services.workflow.history import StepView, path_from_attempt, path_from_history
-from selfheal.services.workflow.models import RESUMABLE_STATES
+from selfheal.services.workflow.models import REDRIVE_MARKER, RESUMABLE_STATES
+from selfheal.services.workflow.recorder import artifact_key
 
 
 class ProgressEvent(BaseModel):
@@ -181,12 +182,26 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
                          "re-drive from an earlier state")
 
 
-def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None = None) -> ErrorRecord:
+def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None = None,
+                    artifacts: ArtifactStore | None = None) -> ErrorRecord:
     """AWS re-drive: put the error back to QUEUED; the stream and the queue start a fresh
-    Express execution (Express has no native RedriveExecution)."""
+    Express execution (Express has no native RedriveExecution). With ``artifacts``, the request
+    (the recorded input of ``from_state``) is left as a marker step on the last attempt, and the
+    fresh execution's FetchSource resumes there instead of starting over (no model call is paid
+    again for a failure in OpenPullRequest)."""
     record = store.get(fingerprint)
     if record is None:
         raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
     state = check_redrivable(record, from_state)
+    last = record.current_attempt
+    if artifacts is not None and last is not None:
+        payload = redrive_payload(record, artifacts, state)
+        payload["resume_from"] = state
+        ref = artifacts.put_bytes(artifact_key(fingerprint, last.number, "redrive-request.json"),
+                                  json.dumps(payload).encode())
+        now = utcnow()
+        store.record_step(fingerprint, last.number, StepRecord(
+            state=REDRIVE_MARKER, started_at=now, finished_at=now, duration_ms=0, outcome="succeeded",
+            cause=f"re-drive requested from {state}", artifacts={"request": ref}))
     return store.transition(fingerprint, Status.QUEUED, expected=[record.status],
                             reason=f"re-drive requested (from {state})")

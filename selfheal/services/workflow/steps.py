@@ -25,7 +25,7 @@ from selfheal.errors import (
 )
 from selfheal.services.publish import commit_message, fix_branch_name
 from selfheal.services.workflow.deps import PullRequestDraft, WorkflowServices
-from selfheal.services.workflow.models import FixState
+from selfheal.services.workflow.models import REDRIVE_MARKER, RESUMABLE_STATES, FixState
 
 REASON_MAX_CHARS = 300
 
@@ -55,6 +55,12 @@ def fetch_source(svc: WorkflowServices, payload: FixState) -> FixState:
     rec = svc.recorder
     with rec.step("FetchSource", payload) as step:
         record = _record(svc, payload.fingerprint)
+        resumed = _queued_redrive(svc, record, payload)
+        if resumed is not None:
+            step.artifacts["redrive_request"] = resumed.artifacts.pop("_request", "")
+            if resumed.resume_from != "FetchSource":
+                return resumed  # the AfterFetch choice jumps to resumed.resume_from
+            payload.redrive, payload.resume_from = True, None
         base = svc.settings.base_branch or svc.source.default_branch()
         revision = svc.source.resolve(base)
         context = svc.build_context(record, svc.source, revision)
@@ -67,6 +73,24 @@ def fetch_source(svc: WorkflowServices, payload: FixState) -> FixState:
         payload.round, payload.max_rounds = 0, max(1, svc.settings.max_attempts)
         payload.verdict, payload.reasons = "pending", []
     return payload
+
+
+def _queued_redrive(svc: WorkflowServices, record: ErrorRecord, payload: FixState) -> FixState | None:
+    """A re-drive queued on AWS (``request_redrive``) left a marker step on the attempt before
+    this one, pointing at the input of the state to resume from: continue from there."""
+    if payload.attempt is None or payload.redrive:
+        return None
+    previous = next((a for a in record.attempts if a.number == payload.attempt - 1), None)
+    marker = previous.steps[-1] if previous and previous.steps else None
+    if marker is None or marker.state != REDRIVE_MARKER or not marker.artifacts.get("request"):
+        return None
+    data = _load_json(svc, marker.artifacts["request"])
+    resumed = FixState.model_validate({**data, "attempt": payload.attempt, "redrive": True,
+                                       "execution": payload.execution})
+    if resumed.resume_from not in RESUMABLE_STATES:
+        return None
+    resumed.artifacts["_request"] = marker.artifacts["request"]
+    return resumed
 
 
 def build_prompt(svc: WorkflowServices, payload: FixState) -> FixState:
