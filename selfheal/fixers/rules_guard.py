@@ -196,7 +196,12 @@ def _annotation_default(ann: ast.expr, src: Source) -> str | None:
     if ident == "Optional":
         return "None"
     if ident == "Decimal":
-        return 'Decimal("0")'
+        # Only when Decimal is bound at run time (not just imported under TYPE_CHECKING).
+        bound = any(
+            isinstance(n, ast.ImportFrom) and any((a.asname or a.name) == "Decimal" for a in n.names)
+            for n in src.tree.body
+        )
+        return 'Decimal("0")' if bound else "0"
     return _ANNOTATION_DEFAULTS.get(ident or "")
 
 

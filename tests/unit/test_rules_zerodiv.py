@@ -89,3 +89,23 @@ def spread(values):
 '''
     ctx = context(code, "ZeroDivisionError", "division by zero", "return statistics.pstdev(values) / 1")
     assert "no division" in attempts(ctx)[0].proposal.abstain_reason
+
+
+def test_decimal_guard_only_uses_decimal_when_it_is_imported():
+    code = '''
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from decimal import Decimal
+
+
+def share(total: Decimal, parts: int) -> Decimal:
+    each = total / parts
+    return each
+'''
+    ctx = context(code, "decimal.DivisionByZero", "[<class 'decimal.DivisionByZero'>]",
+                  "each = total / parts")
+    guard = next(f for f in fixes(ctx) if f.proposal.summary.startswith("Guard"))
+    assert "    if not parts:\n        return 0\n" in guard.patched[PATH]
