@@ -23,7 +23,15 @@ from selfheal.ports import SourceRepository
 from selfheal.settings import Settings
 from selfheal.validation import gates, repro
 from selfheal.validation.sandbox import Sandbox, SandboxLimits
-from selfheal.validation.testrun import Comparison, TestRun, compare, run_tests, write_files
+from selfheal.validation.testrun import (
+    Comparison,
+    TestRun,
+    compare,
+    run_tests,
+    snapshot,
+    tampered,
+    write_files,
+)
 
 FEEDBACK_MAX_CHARS = 4000
 _checkout_lock = threading.Lock()
@@ -191,7 +199,11 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
         if baseline is None:
             before_future = pool.submit(cache.get_or_run, revision, command, run_baseline)
         repro_future = pool.submit(run_repro_before) if checks else None
+        # The tests run with write access to the tree: a hostile test could rewrite the source
+        # so that the suite passes with code other than the patch. Compare afterwards.
+        fingerprint = snapshot(tree)
         after = run_tests(tree, command, timeout=timeout, sandbox=sandbox)
+        changed_by_run = tampered(fingerprint, tree)
         before: TestRun | TestCounts | None = baseline
         if before_future is not None:
             before_run, from_cache = before_future.result()
@@ -212,7 +224,7 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
     v.report.newly_failing = comparison.newly_failing
     v.report.newly_passing = comparison.newly_passing
     v.report.missing_tests = comparison.missing
-    v.add(_tests_gate(comparison, before, after, started))
+    v.add(_tests_gate(comparison, before, after, started, changed_by_run))
     if v.report.failed_gate:
         return
     repro.run_after(tree, checks, after, context.reproduction, sandbox=sandbox, timeout=timeout)
@@ -232,14 +244,18 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
 
 
 def _tests_gate(c: Comparison, before: TestRun | TestCounts | None, after: TestRun,
-                started: float) -> GateResult:
+                started: float, changed_by_run: list[str]) -> GateResult:
     evidence: dict[str, object] = {
         "exit_code_after": after.command.exit_code, "timed_out": after.command.timed_out,
         "newly_failing": c.newly_failing, "newly_passing": c.newly_passing, "missing": c.missing,
     }
     if isinstance(before, TestRun):
         evidence["exit_code_before"] = before.command.exit_code
-    if after.command.timed_out:
+    passed = c.passed and not changed_by_run
+    if changed_by_run:
+        evidence["tampered"] = changed_by_run
+        detail = f"the test run changed or deleted files of the source tree: {', '.join(changed_by_run[:10])}"
+    elif after.command.timed_out:
         detail = f"the test run after the patch timed out ({after.command.duration_ms / 1000:.1f}s)"
     elif not c.comparable:
         detail = c.detail
@@ -252,9 +268,9 @@ def _tests_gate(c: Comparison, before: TestRun | TestCounts | None, after: TestR
         counts = after.counts()
         detail = (f"{counts.passed} passed, {counts.failed + counts.errors} failing "
                   f"(none new), {len(c.newly_passing)} fixed" if counts else c.detail or "tests pass")
-    if not c.passed:
+    if not passed:
         evidence["output_tail"] = after.command.output_tail[-3000:]
-    return GateResult(gate="tests", passed=c.passed, detail=detail, evidence=evidence,
+    return GateResult(gate="tests", passed=passed, detail=detail, evidence=evidence,
                       duration_ms=int((time.monotonic() - started) * 1000))
 
 

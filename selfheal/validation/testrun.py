@@ -12,6 +12,7 @@ worth it. Other commands are compared by exit code only.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import sys
 import tempfile
@@ -151,6 +152,35 @@ def write_files(tree: Path, files: Mapping[str, str]) -> None:
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
+
+
+_SNAPSHOT_SKIP_DIRS = {".git", "__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".tox", ".nox",
+                       "node_modules", ".venv", "venv"}
+SNAPSHOT_MAX_FILE_BYTES = 5 * 1024 * 1024
+
+
+def snapshot(tree: Path) -> dict[str, str]:
+    """SHA-256 of every regular file in ``tree`` (caches and VCS data aside), by relative path."""
+    out: dict[str, str] = {}
+    for root, dirs, files in os.walk(tree):
+        dirs[:] = [d for d in dirs if d not in _SNAPSHOT_SKIP_DIRS]
+        for name in files:
+            path = Path(root) / name
+            if path.is_symlink() or not path.is_file() or path.suffix == ".pyc":
+                continue
+            try:
+                if path.stat().st_size > SNAPSHOT_MAX_FILE_BYTES:
+                    continue
+                out[path.relative_to(tree).as_posix()] = hashlib.sha256(path.read_bytes()).hexdigest()
+            except OSError:
+                continue
+    return out
+
+
+def tampered(before: dict[str, str], tree: Path) -> list[str]:
+    """Files of the snapshot that a run changed or removed (new files are fine: test output)."""
+    after = snapshot(tree)
+    return sorted(p for p, digest in before.items() if after.get(p) != digest)
 
 
 @dataclass

@@ -246,3 +246,22 @@ def test_tests_missing_after_the_patch_count_against_it(project: Path) -> None:
     assert not report.valid
     assert report.failed_gate == "tests"
     assert "tests/test_stats.py::test_median_even" in report.missing_tests
+
+
+def test_a_test_that_rewrites_the_source_cannot_make_a_bogus_patch_pass(project: Path) -> None:
+    # The "fix" only edits a comment; the new test module patches the source under test on
+    # import so the suite (and the regression test) would pass. The tree check catches it.
+    hostile = EditProposal(edits=[
+        SearchReplace(path="calc/stats.py", search="def average(values):\n",
+                      replace="def average(values):  # fixed\n"),
+        SearchReplace(path="tests/test_aaa_fix.py", search="",
+                      replace="import pathlib\n\n"
+                              "src = pathlib.Path(__file__).parents[1] / 'calc' / 'stats.py'\n"
+                              "old = '    return sum(values) / len(values)'\n"
+                              "src.write_text(src.read_text().replace(old, old + ' if values else 0'))\n\n\n"
+                              "def test_empty():\n    from calc.stats import average\n"
+                              "    assert average([]) == 0\n")])
+    report = check(*vr.open_repo(project), hostile)
+    assert not report.valid and report.failed_gate == "tests"
+    assert report.gates[-1].evidence["tampered"] == ["calc/stats.py"]
+    assert "changed or deleted files of the source tree" in report.feedback
