@@ -161,6 +161,21 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
     return v.finish()
 
 
+def prime_baseline(repo: SourceRepository, revision: str, settings: Settings, *,
+                   cache: BaselineCache | None = None, sandbox: Sandbox | None = None) -> TestCounts | None:
+    """Run the tests of the unpatched ``revision`` into ``cache`` ahead of validation (e.g. in a
+    thread while the model works); the later ``validate_candidate`` then reuses it."""
+    command = list(settings.test_command)
+    box = sandbox or sandbox_for(settings)
+
+    def run() -> TestRun:
+        with checkout_tree(repo, revision) as tree:
+            return run_tests(tree, command, timeout=settings.test_timeout_seconds, sandbox=box)
+
+    result, _ = (cache or DEFAULT_BASELINE_CACHE).get_or_run(revision, command, run)
+    return result.counts()
+
+
 def sandbox_for(settings: Settings) -> Sandbox:
     """The sandbox ``settings`` ask for (limits per test run)."""
     return Sandbox(limits=SandboxLimits(memory_mb=settings.sandbox_memory_mb,

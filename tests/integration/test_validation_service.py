@@ -265,3 +265,15 @@ def test_a_test_that_rewrites_the_source_cannot_make_a_bogus_patch_pass(project:
     assert not report.valid and report.failed_gate == "tests"
     assert report.gates[-1].evidence["tampered"] == ["calc/stats.py"]
     assert "changed or deleted files of the source tree" in report.feedback
+
+
+def test_prime_baseline_fills_the_cache_used_by_validation(project: Path) -> None:
+    from selfheal.validation.service import prime_baseline
+
+    repo, rev = vr.open_repo(project)
+    cache = BaselineCache()
+    counts = prime_baseline(repo, rev, vr.settings(), cache=cache)
+    assert counts is not None and counts.passed == 3 and counts.failing_tests == []
+    report = validate_candidate(repo, rev, vr.context(), vr.proposal(vr.GOOD_REPLY), vr.settings(),
+                                cache=cache)
+    assert report.valid and report.commands[0].label == "tests before (cached)"
