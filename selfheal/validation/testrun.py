@@ -23,7 +23,7 @@ from pathlib import Path, PurePosixPath
 
 from selfheal.domain.edit_format import normalise_path
 from selfheal.domain.validation_report import CommandRun, TestCounts
-from selfheal.errors import EditRejected
+from selfheal.errors import ConfigurationError, EditRejected
 from selfheal.validation.sandbox import Sandbox
 
 MAX_JUNIT_BYTES = 50 * 1024 * 1024
@@ -38,12 +38,15 @@ def is_pytest(command: Sequence[str]) -> bool:
 
 
 def resolve_command(command: Sequence[str]) -> list[str]:
-    """The command with a leading ``python``/``python3`` replaced by this interpreter."""
+    """The command with a leading ``python``/``python3`` replaced by this interpreter (and a bare
+    ``pytest`` run as ``<this interpreter> -m pytest``: the scrubbed PATH may not reach it)."""
     argv = list(command)
-    if not argv:
-        raise ValueError("the test command is empty")
+    if not argv or not argv[0].strip():
+        raise ConfigurationError("the test command is empty (settings.test_command)")
     if argv[0] in _PYTHON_NAMES:
         argv[0] = sys.executable
+    elif argv[0] in ("pytest", "py.test"):
+        argv[:1] = [sys.executable, "-m", "pytest"]
     return argv
 
 

@@ -42,6 +42,11 @@ def test_prepare_command_resolves_python_and_disables_exitfirst() -> None:
     assert argv[5:] == ["--maxfail=0", "--junitxml=/tmp/r.xml", "-o", "junit_family=xunit1"]
     assert prepare_command(["make", "test"], Path("/tmp/r.xml")) == ["make", "test"]
     assert prepare_command(["uv", "run", "pytest"], Path("/x.xml"))[3] == "--maxfail=0"
+    assert prepare_command(["pytest", "tests"], None) == [sys.executable, "-m", "pytest", "tests"]
+    from selfheal.errors import ConfigurationError
+
+    with pytest.raises(ConfigurationError, match="test command is empty"):
+        prepare_command([], None)
 
 
 def test_parse_junit_outcomes(tmp_path: Path) -> None:
