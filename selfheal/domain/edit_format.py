@@ -184,11 +184,15 @@ def apply_proposal(files: dict[str, str], proposal: EditProposal) -> dict[str, s
         text = current.get(edit.path, files.get(edit.path))
         if text is None:
             raise PatchDoesNotApply(f"block {n}: {edit.path} does not exist")
-        found = text.count(edit.search)
+        search, replace = edit.search, edit.replace
+        if "\r\n" in text and search not in text:
+            # Replies are parsed with LF line ends; match a CRLF file in its own convention.
+            search, replace = search.replace("\n", "\r\n"), replace.replace("\n", "\r\n")
+        found = text.count(search)
         if found == 0:
             raise PatchDoesNotApply(f"block {n}: the SEARCH text was not found in {edit.path}")
         if found > 1:
             raise PatchDoesNotApply(
                 f"block {n}: the SEARCH text occurs {found} times in {edit.path}; it must be unique")
-        current[edit.path] = text.replace(edit.search, edit.replace, 1)
+        current[edit.path] = text.replace(search, replace, 1)
     return {path: text for path, text in current.items() if files.get(path) != text}

@@ -81,3 +81,10 @@ def test_normalise_path() -> None:
     assert normalise_path("./app\\handler.py") == "app/handler.py"
     with pytest.raises(EditRejected):
         normalise_path("a\x00b")
+
+
+def test_crlf_file_matches_lf_reply() -> None:
+    files = {"a.py": "def f(d):\r\n    return d['k']\r\n"}
+    reply = "<<<<<<< SEARCH a.py\n    return d['k']\n=======\n    return d.get('k')\n>>>>>>> REPLACE\n"
+    out = apply_proposal(files, parse_reply(reply, ["a.py"]))
+    assert out == {"a.py": "def f(d):\r\n    return d.get('k')\r\n"}
