@@ -226,60 +226,74 @@ class _Segmenter:
             block.truncated = True
         block.tail.append(content)
 
-    def _accept(self, block: _Block, content: str) -> bool:  # noqa: C901 - one state table
+    def _accept(self, block: _Block, content: str) -> bool:
         """Add ``content`` to the block if it belongs there; False ends the block."""
         st = content.strip()
         if not st:
-            block.blanks += 1
-            if block.state == "msg":
-                block.state = "after"
-            if block.blanks > _MAX_BLANKS:
-                return False
-            self._append(block, content)
-            return True
+            return self._blank(block, content)
         block.blanks = 0
-        lead = st[0]
         if HEADER_TEXT in content:
-            # A nested group's header sits behind a `|` margin; a `+` one starts a new traceback.
-            inside_group = block.group and lead == "|"
-            if block.state == "sep" or inside_group:
-                if GROUP_HEADER in content:
-                    block.group = True
-                ipm = IPY_HEADER_RE.match(content)
-                if ipm is not None and not st.endswith(":"):
-                    block.ipy = True
-                block.state = "body"
-                block.last_kind = "header"
-                self._append(block, content)
-                return True
-            return False
-        if block.group and lead in "|+":
-            self._append(block, content)
-            block.state = "body"
-            block.last_kind = "group"
-            inner = st[1:].strip()
-            if 'File "' in inner:
-                block.frames += 1
-            elif not block.has_exc and looks_like_exception(inner, strict=False) is not None:
-                block.has_exc = True
-            return True
+            return self._header(block, content, st)
+        if block.group and st[0] in "|+":
+            return self._margin(block, content, st)
         if separator_kind(st) is not None and (st.startswith("The above") or st.startswith("During")):
             block.state = "sep"
             self._append(block, content)
             return True
+        structural = self._structural(block, content, st)
+        if structural is not None:
+            return structural
+        if content[0] in " \t":
+            return self._indented(block, content)
+        return self._unindented(block, content, st)
+
+    def _blank(self, block: _Block, content: str) -> bool:
+        block.blanks += 1
+        if block.state == "msg":
+            block.state = "after"
+        if block.blanks > _MAX_BLANKS:
+            return False
+        self._append(block, content)
+        return True
+
+    def _header(self, block: _Block, content: str, st: str) -> bool:
+        # A nested group's header sits behind a `|` margin; a `+` one starts a new traceback.
+        if block.state != "sep" and not (block.group and st[0] == "|"):
+            return False
+        if GROUP_HEADER in content:
+            block.group = True
+        ipm = IPY_HEADER_RE.match(content)
+        if ipm is not None and not st.endswith(":"):
+            block.ipy = True
+        block.state = "body"
+        block.last_kind = "header"
+        self._append(block, content)
+        return True
+
+    def _margin(self, block: _Block, content: str, st: str) -> bool:
+        """A line of an exception group, drawn behind `|`/`+` margins."""
+        self._append(block, content)
+        block.state = "body"
+        block.last_kind = "group"
+        inner = st[1:].strip()
+        if 'File "' in inner:
+            block.frames += 1
+        elif not block.has_exc and looks_like_exception(inner, strict=False) is not None:
+            block.has_exc = True
+        return True
+
+    def _structural(self, block: _Block, content: str, st: str) -> bool | None:
+        """Frames and markers; None when the line is neither."""
         state = block.state
-        if state == "sep" and lead == "-" and st.strip("-") == "":
+        if state == "sep" and st[0] == "-" and st.strip("-") == "":
             self._append(block, content)  # IPython's rule line before the next header
             return True
-        if FRAME_RE.match(content) or (block.ipy and content[0] not in " \t" and is_frame_start(content)):
+        is_frame = FRAME_RE.match(content) or DJANGO_FRAME_RE.match(content) or (
+            block.ipy and content[0] not in " \t" and is_frame_start(content)
+        )
+        if is_frame:
             if state in ("msg", "after"):
                 return False  # a new traceback without a header
-            block.state = "body"
-            block.frames += 1
-            block.last_kind = "frame"
-            self._append(block, content)
-            return True
-        if DJANGO_FRAME_RE.match(content):
             block.state = "body"
             block.frames += 1
             block.last_kind = "frame"
@@ -292,33 +306,31 @@ class _Segmenter:
             self._append(block, content)
             block.last_kind = "source"
             return True
-        if content[0] in " \t":
-            if state == "body":
-                block.last_kind = "source"
-                self._append(block, content)
-                return True
-            if state == "msg" and block.msg_lines < _MAX_MESSAGE_LINES:
-                block.msg_lines += 1
-                self._append(block, content)
-                return True
-            return False
-        # An unindented line.
-        if state == "msg":
-            if (
-                block.msg_lines >= _MAX_MESSAGE_LINES
-                or st.startswith("```")
-                or LOG_START_RE.match(content)
-                or (block.prefix_re is not None and content is not None and _looks_prefixed(content))
-            ):
-                return False
+        return None
+
+    def _indented(self, block: _Block, content: str) -> bool:
+        if block.state == "body":
+            block.last_kind = "source"
+            self._append(block, content)
+            return True
+        if block.state == "msg" and block.msg_lines < _MAX_MESSAGE_LINES:
             block.msg_lines += 1
             self._append(block, content)
             return True
-        if state == "after":
+        return False
+
+    def _unindented(self, block: _Block, content: str, st: str) -> bool:
+        state = block.state
+        ends_record = st.startswith("```") or LOG_START_RE.match(content) is not None
+        if state == "msg":
+            if block.msg_lines >= _MAX_MESSAGE_LINES or ends_record:
+                return False
+            block.msg_lines += 1  # a multi-line exception message
+            self._append(block, content)
+            return True
+        if state == "after" or ends_record:
             return False
         if state == "body" and block.last_kind == "frame" and looks_like_exception(st, strict=True) is None:
-            if st.startswith("```") or LOG_START_RE.match(content):
-                return False
             block.last_kind = "source"  # a source line whose indentation was lost
             self._append(block, content)
             return True
@@ -326,7 +338,7 @@ class _Segmenter:
             self._append(block, content)  # Django's debug page
             block.has_exc = True
             return True
-        if state in ("body", "sep") and looks_like_exception(content, strict=False) is not None:
+        if looks_like_exception(content, strict=False) is not None:
             block.state = "msg"
             block.has_exc = True
             block.msg_lines = 0
@@ -364,11 +376,6 @@ class _Segmenter:
         if block is not None and block.state == "body" and not block.has_exc:
             block.truncated = True  # the input ended inside the traceback
         yield from self._finish()
-
-
-def _looks_prefixed(content: str) -> bool:
-    """A message continuation never starts with a fresh log stamp."""
-    return bool(LOG_START_RE.match(content))
 
 
 def extract_tracebacks(

@@ -69,127 +69,148 @@ def _exception_parts(m: re.Match[str]) -> tuple[str, str]:
     return m.group("type"), msg.strip(" ")
 
 
-def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> Link:  # noqa: C901
-    """Parse one link: optional header, frames, then the exception line and its message."""
-    frames: list[Frame] = []
-    cur: Frame | None = None
-    expect_source = False
-    exc_type: str | None = None
-    msg_lines: list[str] = []
-    msg_open = False
-    elided = 0
-    ipy_type: str | None = None
-    for raw in lines:
-        s = raw.rstrip()
+class _Section:
+    """The state of parsing one link; ``feed`` takes one line, ``link`` builds the result."""
+
+    def __init__(self) -> None:
+        self.frames: list[Frame] = []
+        self.cur: Frame | None = None
+        self.expect_source = False
+        self.exc_type: str | None = None
+        self.msg_lines: list[str] = []
+        self.msg_open = False
+        self.elided = 0
+        self.ipy_type: str | None = None
+
+    def feed(self, s: str) -> None:
         st = s.strip()
         if not st:
-            if exc_type is not None:
-                msg_open = False
-            continue
-        if exc_type is not None:
-            if msg_open and len(msg_lines) < _MAX_MESSAGE_LINES:
-                msg_lines.append(st)
-            continue
-        if st == "Traceback:":
-            continue
-        if HEADER_TEXT in s:
+            self.msg_open = False if self.exc_type is not None else self.msg_open
+        elif self.exc_type is not None:
+            if self.msg_open and len(self.msg_lines) < _MAX_MESSAGE_LINES:
+                self.msg_lines.append(st)
+        elif st == "Traceback:" or HEADER_TEXT in s:
             ipm = IPY_HEADER_RE.match(st)
             if ipm and not st.endswith(":"):
-                ipy_type = ipm.group("type")
-            continue
+                self.ipy_type = ipm.group("type")
+        elif not (self._frame(s) or self._ipython(s) or self._marker(s, st)):
+            self._other(s, st)
+
+    def _exception(self, m: re.Match[str]) -> None:
+        self.exc_type, first = _exception_parts(m)
+        self.msg_lines = [first]
+        self.msg_open = True
+
+    def _add(self, file: str, line: int | None, function: str | None, expect_source: bool) -> None:
+        self.cur = Frame(file, line, function)
+        self.frames.append(self.cur)
+        self.expect_source = expect_source
+
+    def _frame(self, s: str) -> bool:
         m = FRAME_RE.match(s)
         if m:
             func = m.group("func")
             if func is None:  # a SyntaxError location, not a frame
-                cur = None
-                expect_source = True
-                continue
+                self.cur = None
+                self.expect_source = True
+                return True
             func, trailing = _split_function(func)
             line_text = m.group("line")
-            cur = Frame(m.group("file"), int(line_text) if line_text.isdigit() else None, func)
-            frames.append(cur)
-            expect_source = True
-            if trailing:
-                em = looks_like_exception(trailing, strict=False)
-                if em:
-                    exc_type, first = _exception_parts(em)
-                    msg_lines = [first]
-                    msg_open = True
-            continue
+            self._add(m.group("file"), int(line_text) if line_text.isdigit() else None, func, True)
+            em = looks_like_exception(trailing, strict=False) if trailing else None
+            if em:  # `File "<input>", line 2, in <module> RuntimeError: msg` collapsed onto one line
+                self._exception(em)
+            return True
         djm = DJANGO_FRAME_RE.match(s)
         if djm:
-            cur = Frame(djm.group("file"), None, djm.group("func"))
-            frames.append(cur)
-            expect_source = True
-            continue
-        if expect_source and cur is not None and cur.line is None:
+            self._add(djm.group("file"), None, djm.group("func"), True)
+            return True
+        cur = self.cur
+        if self.expect_source and cur is not None and cur.line is None:
             nm = DJANGO_LINE_RE.match(s)
             if nm:
                 cur.line = int(nm.group("line"))
                 cur.source = (nm.group("src") or "").strip() or None
-                expect_source = False
-                continue
-        if s[0] not in " \t":
-            im = IPY_FILE_RE.match(s) or IPY_INPUT_RE.match(s) or IPY_CELL_RE.match(s) or IPY_OLD_RE.match(s)
-            if im:
-                gd = im.groupdict()
-                line_no = gd.get("line")
-                cur = Frame(gd["file"], int(line_no) if line_no else None, gd.get("func"))
-                frames.append(cur)
-                expect_source = False
-                continue
-            am = IPY_ARROW_RE.match(s)
-            if am:
-                if cur is not None and cur.line is None:
-                    cur.line = int(am.group("line"))
-                if cur is not None and cur.source is None:
-                    cur.source = s[am.end() :].strip() or None
-                continue
+                self.expect_source = False
+                return True
+        return False
+
+    def _ipython(self, s: str) -> bool:
+        if s[0] in " \t":
+            return False
+        im = IPY_FILE_RE.match(s) or IPY_INPUT_RE.match(s) or IPY_CELL_RE.match(s) or IPY_OLD_RE.match(s)
+        if im:
+            gd = im.groupdict()
+            line_no = gd.get("line")
+            self._add(gd["file"], int(line_no) if line_no else None, gd.get("func"), False)
+            return True
+        am = IPY_ARROW_RE.match(s)
+        if am:
+            cur = self.cur
+            if cur is not None and cur.line is None:
+                cur.line = int(am.group("line"))
+            if cur is not None and cur.source is None:
+                cur.source = s[am.end() :].strip() or None
+            return True
+        return False
+
+    def _marker(self, s: str, st: str) -> bool:
         rm = REPEAT_RE.match(s)
         if rm:
-            elided += int(rm.group("n"))
-            continue
+            self.elided += int(rm.group("n"))
+            return True
         dm = DJANGO_TYPE_RE.match(st)
         if dm:
-            exc_type = dm.group("type")
-            msg_lines = []
-            msg_open = False
-            continue
+            self.exc_type = dm.group("type")
+            self.msg_lines = []
+            self.msg_open = False
+            return True
+        return False
+
+    def _other(self, s: str, st: str) -> None:
         if s[0] in " \t":
-            if expect_source:
-                if cur is not None and not _is_marker(st):
-                    cur.source = st
-                expect_source = False
-            continue
-        if expect_source and looks_like_exception(s, strict=True) is None:
-            if cur is not None:
-                cur.source = st  # the indentation was lost in copy/paste
-            expect_source = False
-            continue
+            if self.expect_source and self.cur is not None and not _is_marker(st):
+                self.cur.source = st
+            self.expect_source = False
+            return
+        if self.expect_source and looks_like_exception(s, strict=True) is None:
+            if self.cur is not None:
+                self.cur.source = st  # the indentation was lost in copy/paste
+            self.expect_source = False
+            return
         em = looks_like_exception(s, strict=False)
         if em:
-            exc_type, first = _exception_parts(em)
-            msg_lines = [first]
-            msg_open = True
-        expect_source = False
-    if exc_type is not None and not msg_lines:
-        # Django's debug page: `Exception Value:` follows `Exception Type:`.
-        for raw in lines:
-            vm = DJANGO_VALUE_RE.match(raw.strip())
-            if vm:
-                msg_lines = [vm.group("msg")]
-                break
-    if exc_type is None and fallback is not None:
-        exc_type, msg_lines = fallback[0], [fallback[1]]
-    if exc_type is None and ipy_type is not None:
-        exc_type = ipy_type
-    message = "\n".join(msg_lines).strip("\n")
-    return Link(type=exc_type, message=message, frames=frames, elided_frames=elided)
+            self._exception(em)
+        self.expect_source = False
+
+    def link(self, lines: list[str], fallback: tuple[str, str] | None) -> Link:
+        exc_type, msg_lines = self.exc_type, self.msg_lines
+        if exc_type is not None and not msg_lines:
+            # Django's debug page: `Exception Value:` follows `Exception Type:`.
+            for raw in lines:
+                vm = DJANGO_VALUE_RE.match(raw.strip())
+                if vm:
+                    msg_lines = [vm.group("msg")]
+                    break
+        if exc_type is None and fallback is not None:
+            exc_type, msg_lines = fallback[0], [fallback[1]]
+        if exc_type is None:
+            exc_type = self.ipy_type
+        message = "\n".join(msg_lines).strip("\n")
+        return Link(type=exc_type, message=message, frames=self.frames, elided_frames=self.elided)
+
+
+def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> Link:
+    """Parse one link: optional header, frames, then the exception line and its message."""
+    section = _Section()
+    for raw in lines:
+        section.feed(raw.rstrip())
+    return section.link(lines, fallback)
 
 
 def _is_marker(st: str) -> bool:
     """Caret/tilde lines and loguru's variable annotations are not source lines."""
-    return all(c in "^~ -" for c in st) or st[0] in "│└┃"
+    return not st.strip("^~ -") or st[0] in "│└┃"
 
 
 def _dedent(lines: list[str], col: int) -> list[str]:
