@@ -74,7 +74,7 @@ def plan(proposal: EditProposal, reproduction: str) -> list[ReproCheck]:
 
 
 def _pytest_argv(files: list[str], junit: Path) -> list[str]:
-    return [sys.executable, "-m", "pytest", "-q", "--maxfail=0", "-p", "no:cacheprovider",
+    return [sys.executable, "-m", "pytest", "-q", "--maxfail=0",
             f"--junitxml={junit}", "-o", "junit_family=xunit1", *files]
 
 
@@ -105,9 +105,12 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
             if run.timed_out:
                 check.detail = "timed out before the patch"
                 continue
-            if not outcomes or run.exit_code == 5:
-                check.failed_before = False
-                check.detail = "the new test module collects no tests"
+            if not outcomes:
+                # Exit 5: nothing collected. Anything else without results: pytest itself failed
+                # (a usage error, a crashed plugin), which says nothing about the defect.
+                check.failed_before = False if run.exit_code == 5 else None
+                check.detail = ("the new test module collects no tests" if run.exit_code == 5 else
+                                f"could not run before the patch (exit {run.exit_code})")
                 continue
             check.failed_before = any(o != PASSED for o in outcomes.values())
         else:

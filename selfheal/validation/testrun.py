@@ -153,7 +153,7 @@ def write_files(tree: Path, files: Mapping[str, str]) -> None:
         if target.is_symlink():
             raise EditRejected(f"{norm} is a symlink")
         fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o644)
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
+        with os.fdopen(fd, "w", encoding="utf-8", errors="surrogateescape", newline="") as fh:
             fh.write(text)
 
 
