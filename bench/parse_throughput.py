@@ -113,11 +113,11 @@ def _normal(rng: random.Random, n: int) -> str:
             f"for key=sku-{rng.randint(1, 999)}")
 
 
-def generate(path: Path, megabytes: float, seed: int = 7) -> tuple[int, int]:
-    """Write the log; return (lines, traceback lines)."""
+def generate(path: Path, megabytes: float, seed: int = 7) -> tuple[int, int, int]:
+    """Write the log; return (lines, traceback lines, tracebacks)."""
     rng = random.Random(seed)
     target = int(megabytes * 1024 * 1024)
-    written = lines = tb_lines = n = 0
+    written = lines = tb_lines = tb_count = n = 0
     with path.open("w", encoding="utf-8", newline="\n") as fh:
         while written < target:
             chunk: list[str] = []
@@ -125,6 +125,7 @@ def generate(path: Path, megabytes: float, seed: int = 7) -> tuple[int, int]:
                 n += 1
                 if rng.random() < TB_RATE:
                     tb = _traceback(rng, n)
+                    tb_count += 1
                     tb_lines += sum(1 + line.count("\r") for line in tb)
                     chunk.extend(tb)
                 else:
@@ -133,7 +134,7 @@ def generate(path: Path, megabytes: float, seed: int = 7) -> tuple[int, int]:
             fh.write(text)
             written += len(text.encode())
             lines += len(chunk)
-    return lines, tb_lines
+    return lines, tb_lines, tb_count
 
 
 def _child(mode: str, path: str) -> None:
@@ -214,9 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         path = opts.keep or Path(tmp) / "service.log"
         start = time.perf_counter()
-        lines, tb_lines = generate(path, opts.mb)
+        lines, tb_lines, tb_count = generate(path, opts.mb)
         size_mb = path.stat().st_size / 1024 / 1024
-        print(f"generated {size_mb:.0f} MB, {lines} lines, {tb_lines / lines:.2%} of lines in tracebacks "
+        print(f"generated {size_mb:.0f} MB, {lines} lines, {tb_count} tracebacks written, "
+              f"{tb_lines / lines:.2%} of lines in tracebacks "
               f"({time.perf_counter() - start:.1f}s)")
         base = ours = None
         for _ in range(max(1, opts.repeat)):

@@ -42,12 +42,17 @@ def lambda_stack_lines(obj: dict[str, object]) -> list[str] | None:
 
 
 def _string_values(obj: dict[str, object], depth: int = 0) -> Iterator[str]:
-    """String values of a JSON record, one level of nesting deep (``{"error": {"stack": ...}}``)."""
+    """String values of a JSON record, one level of nesting deep (``{"error": {"stack": ...}}``);
+    a list of strings counts as one value, its items joined as lines."""
     for value in obj.values():
         if isinstance(value, str):
             yield value
         elif isinstance(value, dict) and depth == 0:
             yield from _string_values(value, 1)
+        elif isinstance(value, list) and value and all(isinstance(v, str) for v in value[:10000]):
+            # traceback.format_exception() output logged as a list of strings
+            joined = "".join(value[:10000])
+            yield joined if joined.count("\n") >= len(value) - 1 else "\n".join(value[:10000])
 
 
 def json_record(text: str, max_bytes: int) -> tuple[bool, list[str]] | None:

@@ -379,3 +379,11 @@ def test_skipped_frames_marker_and_repl_prompt_after_the_message() -> None:
     tb = only(text)
     assert [f.line for f in tb.final.frames] == [1, 5, 4]
     assert tb.final.message == "'NoneType' object has no attribute 'value'"
+
+
+def test_json_records_with_traceback_as_list_or_nested_field() -> None:
+    formatted = [line + "\n" for line in PLAIN.splitlines()]
+    as_list = json.dumps({"level": "error", "exc_info": formatted})
+    nested = json.dumps({"text": "boom", "record": {"exception": PLAIN}})
+    found = extract_from_text(as_list + "\n" + nested + "\n")
+    assert [frames(t)[1] for t in found] == [("/var/task/app/store.py", 17, "load")] * 2
