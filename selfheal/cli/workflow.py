@@ -197,6 +197,12 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
         click.echo(f"watching {log} (Ctrl-C to stop)")
         try:
             stats = watcher.run(describe=wf.engine.describe)
+        except KeyboardInterrupt:
+            from selfheal.services.workflow.runner import abandon
+
+            for fp, number in watcher.in_flight():  # they die with this process: say so
+                abandon(store, fp, number, "Interrupted", "watch was stopped while the fix ran")
+            raise
         finally:
             for s, handler in previous.items():
                 signal.signal(s, handler)

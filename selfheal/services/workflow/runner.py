@@ -112,15 +112,36 @@ def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *
     execution_id = engine.start(name, body)
     tracker = _ProgressTracker(progress) if progress else None
     deadline = time.monotonic() + timeout
-    while True:
-        info = engine.wait(execution_id, timeout=poll)
-        if tracker is not None:
-            tracker.feed(engine.history(execution_id))
-        if info.status != "RUNNING":
-            break
-        if time.monotonic() >= deadline:
-            raise StepTimeout(f"execution {name} still running after {timeout:.0f} s")
+    try:
+        while True:
+            info = engine.wait(execution_id, timeout=poll)
+            if tracker is not None:
+                tracker.feed(engine.history(execution_id))
+            if info.status != "RUNNING":
+                break
+            if time.monotonic() >= deadline:
+                raise StepTimeout(f"execution {name} still running after {timeout:.0f} s")
+    except (KeyboardInterrupt, StepTimeout) as exc:
+        # A local execution dies with this process: say so on the record, so it can be re-driven.
+        abandon(store, fingerprint, attempt.number, "Interrupted" if isinstance(exc, KeyboardInterrupt)
+                else type(exc).__name__, str(exc) or "interrupted by the user")
+        raise
     return outcome_of(store, fingerprint, attempt.number, execution_id, name, info.status)
+
+
+def abandon(store: ErrorStore, fingerprint: str, number: int, error: str, cause: str) -> None:
+    """Mark a still-running attempt failed at its running state and the error FAILED."""
+    record = store.get(fingerprint)
+    att = next((a for a in record.attempts if a.number == number), None) if record else None
+    if record is None or att is None or att.outcome != "running":
+        return
+    running = [s for s in att.steps if s.outcome in ("running", "retried")]
+    state = running[-1].state if running else (att.steps[-1].state if att.steps else "Start")
+    store.finish_attempt(fingerprint, number, outcome="failed", failed_state=state, error=error,
+                         cause=cause, finished_at=utcnow())
+    if record.status == Status.FIXING:
+        store.transition(fingerprint, Status.FAILED, expected=[Status.FIXING],
+                         reason=f"{state}: {error}: {cause}"[:1000])
 
 
 def outcome_of(store: ErrorStore, fingerprint: str, number: int, execution_id: str, name: str,

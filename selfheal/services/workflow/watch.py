@@ -107,6 +107,7 @@ class Watcher:
     stats: WatchStats = field(default_factory=WatchStats)
     _stop: threading.Event = field(default_factory=threading.Event)
     _inflight: list[str] = field(default_factory=list)
+    _started: dict[str, tuple[str, int]] = field(default_factory=dict)  # execution -> (fp, attempt)
 
     def stop(self) -> None:
         self._stop.set()
@@ -137,6 +138,7 @@ class Watcher:
             execution = getattr(outcome, "execution", None)
             if execution:
                 self._inflight.append(execution)
+                self._started[execution] = (outcome.fingerprint, outcome.attempt)
                 self.stats.started.append(execution)
                 self.on_event(f"started fix {execution.rsplit(':', 1)[-1]}")
         return bool(lines)
@@ -147,6 +149,10 @@ class Watcher:
             self.stats.finished.append(execution)
             self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {getattr(info, 'status', '?')}")
         self._inflight = []
+
+    def in_flight(self) -> list[tuple[str, int]]:
+        """(fingerprint, attempt) of the fixes still running."""
+        return [self._started[e] for e in self._inflight if e in self._started]
 
     def reap_finished(self, describe: Callable[[str], Any]) -> None:
         """Report fixes that have ended (non-blocking)."""

@@ -1,0 +1,48 @@
+"""Ctrl-C while a local fix runs: the attempt is marked failed at its running state and the
+error FAILED, so it can be re-driven instead of staying FIXING forever."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from selfheal.domain.fixing import ModelReply, Prompt
+from selfheal.domain.records import Status
+from selfheal.services.workflow.runner import ProgressEvent, redrive_payload, run_execution
+from tests.support.workflow_fakes import GOOD_REPLY, local_engine, make_services, seed_error
+
+
+class BlockingModel:
+    model_id = "blocking"
+
+    def __init__(self) -> None:
+        self.release = threading.Event()
+
+    def complete(self, prompt: Prompt) -> ModelReply:
+        self.release.wait(60)
+        return ModelReply(text=GOOD_REPLY, model_id=self.model_id)
+
+
+def test_interrupt_marks_the_attempt_failed_and_redrivable(tmp_path: Path) -> None:
+    model = BlockingModel()
+    svc = make_services(tmp_path, model=model)
+    fp = seed_error(svc.store)
+
+    def interrupt(ev: ProgressEvent) -> None:
+        if ev.state == "InvokeModel" and ev.event == "entered":
+            raise KeyboardInterrupt
+
+    with local_engine(svc) as engine:
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run_execution(svc.store, engine, fp, progress=interrupt, timeout=60)
+            record = svc.store.get(fp)
+            assert record is not None and record.status == Status.FAILED
+            att = record.attempts[-1]
+            assert (att.outcome, att.failed_state, att.error) == ("failed", "InvokeModel", "Interrupted")
+            assert redrive_payload(record, svc.artifacts)["resume_from"] == "InvokeModel"
+        finally:
+            model.release.set()
+            engine.wait(engine.execution_arn(f"{fp[:12]}-1"), timeout=60)
