@@ -89,9 +89,10 @@ def _finish(out: Any, as_json: bool) -> None:
 @click.option("--model", help=MODEL_HELP)
 @click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="seconds to wait")
+@click.option("--force", is_flag=True, help="restart an error left FIXING by a run that was killed")
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
 def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | None, timeout: float,
-        as_json: bool) -> None:
+        force: bool, as_json: bool) -> None:
     """Run the fix workflow for one error (a fingerprint or a unique prefix of one)."""
     from selfheal.compose.workflow import run_fix
 
@@ -99,7 +100,8 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
     fp = resolve_fingerprint(_store(settings), fingerprint)
     if not as_json:
         click.echo(f"fixing {fp[:12]} with model {model or settings.model}")
-    out = run_fix(settings, fp, model, progress=None if as_json else _ProgressPrinter(), timeout=timeout)
+    out = run_fix(settings, fp, model, progress=None if as_json else _ProgressPrinter(), timeout=timeout,
+                  force=force)
     _finish(out, as_json)
 
 

@@ -173,11 +173,11 @@ class LocalWorkflow:
     engine: LocalWorkflowEngine
 
     def run(self, fingerprint: str, *, payload: dict[str, Any] | None = None,
-            progress: Progress | None = None, timeout: float = 3600.0) -> FixOutcome:
+            progress: Progress | None = None, timeout: float = 3600.0, force: bool = False) -> FixOutcome:
         from selfheal.services.workflow.runner import run_execution
 
         return run_execution(self.services.store, self.engine, fingerprint, payload=payload,
-                             progress=progress, timeout=timeout)
+                             progress=progress, timeout=timeout, force=force)
 
 
 @contextmanager
@@ -197,10 +197,11 @@ def local_workflow(settings: Settings, model_spec: str | None = None,
 
 
 def run_fix(settings: Settings, fingerprint: str, model_spec: str | None = None, *,
-            progress: Progress | None = None, timeout: float = 3600.0) -> FixOutcome:
-    """Run one fix of ``fingerprint`` locally to its end (PR_OPEN, ABSTAINED or FAILED)."""
+            progress: Progress | None = None, timeout: float = 3600.0, force: bool = False) -> FixOutcome:
+    """Run one fix of ``fingerprint`` locally to its end (PR_OPEN, ABSTAINED or FAILED).
+    ``force`` restarts an error left FIXING by a killed run."""
     with local_workflow(settings, model_spec) as wf:
-        return wf.run(fingerprint, progress=progress, timeout=timeout)
+        return wf.run(fingerprint, progress=progress, timeout=timeout, force=force)
 
 
 def redrive_fix(settings: Settings, fingerprint: str, from_state: str | None = None,

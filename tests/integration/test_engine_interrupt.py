@@ -46,3 +46,19 @@ def test_interrupt_marks_the_attempt_failed_and_redrivable(tmp_path: Path) -> No
         finally:
             model.release.set()
             engine.wait(engine.execution_arn(f"{fp[:12]}-1"), timeout=60)
+
+
+def test_a_killed_run_blocks_a_new_fix_until_forced(tmp_path: Path) -> None:
+    from selfheal.errors import InvalidTransition
+    from selfheal.services.workflow.runner import begin_attempt
+
+    svc = make_services(tmp_path)
+    fp = seed_error(svc.store)
+    begin_attempt(svc.store, fp)  # a run whose process was killed: FIXING, attempt running
+    with local_engine(svc) as engine:
+        with pytest.raises(InvalidTransition, match="--force"):
+            run_execution(svc.store, engine, fp, timeout=60)
+        out = run_execution(svc.store, engine, fp, timeout=60, force=True)
+    assert out.status == Status.PR_OPEN and out.attempt == 2
+    first = svc.store.get(fp).attempts[0]  # type: ignore[union-attr]
+    assert (first.outcome, first.error) == ("failed", "Abandoned")

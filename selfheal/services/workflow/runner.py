@@ -54,14 +54,24 @@ def execution_name(record: ErrorRecord, attempt: int) -> str:
     return f"{record.short_id}-{attempt}"
 
 
-def begin_attempt(store: ErrorStore, fingerprint: str) -> tuple[ErrorRecord, Attempt]:
-    """Move the error to FIXING (conditional on the status read) and open an attempt."""
+def begin_attempt(store: ErrorStore, fingerprint: str, force: bool = False) -> tuple[ErrorRecord, Attempt]:
+    """Move the error to FIXING (conditional on the status read) and open an attempt.
+    ``force``: an error stuck in FIXING (its process was killed) is first marked FAILED."""
     record = store.get(fingerprint)
     if record is None:
         raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
+    if force and record.status == Status.FIXING:
+        current = record.current_attempt
+        if current is not None:
+            abandon(store, fingerprint, current.number, "Abandoned", "a forced start replaced this run")
+        record = store.get(fingerprint) or record
+        if record.status == Status.FIXING:
+            record = store.transition(fingerprint, Status.FAILED, expected=[Status.FIXING],
+                                      reason="a forced start replaced this run")
     if record.status not in STARTABLE | {Status.PR_OPEN}:
+        hint = " (a run that was killed? use --force)" if record.status == Status.FIXING else ""
         raise InvalidTransition(f"error {record.short_id} is {record.status}; a fix starts from "
-                                f"{', '.join(sorted(STARTABLE))} or PR_OPEN")
+                                f"{', '.join(sorted(STARTABLE))} or PR_OPEN{hint}")
     number = len(record.attempts) + 1
     record = store.transition(fingerprint, Status.FIXING, expected=[record.status],
                               reason=f"fix attempt {number} started")
@@ -104,9 +114,9 @@ class _ProgressTracker:
 
 def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *,
                   payload: dict[str, Any] | None = None, progress: Progress | None = None,
-                  timeout: float = 3600.0, poll: float = 0.05) -> FixOutcome:
+                  timeout: float = 3600.0, poll: float = 0.05, force: bool = False) -> FixOutcome:
     """Begin an attempt, start the workflow, follow it to the end, return the outcome."""
-    record, attempt = begin_attempt(store, fingerprint)
+    record, attempt = begin_attempt(store, fingerprint, force)
     name = attempt.execution or execution_name(record, attempt.number)
     body = {**(payload or {}), "fingerprint": fingerprint, "attempt": attempt.number}
     execution_id = engine.start(name, body)
