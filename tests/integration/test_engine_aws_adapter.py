@@ -25,3 +25,18 @@ def test_start_is_idempotent_by_name_and_history_is_readable() -> None:
     info = engine.wait(first, timeout=0.2)  # moto without execution stays RUNNING
     assert info.name == "abcdef012345-1" and info.status in ("RUNNING", "SUCCEEDED")
     assert isinstance(engine.history(first), list)
+
+
+def test_composed_from_env_with_an_endpoint_for_step_functions_local() -> None:
+    import pytest
+
+    from selfheal.compose.workflow import build_aws_engine
+    from selfheal.errors import ConfigurationError
+
+    engine = build_aws_engine({"SELFHEAL_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:f",
+                               "SELFHEAL_SFN_ENDPOINT_URL": "http://127.0.0.1:8083",
+                               "AWS_REGION": "eu-west-1"})
+    assert engine.client.meta.endpoint_url == "http://127.0.0.1:8083"
+    assert engine.client.meta.region_name == "eu-west-1"
+    with pytest.raises(ConfigurationError):
+        build_aws_engine({})
