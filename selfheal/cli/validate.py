@@ -3,8 +3,9 @@
 The reply is in the edit format (search/replace blocks). It is checked by every gate against
 the repository at ``--revision`` (default HEAD) and its tests run in the sandbox, before and
 after. By default every existing file the reply names counts as offered; ``--offer`` narrows
-that to the files a fix may touch, as the workflow does. Exit status 0 when the edit is valid,
-1 when a gate rejects it.
+that to the files a fix may touch, as the workflow does. ``--reproduction`` adds a recorded
+failing input (a script) that must fail before and pass after. Exit status 0 when the edit is
+valid, 1 when a gate rejects it.
 """
 
 from __future__ import annotations
@@ -44,10 +45,14 @@ def _offered_from_reply(text: str) -> list[str]:
 @click.option("--test-command", default=None, help="Test command (default: from [tool.selfheal] or "
                                                    "'python -m pytest -x -q').")
 @click.option("--timeout", type=float, default=None, help="Timeout of one test run, in seconds.")
+@click.option("--reproduction", "repro_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A Python script that raises the error before the fix and exits 0 after it.")
+@click.option("--error-type", default="", help="The error's exception type (a reproduction must show it).")
 @click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
 @click.pass_context
 def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str, offer: tuple[str, ...],
-             test_command: str | None, timeout: float | None, as_json: bool) -> None:
+             test_command: str | None, timeout: float | None, repro_file: Path | None, error_type: str,
+             as_json: bool) -> None:
     """Validate the edit in FILE against the repository: gates, tests before/after, reproduction."""
     from selfheal.adapters.local_git import LocalGitRepository
     from selfheal.domain.edit_format import parse_reply
@@ -58,8 +63,10 @@ def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str
 
     try:
         text = edit_file.read_text(encoding="utf-8")
+        reproduction = repro_file.read_text(encoding="utf-8") if repro_file else ""
     except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"cannot read {edit_file}: {exc}") from exc
+        raise ConfigurationError(f"cannot read {exc.filename if isinstance(exc, OSError) else 'input'}: "
+                                 f"{exc}") from exc
     explicit: dict[str, object] = {"repo": repo_path, "test_timeout_seconds": timeout}
     if test_command is not None:
         explicit["test_command"] = shlex.split(test_command)
@@ -69,7 +76,8 @@ def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str
     existing = set(repo.list_files(sha))
     offered = list(offer) or [p for p in _offered_from_reply(text) if p in existing]
     proposal = parse_reply(text, offered)
-    context = FixContext(fingerprint="cli", exc_type="", message="", revision=sha, offered_files=offered)
+    context = FixContext(fingerprint="cli", exc_type=error_type, message="", revision=sha,
+                         offered_files=offered, reproduction=reproduction)
     if as_json:
         report = validate_candidate(repo, sha, context, proposal, settings)
         from selfheal.cli.output import echo_json

@@ -91,3 +91,19 @@ def test_render_text_of_a_gate_only_report() -> None:
     assert "tests before: not run" in text
     md = render_markdown(report)
     assert "| lint | **FAIL** | app.py:3: undefined name 'x' | 0 |" in md
+
+
+def test_cli_reproduction_script_verifies_a_fix_without_a_test(project: Path, tmp_path: Path) -> None:
+    reply = tmp_path / "reply.txt"
+    reply.write_text(vr.FIX_ONLY_REPLY)
+    script = tmp_path / "repro.py"
+    script.write_text("from calc.stats import average\naverage([])\n")
+    result = CliRunner().invoke(cli, ["validate", "--repo", str(project), "--edit", str(reply), "--json",
+                                      "--reproduction", str(script), "--error-type", "ZeroDivisionError"])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(result.output)
+    assert doc["verified"] is True
+    assert doc["gates"][-1]["evidence"]["checks"][0]["kind"] == "recorded_input"
+    labels = [c["label"] for c in doc["commands"]]
+    assert "reproduction before: _selfheal_reproduction.py" in labels
+    assert "reproduction after: _selfheal_reproduction.py" in labels
