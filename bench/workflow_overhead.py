@@ -6,6 +6,10 @@ store, dict source, scripted model and validator, in-memory code host), timed pe
 set side by side with calling the same handlers in a plain Python loop.
 
     .venv/bin/python bench/workflow_overhead.py [--runs 30]
+
+Both sides run in the same process one after the other, so the ratio is what to compare; on a
+loaded machine both absolute numbers grow. The engine side includes moto's per-task Lambda
+round trip (a boto3 call through moto's request stack) and the caller's status polling.
 """
 
 from __future__ import annotations
@@ -65,7 +69,7 @@ def engine_runs(tmp: Path, runs: int) -> tuple[list[float], list[float]]:
         for i in range(runs):
             fp = seed_error(svc.store, fingerprint(i))
             t0 = time.perf_counter()
-            out = run_execution(svc.store, engine, fp, timeout=60, poll=0.02)
+            out = run_execution(svc.store, engine, fp, timeout=60, poll=0.05)
             wall.append(time.perf_counter() - t0)
             info = engine.describe(out.execution_id)
             assert out.status == Status.PR_OPEN, out
