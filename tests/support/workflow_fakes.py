@@ -64,8 +64,9 @@ class MemoryErrorStore:
 
     def list(self, status: Status | None = None, limit: int = 1000) -> list[ErrorRecord]:
         with self._lock:
-            return [r.model_copy(deep=True) for r in self._records.values()
-                    if status is None or r.status == status][:limit]
+            found = [r for r in self._records.values() if status is None or r.status == status]
+            found.sort(key=lambda r: r.last_seen, reverse=True)  # newest seen first, like the adapters
+            return [r.model_copy(deep=True) for r in found[:limit]]
 
     def _rec(self, fingerprint: str) -> ErrorRecord:
         rec = self._records.get(fingerprint)
