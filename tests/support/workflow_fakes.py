@@ -68,6 +68,11 @@ class MemoryErrorStore:
             found.sort(key=lambda r: r.last_seen, reverse=True)  # newest seen first, like the adapters
             return [r.model_copy(deep=True) for r in found[:limit]]
 
+    def find(self, prefix: str) -> list[str]:
+        """Fingerprints starting with ``prefix`` (both real adapters offer this too)."""
+        with self._lock:
+            return sorted(fp for fp in self._records if fp.startswith(prefix))
+
     def _rec(self, fingerprint: str) -> ErrorRecord:
         rec = self._records.get(fingerprint)
         if rec is None:
