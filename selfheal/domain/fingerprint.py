@@ -4,7 +4,8 @@ Algorithm ``v1`` (change the version when the material changes, so stores can te
 
 * Material per link of the chain, in printed order: the exception class name (the last dotted
   component: runtimes disagree on qualifying it) and the in-app frames as
-  ``(path relative to the application root, function, source line with whitespace removed)``.
+  ``(path relative to the application root, function name without its qualifying prefix,
+  source line with whitespace removed)``.
   No line numbers: an unrelated edit above the crash must not open a new error.
 * Recursion is collapsed: a repeating run of 1-4 frames counts once, so depth does not matter.
 * Chained links contribute (type and in-app frames): a generic ``except Exception: raise
@@ -140,7 +141,9 @@ def _short_type(name: str | None) -> str:
 
 def _frame_key(frame: Frame, config: FingerprintConfig) -> tuple[str, str, str]:
     source = "".join((frame.source or "").split())
-    return relative_path(frame.file, config), frame.function or "", source
+    # IPython prints qualified names (`Plot._plot`, `f.<locals>.g`), CPython the bare name.
+    function = (frame.function or "").rsplit(".", 1)[-1]
+    return relative_path(frame.file, config), function, source
 
 
 def _collapse(keys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:

@@ -387,3 +387,16 @@ def test_json_records_with_traceback_as_list_or_nested_field() -> None:
     nested = json.dumps({"text": "boom", "record": {"exception": PLAIN}})
     found = extract_from_text(as_list + "\n" + nested + "\n")
     assert [frames(t)[1] for t in found] == [("/var/task/app/store.py", 17, "load")] * 2
+
+
+def test_lambda_import_error_without_frames() -> None:
+    text = (
+        "START RequestId: 1 Version: $LATEST\n"
+        "[ERROR] Runtime.ImportModuleError: Unable to import module 'app': No module named 'requests'\r"
+        "Traceback (most recent call last):\n"
+        "END RequestId: 1\n"
+    )
+    tb = only(text)
+    assert tb.final.type == "Runtime.ImportModuleError"
+    assert tb.final.message == "Unable to import module 'app': No module named 'requests'"
+    assert tb.final.frames == []

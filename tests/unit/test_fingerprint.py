@@ -190,3 +190,9 @@ def test_deterministic_across_processes() -> None:
     }
     fp = fingerprint(tb_for())
     assert outs == {f"{fp.id} {fp.full_hash}"}
+
+
+def test_qualified_function_names_match_bare_ones() -> None:
+    qualified = tb_for()
+    qualified.final.frames[1].function = "Store.load"
+    assert fid(qualified) == fid(tb_for())
