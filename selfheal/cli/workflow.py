@@ -146,12 +146,21 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
 @click.argument("args", nargs=-1)
 @click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
 @click.option("--svg", "svg_file", type=click.Path(path_type=Path), help="show: draw the run as SVG")
+@click.option("--table", help="AWS mode: read the runs from this DynamoDB table")
 @click.option("--json", "as_json", is_flag=True, help="print JSON")
-def executions(args: tuple[str, ...], home: Path | None, svg_file: Path | None, as_json: bool) -> None:
-    """List fix runs: `executions [FINGERPRINT]`; one run: `executions show ID [--svg FILE]`."""
+def executions(args: tuple[str, ...], home: Path | None, svg_file: Path | None, table: str | None,
+               as_json: bool) -> None:
+    """List fix runs: `executions [FINGERPRINT]`; one run: `executions show ID [--svg FILE]`.
+
+    The error records are the history (Express executions cannot be described later)."""
     from selfheal.cli import workflow_views as views
 
-    store = _store(_settings(home))
+    if table:
+        from selfheal.compose.store import build_dynamodb_store
+
+        store = build_dynamodb_store(table)
+    else:
+        store = _store(_settings(home))
     if args and args[0] == "show":
         if len(args) != 2:
             raise click.UsageError("usage: selfheal executions show EXECUTION_ID")

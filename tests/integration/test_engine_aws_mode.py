@@ -4,6 +4,7 @@ repository), run by the same ASL in moto."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import boto3
@@ -46,7 +47,16 @@ def test_handlers_build_aws_services_from_env_and_fix_to_a_pushed_branch(
         with LocalWorkflowEngine(real_handlers(), retry_scale=0.001) as engine:
             out = run_execution(store, engine, fp, timeout=240)
         record = store.get(fp)
+        # the operator's view of the same history, from the table
+        from click.testing import CliRunner
+
+        from selfheal.cli.workflow import executions
+        listed = CliRunner().invoke(executions, ["--table", "errors", "--json"])
+        shown = CliRunner().invoke(executions, ["show", out.execution_name, "--table", "errors", "--json"])
     assert out.status == Status.PR_OPEN, out.reasons
+    assert listed.exit_code == 0, listed.output
+    assert [e["outcome"] for e in json.loads(listed.output)] == ["pr_open"]
+    assert json.loads(shown.output)["path"][-1]["state"] == "MarkDone"
     assert record is not None and record.branch == f"selfheal/{fp[:12]}"
     steps = record.attempts[-1].steps
     assert steps[0].artifacts["context"].startswith("s3://artifacts/")
