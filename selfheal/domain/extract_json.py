@@ -20,13 +20,17 @@ LINE_FIELDS = ("log", "message", "msg", "MESSAGE", "textPayload", "line", "text"
 def lambda_stack_lines(obj: dict[str, object]) -> list[str] | None:
     """Render a Lambda invoke-response error document as CPython traceback lines.
 
-    ``stackTrace`` is a list of preformatted strings (Python 3.7+ runtimes) or of
-    ``[file, line, function, source]`` lists (older runtimes).
+    ``stackTrace`` is a list of preformatted frame strings (Python 3.7+ runtimes), of
+    ``[file, line, function, source]`` lists (older runtimes), or a whole
+    ``traceback.format_exception()`` list (hand-rolled handlers that mimic the format).
     """
     etype = obj.get("errorType")
     stack = obj.get("stackTrace")
     if not isinstance(etype, str) or not isinstance(stack, list):
         return None
+    if any(isinstance(entry, str) and HEADER_TEXT in entry for entry in stack[:3]):
+        # A whole traceback.format_exception() list: header, frames and exception line.
+        return "".join(e for e in stack[:10000] if isinstance(e, str)).splitlines()
     out = [HEADER_TEXT + ":"]
     for entry in stack[:10000]:
         if isinstance(entry, str):

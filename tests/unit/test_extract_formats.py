@@ -400,3 +400,14 @@ def test_lambda_import_error_without_frames() -> None:
     assert tb.final.type == "Runtime.ImportModuleError"
     assert tb.final.message == "Unable to import module 'app': No module named 'requests'"
     assert tb.final.frames == []
+
+
+def test_error_document_with_a_whole_format_exception_list() -> None:
+    doc = {
+        "errorType": "KeyError",
+        "errorMessage": "'abc'",
+        "stackTrace": [line + "\n" for line in PLAIN.splitlines()],
+    }
+    tb = only(json.dumps(doc) + "\n")
+    assert (tb.final.type, tb.final.message) == ("KeyError", "'abc'")
+    assert len(tb.final.frames) == 2
