@@ -184,7 +184,7 @@ class _Segmenter:
             self.block = block
             self._append(block, line[len(prefix) :])
             return
-        if 'File "' in line and FRAME_RE.match(line):
+        if 'File "' in line and (FRAME_RE.match(line) or DJANGO_FRAME_RE.match(line)):
             # A frame without a header: SyntaxError output, or a paste that lost its header.
             block = _Block(lineno, None)
             block.headerless = True

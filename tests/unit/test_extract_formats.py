@@ -411,3 +411,18 @@ def test_error_document_with_a_whole_format_exception_list() -> None:
     tb = only(json.dumps(doc) + "\n")
     assert (tb.final.type, tb.final.message) == ("KeyError", "'abc'")
     assert len(tb.final.frames) == 2
+
+
+def test_django_technical_500_without_a_header() -> None:
+    text = (
+        "Traceback (404):\n```\n"
+        'File "/usr/local/lib/python3.5/site-packages/django/core/handlers/base.py" in get_response\n'
+        "  149.                     response = self.process_exception_by_middleware(e, request)\n\n"
+        'File "/usr/local/lib/python3.5/contextlib.py" in inner\n'
+        "  30.                 return func(*args, **kwds)\n\n"
+        "Exception Type: TypeError at /404/\n"
+        "Exception Value: page_not_found() missing 1 required positional argument: 'exception'\n```\n"
+    )
+    tb = only(text)
+    assert tb.final.type == "TypeError"
+    assert [(f.line, f.function) for f in tb.final.frames] == [(149, "get_response"), (30, "inner")]
