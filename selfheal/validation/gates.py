@@ -30,7 +30,8 @@ from selfheal.errors import EditRejected, PatchDoesNotApply
 # other pattern matches a single path component (so "Dockerfile" also denies "svc/Dockerfile").
 DEFAULT_DENY_PATTERNS: tuple[str, ...] = (
     # version control and CI
-    ".git/", ".gitmodules", ".github/", ".gitlab-ci.yml", ".gitlab/", ".circleci/", "Jenkinsfile",
+    ".git", ".git/", ".hg/", ".svn/", ".gitmodules", ".github/", ".gitlab-ci.yml", ".gitlab/", ".circleci/",
+    "Jenkinsfile",
     ".travis.yml", "azure-pipelines.yml", ".buildkite/", "bitbucket-pipelines.yml", ".pre-commit-config.yaml",
     "CODEOWNERS",
     # build, packaging and test configuration (could switch tests off or pull in code)
@@ -176,9 +177,11 @@ def symlink_problem(tree: Path, rel: str) -> str | None:
 
 
 def _denied_by(path: str, patterns: Iterable[str]) -> str | None:
+    # Case-insensitive: on macOS and Windows ".GitHub/Workflows/ci.yml" is the CI file.
+    path = path.lower()
     parts = PurePosixPath(path).parts
     for pattern in patterns:
-        pat = pattern.strip()
+        pat = pattern.strip().lower()
         if not pat:
             continue
         if pat.endswith("/"):

@@ -73,7 +73,8 @@ def test_inside_repo_rejects_symlink_escapes(tmp_path: Path) -> None:
                                   "svc/Dockerfile", "poetry.lock", "uv.lock", "requirements-dev.txt",
                                   "Pipfile.lock", "package-lock.json", ".env", ".env.production",
                                   "certs/server.pem", "id_rsa", "home/.ssh/id_ed25519", ".git/config",
-                                  "pyproject.toml"])
+                                  "pyproject.toml", ".GitHub/Workflows/CI.yml", "DOCKERFILE", ".git",
+                                  "sub/.git/hooks/pre-commit"])
 def test_deny_list_default(path: str) -> None:
     result = gates.deny_list(one(path, "a", "b"))
     assert not result.passed, path
