@@ -47,7 +47,8 @@ DEFAULT_DENY_PATTERNS: tuple[str, ...] = (
     # secrets and credentials
     ".env", ".env.*", ".envrc", "*.pem", "*.key", "*.crt", "*.p12", "*.pfx", "*.jks", "*.kdbx",
     "id_rsa*", "id_dsa*", "id_ecdsa*", "id_ed25519*", ".ssh/", ".aws/", ".netrc", ".npmrc", ".pypirc",
-    "credentials", "credentials.*", "secrets.*", ".secrets/",
+    "credentials.json", "credentials.y*ml", "credentials.ini", "credentials.csv", "secrets.y*ml",
+    "secrets.json", "secrets.toml", ".secrets/",
     # our own state
     ".selfheal/",
 )
