@@ -179,7 +179,11 @@ def json_escaped_texts(line: str, limit: int) -> Iterator[str]:
             return
         q = _string_start(line, idx)
         if q < 0:
-            return
+            # Not a JSON string: a Python repr ('...\\n...') or bare escaped text.
+            value, end = _repr_text(line, idx, limit)
+            yield value
+            start = max(end, idx + 1)
+            continue
         try:
             value, end = json.decoder.scanstring(line, q + 1)  # type: ignore[attr-defined]
         except (ValueError, IndexError):
@@ -192,6 +196,28 @@ def json_escaped_texts(line: str, limit: int) -> Iterator[str]:
             end = len(line)
         yield value[:limit]
         start = max(end, idx + 1)
+
+
+def _unescape(text: str) -> str:
+    return (
+        text.replace("\\r\\n", "\n").replace("\\n", "\n").replace("\\t", "\t")
+        .replace("\\'", "'").replace('\\"', '"').replace("\\\\", "\\")
+    )
+
+
+def _repr_text(line: str, idx: int, limit: int) -> tuple[str, int]:
+    """The escaped text around ``idx`` when it is not in a JSON string; ``(text, end index)``."""
+    quote = line.rfind("'", max(0, idx - _MAX_STRING_LOOKBACK), idx)
+    if quote >= 0:
+        end = idx
+        while True:
+            end = line.find("'", end)
+            if end < 0 or line[end - 1] != "\\":
+                break
+            end += 1
+        stop = len(line) if end < 0 else end
+        return _unescape(line[quote + 1 : min(stop, quote + 1 + limit)]), stop
+    return _unescape(line[idx : idx + limit]), len(line)
 
 
 _PREFIX_TOKEN_RE = re.compile(r"\w*\d\w*")

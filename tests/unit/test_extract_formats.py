@@ -426,3 +426,15 @@ def test_django_technical_500_without_a_header() -> None:
     tb = only(text)
     assert tb.final.type == "TypeError"
     assert [(f.line, f.function) for f in tb.final.frames] == [(149, "get_response"), (30, "inner")]
+
+
+def test_traceback_in_a_python_repr_or_bare_escaped_text() -> None:
+    escaped = PLAIN.rstrip("\n").replace("\n", "\\n")
+    repr_line = f"2024-05-01 ERROR task failed: exc={PLAIN.rstrip()!r} retries=3\n"
+    single = PLAIN.replace("'abc'", "abc").rstrip()
+    single_repr_line = f"2024-05-01 ERROR task failed: exc={single!r} retries=3\n"
+    bare_line = f"2024-05-01 ERROR task failed: {escaped}\n"
+    for text in (repr_line, single_repr_line, bare_line):
+        tb = only(text)
+        assert tb.final.type == "KeyError" and tb.final.message.strip("'").startswith("abc")
+        assert frames(tb)[1] == ("/var/task/app/store.py", 17, "load")
