@@ -220,13 +220,48 @@ def test_event_source_mappings(cfn: dict[str, Any]) -> None:
     stream = mappings["DispatchFunctionErrorChanges"]["Properties"]
     assert stream["EventSourceArn"] == {"Fn::GetAtt": ["ErrorsTable", "StreamArn"]}
     assert stream["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
-    pattern = json.loads(stream["FilterCriteria"]["Filters"][0]["Pattern"])
-    assert pattern == {"eventName": ["INSERT", "MODIFY"]}
+    patterns = [json.loads(f["Pattern"]) for f in stream["FilterCriteria"]["Filters"]]
+    assert patterns[0] == {"eventName": ["INSERT"]}
+    assert patterns[1]["eventName"] == ["MODIFY"]
+    assert set(patterns[1]["dynamodb"]["NewImage"]["status"]["S"]) == {"NEW", "QUEUED", "REGRESSED"}
     assert stream["DestinationConfig"]["OnFailure"]["Destination"] == {
         "Fn::GetAtt": ["FixDeadLetterQueue", "Arn"]}
     sqs = mappings["StartFixFunctionFixRequests"]["Properties"]
     assert sqs["EventSourceArn"] == {"Fn::GetAtt": ["FixQueue", "Arn"]}
     assert sqs["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+
+
+def test_stream_filter_passes_exactly_the_changes_that_start_a_fix(cfn: dict[str, Any]) -> None:
+    """The filter (AWS event-filtering semantics: any filter matches; a list matches any value)
+    against the dispatch policy: whatever the policy would enqueue must pass the filter."""
+    from selfheal.domain.records import ALLOWED_TRANSITIONS, ErrorRecord, Status
+    from selfheal.services.policy import Policy
+
+    filters = [json.loads(f["Pattern"]) for f in cfn["Resources"]["DispatchFunctionErrorChanges"]
+               ["Properties"]["FilterCriteria"]["Filters"]]
+
+    def passes(event_name: str, new_status: Status) -> bool:
+        for f in filters:
+            if event_name not in f["eventName"]:
+                continue
+            wanted = f.get("dynamodb", {}).get("NewImage", {}).get("status", {}).get("S")
+            if wanted is None or new_status.value in wanted:
+                return True
+        return False
+
+    policy = Policy(min_occurrences=3)
+    for old_status, targets in ALLOWED_TRANSITIONS.items():
+        for new_status in [*targets, old_status]:  # status changes and count updates
+            for old_count, new_count in ((1, 1), (2, 3), (5, 6)):
+                old = ErrorRecord(fingerprint="ab" * 16, status=old_status, count=old_count)
+                new = ErrorRecord(fingerprint="ab" * 16, status=new_status, count=new_count)
+                if policy.enqueue_reason(old, new) is not None:
+                    assert passes("MODIFY", new_status), (old_status, new_status)
+    for count in (1, 3):
+        if policy.enqueue_reason(None, ErrorRecord(fingerprint="ab" * 16, count=count)) is not None:
+            assert passes("INSERT", Status.NEW)
+    assert not passes("MODIFY", Status.PR_OPEN) and not passes("MODIFY", Status.FIXING)
+    assert not passes("REMOVE", Status.NEW)
 
 
 def test_subscription_filter_is_conditional_and_uses_the_pattern(cfn: dict[str, Any]) -> None:
