@@ -48,53 +48,80 @@ def _location(tb: Traceback) -> str:
     return f"{where} {chosen.function}" if chosen.function else where
 
 
-def _summary_rows(items: list[tuple[Traceback, str]]) -> list[list[Any]]:
-    """One row per distinct error (fingerprint), in order of first appearance."""
-    groups: dict[str, list[Traceback]] = {}
-    for tb, fp in items:
-        groups.setdefault(fp, []).append(tb)
-    rows: list[list[Any]] = []
-    for fp, tbs in groups.items():
-        tb = tbs[0]
-        final = tb.final
-        first = (final.message or "").strip().splitlines()
-        message = first[0] if first else ""
-        if len(message) > 60:
-            message = message[:57] + "..."
-        notes = []
-        if len(tb.chain) > 1:
-            notes.append(f"chain of {len(tb.chain)}")
-        if final.is_group:
-            notes.append(f"group of {len(final.exceptions) + final.more_exceptions}")
-        if any(t.truncated for t in tbs):
-            notes.append("truncated")
-        lines = ", ".join(str(t.first_line) for t in tbs[:5]) + (", ..." if len(tbs) > 5 else "")
-        exc_type = (final.type or "?").rsplit(".", 1)[-1]
-        rows.append([fp[:12], len(tbs), exc_type, message, _location(tb), lines, "; ".join(notes)])
-    return rows
+class _Group:
+    """One distinct error while scanning: the first traceback, a count, a few line numbers."""
+
+    __slots__ = ("first", "count", "lines", "truncated")
+
+    def __init__(self, tb: Traceback) -> None:
+        self.first = tb
+        self.count = 0
+        self.lines: list[int] = []
+        self.truncated = False
+
+    def add(self, tb: Traceback) -> None:
+        self.count += 1
+        if len(self.lines) < 5:
+            self.lines.append(tb.first_line)
+        self.truncated = self.truncated or tb.truncated
+
+
+def _summary_row(fp: str, group: _Group) -> list[Any]:
+    final = group.first.final
+    first = (final.message or "").strip().splitlines()
+    message = first[0] if first else ""
+    if len(message) > 60:
+        message = message[:57] + "..."
+    notes = []
+    if len(group.first.chain) > 1:
+        notes.append(f"chain of {len(group.first.chain)}")
+    if final.is_group:
+        notes.append(f"group of {len(final.exceptions) + final.more_exceptions}")
+    if group.truncated:
+        notes.append("truncated")
+    lines = ", ".join(map(str, group.lines)) + (", ..." if group.count > len(group.lines) else "")
+    exc_type = (final.type or "?").rsplit(".", 1)[-1]
+    return [fp[:12], group.count, exc_type, message, _location(group.first), lines, "; ".join(notes)]
+
+
+def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
+    """Stream ``{"tracebacks": [...]}``: one traceback in memory at a time, whatever the log size."""
+    out = sys.stdout
+    out.write('{"tracebacks": [')
+    for n, (tb, fp) in enumerate(found):
+        if n:
+            out.write(", ")
+        out.write(json.dumps({**tb.to_dict(), "fingerprint": fp}, ensure_ascii=False))
+    out.write("]}\n")
 
 
 @click.command("parse")
 @click.argument("file", default="-", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")
 def parse(file: str, as_json: bool) -> None:
-    """Find Python tracebacks in FILE (or standard input, '-') and show each with its fingerprint."""
+    """Find Python tracebacks in FILE (or standard input, '-') and show each distinct error."""
     lines, handle = _open_lines(file)
     try:
-        items = [(tb, fingerprint_ids(tb)[0]) for tb in extract_tracebacks(lines)]
+        found = ((tb, fingerprint_ids(tb)[0]) for tb in extract_tracebacks(lines))
+        if as_json:
+            _write_json(found)
+            return
+        groups: dict[str, _Group] = {}
+        total = 0
+        for tb, fp in found:
+            total += 1
+            group = groups.get(fp)
+            if group is None:
+                group = groups[fp] = _Group(tb)
+            group.add(tb)
     finally:
         if handle is not None:
             handle.close()
-    if as_json:
-        doc = {"tracebacks": [{**tb.to_dict(), "fingerprint": fp} for tb, fp in items]}
-        sys.stdout.write(json.dumps(doc, ensure_ascii=False))
-        sys.stdout.write("\n")
-        return
     from selfheal.cli.output import print_table
 
-    rows = _summary_rows(items)
+    rows = [_summary_row(fp, group) for fp, group in groups.items()]
     source = "stdin" if file == "-" else file
-    title = f"{len(items)} traceback(s), {len(rows)} distinct error(s) in {source}"
+    title = f"{total} traceback(s), {len(rows)} distinct error(s) in {source}"
     print_table(title, ["error", "seen", "type", "message", "raised at", "lines", "notes"], rows)
 
 
