@@ -153,19 +153,6 @@ def _aws_code_host(settings: Settings, env: Mapping[str, str]) -> tuple[SourceRe
     return build_aws_source(settings, env)
 
 
-def build_aws_engine(env: Mapping[str, str] | None = None) -> Any:
-    """The deployed workflow (``SELFHEAL_STATE_MACHINE_ARN``); ``SELFHEAL_SFN_ENDPOINT_URL``
-    points it at Step Functions Local (``amazon/aws-stepfunctions-local``) instead."""
-    from selfheal.adapters.sfn_aws import AwsWorkflowEngine
-
-    env = os.environ if env is None else env
-    arn = env.get("SELFHEAL_STATE_MACHINE_ARN")
-    if not arn:
-        raise ConfigurationError("SELFHEAL_STATE_MACHINE_ARN is not set")
-    return AwsWorkflowEngine(arn, endpoint_url=env.get("SELFHEAL_SFN_ENDPOINT_URL") or None,
-                             region=env.get("AWS_REGION") or env.get("AWS_DEFAULT_REGION"))
-
-
 # --- the local engine and runs ---------------------------------------------------------------
 
 def build_local_engine(settings: Settings) -> LocalWorkflowEngine:

@@ -30,7 +30,7 @@ def test_start_is_idempotent_by_name_and_history_is_readable() -> None:
 def test_composed_from_env_with_an_endpoint_for_step_functions_local() -> None:
     import pytest
 
-    from selfheal.compose.workflow import build_aws_engine
+    from selfheal.compose.engine import build_aws_engine
     from selfheal.errors import ConfigurationError
 
     engine = build_aws_engine({"SELFHEAL_STATE_MACHINE_ARN": "arn:aws:states:us-east-1:1:stateMachine:f",
