@@ -184,3 +184,48 @@ def test_filesystem_is_read_only_outside_the_tree(tmp_path: Path, monkeypatch: p
     assert FAKE_SECRET not in run.output_tail
     # Our own view is untouched.
     assert FAKE_SECRET in (home / ".aws" / "credentials").read_text()
+
+
+def test_launcher_contains_a_non_root_user(tmp_path: Path) -> None:
+    """The flags the sandbox uses as non-root (``unshare --map-root-user ...``) and the launcher's
+    read-only containment work for an unprivileged user (run as nobody via setpriv)."""
+    import os
+    import shutil
+    import subprocess
+    import tempfile
+
+    from selfheal.validation.sandbox import LAUNCHER
+
+    setpriv, unshare = shutil.which("setpriv"), shutil.which("unshare")
+    system_python = Path("/usr/bin/python3")
+    if os.geteuid() != 0 or not setpriv or not unshare or not system_python.exists():
+        pytest.skip("needs root (to switch to nobody), setpriv, unshare and /usr/bin/python3")
+    shared = Path(tempfile.mkdtemp(prefix="selfheal-nonroot-", dir="/tmp"))
+    try:
+        shared.chmod(0o777)
+        launcher = shared / "launcher.py"
+        launcher.write_bytes(LAUNCHER.read_bytes())
+        launcher.chmod(0o644)
+        work = shared / "work"
+        work.mkdir()
+        work.chmod(0o777)
+        host_ns = str(Path("/proc/self/ns/mnt").readlink())
+        script = ("import os\n"
+                  f"open({str(work / 'ok')!r}, 'w').write('ok')\n"
+                  "try:\n"
+                  f"    open({str(shared / 'escaped')!r}, 'w')\n"
+                  "    print('ESCAPED')\n"
+                  "except OSError as exc:\n"
+                  "    print('BLOCKED', exc.strerror)\n")
+        proc = subprocess.run([setpriv, "--reuid=65534", "--regid=65534", "--clear-groups", unshare,
+                               "--map-root-user", "--net", "--pid", "--fork", "--mount-proc", "--",
+                               str(system_python), "-I", "-S", str(launcher), "--rw", str(work),
+                               "--readonly", host_ns, "--", str(system_python), "-c", script],
+                              capture_output=True, text=True, timeout=60)
+        if proc.returncode != 0 and "unshare failed" in proc.stderr:
+            pytest.skip(f"user namespaces are not available to unprivileged users: {proc.stderr.strip()}")
+        assert proc.returncode == 0, proc.stderr
+        assert "BLOCKED Read-only file system" in proc.stdout
+        assert (work / "ok").read_text() == "ok" and not (shared / "escaped").exists()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
