@@ -53,8 +53,9 @@ def test_good_patch_is_valid_and_verified_by_its_regression_test(project: Path) 
     repro_before = [c for c in report.commands if "tests/test_average_empty.py" in c.argv]
     assert repro_before and repro_before[0].exit_code == 1
     assert "ZeroDivisionError" in repro_before[0].output_tail
-    # The user's checkout is untouched.
+    # The user's checkout is untouched, and no temporary worktree is left behind.
     assert git(project, "status", "--porcelain") == status_before
+    assert len(git(project, "worktree", "list", "--porcelain").split("worktree ")) == 2
     assert (project / "calc" / "stats.py").read_text() == vr.STATS_PY
 
 
