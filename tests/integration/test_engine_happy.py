@@ -38,3 +38,27 @@ def test_happy_path_opens_a_pull_request_and_records_every_state(tmp_path: Path)
     entered = [e.state for e in events if e.event == "entered"]
     assert entered == [s.state for s in att.steps]
     assert record.tokens_in == 100 and record.tokens_out == 20
+
+
+def test_tasks_repeated_after_success_are_no_ops(tmp_path: Path) -> None:
+    """Express runs tasks at least once: a second MarkDone or OpenPullRequest changes nothing."""
+    import importlib
+
+    from functions import _runtime
+
+    svc = make_services(tmp_path)
+    fp = seed_error(svc.store)
+    with local_engine(svc) as engine:
+        run_execution(svc.store, engine, fp, timeout=60)
+    att = svc.store.get(fp).attempts[-1]  # type: ignore[union-attr]
+    inputs = {s.state: json.loads(Path(s.artifacts["input"]).read_text()) for s in att.steps}
+    _runtime.install(svc)
+    try:
+        for state, module in (("OpenPullRequest", "functions.open_pull_request"),
+                              ("MarkDone", "functions.mark_done")):
+            importlib.import_module(module).handler(inputs[state], None)
+    finally:
+        _runtime.install(None)
+    record = svc.store.get(fp)
+    assert record is not None and record.status == Status.PR_OPEN
+    assert len(svc.code_host.prs) == 1  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from selfheal.domain.records import ErrorRecord, Status, StepRecord, utcnow
+from selfheal.domain.records import STARTABLE, ErrorRecord, Status, StepRecord, utcnow
 from selfheal.errors import ErrorNotFound, SelfhealError
 from selfheal.ports import ArtifactStore, ErrorStore
 from selfheal.services.workflow.models import FixState
@@ -59,7 +59,9 @@ class StepRecorder:
             else:
                 payload.attempt = self._store.start_attempt(payload.fingerprint,
                                                             payload.execution_name).number
-        if state_name not in _BOOKKEEPING_STATES and record.status != Status.FIXING:
+        # Starters (start_fix, the CLI) move the error to FIXING; this covers a bare start (a
+        # console "Start execution"). An error already PR_OPEN is a task repeated after success.
+        if state_name not in _BOOKKEEPING_STATES and record.status in STARTABLE:
             record = self._store.transition(payload.fingerprint, Status.FIXING,
                                             expected=[record.status],
                                             reason=f"fix workflow at {state_name}")

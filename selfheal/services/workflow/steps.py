@@ -235,9 +235,12 @@ def mark_done(svc: WorkflowServices, payload: FixState) -> FixState:
     """FIXING -> PR_OPEN with branch and PR URL; close the attempt."""
     with svc.recorder.step("MarkDone", payload):
         assert payload.attempt is not None
-        svc.store.transition(payload.fingerprint, Status.PR_OPEN, expected=[Status.FIXING],
-                             reason="draft pull request open",
-                             fields={"branch": payload.branch, "pr_url": payload.pr_url})
+        record = _record(svc, payload.fingerprint)
+        # Express runs tasks at least once: a repeat after success is a no-op, not a failure.
+        if not (record.status == Status.PR_OPEN and record.pr_url == payload.pr_url):
+            svc.store.transition(payload.fingerprint, Status.PR_OPEN, expected=[Status.FIXING],
+                                 reason="draft pull request open",
+                                 fields={"branch": payload.branch, "pr_url": payload.pr_url})
         svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="pr_open",
                                  finished_at=utcnow())
     return payload
@@ -250,8 +253,9 @@ def record_abstain(svc: WorkflowServices, payload: FixState) -> FixState:
         reasons = payload.reasons or ["the attempt budget is spent"]
         if payload.verdict == "invalid":
             reasons = [*reasons, f"no valid fix after {payload.round} of {payload.max_rounds} rounds"]
-        svc.store.transition(payload.fingerprint, Status.ABSTAINED, expected=[Status.FIXING],
-                             reason="; ".join(reasons)[:1000])
+        if _record(svc, payload.fingerprint).status != Status.ABSTAINED:  # at-least-once repeat
+            svc.store.transition(payload.fingerprint, Status.ABSTAINED, expected=[Status.FIXING],
+                                 reason="; ".join(reasons)[:1000])
         svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="abstained",
                                  reasons=reasons, finished_at=utcnow())
         payload.reasons = reasons
