@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from selfheal.adapters.sfn_local import describe_with, history_with
-from selfheal.errors import MalformedInput, StepTimeout
+from selfheal.errors import InvalidTransition, MalformedInput, StepTimeout
 from selfheal.ports import ExecutionInfo
 
 
@@ -54,6 +54,18 @@ class AwsWorkflowEngine:
             if code in ("ThrottlingException", "ServiceUnavailable", "InternalServerError"):
                 raise StepTimeout(f"Step Functions is busy: {code}") from exc
             raise
+
+    def redrive(self, execution_id: str, client_token: str | None = None) -> None:
+        """Native ``RedriveExecution`` (STANDARD workflows only: it restarts a failed execution
+        from its failed state). Express workflows re-drive through the queue instead
+        (``selfheal.services.workflow.runner.request_redrive``)."""
+        kwargs: dict[str, Any] = {"executionArn": execution_id}
+        if client_token:
+            kwargs["clientToken"] = client_token
+        try:
+            self.client.redrive_execution(**kwargs)
+        except self.client.exceptions.ExecutionNotRedrivable as exc:
+            raise InvalidTransition(f"execution {execution_id} cannot be re-driven: {exc}") from exc
 
     def describe(self, execution_id: str) -> ExecutionInfo:
         return describe_with(self.client, execution_id)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import boto3
 from moto import mock_aws
 
@@ -40,3 +42,24 @@ def test_composed_from_env_with_an_endpoint_for_step_functions_local() -> None:
     assert engine.client.meta.region_name == "eu-west-1"
     with pytest.raises(ConfigurationError):
         build_aws_engine({})
+
+
+def test_native_redrive_for_standard_workflows() -> None:
+    """moto has no RedriveExecution: the botocore Stubber checks the request shape."""
+    import pytest
+    from botocore.stub import Stubber
+
+    from selfheal.errors import InvalidTransition
+
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    arn = "arn:aws:states:us-east-1:123456789012:execution:selfheal-fix:abcdef012345-1"
+    engine = AwsWorkflowEngine("arn:aws:states:us-east-1:123456789012:stateMachine:selfheal-fix",
+                               client=client)
+    with Stubber(client) as stub:
+        stub.add_response("redrive_execution", {"redriveDate": datetime.now(UTC)},
+                          {"executionArn": arn, "clientToken": "tok"})
+        stub.add_client_error("redrive_execution", "ExecutionNotRedrivable", "EXPRESS executions cannot")
+        engine.redrive(arn, client_token="tok")
+        with pytest.raises(InvalidTransition, match="cannot be re-driven"):
+            engine.redrive(arn)
+        stub.assert_no_pending_responses()
