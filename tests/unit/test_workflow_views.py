@@ -1,10 +1,9 @@
-"""Pure parts of the workflow: payload validation, the path views, the drawing, the log follower."""
+"""Pure parts of the workflow: payload validation, the path views, the drawing."""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from xml.etree import ElementTree
 
 import pytest
@@ -15,7 +14,6 @@ from selfheal.domain.svg import render_svg
 from selfheal.errors import MalformedInput
 from selfheal.services.workflow.history import path_from_attempt, path_from_history, run_status
 from selfheal.services.workflow.models import parse_input
-from selfheal.services.workflow.watch import LogFollower
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -83,18 +81,3 @@ def test_svg_colours_the_run_like_the_console() -> None:
     assert got["Start"] == got["Route"] == "succeeded" and got["Failed"] == "failed"
     assert got["CommitBranch"] == got["Abstained"] == "not visited"
     assert "#ec7211" in svg and "run &lt;1&gt;" in svg
-
-
-def test_log_follower_reads_complete_lines_and_survives_truncation(tmp_path: Path) -> None:
-    log, state = tmp_path / "app.log", tmp_path / "state.json"
-    log.write_text("one\ntwo\npart")
-    follower = LogFollower(log, state)
-    lines, end = follower.read()
-    assert lines == ["one", "two"] and end == len("one\ntwo\n")
-    follower.commit(end)
-    assert LogFollower(log, state).offset == end  # remembered across restarts
-    with log.open("a") as fh:
-        fh.write("ial\n")
-    assert follower.read()[0] == ["partial"]
-    log.write_text("new\n")  # rotated: smaller than the offset
-    assert follower.read()[0] == ["new"]
