@@ -55,9 +55,9 @@ def fetch_source(svc: WorkflowServices, payload: FixState) -> FixState:
     rec = svc.recorder
     with rec.step("FetchSource", payload) as step:
         record = _record(svc, payload.fingerprint)
-        resumed = _queued_redrive(svc, record, payload)
-        if resumed is not None:
-            step.artifacts["redrive_request"] = resumed.artifacts.pop("_request", "")
+        queued = _queued_redrive(svc, record, payload)
+        if queued is not None:
+            resumed, step.artifacts["redrive_request"] = queued
             if resumed.resume_from != "FetchSource":
                 return resumed  # the AfterFetch choice jumps to resumed.resume_from
             payload.redrive, payload.resume_from = True, None
@@ -75,9 +75,11 @@ def fetch_source(svc: WorkflowServices, payload: FixState) -> FixState:
     return payload
 
 
-def _queued_redrive(svc: WorkflowServices, record: ErrorRecord, payload: FixState) -> FixState | None:
+def _queued_redrive(svc: WorkflowServices, record: ErrorRecord,
+                    payload: FixState) -> tuple[FixState, str] | None:
     """A re-drive queued on AWS (``request_redrive``) left a marker step on the attempt before
-    this one, pointing at the input of the state to resume from: continue from there."""
+    this one, pointing at the input of the state to resume from: that input (for this attempt)
+    and the request's reference."""
     if payload.attempt is None or payload.redrive:
         return None
     previous = next((a for a in record.attempts if a.number == payload.attempt - 1), None)
@@ -89,8 +91,7 @@ def _queued_redrive(svc: WorkflowServices, record: ErrorRecord, payload: FixStat
                                        "execution": payload.execution})
     if resumed.resume_from not in RESUMABLE_STATES:
         return None
-    resumed.artifacts["_request"] = marker.artifacts["request"]
-    return resumed
+    return resumed, marker.artifacts["request"]
 
 
 def build_prompt(svc: WorkflowServices, payload: FixState) -> FixState:
