@@ -219,30 +219,44 @@ class DynamoDBErrorStore:
     # --- records ----------------------------------------------------------------------------
 
     def observe(self, obs: Observation) -> ObserveResult:
-        """One ``UpdateItem``: creates the record if absent, ``ADD``s the count either way."""
+        """Count onto the record with one small ``UpdateItem`` (``ADD count``, conditional on the
+        record existing); only for a new error, create it with a conditional ``PutItem``. If two
+        writers create at once, one put wins and the other counts onto it."""
         now = utcnow()
-        new = ErrorRecord(
-            fingerprint=obs.fingerprint, fingerprint_version=obs.fingerprint_version,
-            full_hash=obs.full_hash, status=Status.NEW, count=obs.count, first_seen=obs.seen_at,
-            last_seen=obs.seen_at, exc_type=obs.exc_type, message=obs.message, frames=obs.frames,
-            sample_trace=obs.sample_trace, source=obs.source, updated_at=now)
-        e = _Expr()
-        initial = new.model_dump(mode="json", exclude={"fingerprint", "count", "last_seen", "updated_at",
-                                                       "attempts"})
-        initial["attempts"] = {}
-        initial["attempt_count"] = 0
-        sets = [f"{e.name(k)} = if_not_exists({e.name(k)}, {e.value(v)})" for k, v in initial.items()]
-        sets += [f"{e.name('last_seen')} = {e.value(obs.seen_at)}",
-                 f"{e.name('updated_at')} = {e.value(now)}"]
-        expr = f"SET {', '.join(sets)} ADD {e.name('count')} {e.value(obs.count)}"
-        out = self._call("update_item", TableName=self.table_name, Key=self._key(obs.fingerprint),
-                         UpdateExpression=expr, ReturnValues="ALL_OLD", **e.kwargs())
-        old = record_from_image(out.get("Attributes"))
-        if old is None:
-            return ObserveResult(record=new, created=True, previous_status=None)
-        rec = old.model_copy(update={"count": old.count + obs.count, "last_seen": obs.seen_at,
-                                     "updated_at": now})
-        return ObserveResult(record=rec, created=False, previous_status=old.status)
+        while True:
+            e = _Expr()
+            expr = (f"SET {e.name('last_seen')} = {e.value(obs.seen_at)}, {e.name('updated_at')} = "
+                    f"{e.value(now)} ADD {e.name('count')} {e.value(obs.count)}")
+            cond = f"attribute_exists({e.name('status')})"
+            try:
+                out = self._call("update_item", TableName=self.table_name, Key=self._key(obs.fingerprint),
+                                 UpdateExpression=expr, ConditionExpression=cond, ReturnValues="ALL_OLD",
+                                 **e.kwargs())
+            except Exception as exc:
+                if self._code(exc) != "ConditionalCheckFailedException":
+                    raise
+            else:
+                old = record_from_image(out.get("Attributes"))
+                assert old is not None
+                rec = old.model_copy(update={"count": old.count + obs.count, "last_seen": obs.seen_at,
+                                             "updated_at": now})
+                return ObserveResult(record=rec, created=False, previous_status=old.status)
+            new = ErrorRecord(
+                fingerprint=obs.fingerprint, fingerprint_version=obs.fingerprint_version,
+                full_hash=obs.full_hash, status=Status.NEW, count=obs.count, first_seen=obs.seen_at,
+                last_seen=obs.seen_at, exc_type=obs.exc_type, message=obs.message, frames=obs.frames,
+                sample_trace=obs.sample_trace, source=obs.source, updated_at=now)
+            doc = {**new.model_dump(mode="json"), "attempts": {}, "attempt_count": 0}
+            try:
+                self._call("put_item", TableName=self.table_name,
+                           Item={k: to_av(v) for k, v in doc.items()},
+                           ConditionExpression="attribute_not_exists(#fp)",
+                           ExpressionAttributeNames={"#fp": "fingerprint"})
+                return ObserveResult(record=new, created=True, previous_status=None)
+            except Exception as exc:
+                if self._code(exc) != "ConditionalCheckFailedException":
+                    raise
+                # another writer created it between our two requests: count onto theirs
 
     def get(self, fingerprint: str) -> ErrorRecord | None:
         if fingerprint.startswith(META_PREFIX):

@@ -67,8 +67,7 @@ def test_redrive_and_regression_are_enqueued(aws: TrackingAws) -> None:
 def test_bad_record_is_a_partial_failure(aws: TrackingAws) -> None:
     store = DynamoDBErrorStore(TABLE, client=aws.ddb)
     IngestService(store, Policy(), FingerprintConfig()).ingest_lines(log_lines(2, 1), "app.log")
-    # moto 5.2.5 emits an extra key-only INSERT before the real one when UpdateItem creates an
-    # item; dispatch ignores images without a status. Corrupt the first full image.
+    # corrupt the first record's new image: that record fails, the rest of the batch goes on
     records = aws.stream.poll()
     bad = next(r for r in records if "status" in r["dynamodb"]["NewImage"])
     bad["dynamodb"]["NewImage"]["status"] = {"S": "BOGUS"}
