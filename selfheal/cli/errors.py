@@ -28,8 +28,8 @@ def _store(ctx: click.Context, home: Path | None) -> SqliteErrorStore:
     from selfheal.compose.store import build_local_store
     from selfheal.settings import load_settings
 
-    parent_home = (ctx.find_root().obj or {}).get("home") if ctx.find_root().obj else None
-    return build_local_store(load_settings({"home": home or parent_home}))
+    group_options = ctx.find_object(dict) or {}  # ``selfheal errors --home H show FP``
+    return build_local_store(load_settings({"home": home or group_options.get("home")}))
 
 
 def resolve(store: SqliteErrorStore, text: str) -> str:

@@ -70,7 +70,7 @@ def test_errors_show_status_changes_and_prefix(tmp_path: Path) -> None:
     store.record_step(fp, 1, StepRecord(state="ValidatePatch", started_at=datetime.now(UTC), outcome="failed",
                                         error="PatchDoesNotApply"))
     store.finish_attempt(fp, 1, outcome="abstained", reasons=["tests still fail"])
-    shown = run("errors", "show", fp[:6], "--home", str(home), "--json")
+    shown = run("errors", "--home", str(home), "show", fp[:6], "--json")  # group-level --home
     assert shown["fingerprint"] == fp and shown["sample_trace"].startswith("Traceback")
     assert shown["attempts"][0]["reasons"] == ["tests still fail"]
     assert shown["attempts"][0]["steps"][0]["error"] == "PatchDoesNotApply"
