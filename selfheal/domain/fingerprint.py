@@ -3,21 +3,24 @@
 Algorithm ``v1`` (change the version when the material changes, so stores can tell keys apart):
 
 * Material per link of the chain, in printed order: the exception class name (the last dotted
-  component: runtimes disagree on qualifying it) and the in-app frames as
-  ``(path relative to the application root, function name without its qualifying prefix,
-  source line with whitespace removed)``.
-  No line numbers: an unrelated edit above the crash must not open a new error.
-* Recursion is collapsed: a repeating run of 1-4 frames counts once, so depth does not matter.
-* Chained links contribute (type and in-app frames): a generic ``except Exception: raise
+  component: runtimes disagree on qualifying it) and the link's crash site, its innermost in-app
+  frame, as ``(path relative to the application root, function name without its qualifying
+  prefix, source line with whitespace removed)``. No line numbers: an unrelated edit above the
+  crash must not open a new error.
+* Only the crash site, not the whole in-app stack (Bugsnag's rule rather than Sentry's): the
+  fix goes where the exception is raised, so one defect reached from two endpoints, through a
+  recursion of any depth, or rendered with more or fewer outer frames (loguru's ``backtrace``,
+  ``sys.tracebacklimit``, a capped 100,000-frame traceback) stays one error and one PR.
+* Chained links contribute (type and crash site): a generic ``except Exception: raise
   AppError from e`` wrapper would otherwise merge every root cause it wraps into one error.
 * An exception group adds the sorted set of its sub-exceptions' final class names.
 * Only when no link has an in-app frame, the final message contributes, with its parameters
-  (numbers, hex, UUIDs, quoted values) replaced by placeholders, together with the crash site
-  (the innermost frame, whatever its origin) so unrelated library errors with a similar message
-  do not merge, while one library bug reached along two call paths stays one error.
+  (numbers, hex, UUIDs, quoted values) replaced by placeholders, together with the innermost
+  frame whatever its origin, so unrelated library errors with a similar message do not merge.
 
-``id`` (the app hash) hashes that material; ``full_hash`` hashes the same with every frame (in-app
-or not) and every link's normalised message. Both are 32 lowercase hex characters of SHA-256.
+``id`` (the app hash) hashes that material; ``full_hash`` hashes every frame of every link (in-app
+or not, recursion collapsed) and every link's normalised message. Both are 32 lowercase hex
+characters of SHA-256. ``in_app_frames`` keeps all in-app frames of the final link for context.
 
 In-app means: not the standard library, not site-/dist-packages, not ``<frozen ...>``, not the
 Lambda runtime (``/var/runtime``, ``/var/lang``, ``/opt/python`` layers), not code typed at a
@@ -158,8 +161,8 @@ def _collapse(keys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
     return out
 
 
-def _link_material(link: Link, config: FingerprintConfig, in_app_only: bool) -> tuple[list[str], int]:
-    frames = [f for f in link.frames if not in_app_only or is_in_app(f.file, config)]
+def _link_material(link: Link, config: FingerprintConfig, crash_site: bool) -> tuple[list[str], int]:
+    frames = [f for f in link.frames if is_in_app(f.file, config)][-1:] if crash_site else link.frames
     keys = _collapse([_frame_key(f, config) for f in frames])
     parts = [f"type:{_short_type(link.type)}"]
     parts.extend(f"frame:{p}|{fn}|{src}" for p, fn, src in keys)
@@ -185,10 +188,10 @@ def fingerprint_ids(tb: Traceback, config: FingerprintConfig | None = None) -> t
     full_parts: list[str] = []
     in_app_count = 0
     for link in tb.chain:
-        parts, count = _link_material(link, cfg, in_app_only=True)
+        parts, count = _link_material(link, cfg, crash_site=True)
         app_parts.extend(parts)
         in_app_count += count
-        all_parts, _ = _link_material(link, cfg, in_app_only=False)
+        all_parts, _ = _link_material(link, cfg, crash_site=False)
         full_parts.extend(all_parts)
         full_parts.append("message:" + normalise_message(link.message))
     if in_app_count == 0:

@@ -196,3 +196,15 @@ def test_qualified_function_names_match_bare_ones() -> None:
     qualified = tb_for()
     qualified.final.frames[1].function = "Store.load"
     assert fid(qualified) == fid(tb_for())
+
+
+def test_one_crash_site_reached_two_ways_is_one_error() -> None:
+    direct = tb_for()
+    via_other_endpoint = tb_for()
+    via_other_endpoint.final.frames[0].function = "bulk_import"
+    via_other_endpoint.final.frames[0].source = "orders = [load(i) for i in ids]"
+    assert fid(via_other_endpoint) == fid(direct)
+    outer_frames_cut = tb_for()
+    del outer_frames_cut.final.frames[0]  # sys.tracebacklimit, a capped traceback
+    assert fid(outer_frames_cut) == fid(direct)
+    assert fingerprint(via_other_endpoint).full_hash != fingerprint(direct).full_hash
