@@ -8,7 +8,7 @@ scales the sample to the month, and prints the cost next to the guidance's table
 "one write per event" (the guidance sample's approach). It also measures the ingest handler's
 cold import time in fresh subprocesses, side by side with its neighbours.
 
-    .venv/bin/python bench/ingest_cost.py [--events 3000] [--batch-size 100] [--distribution both]
+    .venv/bin/python bench/ingest_cost.py [--events 2000] [--batch-size 100] [--distribution both]
 
 Prices (us-east-1, on-demand, x86): DynamoDB $0.625 per million WRU, $0.25 per GB-month;
 Lambda $0.20 per million requests and $0.0000166667 per GB-second. The Lambda duration is the
@@ -218,7 +218,7 @@ def import_seconds(module: str, repeat: int) -> float:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--events", type=int, default=3_000, help="events replayed (scaled to the month)")
+    ap.add_argument("--events", type=int, default=2_000, help="events replayed (scaled to the month)")
     ap.add_argument("--unique", type=int, default=1_000)
     ap.add_argument("--batch-size", type=int, default=100, help="log events per subscription batch")
     ap.add_argument("--frames", type=int, default=12, help="frames per traceback")
