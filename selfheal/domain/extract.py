@@ -114,7 +114,9 @@ class _Segmenter:
             if rendered is not None:
                 yield from self._embedded(["\n".join(rendered)], lineno)
                 return
-        for part in split_logical(raw if len(raw) <= MAX_LINE else raw[:MAX_LINE]):
+        # One Lambda event holds a whole traceback joined by "\r": split first, then cap each part.
+        body = raw if len(raw) <= MAX_LINE else raw[: self.max_bytes] if "\r" in raw else raw[:MAX_LINE]
+        for part in split_logical(body):
             yield from self._line(clean(part), lineno)
 
     def _embedded(self, texts: list[str], lineno: int) -> Iterator[Traceback]:

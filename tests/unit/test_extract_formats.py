@@ -438,3 +438,14 @@ def test_traceback_in_a_python_repr_or_bare_escaped_text() -> None:
         tb = only(text)
         assert tb.final.type == "KeyError" and tb.final.message.strip("'").startswith("abc")
         assert frames(tb)[1] == ("/var/task/app/store.py", 17, "load")
+
+
+def test_long_lambda_event_keeps_every_frame() -> None:
+    frames_text = "\r".join(
+        f'\u00a0\u00a0File "/var/task/app/mod{i}.py", line {i + 1}, in f{i}\r\u00a0\u00a0\u00a0\u00a0g{i}()'
+        for i in range(200)
+    )
+    text = f"[ERROR] ValueError: deep\rTraceback (most recent call last):\r{frames_text}\n"
+    assert len(text) > 8 * 1024
+    tb = only(text)
+    assert len(tb.final.frames) == 200 and tb.final.frames[-1].function == "f199"
