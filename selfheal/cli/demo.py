@@ -96,7 +96,7 @@ def _print_where(result: Any) -> None:
 
 @click.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
-              help="new or empty directory for the demo (default ./selfheal-demo, -2, -3, ...)")
+              help="new or empty directory for the demo (default: selfheal-demo, -2, ... in the temp dir)")
 @click.option("--model", default="rules", show_default=True,
               help="rules (offline) | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL")
 @click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of tables")

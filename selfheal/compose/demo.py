@@ -18,6 +18,7 @@ import os
 import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -108,14 +109,18 @@ def _git(repo: Path, *args: str) -> str:
     return out.stdout
 
 
-def choose_root(requested: Path | None, cwd: Path | None = None) -> Path:
-    """``requested`` if it is new or empty; else ``./selfheal-demo``, ``-2``, ``-3``, ..."""
+def choose_root(requested: Path | None, parent: Path | None = None) -> Path:
+    """``requested`` if it is new or empty; else ``<tmp>/selfheal-demo``, ``-2``, ``-3``, ...
+
+    The default is under the system's temporary directory, not the current one: run from a
+    checkout of selfheal, a demo folder there would be linted and tested with the project.
+    """
     if requested is not None:
         if requested.exists() and (not requested.is_dir() or any(requested.iterdir())):
             raise ConfigurationError(f"{requested} exists and is not an empty directory; "
                                      "choose a new --dir")
         return requested.resolve()
-    base = (cwd or Path.cwd()) / "selfheal-demo"
+    base = (parent or Path(tempfile.gettempdir())) / "selfheal-demo"
     candidate, n = base, 1
     while candidate.exists() and (not candidate.is_dir() or any(candidate.iterdir())):
         n += 1
