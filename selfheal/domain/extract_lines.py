@@ -20,7 +20,7 @@ HEADER_TEXT = "Traceback (most recent call last)"
 # `  File "path", line 12, in func` (CPython 2.7 and 3.x); loguru marks the catching frame with `>`.
 FRAME_RE = re.compile(
     r'^[ \t>]*File "(?P<file>[^"\n]{1,2000})", line (?P<line>\d{1,9}|unknown)'
-    r"(?:, in (?P<func>\S[^\n]{0,500}))?"
+    r"(?P<in>, in(?: (?P<func>\S[^\n]{0,500}))?)?"
 )
 # IPython >= 8: `File ~/x.py:150, in func(args)`; `Cell In[5], line 25`; IPython 7: `Input In [3], in f()`.
 IPY_FILE_RE = re.compile(r"^File (?P<file>\S[^\n]{0,2000}?):(?P<line>\d{1,9}), in (?P<func>[^\s(]{1,300})")

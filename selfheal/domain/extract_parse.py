@@ -44,7 +44,7 @@ def _sep_kind(content: str) -> LinkKind | None:
     return None
 
 
-def _split_function(func: str) -> tuple[str, str | None]:
+def _split_function(func: str) -> tuple[str | None, str | None]:
     """Split ``<module> RuntimeError: msg`` (a traceback collapsed onto one line) into parts."""
     func = func.strip()
     if " " not in func:
@@ -110,11 +110,12 @@ class _Section:
         m = FRAME_RE.match(s)
         if m:
             func = m.group("func")
-            if func is None:  # a SyntaxError location, not a frame
+            if m.group("in") is None:  # a SyntaxError location, not a frame
                 self.cur = None
                 self.expect_source = True
                 return True
-            func, trailing = _split_function(func)
+            # `in ` with nothing after it: an HTML renderer ate `<module>`.
+            func, trailing = _split_function(func) if func else (None, None)
             line_text = m.group("line")
             self._add(m.group("file"), int(line_text) if line_text.isdigit() else None, func, True)
             em = looks_like_exception(trailing, strict=False) if trailing else None

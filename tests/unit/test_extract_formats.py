@@ -449,3 +449,16 @@ def test_long_lambda_event_keeps_every_frame() -> None:
     assert len(text) > 8 * 1024
     tb = only(text)
     assert len(tb.final.frames) == 200 and tb.final.frames[-1].function == "f199"
+
+
+def test_function_name_eaten_by_an_html_renderer_still_counts_as_a_frame() -> None:
+    text = (
+        "Traceback (most recent call last):\n"
+        'File "./run_analysis.py", line 230, in \n'
+        "analysis(config)\n"
+        'File "./run_analysis.py", line 173, in analysis\n'
+        "seaice_timeseries(config)\n"
+        "KeyError: 'IceArea'\n"
+    )
+    tb = only(text)
+    assert frames(tb) == [("./run_analysis.py", 230, None), ("./run_analysis.py", 173, "analysis")]
