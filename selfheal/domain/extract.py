@@ -61,6 +61,7 @@ class _Block:
     __slots__ = (
         "head", "tail", "nbytes", "frames", "truncated", "first_line", "last_line", "prefix_re",
         "fallback", "group", "ipy", "state", "last_kind", "msg_lines", "blanks", "has_exc", "headerless",
+        "stamped",
     )
 
     def __init__(self, first_line: int, prefix_re: Pattern[str] | None) -> None:
@@ -81,6 +82,7 @@ class _Block:
         self.blanks = 0
         self.has_exc = False
         self.headerless = False
+        self.stamped = False  # the current line carried the log stamp seen on the header
 
 
 class _Segmenter:
@@ -149,10 +151,12 @@ class _Segmenter:
             self._idle(line, lineno)
             return
         content = line
+        block.stamped = False
         if block.prefix_re is not None:
             m = block.prefix_re.match(line)
-            if m is not None:
+            if m is not None and m.end():
                 content = line[m.end() :]
+                block.stamped = not line[: m.end()].isspace()
         if self._accept(block, content):
             block.last_line = lineno
             return
@@ -325,7 +329,9 @@ class _Segmenter:
         state = block.state
         ends_record = st.startswith("```") or LOG_START_RE.match(content) is not None
         if state == "msg":
-            if block.msg_lines >= _MAX_MESSAGE_LINES or ends_record:
+            # Where every line is stamped (journald, kubectl, compose), the next stamped line
+            # is the next record, not more of the message.
+            if block.msg_lines >= _MAX_MESSAGE_LINES or ends_record or block.stamped:
                 return False
             block.msg_lines += 1  # a multi-line exception message
             self._append(block, content)

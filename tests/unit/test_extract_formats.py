@@ -462,3 +462,11 @@ def test_function_name_eaten_by_an_html_renderer_still_counts_as_a_frame() -> No
     )
     tb = only(text)
     assert frames(tb) == [("./run_analysis.py", 230, None), ("./run_analysis.py", 173, "analysis")]
+
+
+def test_stamped_lines_after_the_exception_are_the_next_records() -> None:
+    text = "".join(f"May 01 10:00:0{i} web1 app[123]: {line}\n" for i, line in enumerate(
+        [*PLAIN.splitlines(), "GET / 200", "GET /health 200"]
+    ))
+    tb = only(text)
+    assert tb.final.message == "'abc'"
