@@ -1,0 +1,5 @@
+"""Composition roots: functions that build services from ``Settings`` for one mode.
+
+Services never read the environment or import adapters themselves; these functions do. One
+module per concern (``store``, ``source``, ``models``, ``workflow``) keeps each small.
+"""
