@@ -47,4 +47,5 @@ def build_fingerprint_config(settings: Settings) -> FingerprintConfig:
 def build_ingest_service(settings: Settings, store: ErrorStore) -> IngestService:
     from selfheal.services.ingest import IngestService
 
-    return IngestService(store, build_policy(settings), build_fingerprint_config(settings))
+    return IngestService(store, build_policy(settings), build_fingerprint_config(settings),
+                         redact_patterns=settings.redact_patterns)

@@ -56,8 +56,13 @@ class IngestReport:
 class IngestService:
     """Turns log input into error records (see module docstring)."""
 
-    def __init__(self, store: ErrorStore, policy: Policy, fingerprint_config: FingerprintConfig) -> None:
+    def __init__(self, store: ErrorStore, policy: Policy, fingerprint_config: FingerprintConfig,
+                 redact_patterns: Iterable[str] = ()) -> None:
+        from selfheal.domain.redact import Redactor
+
         self.store = store
+        # Samples and messages are stored, shown in the CLI and copied into PRs: redact them once here.
+        self.redactor = Redactor(tuple(redact_patterns))
         self.policy = policy
         self.fingerprint_config = fingerprint_config
 
@@ -103,10 +108,9 @@ class IngestService:
                 continue
             pending[fp.id] = Observation(
                 fingerprint=fp.id, fingerprint_version=fp.version, full_hash=fp.full_hash,
-                exc_type=fp.exc_type, message=fp.message[:MESSAGE_MAX_CHARS],
+                exc_type=fp.exc_type, message=self.redactor.redact(fp.message[:MESSAGE_MAX_CHARS]),
                 frames=list(fp.in_app_frames),
-                # TODO(lead): redact the sample (selfheal.domain.redact) before it is stored.
-                sample_trace=cap_text(tb.raw), source=source, seen_at=when)
+                sample_trace=self.redactor.redact(cap_text(tb.raw)), source=source, seen_at=when)
         report.distinct = len(pending)
         for obs in pending.values():
             self._apply(obs, report)
