@@ -155,3 +155,62 @@ def test_missing_stack_is_one_clear_line(moto_url: str) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: cannot read stack 'no-such-stack'")
     assert "sam deploy --guided" in result.stderr
+
+
+def test_log_group_is_subscribed_to_the_ingest_function(moto_url: str, prefix: str) -> None:
+    pattern = '?"Traceback (most recent call last)" ?"stackTrace" ?"Error:"'
+    template = {
+        "Parameters": {"LogGroupName": {"Type": "String", "Default": "/aws/lambda/orders-main"},
+                       "TracebackFilterPattern": {"Type": "String", "Default": pattern}},
+        "Resources": {
+            "SelfhealKey": {"Type": "AWS::KMS::Key", "Properties": {
+                "KeyPolicy": {"Version": "2012-10-17", "Statement": []}}},
+            "Role": {"Type": "AWS::IAM::Role", "Properties": {"AssumeRolePolicyDocument": {
+                "Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "sts:AssumeRole",
+                                                        "Principal": {"Service": "lambda.amazonaws.com"}}]}}},
+            "IngestFunction": {"Type": "AWS::Lambda::Function", "Properties": {
+                "Runtime": "python3.12", "Handler": "index.handler", "Role": {"Fn::GetAtt": ["Role", "Arn"]},
+                "Code": {"ZipFile": "def handler(event, context):\n    return None\n"}}}},
+        "Outputs": {"KmsKeyArn": {"Value": {"Fn::GetAtt": ["SelfhealKey", "Arn"]}},
+                    "ParameterPrefix": {"Value": prefix},
+                    "IngestFunctionArn": {"Value": {"Fn::GetAtt": ["IngestFunction", "Arn"]}}}}
+    cf, logs = client(moto_url, "cloudformation"), client(moto_url, "logs")
+    cf.create_stack(StackName="selfheal-subscribe", TemplateBody=json.dumps(template),
+                    Capabilities=["CAPABILITY_IAM"])
+    outputs = {o["OutputKey"]: o["OutputValue"]
+               for o in cf.describe_stacks(StackName="selfheal-subscribe")["Stacks"][0]["Outputs"]}
+    for group in ("/aws/lambda/orders", "/aws/lambda/orders-v2", "/aws/lambda/orders-main"):
+        logs.create_log_group(logGroupName=group)
+
+    def filters(group: str) -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = logs.describe_subscription_filters(
+            logGroupName=group)["subscriptionFilters"]
+        return found
+
+    first = run(moto_url, "--stack-name", "selfheal-subscribe", "--non-interactive",
+                "--log-group", "/aws/lambda/orders")
+    assert first.returncode == 0, first.stderr
+    assert "subscribed /aws/lambda/orders to" in first.stdout
+    [sub] = filters("/aws/lambda/orders")
+    assert sub["filterName"] == "selfheal-subscribe-python-tracebacks"
+    assert sub["destinationArn"] == outputs["IngestFunctionArn"]
+    assert sub["filterPattern"] == pattern
+    lam = client(moto_url, "lambda")
+    policy = json.loads(lam.get_policy(FunctionName=outputs["IngestFunctionArn"])["Policy"])
+    assert any(s["Principal"] == {"Service": "logs.amazonaws.com"} and "/aws/lambda/orders:" in
+               json.dumps(s["Condition"]) for s in policy["Statement"])
+
+    moved = run(moto_url, "--stack-name", "selfheal-subscribe", "--non-interactive",
+                "--log-group", "/aws/lambda/orders-v2")
+    assert moved.returncode == 0, moved.stderr
+    assert "unsubscribed /aws/lambda/orders" in moved.stdout
+    assert filters("/aws/lambda/orders") == []
+    assert [f["filterName"] for f in filters("/aws/lambda/orders-v2")] == [
+        "selfheal-subscribe-python-tracebacks"]
+
+    managed = run(moto_url, "--stack-name", "selfheal-subscribe", "--non-interactive",
+                  "--log-group", "/aws/lambda/orders-main")
+    assert managed.returncode == 0, managed.stderr
+    assert "subscribed by the stack itself" in managed.stdout
+    assert filters("/aws/lambda/orders-main") == []  # the stack's own filter would be the only one
+    assert filters("/aws/lambda/orders-v2") == []
