@@ -175,13 +175,15 @@ def _payload(rng: random.Random, target: int = 1024 * 1024) -> str:
     return base64.b64encode(gzip.compress(json.dumps(doc).encode())).decode()
 
 
-def _best(fn: object, repeat: int) -> float:
-    assert callable(fn)
-    best = float("inf")
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
+def _interleaved(fns: list[object], rounds: int) -> list[float]:
+    """Best time of each function, running them in turns so load changes hit both sides alike."""
+    best = [float("inf")] * len(fns)
+    for _ in range(rounds):
+        for i, fn in enumerate(fns):
+            assert callable(fn)
+            start = time.perf_counter()
+            fn()
+            best[i] = min(best[i], time.perf_counter() - start)
     return best
 
 
@@ -197,8 +199,7 @@ def cloudwatch_ratio(repeat: int) -> tuple[float, float, int, int]:
     def ours() -> None:
         found.append(len(extract_from_batch(decode_subscription(data))))
 
-    base = _best(baseline, repeat * 5)
-    mine = _best(ours, repeat * 5)
+    base, mine = _interleaved([baseline, ours], 20 * repeat)
     return mine / base, base, len(gzip.decompress(raw)), found[-1]
 
 

@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from selfheal.domain.extract import extract_tracebacks
+from selfheal.domain.extract import TracebackScanner
 from selfheal.domain.traceback import Traceback
 from selfheal.errors import MalformedInput
 
@@ -161,25 +161,30 @@ def extract_from_batch(
     """Every traceback in the batch with the event it starts in (tracebacks may span events)."""
     if batch.control or not batch.events:
         return []
-    starts: list[int] = []  # 1-based number of each event's first line, filled as lines are read
-
-    def lines() -> Iterator[str]:
-        number = 1
-        for event in batch.events:
-            starts.append(number)
-            message = event.message
-            if "\n" in message:
-                parts = _event_lines(event)
-                number += len(parts)
-                yield from parts
-            else:
-                number += 1
-                yield message
-
+    scanner = TracebackScanner(max_frames, max_bytes)
+    fed_starts: list[int] = []  # number of the first line of each event given to the scanner
+    fed_events: list[LogEvent] = []
     found: list[tuple[Traceback, LogEvent]] = []
-    for tb in extract_tracebacks(lines(), max_frames=max_frames, max_bytes=max_bytes):
-        event = batch.events[max(0, bisect.bisect_right(starts, tb.first_line) - 1)]
-        if event.truncated:
-            tb.truncated = True
-        found.append((tb, event))
+
+    def collect(tracebacks: Iterator[Traceback]) -> None:
+        for tb in tracebacks:
+            event = fed_events[max(0, bisect.bisect_right(fed_starts, tb.first_line) - 1)]
+            if event.truncated:
+                tb.truncated = True
+            found.append((tb, event))
+
+    number = 1
+    for event in batch.events:
+        message = event.message
+        if scanner.block is None and "Trace" not in message and 'File "' not in message:
+            # The common case: an ordinary record between tracebacks, skipped without splitting.
+            scanner.prev = message
+            number += 1 + message.count("\n", 0, len(message) - 1)
+            continue
+        fed_starts.append(number)
+        fed_events.append(event)
+        for line in _event_lines(event):
+            collect(scanner.feed(line, number))
+            number += 1
+    collect(scanner.finish())
     return found

@@ -48,7 +48,7 @@ from selfheal.domain.extract_lines import (
 from selfheal.domain.extract_parse import GROUP_HEADER, parse_block
 from selfheal.domain.traceback import Traceback
 
-__all__ = ["extract_from_text", "extract_tracebacks"]
+__all__ = ["TracebackScanner", "extract_from_text", "extract_tracebacks"]
 
 _TAIL_LINES = 80  # lines kept after a block reaches its cap (the exception line is at the end)
 _MAX_MESSAGE_LINES = 20
@@ -85,7 +85,11 @@ class _Block:
         self.stamped = False  # the current line carried the log stamp seen on the header
 
 
-class _Segmenter:
+class TracebackScanner:
+    """The incremental form of ``extract_tracebacks``: ``feed`` one physical line at a time,
+    then ``finish``. ``idle`` is True between tracebacks (callers may skip lines that contain
+    neither ``Trace`` nor ``File "`` while idle, after storing the last one in ``prev``)."""
+
     def __init__(self, max_frames: int, max_bytes: int) -> None:
         self.max_frames = max(1, max_frames)
         self.max_bytes = max(1024, max_bytes)
@@ -379,7 +383,12 @@ class _Segmenter:
             chain=chain, truncated=truncated, first_line=block.first_line, last_line=block.last_line, raw=raw
         )
 
+    @property
+    def idle(self) -> bool:
+        return self.block is None
+
     def finish(self) -> Iterator[Traceback]:
+        """Flush the traceback in progress (marked truncated when the input ended inside it)."""
         block = self.block
         if block is not None and block.state == "body" and not block.has_exc:
             block.truncated = True  # the input ended inside the traceback
@@ -390,7 +399,7 @@ def extract_tracebacks(
     lines: Iterable[str], *, max_frames: int = 1000, max_bytes: int = 256 * 1024
 ) -> Iterator[Traceback]:
     """Yield every Python traceback found in ``lines`` (with or without line terminators)."""
-    seg = _Segmenter(max_frames, max_bytes)
+    seg = TracebackScanner(max_frames, max_bytes)
     prev = ""
     for lineno, raw in enumerate(lines, 1):
         # The hot path: two substring scans reject an ordinary line. "Trace" covers both the
