@@ -470,3 +470,17 @@ def test_stamped_lines_after_the_exception_are_the_next_records() -> None:
     ))
     tb = only(text)
     assert tb.final.message == "'abc'"
+
+
+def test_incremental_scanner_matches_the_batch_function() -> None:
+    from selfheal.domain.extract import TracebackScanner
+
+    text = "x\n" + PLAIN + "y\n" + PLAIN
+    scanner = TracebackScanner(1000, 256 * 1024)
+    found = []
+    for number, line in enumerate(text.splitlines(), 1):
+        found.extend(scanner.feed(line, number))
+    assert scanner.idle is False  # the last traceback's message may still continue
+    found.extend(scanner.finish())
+    assert scanner.idle
+    assert [t.to_dict() for t in found] == [t.to_dict() for t in extract_from_text(text)]
