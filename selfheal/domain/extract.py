@@ -3,8 +3,8 @@
 ``extract_tracebacks`` reads any iterable of lines once, holds at most one (capped) traceback in
 memory and yields ``Traceback`` objects as soon as each one ends. It is a small state machine:
 
-* idle: a cheap substring test (``Traceback``, ``File ``, ``errorType``) rejects ordinary log
-  lines; only candidate lines get normalised (``\\r`` splitting, ANSI, no-break spaces) and matched.
+* idle: a cheap substring test (``Trace``, ``File "``) rejects ordinary log lines; only
+  candidate lines get normalised (``\\r`` splitting, ANSI, no-break spaces) and matched.
 * in a block: lines are stripped of the log prefix seen on the header line (timestamps, levels,
   ``svc_1 |``, ``INTERNALERROR>``; numbers may vary between lines) and classified: frame, source,
   caret, group margin, chain separator, exception line, message continuation.
@@ -90,7 +90,7 @@ class TracebackScanner:
     then ``finish``. ``idle`` is True between tracebacks (callers may skip lines that contain
     neither ``Trace`` nor ``File "`` while idle, after storing the last one in ``prev``)."""
 
-    def __init__(self, max_frames: int, max_bytes: int) -> None:
+    def __init__(self, max_frames: int = 1000, max_bytes: int = 256 * 1024) -> None:
         self.max_frames = max(1, max_frames)
         self.max_bytes = max(1024, max_bytes)
         self.block: _Block | None = None
@@ -181,12 +181,15 @@ class TracebackScanner:
                 prefix = ipm.group("pre")
             else:
                 prefix = line[:idx]
-                trimmed = prefix.rstrip()
-                if trimmed.endswith("Exception Group"):
+                if prefix.endswith("Exception Group "):
+                    # CPython draws a top-level group as `  + Exception Group Traceback`: the
+                    # log prefix is what comes before that two-space indent and `+` margin.
                     group = True
-                    prefix = trimmed[: -len("Exception Group")].rstrip(" +|")
-                    if not prefix.strip():
-                        prefix = ""
+                    prefix = prefix[: -len("Exception Group ")]
+                    for margin in ("  + ", "+ "):
+                        if prefix.endswith(margin):
+                            prefix = prefix[: -len(margin)]
+                            break
             block = _Block(lineno, prefix_pattern(prefix))
             block.group = group
             block.ipy = ipy

@@ -484,3 +484,24 @@ def test_incremental_scanner_matches_the_batch_function() -> None:
     found.extend(scanner.finish())
     assert scanner.idle
     assert [t.to_dict() for t in found] == [t.to_dict() for t in extract_from_text(text)]
+
+
+def test_exception_group_with_a_compose_prefix_on_every_line() -> None:
+    group = """\
+  + Exception Group Traceback (most recent call last):
+  |   File "/app/replay.py", line 41, in replay_all
+  |     async with asyncio.TaskGroup() as tg:
+  | ExceptionGroup: unhandled errors in a TaskGroup (1 sub-exception)
+  +-+---------------- 1 ----------------
+    | Traceback (most recent call last):
+    |   File "/app/replay.py", line 28, in replay_one
+    |     customer = find(request)["email"]
+    | TypeError: 'NoneType' object is not subscriptable
+    +------------------------------------
+"""
+    text = "".join(f"worker_1  | {line}\n" for line in group.splitlines())
+    tb = only(text)
+    assert tb.final.is_group and frames(tb) == [("/app/replay.py", 41, "replay_all")]
+    (sub,) = tb.final.exceptions
+    assert sub.final.type == "TypeError"
+    assert [(f.file, f.line) for f in sub.final.frames] == [("/app/replay.py", 28)]
