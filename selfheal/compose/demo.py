@@ -102,8 +102,11 @@ def _quiet_env(**extra: str) -> dict[str, str]:
 
 
 def _git(repo: Path, *args: str) -> str:
-    out = subprocess.run(["git", *_GIT_IDENTITY, *args], cwd=repo, capture_output=True, text=True,
-                         timeout=60, env=_quiet_env(GIT_TERMINAL_PROMPT="0"), check=False)
+    try:
+        out = subprocess.run(["git", *_GIT_IDENTITY, *args], cwd=repo, capture_output=True, text=True,
+                             timeout=60, env=_quiet_env(GIT_TERMINAL_PROMPT="0"), check=False)
+    except FileNotFoundError:
+        raise ConfigurationError("the demo needs git; install it (e.g. apt-get install git)") from None
     if out.returncode != 0:
         raise ConfigurationError(f"git {args[0]} failed in {repo}: {out.stderr.strip()[:300]}")
     return out.stdout
@@ -206,6 +209,8 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
     from selfheal.settings import Settings, load_settings
 
     started = time.monotonic()
+    if shutil.which("git") is None:
+        raise ConfigurationError("the demo needs git; install it (e.g. apt-get install git)")
     root.mkdir(parents=True, exist_ok=True)
     progress(DemoEvent(kind="step", text=f"copying the sample service to {root / REPO_NAME}"))
     repo = prepare_sample(root)
