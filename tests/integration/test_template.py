@@ -286,6 +286,13 @@ def test_alarms(cfn: dict[str, Any]) -> None:
     assert metrics["ExecutionsFailed"]["Dimensions"][0]["Value"] == {"Ref": "FixStateMachine"}
     cost = alarms["FixCostSpikeAlarm"]["Properties"]
     assert (cost["Namespace"], cost["MetricName"]) == ("Selfheal", "FixCostUSD")
+    spend = alarms["ModelSpendAlarm"]["Properties"]
+    stats = {m["Id"]: m["MetricStat"]["Metric"] for m in spend["Metrics"] if "MetricStat" in m}
+    assert {(m["Namespace"], m["MetricName"]) for m in stats.values()} == {
+        ("AWS/Bedrock", "InputTokenCount"), ("AWS/Bedrock", "OutputTokenCount")}
+    assert all(m["Dimensions"] == [{"Name": "ModelId", "Value": {"Ref": "ModelId"}}] for m in stats.values())
+    expression = next(m["Expression"] for m in spend["Metrics"] if "Expression" in m)
+    assert "${ModelInputPriceUsdPerMillion}" in expression["Fn::Sub"]
     for alarm in alarms.values():
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
 
