@@ -12,6 +12,7 @@ import fcntl
 import hashlib
 import os
 import shutil
+import string
 import subprocess
 import tempfile
 import threading
@@ -21,7 +22,7 @@ from pathlib import Path, PurePosixPath
 
 import git as gitpython
 
-from selfheal.adapters.local_prs import PrRecordStore
+from selfheal.adapters.local_prs import PrRecord, PrRecordStore
 from selfheal.adapters.ssh import SshTransport, classify_git_failure, is_ssh_url
 from selfheal.errors import (
     CodeHostForbidden,
@@ -372,7 +373,33 @@ class LocalGitHost:
 
     def find_pull_request(self, branch: str) -> PullRequest | None:
         rec = self.records.newest_for_branch(branch)
-        return rec.to_pull_request() if rec else None
+        return self._settle(rec).to_pull_request() if rec else None
+
+    def _settle(self, rec: PrRecord) -> PrRecord:
+        """An open record whose fix is already in its base branch was merged (by a person, with
+        plain git): record that, so the next publish opens a new PR instead of updating it."""
+        if rec.state != "open" or not self.is_merged(rec):
+            return rec
+        return self.records.set_state(rec.number, "merged")
+
+    def is_merged(self, rec: PrRecord) -> bool:
+        """True when the PR's head commit is in its base branch: an ancestor of the base head
+        (merge commit or fast-forward), or patch-equivalent to commits on it (rebase, or a
+        squash of the one-commit fix branch). A head that cannot be read is not merged."""
+        repo = self.repository
+        if repo.remote_url is not None:
+            repo.refresh()  # the merge happened on the remote
+        head = rec.head or repo.git_or_none("rev-parse", "--verify", "-q", f"refs/heads/{rec.branch}")
+        base = repo.git_or_none("rev-parse", "--verify", "-q", f"refs/heads/{rec.base}^{{commit}}")
+        if not head or not base or not all(c in string.hexdigits for c in head):
+            return False  # a hand-edited record's head is never passed to git as an option
+        try:
+            repo.git("merge-base", "--is-ancestor", head, base, what="merge-base")
+            return True
+        except ConfigurationError:
+            pass  # not an ancestor (exit 1) or an unknown commit: look for an equivalent patch
+        lines = (repo.git_or_none("cherry", base, head) or "").splitlines()
+        return bool(lines) and all(ln.startswith("- ") for ln in lines)
 
     def open_pull_request(self, branch: str, base: str, title: str, body: str,
                           labels: Sequence[str] = (), draft: bool = True) -> PullRequest:
@@ -380,5 +407,8 @@ class LocalGitHost:
         if not head:
             raise CodeHostForbidden(f"cannot open a pull request: branch {branch!r} does not exist")
         self.repository.resolve(base)
+        still_open = self.records.newest_for_branch(branch, state="open")
+        if still_open is not None:
+            self._settle(still_open)  # a merged PR is not updated: the new fix gets a new one
         return self.records.open(branch=branch, base=base, title=title, body=body, labels=list(labels),
                                  draft=draft, head=head)

@@ -2,7 +2,9 @@
 
 ``selfheal prs [--state open] [--json]`` lists them; ``selfheal prs show N`` prints one (its
 markdown body, or ``--json``); ``selfheal prs close N`` closes one, so the next run of that
-error's fix will not reopen it without a re-drive.
+error's fix will not reopen it without a re-drive. ``selfheal prs sync`` asks the configured code
+host (local git, GitHub or GitLab) about the PR of every error in PR_OPEN: merged -> RESOLVED,
+closed unmerged -> FAILED (``selfheal.services.pr_sync``).
 """
 
 from __future__ import annotations
@@ -72,3 +74,33 @@ def close(number: int, home: Path | None) -> None:
     """Close pull request NUMBER without merging (a re-drive can open a new one)."""
     rec = _store(home).set_state(number, "closed")
     click.echo(f"closed #{rec.number} ({rec.branch})")
+
+
+@prs.command("sync")
+@_home_option
+@click.option("--repo", type=click.Path(path_type=Path), default=None,
+              help="the service's git repository (default: SELFHEAL_REPO / SELFHEAL_REPO_URL)")
+@click.option("--json", "as_json", is_flag=True, help="print the sync report as JSON")
+def sync(home: Path | None, repo: Path | None, as_json: bool) -> None:
+    """Resolve errors whose fix PR was merged; fail those whose PR was closed unmerged."""
+    from selfheal.compose.source import build_source
+    from selfheal.compose.store import build_local_store
+    from selfheal.services.pr_sync import sync_pull_requests
+    from selfheal.settings import load_settings
+
+    settings = load_settings({"home": home, "repo": repo})
+    _, host = build_source(settings)
+    report = sync_pull_requests(build_local_store(settings), host)
+    if as_json:
+        echo_json(report.as_dict())
+        return
+    for line in report.problems:
+        click.echo(f"problem: {line}", err=True)
+    if not report.changes:
+        click.echo("nothing in PR_OPEN to sync")
+        return
+    print_table("fix pull requests", ["error", "branch", "PR", "PR state", "status", "note"],
+                [[c.fingerprint[:12], c.branch, c.pr_url, c.pr_state, str(c.status), c.note]
+                 for c in report.changes])
+    click.echo(f"{report.checked} checked: {len(report.resolved)} resolved, {len(report.failed)} failed, "
+               f"{len(report.still_open)} still open, {len(report.missing)} without a PR")

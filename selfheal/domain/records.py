@@ -36,7 +36,8 @@ ALLOWED_TRANSITIONS: dict[Status, frozenset[Status]] = {
     S.NEW: frozenset({S.QUEUED, S.FIXING, S.IGNORED, S.RESOLVED}),
     S.QUEUED: frozenset({S.FIXING, S.IGNORED, S.RESOLVED, S.FAILED}),
     S.FIXING: frozenset({S.PR_OPEN, S.ABSTAINED, S.FAILED, S.IGNORED}),
-    S.PR_OPEN: frozenset({S.RESOLVED, S.QUEUED, S.IGNORED, S.REGRESSED, S.FIXING}),
+    # PR_OPEN -> FAILED: a reviewer closed the fix PR without merging (selfheal.services.pr_sync).
+    S.PR_OPEN: frozenset({S.RESOLVED, S.QUEUED, S.IGNORED, S.REGRESSED, S.FIXING, S.FAILED}),
     S.ABSTAINED: frozenset({S.QUEUED, S.FIXING, S.IGNORED, S.RESOLVED}),
     S.FAILED: frozenset({S.QUEUED, S.FIXING, S.IGNORED, S.RESOLVED}),
     S.IGNORED: frozenset({S.NEW, S.QUEUED, S.RESOLVED}),
