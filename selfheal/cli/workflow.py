@@ -178,13 +178,19 @@ def executions(args: tuple[str, ...], home: Path | None, svg_file: Path | None, 
 @click.option("--model", help=MODEL_HELP)
 @click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
 @click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between reads")
-def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, poll: float) -> None:
+@click.option("--sync-prs", type=click.FloatRange(min=0), default=60.0, show_default=True,
+              help="seconds between fix-PR syncs (merged -> RESOLVED, closed -> FAILED); 0: never")
+def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, poll: float,
+          sync_prs: float) -> None:
     """Follow LOG: ingest new tracebacks and fix new errors until interrupted (Ctrl-C).
 
-    A clean stop ingests what was read, waits for fixes in flight and remembers the position."""
+    A clean stop ingests what was read, waits for fixes in flight and remembers the position.
+    Fix PRs are synced as ``selfheal prs sync`` does, so an error whose fix was merged and that
+    shows up again is REGRESSED and fixed again."""
     from selfheal.compose.store import build_ingest_service, build_policy
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
+    from selfheal.services.pr_sync import sync_pull_requests
     from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
 
     settings = _settings(home, repo, model)
@@ -195,7 +201,9 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
             ingest=build_ingest_service(settings, store),
             dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
             wait_execution=lambda ex: wf.engine.wait(ex, timeout=3600.0),
-            source=str(log), poll_seconds=poll, on_event=lambda msg: click.echo(f"  {msg}"))
+            source=str(log), poll_seconds=poll, on_event=lambda msg: click.echo(f"  {msg}"),
+            housekeeping=(lambda: sync_pull_requests(store, wf.services.code_host).summary())
+            if sync_prs > 0 else None, housekeeping_seconds=sync_prs)
         watcher.resume_pending(store, settings.min_occurrences)
 
         def on_signal(signum: int, _frame: Any) -> None:

@@ -63,6 +63,15 @@ class SyncReport:
     problems: list[str] = field(default_factory=list)  # one readable line per code host failure
     changes: list[SyncChange] = field(default_factory=list)
 
+    def summary(self) -> str | None:
+        """One line for a log or a console when the sync changed something or hit a problem."""
+        if not (self.resolved or self.failed or self.problems):
+            return None
+        parts = [f"{len(self.resolved)} resolved (PR merged)", f"{len(self.failed)} failed (PR closed)"]
+        if self.problems:
+            parts.append(f"{len(self.problems)} problem(s): {self.problems[0]}")
+        return "PR sync: " + ", ".join(parts)
+
     def as_dict(self) -> dict[str, Any]:
         return {"checked_at": self.checked_at.isoformat(), "checked": self.checked,
                 "resolved": self.resolved, "failed": self.failed, "still_open": self.still_open,

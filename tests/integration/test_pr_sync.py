@@ -23,19 +23,8 @@ from selfheal.services.pr_sync import sync_pull_requests
 from selfheal.services.publish import fix_branch_name, publish_fix
 from selfheal.settings import Settings, load_settings
 from tests.support.fake_github import FakeGitHub
-from tests.support.git_repos import APP_PY, git, make_bare_repo, make_work_repo
-
-TRACE = """\
-2026-11-29 10:00:01 ERROR request failed
-Traceback (most recent call last):
-  File "/app/app.py", line 6, in handler
-    return {"avg": average(event["values"])}
-  File "/app/app.py", line 2, in average
-    return sum(values) / len(values)
-ZeroDivisionError: division by zero
-"""
-FIXED = APP_PY.replace("return sum(values) / len(values)",
-                       "return sum(values) / len(values) if values else 0.0")
+from tests.support.git_repos import git, make_bare_repo, make_work_repo
+from tests.support.pr_sync_cases import FIXED, TRACE
 
 
 def _settings(tmp_path: Path, work: Path) -> Settings:

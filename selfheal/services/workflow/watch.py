@@ -11,13 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from selfheal.domain.records import Status
-from selfheal.errors import MalformedInput
+from selfheal.errors import MalformedInput, SelfhealError
 
 MAX_BUFFER_LINES = 5000
 
@@ -104,10 +105,15 @@ class Watcher:
     source: str
     poll_seconds: float = 0.5
     on_event: Callable[[str], None] = lambda _msg: None
+    # Periodic work between polls (``selfheal watch`` syncs fix PRs: a merged one resolves its
+    # error, so the next occurrence regresses). Runs at the first poll, then every N seconds.
+    housekeeping: Callable[[], str | None] | None = None
+    housekeeping_seconds: float = 60.0
     stats: WatchStats = field(default_factory=WatchStats)
     _stop: threading.Event = field(default_factory=threading.Event)
     _inflight: list[str] = field(default_factory=list)
     _started: dict[str, tuple[str, int]] = field(default_factory=dict)  # execution -> (fp, attempt)
+    _housekeeping_due: float = 0.0  # time.monotonic() of the next run
 
     def stop(self) -> None:
         self._stop.set()
@@ -166,9 +172,22 @@ class Watcher:
                 self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {info.status}")
         self._inflight = still
 
+    def housekeep(self) -> None:
+        """Run ``housekeeping`` when due; a failure is reported and retried at the next interval."""
+        if self.housekeeping is None or time.monotonic() < self._housekeeping_due:
+            return
+        self._housekeeping_due = time.monotonic() + self.housekeeping_seconds
+        try:
+            message = self.housekeeping()
+        except SelfhealError as exc:
+            message = f"housekeeping failed: {type(exc).__name__}: {exc}"
+        if message:
+            self.on_event(message)
+
     def run(self, describe: Callable[[str], Any]) -> WatchStats:
         """Poll until ``stop``; then ingest what is left and wait for fixes in flight."""
         while not self._stop.is_set():
+            self.housekeep()
             try:
                 busy = self.step()
             except MalformedInput as exc:
