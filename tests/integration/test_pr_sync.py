@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 
 from selfheal.adapters.github import GitHubHost, make_client
+from selfheal.adapters.gitlab import GitLabHost
+from selfheal.adapters.gitlab import make_client as make_gitlab_client
 from selfheal.adapters.local_git import LocalGitHost, LocalGitRepository
 from selfheal.adapters.local_prs import PrRecordStore
 from selfheal.adapters.sqlite_store import SqliteErrorStore
@@ -23,6 +25,7 @@ from selfheal.services.pr_sync import sync_pull_requests
 from selfheal.services.publish import fix_branch_name, publish_fix
 from selfheal.settings import Settings, load_settings
 from tests.support.fake_github import FakeGitHub
+from tests.support.fake_gitlab import FakeGitLab
 from tests.support.git_repos import git, make_bare_repo, make_work_repo
 from tests.support.pr_sync_cases import FIXED, TRACE
 
@@ -36,10 +39,10 @@ def _ingest(settings: Settings, store: ErrorStore) -> IngestService:
 
 
 def _publish_and_open(store: ErrorStore, host: CodeHost, fp: str, base_revision: str,
-                      redrive: bool = False) -> PullRequest:
+                      redrive: bool = False, base: str = "main") -> PullRequest:
     """What the fix workflow does for ``fp``: FIXING, branch + PR, then PR_OPEN with both."""
     store.transition(fp, Status.FIXING)
-    pr = publish_fix(host, fingerprint=fp, base_branch="main", base_revision=base_revision,
+    pr = publish_fix(host, fingerprint=fp, base_branch=base, base_revision=base_revision,
                      files={"app.py": FIXED}, title="fix(selfheal): guard empty values", body="body",
                      redrive=redrive)
     store.transition(fp, Status.PR_OPEN, expected=[Status.FIXING],
@@ -156,6 +159,21 @@ def test_github_merged_and_closed(tmp_path: Path) -> None:
     assert again.to_fix == [fp_merged]
     assert store.get(fp_merged).previous_pr_url == merged.url  # type: ignore[union-attr]
     assert store.get(fp_closed).status == Status.FAILED  # type: ignore[union-attr]
+
+
+def test_gitlab_merged_merge_request_resolves(tmp_path: Path) -> None:
+    store = SqliteErrorStore(tmp_path / "errors.db")
+    svc = build_ingest_service(load_settings({"home": tmp_path / "home"}, env={}), store)
+    (fp,) = svc.ingest_lines(TRACE.splitlines(), "a").new
+    with FakeGitLab(make_bare_repo(tmp_path / "remote.git", branch="trunk")).serve() as gl:
+        host = GitLabHost("acme/svc", client=make_gitlab_client("test-token", gl.url))
+        mr = _publish_and_open(store, host, fp, host.resolve(), base="trunk")
+        assert sync_pull_requests(store, host).still_open == [fp]
+        gl.close_mr(mr.number or 0, merged=True)
+        report = sync_pull_requests(store, host)
+    assert report.resolved == [fp] and report.changes[0].pr_url == mr.url
+    assert svc.ingest_lines(TRACE.splitlines(), "a").regressed == [fp]
+    assert store.get(fp).previous_pr_url == mr.url  # type: ignore[union-attr]
 
 
 def test_code_host_failure_is_reported_and_others_still_sync(tmp_path: Path) -> None:
