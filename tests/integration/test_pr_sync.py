@@ -195,9 +195,12 @@ def test_cli_prs_sync_json(local: tuple[Path, Settings, SqliteErrorStore, LocalG
     work, settings, store, host = local
     (fp,) = _ingest(settings, store).ingest_lines(TRACE.splitlines(), "app.log").new
     pr = _publish_and_open(store, host, fp, host.repository.resolve("main"))
-    git(work, "merge", "-q", "--no-ff", "-m", "merge fix", pr.branch)
     runner = CliRunner()
     args = ["prs", "sync", "--home", str(settings.home), "--repo", str(work)]
+    before = runner.invoke(cli, args, env={"COLUMNS": "200", "SELFHEAL_HOME": None, "SELFHEAL_REPO": None})
+    assert before.exit_code == 0, before.output
+    assert pr.branch in before.output and "1 checked: 0 resolved, 0 failed, 1 still open" in before.output
+    git(work, "merge", "-q", "--no-ff", "-m", "merge fix", pr.branch)
     out = runner.invoke(cli, [*args, "--json"], env={"SELFHEAL_HOME": None, "SELFHEAL_REPO": None})
     assert out.exit_code == 0, out.output
     data = json.loads(out.output)
@@ -206,3 +209,23 @@ def test_cli_prs_sync_json(local: tuple[Path, Settings, SqliteErrorStore, LocalG
     assert store.get(fp).status == Status.RESOLVED  # type: ignore[union-attr]
     table = runner.invoke(cli, args, env={"COLUMNS": "200"})
     assert table.exit_code == 0 and "nothing in PR_OPEN" in table.output
+
+
+def test_remote_repository_merge_on_the_server_is_seen(tmp_path: Path) -> None:
+    """A cloned remote (file:// here, ssh:// alike): the fix branch is pushed, a person merges
+    it on the server, and the sync fetches before deciding."""
+    origin = make_bare_repo(tmp_path / "origin.git")
+    settings = load_settings({"home": tmp_path / "home", "repo_url": f"file://{origin}"}, env={})
+    store = build_local_store(settings)
+    repo = LocalGitRepository(f"file://{origin}", cache_dir=settings.home / "repos")
+    host = LocalGitHost(repo, settings.home)
+    (fp,) = _ingest(settings, store).ingest_lines(TRACE.splitlines(), "app.log").new
+    pr = _publish_and_open(store, host, fp, repo.resolve("main"))
+    assert git(origin, "rev-parse", "--verify", f"refs/heads/{pr.branch}")
+    assert sync_pull_requests(store, host).still_open == [fp]
+    reviewer = tmp_path / "reviewer"
+    git(tmp_path, "clone", "-q", str(origin), str(reviewer))
+    git(reviewer, "merge", "-q", "--no-ff", "-m", "merge fix", f"origin/{pr.branch}")
+    git(reviewer, "push", "-q", "origin", "main")
+    assert sync_pull_requests(store, host).resolved == [fp]
+    assert store.get(fp).status == Status.RESOLVED  # type: ignore[union-attr]
