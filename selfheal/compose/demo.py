@@ -138,6 +138,9 @@ def prepare_sample(root: Path) -> Path:
     repo = root / REPO_NAME
     shutil.copytree(SAMPLE, repo, ignore=shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache",
                                                                  "logs", ".selfheal"))
+    # Shipped without the dot: package-data globs skip dotfiles, and the demo repo needs it.
+    if (repo / "gitignore").is_file():
+        (repo / "gitignore").rename(repo / ".gitignore")
     _git(repo, "init", "-q")
     _git(repo, "symbolic-ref", "HEAD", "refs/heads/main")
     _git(repo, "add", "-A")

@@ -97,7 +97,8 @@ def test_the_branch_exists_and_its_commit_changes_the_handler(demo: dict[str, An
     diff = git(repo, "diff", "main", branch, "--", "orders/handler.py")
     assert '-    for entry in order["order_items"]:' in diff
     assert git(repo, "symbolic-ref", "--short", "HEAD").strip() == "main"  # the checkout is untouched
-    assert git(repo, "status", "--porcelain").strip() == ""
+    assert git(repo, "status", "--porcelain").strip() == ""  # logs/ and caches are ignored
+    assert (repo / ".gitignore").is_file() and not (repo / "gitignore").exists()
 
 
 def test_the_services_tests_fail_before_and_pass_on_the_branch(demo: dict[str, Any], tmp_path: Path) -> None:
