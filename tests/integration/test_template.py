@@ -264,6 +264,13 @@ def test_stream_filter_passes_exactly_the_changes_that_start_a_fix(cfn: dict[str
     assert not passes("REMOVE", Status.NEW)
 
 
+def test_failed_log_batches_go_to_the_dead_letter_queue(cfn: dict[str, Any]) -> None:
+    config = cfn["Resources"]["IngestFunctionEventInvokeConfig"]["Properties"]
+    assert config["FunctionName"] == {"Ref": "IngestFunction"}
+    assert config["DestinationConfig"]["OnFailure"]["Destination"] == {
+        "Fn::GetAtt": ["FixDeadLetterQueue", "Arn"]}
+
+
 def test_subscription_filter_is_conditional_and_uses_the_pattern(cfn: dict[str, Any]) -> None:
     sub = cfn["Resources"]["TracebackSubscription"]
     assert sub["Condition"] == "HasLogGroup"
@@ -314,7 +321,10 @@ def test_each_capability_belongs_to_one_function(cfn: dict[str, Any]) -> None:
     allowed = {name: actions_of(role_statements(cfn, name)) for name in names}
     assert [n for n, a in allowed.items() if "bedrock:InvokeModel" in a] == ["InvokeModelFunction"]
     assert [n for n, a in allowed.items() if "states:StartExecution" in a] == ["StartFixFunction"]
-    assert [n for n, a in allowed.items() if "sqs:SendMessage" in a] == ["DispatchFunction"]
+    assert sorted(n for n, a in allowed.items() if "sqs:SendMessage" in a) == ["DispatchFunction",
+                                                                               "IngestFunction"]
+    ingest_sends = [s for s in role_statements(cfn, "IngestFunction") if "sqs:SendMessage" in actions_of([s])]
+    assert [s["Resource"] for s in ingest_sends] == [{"Fn::GetAtt": ["FixDeadLetterQueue", "Arn"]}]
     readers_of_secrets = {n for n, a in allowed.items() if "ssm:GetParameter" in a}
     assert "IngestFunction" not in readers_of_secrets and "DispatchFunction" not in readers_of_secrets
     assert "CommitBranchFunction" in readers_of_secrets
