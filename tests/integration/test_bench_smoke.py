@@ -87,3 +87,14 @@ def test_run_all_reports_an_unreadable_output_as_a_problem():
     result = run_all.run(bench, quick=True)
     assert result.returncode == 2 and result.problem.startswith("exit status 2")
     assert result.headlines == []
+
+
+@pytest.mark.timeout(TIMEOUT + 30)
+def test_ingest_cost_json_stays_parseable_past_100_invocations():
+    # Powertools printed its (disabled) metric set to stdout once a metric reached 100 values
+    proc = run_script("ingest_cost.py", ["--events", "120", "--batch-size", "1", "--unique", "50",
+                                         "--distribution", "zipf", "--imports", "1", "--json"])
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    report = json.loads(proc.stdout)
+    (run,) = report["runs"]
+    assert run["batches"] == 120 and run["max_excess_writes"] == 0
