@@ -334,6 +334,16 @@ def test_each_capability_belongs_to_one_function(cfn: dict[str, Any]) -> None:
     assert not any(a.startswith("s3:") for a in allowed["IngestFunction"])
 
 
+def test_every_step_function_can_build_its_services_and_record_its_step(cfn: dict[str, Any]) -> None:
+    # Each step handler builds the AWS services (settings and secrets from SSM, the code host)
+    # and the step recorder stores the step's input in S3 and its record in DynamoDB.
+    for name in STEP_HANDLERS:
+        allowed = actions_of(role_statements(cfn, name))
+        needed = {"ssm:GetParameter", "s3:GetObject", "s3:PutObject", "dynamodb:GetItem",
+                  "dynamodb:UpdateItem", "kms:Decrypt"}
+        assert needed <= allowed, (name, needed - allowed)
+
+
 # ------------------------------------------------------------------------------ filter pattern
 
 
