@@ -178,7 +178,7 @@ def independent_check(case: Case, tree: Path, proposal: EditProposal, baseline_p
         (tree / path).write_text(text)
     tests = _run(case.test_command, tree)
     if tests.returncode != 0:
-        return "tests fail after the patch: " + tests.stdout.strip().splitlines()[-1:][0]
+        return "tests fail after the patch: " + (tests.stdout.strip().splitlines()[-1:] or [""])[0]
     if _passed(tests.stdout) < baseline_passed:
         return f"fewer tests pass after the patch ({_passed(tests.stdout)} < {baseline_passed})"
     repro = _run([sys.executable, HARNESS], tree)

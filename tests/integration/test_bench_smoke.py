@@ -32,13 +32,17 @@ CASES = {
 }
 
 
-def run_all_module() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("bench_run_all", BENCH / "run_all.py")
+def load_bench(script: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"bench_{Path(script).stem}", BENCH / script)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules[spec.name] = module  # dataclasses look their module up while the class is built
     spec.loader.exec_module(module)
     return module
+
+
+def run_all_module() -> ModuleType:
+    return load_bench("run_all.py")
 
 
 def run_script(script: str, args: list[str]) -> subprocess.CompletedProcess[str]:
@@ -98,3 +102,17 @@ def test_ingest_cost_json_stays_parseable_past_100_invocations():
     report = json.loads(proc.stdout)
     (run,) = report["runs"]
     assert run["batches"] == 120 and run["max_excess_writes"] == 0
+
+
+
+def test_fix_rate_check_reports_a_silent_failing_test_command(tmp_path: Path):
+    # a test command that fails without printing anything used to raise IndexError here
+    from selfheal.domain.fixing import EditProposal, SearchReplace
+
+    fix_rate = load_bench("fix_rate.py")
+    (tmp_path / "app.py").write_text("x = 1\n")
+    case = fix_rate.Case("silent", tmp_path, "", "fix", [sys.executable, "-c", "raise SystemExit(3)"])
+    proposal = EditProposal(edits=[SearchReplace(path="app.py", search="x = 1\n", replace="x = 2\n")])
+    problem = fix_rate.independent_check(case, tmp_path, proposal, baseline_passed=0)
+    assert problem == "tests fail after the patch: "
+    assert (tmp_path / "app.py").read_text() == "x = 2\n"
