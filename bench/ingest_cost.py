@@ -10,9 +10,9 @@ cold import time in fresh subprocesses, side by side with its neighbours.
 
     .venv/bin/python bench/ingest_cost.py [--events 2000] [--batch-size 100] [--distribution both]
 
-Prices (us-east-1, on-demand, x86): DynamoDB $0.625 per million WRU, $0.25 per GB-month;
-Lambda $0.20 per million requests and $0.0000166667 per GB-second. The Lambda duration is the
-handler's measured time under moto plus an assumed round-trip per DynamoDB write
+Prices (us-east-1, on-demand, arm64 as template.yaml deploys): DynamoDB $0.625 per million WRU,
+$0.25 per GB-month; Lambda $0.20 per million requests and $0.0000133334 per GB-second. The Lambda
+duration is the handler's measured time under moto plus an assumed round-trip per DynamoDB write
 (``--write-latency-ms``), since moto answers in-process. Free tiers are ignored.
 """
 
@@ -41,7 +41,7 @@ GUIDANCE = {"dynamodb": 17.08, "lambda": 2.43}
 WRU_PRICE = 0.625 / 1_000_000
 STORAGE_PRICE_GB = 0.25
 LAMBDA_REQUEST_PRICE = 0.20 / 1_000_000
-LAMBDA_GB_SECOND = 0.0000166667
+LAMBDA_GB_SECOND = 0.0000133334  # arm64 (template.yaml: Architectures [arm64])
 TYPES = ("KeyError", "ValueError", "TypeError", "AttributeError", "IndexError", "ZeroDivisionError")
 
 

@@ -151,7 +151,8 @@ def parse_workflow_overhead(out: str) -> list[Headline]:
 
 
 BENCHES = (
-    Bench("parse_throughput", "parse_throughput.py", ("--mb", "20"), ("--mb", "1"), parse_parse_throughput),
+    Bench("parse_throughput", "parse_throughput.py", ("--mb", "20", "--repeat", "3"), ("--mb", "1"),
+          parse_parse_throughput),
     Bench("ingest_cost", "ingest_cost.py", ("--events", "1000", "--imports", "3"),
           ("--events", "100", "--unique", "50", "--distribution", "zipf", "--imports", "1"),
           parse_ingest_cost),
