@@ -1,18 +1,34 @@
 """Lambda handler of the ``InvokeModel`` state: validate the input model, run the step, return the
-output model (the business logic is ``selfheal.services.workflow.steps.invoke_model``)."""
+output model (the business logic is ``selfheal.services.workflow.steps.invoke_model``).
+
+It also emits the EMF metric ``FixCostUSD`` (namespace from ``POWERTOOLS_METRICS_NAMESPACE``,
+dimension ``service``) per model call, which the template's fix-cost alarm watches.
+"""
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
 
 from functions import _runtime
 from selfheal.services.workflow.models import InvokeModelInput, parse_input
 from selfheal.services.workflow.steps import invoke_model
 
 STATE = "InvokeModel"
+metrics = Metrics(service="selfheal")
 
 
+@metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     payload = parse_input(STATE, event)
     assert isinstance(payload, InvokeModelInput)
-    return invoke_model(_runtime.services(), payload).to_payload()
+    services = _runtime.services()
+    result = invoke_model(services, payload)
+    reply = json.loads(services.artifacts.get_bytes(result.artifacts["reply"]))
+    metrics.add_metric(name="FixCostUSD", unit=MetricUnit.Count, value=float(reply.get("cost_usd") or 0.0))
+    metrics.add_metric(name="ModelTokens", unit=MetricUnit.Count,
+                       value=int(reply.get("tokens_in") or 0) + int(reply.get("tokens_out") or 0))
+    return result.to_payload()
