@@ -97,3 +97,40 @@ def test_table_comes_from_the_stack_outputs(moto_url: str) -> None:
     assert store.get(fp("stack")).status == Status.QUEUED  # type: ignore[union-attr]
     missing = run_script("redrive", moto_url, fp("stack"), "--stack-name", "nope")
     assert missing.returncode == 1 and "cannot read stack 'nope'" in missing.stderr
+
+
+def test_redrive_with_the_bucket_resumes_at_the_failed_state(moto_url: str) -> None:
+    """With the artifacts bucket, the re-drive request carries the failed state's recorded input,
+    so the fresh execution resumes at OpenPullRequest instead of paying for the model again."""
+    from selfheal.adapters.artifacts_s3 import S3ArtifactStore
+    from selfheal.domain.records import StepRecord, utcnow
+
+    table, store = seeded(moto_url)
+    bucket = f"artifacts-{uuid.uuid4().hex[:8]}"
+    s3 = client(moto_url, "s3")
+    s3.create_bucket(Bucket=bucket)
+    artifacts = S3ArtifactStore(bucket, client=s3)
+    target = fp("pr-failed")
+    store.observe(Observation(fingerprint=target, exc_type="KeyError", message="'order_items'"))
+    store.transition(target, Status.FIXING)
+    attempt = store.start_attempt(target, "exec-1")
+    recorded = {"fingerprint": target, "attempt": attempt.number, "round": 1, "verdict": "valid",
+                "artifacts": {"reply": "s3://x/reply.json"}}
+    ref = artifacts.put_bytes(f"{target}/attempt-1/OpenPullRequest-input.json", json.dumps(recorded).encode())
+    now = utcnow()
+    store.record_step(target, attempt.number, StepRecord(
+        state="OpenPullRequest", started_at=now, finished_at=now, outcome="failed",
+        error="CodeHostForbidden", artifacts={"input": ref}))
+    store.finish_attempt(target, attempt.number, outcome="failed", failed_state="OpenPullRequest",
+                         error="CodeHostForbidden")
+    store.transition(target, Status.FAILED, reason="test")
+
+    result = run_script("redrive", moto_url, target[:12], "--table", table, "--bucket", bucket)
+    assert result.returncode == 0, result.stdout + result.stderr
+    record = store.get(target)
+    assert record is not None and record.status == Status.QUEUED
+    marker = record.attempts[-1].steps[-1]
+    assert marker.state == "RedriveRequested"
+    request = json.loads(artifacts.get_bytes(marker.artifacts["request"]))
+    assert request["resume_from"] == "OpenPullRequest" and request["redrive"] is True
+    assert request["artifacts"] == {"reply": "s3://x/reply.json"}  # the model's reply is reused
