@@ -60,7 +60,7 @@ def _list(store: SqliteErrorStore, status: str | None, limit: int, as_json: bool
     if not records:
         click.echo("no errors recorded" + (f" with status {status}" if status else ""))
         return
-    print_table("errors", ["fingerprint", "status", "count", "first seen", "last seen", "type", "location",
+    print_table("errors", ["id", "status", "count", "first seen", "last seen", "type", "location",
                            "message"],
                 [[r.short_id, r.status.value, r.count, fmt_time(r.first_seen), fmt_time(r.last_seen),
                   r.exc_type, r.location, _short(r.message)] for r in records])
