@@ -2,11 +2,12 @@
 """Run every benchmark under ``bench/`` in sequence and print a summary of the headline ratios.
 
 Each benchmark runs as its own subprocess (``sys.executable bench/<script>``) with small default
-sizes (``--quick``: the smallest sizes, as the smoke test uses), its output is kept, and the
+sizes (``--quick``: the smallest sizes, as the smoke test uses; ``--full``: each script's own
+defaults, the sizes docs/benchmarks.md reports), its output is kept, and the
 headline numbers are read from the lines the scripts print. The machine's load average is
 recorded before and after each run, since every number here is measured on a shared machine.
 
-    .venv/bin/python bench/run_all.py [--quick] [--only NAME ...] [--json] [--show-output]
+    .venv/bin/python bench/run_all.py [--quick | --full] [--only NAME ...] [--json] [--show-output]
 
 Exit status: 0 when every benchmark ran and printed its headline lines; 1 when one crashed,
 timed out or printed something the summary cannot read. A missed target is reported in the
@@ -169,9 +170,10 @@ def _load() -> str:
     return " ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
-def run(bench: Bench, *, quick: bool) -> Result:
+def run(bench: Bench, *, quick: bool = False, full: bool = False) -> Result:
     """Run one benchmark script as a subprocess and read its headline numbers."""
-    argv = [sys.executable, str(BENCH / bench.script), *(bench.quick_args if quick else bench.args)]
+    args = () if full else bench.quick_args if quick else bench.args
+    argv = [sys.executable, str(BENCH / bench.script), *args]
     before = _load()
     started = time.perf_counter()
     try:
@@ -216,7 +218,9 @@ def print_summary(results: list[Result]) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
-    parser.add_argument("--quick", action="store_true", help="smallest sizes (what the smoke test runs)")
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument("--quick", action="store_true", help="smallest sizes (what the smoke test runs)")
+    size.add_argument("--full", action="store_true", help="each script's own default sizes (slower)")
     parser.add_argument("--only", action="append", choices=[b.name for b in BENCHES], metavar="NAME",
                         help="run only this benchmark (repeatable)")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
@@ -227,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.only and bench.name not in args.only:
             continue
         print(f"running {bench.name} ...", file=sys.stderr, flush=True)
-        result = run(bench, quick=args.quick)
+        result = run(bench, quick=args.quick, full=args.full)
         if args.show_output and not args.json:
             print(f"===== {bench.name}: {' '.join(result.argv[1:])}\n{result.output}")
         results.append(result)
