@@ -12,20 +12,28 @@ import base64
 import re
 import shutil
 import tarfile
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from email.utils import parsedate_to_datetime
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import requests
 from github import Auth, Github, GithubException, InputGitTreeElement, RateLimitExceededException
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
 
+from selfheal.adapters.codehost_common import (
+    REGULAR_MODES,
+    HostApiCalls,
+    check_commit_files,
+    decode_text,
+    readable_path,
+    temporary_tree,
+    write_blob,
+)
 from selfheal.adapters.local_git import foreign_commits_message, safe_repo_path
 from selfheal.errors import (
     CodeHostAuthFailed,
@@ -101,7 +109,9 @@ def classify(exc: Exception, what: str) -> SelfhealError:
     return CodeHostForbidden(f"{what}: GitHub error {status}: {text}")
 
 
-class _GitHubBase:
+class _GitHubBase(HostApiCalls):
+    _host_error: ClassVar[type[Exception]] = GithubException
+
     def __init__(self, full_name: str, *, token: str | None = None, base_url: str | None = None,
                  client: Github | None = None, base_branch: str | None = None) -> None:
         if full_name.count("/") != 1:
@@ -113,11 +123,11 @@ class _GitHubBase:
         self._repo_obj: Repository | None = None
         self._lock = threading.Lock()
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (GithubException, requests.exceptions.RequestException) as exc:
-            raise classify(exc, what) from exc
+    def _status(self, exc: Exception) -> int | None:
+        return exc.status if isinstance(exc, GithubException) else None
+
+    def _classify(self, exc: Exception, what: str) -> SelfhealError:
+        return classify(exc, what)
 
     def repo(self) -> Repository:
         """The PyGithub repository (fetched once)."""
@@ -135,14 +145,10 @@ class _GitHubBase:
 
     def resolve(self, ref: str | None = None) -> str:
         name = ref or self.default_branch()
-        try:
-            return str(self.repo().get_commit(name).sha)
-        except GithubException as exc:
-            if exc.status in (404, 422):
-                raise SourceNotFound(f"no commit {name!r} in {self.full_name}") from exc
-            raise classify(exc, f"resolve {name}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise classify(exc, f"resolve {name}") from exc
+        commit = self._find(f"resolve {name}", self.repo().get_commit, name, missing=(404, 422))
+        if commit is None:
+            raise SourceNotFound(f"no commit {name!r} in {self.full_name}")
+        return str(commit.sha)
 
 
 class GitHubRepository(_GitHubBase):
@@ -162,23 +168,14 @@ class GitHubRepository(_GitHubBase):
         return [e.path for e in self._tree(revision) if e.type == "blob"]
 
     def read_file(self, path: str, revision: str) -> str | None:
-        try:
-            safe_repo_path(path)
-        except EditRejected:
+        if not readable_path(path):
             return None
         sha = self.resolve(revision)
-        try:
-            content = self.repo().get_contents(path, ref=sha)
-        except GithubException as exc:
-            if exc.status == 404:
-                return None
-            raise classify(exc, f"read {path}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise classify(exc, f"read {path}") from exc
-        if isinstance(content, list) or content.type != "file":
+        content = self._find(f"read {path}", self.repo().get_contents, path, ref=sha)
+        if content is None or isinstance(content, list) or content.type != "file":
             return None
         data = content.decoded_content if content.content else self._blob(content.sha)
-        return _text(data)
+        return decode_text(data)
 
     def _blob(self, sha: str) -> bytes:
         blob = self._call("read blob", self.repo().get_git_blob, sha)
@@ -190,15 +187,10 @@ class GitHubRepository(_GitHubBase):
     @contextmanager
     def _checkout(self, revision: str) -> Iterator[Path]:
         sha = self.resolve(revision)
-        tmp = Path(tempfile.mkdtemp(prefix="selfheal-gh-tree-"))
-        try:
-            root = tmp / "tree"
-            root.mkdir()
+        with temporary_tree("selfheal-gh-tree-") as root:
             if not self._from_tarball(sha, root):
                 self._from_blobs(sha, root)
             yield root
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
     def _from_tarball(self, sha: str, root: Path) -> bool:
         """One download of the tarball (fast); False when the host does not offer it."""
@@ -222,13 +214,8 @@ class GitHubRepository(_GitHubBase):
 
     def _from_blobs(self, sha: str, root: Path) -> None:
         for e in self._tree(sha):
-            if e.type != "blob" or e.mode not in ("100644", "100755"):
-                continue  # submodules and symlinks are not materialised
-            target = root / safe_repo_path(e.path)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            target.write_bytes(self._blob(e.sha))
-            if e.mode == "100755":
-                target.chmod(0o755)
+            if e.type == "blob" and e.mode in REGULAR_MODES:  # submodules and symlinks are not materialised
+                write_blob(root, e.path, e.mode, self._blob(e.sha))
 
 
 def _extract_member(tar: tarfile.TarFile, member: tarfile.TarInfo, root: Path) -> None:
@@ -262,14 +249,11 @@ class GitHubHost(_GitHubBase):
         base = self._call("read base commit", repo.get_git_commit, base_sha)
         modes = {e.path: e.mode for e in self._call("read base tree", repo.get_git_tree, base.tree.sha,
                                                     recursive=True).tree}
+        check_commit_files(files, modes)  # all of them before the first blob is written
         elements = []
         for path in sorted(files):
-            safe_repo_path(path)
-            mode = modes.get(path, "100644")
-            if mode not in ("100644", "100755"):
-                raise EditRejected(f"{path} is not a regular file in the repository (mode {mode})")
             blob = self._call(f"write blob {path}", repo.create_git_blob, files[path], "utf-8")
-            elements.append(InputGitTreeElement(path, mode, "blob", sha=blob.sha))
+            elements.append(InputGitTreeElement(path, modes.get(path, "100644"), "blob", sha=blob.sha))
         tree = self._call("write tree", repo.create_git_tree, elements, base.tree)
         ref = self._get_ref(branch)
         if ref is not None:
@@ -302,16 +286,12 @@ class GitHubHost(_GitHubBase):
         return str(self._call("compare commits", lambda: comparison.status)) in ("ahead", "identical")
 
     def _get_ref(self, branch: str) -> Any:
-        try:
+        def loaded() -> Any:
             ref = self.repo().get_git_ref(f"heads/{branch}")
             _ = ref.object  # lazy object: force the GET so a missing ref raises here
             return ref
-        except GithubException as exc:
-            if exc.status == 404:
-                return None
-            raise classify(exc, f"read branch {branch}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise classify(exc, f"read branch {branch}") from exc
+
+        return self._find(f"read branch {branch}", loaded)
 
     def _pulls(self, branch: str, state: str) -> list[GhPullRequest]:
         repo = self.repo()
@@ -369,12 +349,3 @@ def _to_port(pr: GhPullRequest, created: bool) -> PullRequest:
     return PullRequest(url=pr.html_url, number=pr.number, branch=pr.head.ref, base=pr.base.ref,
                        title=pr.title or "", state=state, draft=bool(pr.draft), created=created,
                        labels=[lb.name for lb in pr.labels])
-
-
-def _text(data: bytes) -> str | None:
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None

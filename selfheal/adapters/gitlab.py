@@ -8,20 +8,27 @@ by condition: 429 and 5xx are retryable; 401, 403 and 400/409/422 are not.
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 import gitlab
 import requests
 from gitlab.exceptions import GitlabAuthenticationError, GitlabError
 
-from selfheal.adapters.local_git import foreign_commits_message, safe_repo_path
+from selfheal.adapters.codehost_common import (
+    REGULAR_MODES,
+    HostApiCalls,
+    check_commit_files,
+    decode_text,
+    readable_path,
+    temporary_tree,
+    write_blob,
+)
+from selfheal.adapters.local_git import foreign_commits_message
 from selfheal.errors import (
     CodeHostAuthFailed,
     CodeHostForbidden,
@@ -81,7 +88,10 @@ def classify(exc: Exception, what: str) -> SelfhealError:
     return CodeHostForbidden(f"{what}: GitLab refused ({code}: {text})")
 
 
-class _GitLabBase:
+class _GitLabBase(HostApiCalls):
+    _host_error: ClassVar[type[Exception]] = GitlabError
+    _call_kwargs: ClassVar[dict[str, Any]] = _NO_WAIT
+
     def __init__(self, project: str, *, token: str | None = None, url: str = "https://gitlab.com",
                  client: gitlab.Gitlab | None = None, base_branch: str | None = None) -> None:
         if "/" not in project.strip("/"):
@@ -92,11 +102,11 @@ class _GitLabBase:
         self._project: Any = None
         self._lock = threading.Lock()
 
-    def _call(self, what: str, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs, **_NO_WAIT)
-        except (GitlabError, requests.exceptions.RequestException) as exc:
-            raise classify(exc, what) from exc
+    def _status(self, exc: Exception) -> int | None:
+        return exc.response_code if isinstance(exc, GitlabError) else None
+
+    def _classify(self, exc: Exception, what: str) -> SelfhealError:
+        return classify(exc, what)
 
     def project(self) -> Any:
         """The python-gitlab project (fetched once)."""
@@ -113,14 +123,10 @@ class _GitLabBase:
 
     def resolve(self, ref: str | None = None) -> str:
         name = ref or self.default_branch()
-        try:
-            return str(self.project().commits.get(name, **_NO_WAIT).id)
-        except GitlabError as exc:
-            if exc.response_code == 404:
-                raise SourceNotFound(f"no commit {name!r} in {self.project_path}") from exc
-            raise classify(exc, f"resolve {name}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise classify(exc, f"resolve {name}") from exc
+        commit = self._find(f"resolve {name}", self.project().commits.get, name)
+        if commit is None:
+            raise SourceNotFound(f"no commit {name!r} in {self.project_path}")
+        return str(commit.id)
 
     def _tree(self, sha: str) -> list[dict[str, Any]]:
         items = self._call("read tree", self.project().repository_tree, ref=sha, recursive=True,
@@ -128,15 +134,8 @@ class _GitLabBase:
         return [dict(i) for i in items]
 
     def _raw(self, path: str, sha: str) -> bytes | None:
-        try:
-            data = self.project().files.raw(file_path=path, ref=sha, **_NO_WAIT)
-        except GitlabError as exc:
-            if exc.response_code == 404:
-                return None
-            raise classify(exc, f"read {path}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise classify(exc, f"read {path}") from exc
-        return bytes(data)
+        data = self._find(f"read {path}", self.project().files.raw, file_path=path, ref=sha)
+        return None if data is None else bytes(data)
 
 
 class GitLabRepository(_GitLabBase):
@@ -146,12 +145,10 @@ class GitLabRepository(_GitLabBase):
         return [e["path"] for e in self._tree(self.resolve(revision)) if e["type"] == "blob"]
 
     def read_file(self, path: str, revision: str) -> str | None:
-        try:
-            safe_repo_path(path)
-        except EditRejected:
+        if not readable_path(path):
             return None
         data = self._raw(path, self.resolve(revision))
-        return None if data is None else _text(data)
+        return None if data is None else decode_text(data)
 
     def checkout(self, revision: str) -> AbstractContextManager[Path]:
         return self._checkout(revision)
@@ -159,22 +156,12 @@ class GitLabRepository(_GitLabBase):
     @contextmanager
     def _checkout(self, revision: str) -> Iterator[Path]:
         entries = self._tree(self.resolve(revision))
-        tmp = Path(tempfile.mkdtemp(prefix="selfheal-gl-tree-"))
-        try:
-            root = tmp / "tree"
-            root.mkdir()
+        with temporary_tree("selfheal-gl-tree-") as root:
             for e in entries:
-                if e["type"] != "blob" or e["mode"] not in ("100644", "100755"):
-                    continue
-                target = root / safe_repo_path(e["path"])
-                target.parent.mkdir(parents=True, exist_ok=True)
-                data = self._call("read blob", self.project().repository_raw_blob, e["id"])
-                target.write_bytes(bytes(data))
-                if e["mode"] == "100755":
-                    target.chmod(0o755)
+                if e["type"] == "blob" and e["mode"] in REGULAR_MODES:
+                    data = self._call("read blob", self.project().repository_raw_blob, e["id"])
+                    write_blob(root, e["path"], e["mode"], bytes(data))
             yield root
-        finally:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 class GitLabHost(_GitLabBase):
@@ -185,10 +172,7 @@ class GitLabHost(_GitLabBase):
             raise EditRejected("no files to commit")
         base = self.resolve(base_revision)
         modes = {e["path"]: e["mode"] for e in self._tree(base)}
-        for path in files:
-            safe_repo_path(path)
-            if modes.get(path, "100644") not in ("100644", "100755"):
-                raise EditRejected(f"{path} is not a regular file in the repository")
+        check_commit_files(files, modes)
         tip = self._branch_tip(branch)
         if tip is not None:
             commit = self._call("read branch head", self.project().commits.get, tip)
@@ -205,14 +189,8 @@ class GitLabHost(_GitLabBase):
         return str(commit.id)
 
     def _branch_tip(self, branch: str) -> str | None:
-        try:
-            return str(self.project().branches.get(branch, **_NO_WAIT).commit["id"])
-        except GitlabError as exc:
-            if exc.response_code == 404:
-                return None
-            raise classify(exc, f"read branch {branch}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise classify(exc, f"read branch {branch}") from exc
+        found = self._find(f"read branch {branch}", self.project().branches.get, branch)
+        return None if found is None else str(found.commit["id"])
 
     def _same_change(self, commit: Any, files: dict[str, str]) -> bool:
         changed = {d["new_path"] for d in self._call("read diff", commit.diff, get_all=True)}
@@ -263,12 +241,3 @@ def _to_port(mr: Any, created: bool) -> PullRequest:
     return PullRequest(url=str(mr.web_url), number=int(mr.iid), branch=str(mr.source_branch),
                        base=str(mr.target_branch), title=title.removeprefix("Draft: "), state=state,
                        draft=draft, created=created, labels=[str(lb) for lb in mr.labels])
-
-
-def _text(data: bytes) -> str | None:
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
