@@ -139,38 +139,26 @@ def show(ctx: click.Context, fingerprint: str, home: Path | None, as_json: bool)
         _show_text(rec)
 
 
-def _change(ctx: click.Context, home: Path | None, fingerprint: str, to: Status, reason: str) -> None:
-    store = _store(ctx, home)
-    fp = resolve(store, fingerprint)
-    rec = store.transition(fp, to, reason=reason)
-    click.echo(f"{rec.short_id} is now {rec.status.value}")
+def _status_command(name: str, to: Status, default_reason: str, doc: str) -> click.Command:
+    """``selfheal errors <name> FINGERPRINT [--reason R]``: move one error to status ``to``."""
+
+    @errors.command(name, help=doc)
+    @click.argument("fingerprint")
+    @_home_option
+    @click.option("--reason", default=default_reason, show_default=True)
+    @click.pass_context
+    def command(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
+        store = _store(ctx, home)
+        rec = store.transition(resolve(store, fingerprint), to, reason=reason)
+        click.echo(f"{rec.short_id} is now {rec.status.value}")
+
+    return command
 
 
-@errors.command("ignore")
-@click.argument("fingerprint")
-@_home_option
-@click.option("--reason", default="ignored by hand", show_default=True)
-@click.pass_context
-def ignore(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
-    """Stop tracking an error for fixes (status IGNORED)."""
-    _change(ctx, home, fingerprint, Status.IGNORED, reason)
-
-
-@errors.command("resolve")
-@click.argument("fingerprint")
-@_home_option
-@click.option("--reason", default="resolved by hand", show_default=True)
-@click.pass_context
-def resolve_cmd(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
-    """Mark an error fixed (status RESOLVED); if it is seen again it becomes REGRESSED."""
-    _change(ctx, home, fingerprint, Status.RESOLVED, reason)
-
-
-@errors.command("queue")
-@click.argument("fingerprint")
-@_home_option
-@click.option("--reason", default="re-driven by hand", show_default=True)
-@click.pass_context
-def queue(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
-    """Queue a new fix attempt for an error (status QUEUED; ``selfheal watch`` starts it)."""
-    _change(ctx, home, fingerprint, Status.QUEUED, reason)
+ignore = _status_command("ignore", Status.IGNORED, "ignored by hand",
+                         "Stop tracking an error for fixes (status IGNORED).")
+resolve_cmd = _status_command(
+    "resolve", Status.RESOLVED, "resolved by hand",
+    "Mark an error fixed (status RESOLVED); if it is seen again it becomes REGRESSED.")
+queue = _status_command("queue", Status.QUEUED, "re-driven by hand",
+                        "Queue a new fix attempt for an error (status QUEUED; ``selfheal watch`` starts it).")
