@@ -33,14 +33,19 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from selfheal.adapters.store_common import (
+    allowed_sources,
+    check_attempt_fields,
+    refused,
+    transition_fields,
+    ts,
+)
 from selfheal.domain.records import (
-    ALLOWED_TRANSITIONS,
     Attempt,
     ErrorRecord,
     Observation,
     Status,
     StepRecord,
-    check_transition,
     utcnow,
 )
 from selfheal.errors import ConcurrentUpdate, ErrorNotFound, StoreUnavailable
@@ -66,9 +71,6 @@ TABLE_SCHEMA: dict[str, Any] = {
 }
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
               "InternalServerError", "ServiceUnavailable"}
-ATTEMPT_FIELDS = frozenset({"outcome", "failed_state", "error", "cause", "reasons", "finished_at",
-                            "execution"})
-_TRANSITION_FIELDS = frozenset({"branch", "pr_url", "previous_pr_url"})
 
 
 def create_table(table_name: str, client: Any = None) -> dict[str, Any]:
@@ -87,12 +89,6 @@ def _default_client() -> Any:
 
 
 # --- attribute value conversion -------------------------------------------------------------
-
-
-def ts(value: datetime) -> str:
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 def _plain(value: Any) -> Any:
@@ -317,13 +313,8 @@ class DynamoDBErrorStore:
                    reason: str | None = None, fields: dict[str, Any] | None = None) -> ErrorRecord:
         """Conditional status change: one ``UpdateItem`` with ``status IN (allowed sources)``."""
         to = Status(to)
-        allowed = {s for s, targets in ALLOWED_TRANSITIONS.items() if to in targets}
-        if expected is not None:
-            allowed &= {Status(s) for s in expected}
-        extra = dict(fields or {})
-        unknown = set(extra) - _TRANSITION_FIELDS
-        if unknown:
-            raise ValueError(f"transition cannot set {sorted(unknown)}")
+        allowed = allowed_sources(to, expected)
+        extra = transition_fields(fields)
         if allowed:
             e = _Expr()
             sets = {"status": to.value, "status_reason": reason, "updated_at": utcnow(), **extra}
@@ -342,9 +333,7 @@ class DynamoDBErrorStore:
         current = self.get(fingerprint)
         if current is None:
             raise ErrorNotFound(f"no error {fingerprint}")
-        if expected is None or current.status in expected:
-            check_transition(current.status, to)
-        raise ConcurrentUpdate(f"error {fingerprint} is {current.status}, expected one of {sorted(allowed)}")
+        raise refused(fingerprint, current.status, to, expected, allowed)
 
     # --- attempts -----------------------------------------------------------------------------
 
@@ -405,9 +394,7 @@ class DynamoDBErrorStore:
 
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
         """Set outcome / failed_state / error / cause / reasons / finished_at (and execution)."""
-        unknown = set(fields) - ATTEMPT_FIELDS
-        if unknown:
-            raise ValueError(f"finish_attempt cannot set {sorted(unknown)}")
+        check_attempt_fields(fields)
         if not fields:
             return
         checked = Attempt.model_validate({"number": attempt, **fields}).model_dump(mode="json")

@@ -20,21 +20,26 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from selfheal.adapters.store_common import (
+    allowed_sources,
+    check_attempt_fields,
+    refused,
+    transition_fields,
+    ts,
+)
 from selfheal.domain.records import (
-    ALLOWED_TRANSITIONS,
     Attempt,
     ErrorRecord,
     Observation,
     Status,
     StepRecord,
-    check_transition,
     utcnow,
 )
-from selfheal.errors import ConcurrentUpdate, ErrorNotFound, StoreUnavailable
+from selfheal.errors import ErrorNotFound, StoreUnavailable
 from selfheal.ports import ObserveResult
 
 _SCHEMA = """
@@ -77,15 +82,6 @@ CREATE INDEX IF NOT EXISTS usage_at ON usage (at);
 
 # Columns of ErrorRecord kept in their own SQL columns; everything else lives in ``data``.
 _COLUMNS = ("fingerprint", "status", "count", "first_seen", "last_seen", "updated_at")
-ATTEMPT_FIELDS = frozenset({"outcome", "failed_state", "error", "cause", "reasons", "finished_at",
-                            "execution"})
-
-
-def ts(value: datetime) -> str:
-    """Fixed-width UTC ISO text (naive datetimes are taken as UTC)."""
-    if value.tzinfo is None:
-        value = value.replace(tzinfo=UTC)
-    return value.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 class SqliteErrorStore:
@@ -224,19 +220,14 @@ class SqliteErrorStore:
                    reason: str | None = None, fields: dict[str, Any] | None = None) -> ErrorRecord:
         """Conditional status change (see ``ErrorStore.transition``)."""
         to = Status(to)
-        allowed = {s for s, targets in ALLOWED_TRANSITIONS.items() if to in targets}
-        if expected is not None:
-            allowed &= {Status(s) for s in expected}
-        extra = _transition_fields(fields)
+        allowed = allowed_sources(to, expected)
+        extra = transition_fields(fields)
         with self._tx() as conn:
             rec = self._fetch(conn, fingerprint)
             if rec is None:
                 raise ErrorNotFound(f"no error {fingerprint}")
-            if expected is None or rec.status in expected:
-                check_transition(rec.status, to)
             if rec.status not in allowed:
-                raise ConcurrentUpdate(
-                    f"error {fingerprint} is {rec.status}, expected one of {sorted(allowed)}")
+                raise refused(fingerprint, rec.status, to, expected, allowed)
             rec = rec.model_copy(update={"status": to, "status_reason": reason,
                                          "updated_at": utcnow(), **extra})
             self._write(conn, rec)
@@ -274,9 +265,7 @@ class SqliteErrorStore:
 
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
         """Set outcome / failed_state / error / cause / reasons / finished_at (and execution)."""
-        unknown = set(fields) - ATTEMPT_FIELDS
-        if unknown:
-            raise ValueError(f"finish_attempt cannot set {sorted(unknown)}")
+        check_attempt_fields(fields)
         with self._tx() as conn:
             doc = self._attempt_doc(conn, fingerprint, attempt)
             doc.update(fields)
@@ -312,14 +301,3 @@ class SqliteErrorStore:
                                     (ts(since),)).fetchone()
         return int(n)
 
-
-_TRANSITION_FIELDS = frozenset({"branch", "pr_url", "previous_pr_url"})
-
-
-def _transition_fields(fields: dict[str, Any] | None) -> dict[str, Any]:
-    """The record fields ``transition`` may set with the status (shared rule of both adapters)."""
-    fields = dict(fields or {})
-    unknown = set(fields) - _TRANSITION_FIELDS
-    if unknown:
-        raise ValueError(f"transition cannot set {sorted(unknown)}")
-    return fields
