@@ -8,6 +8,7 @@ import ast
 
 from selfheal.domain.fixing import SearchReplace
 from selfheal.fixers.rules_common import (
+    Candidate,
     FuncNode,
     Source,
     func_of,
@@ -267,6 +268,17 @@ def guard_edits(
         if edit is not None:
             out.append((kind, edit))
     return out
+
+
+def guard_candidates(guards: list[tuple[str, SearchReplace]], *, cause: str, when: str, score: float,
+                     rule: str, skip: str = "skip the item") -> list[Candidate]:
+    """One candidate per ``guard_edits`` pair, summarised "Guard: <skip|return early> when <when>"
+    and named ``<rule>.guard.<kind>``."""
+    return [
+        Candidate((edit,), cause, f"Guard: {skip if kind == 'continue' else 'return early'} when {when}",
+                  score, f"{rule}.guard.{kind}")
+        for kind, edit in guards
+    ]
 
 
 def _assigned_in_loop(loop: ast.For | ast.While | ast.AsyncFor, names: set[str]) -> bool:

@@ -16,7 +16,7 @@ from selfheal.fixers.rules_common import (
     replace_node,
     stmt_of,
 )
-from selfheal.fixers.rules_guard import guard_edits, usage_default
+from selfheal.fixers.rules_guard import guard_candidates, guard_edits, usage_default
 
 _POPS = {"pop", "popleft", "popitem"}
 
@@ -76,13 +76,8 @@ def _candidates(site: Site, access: ast.expr, seq: ast.expr, rank: int) -> list[
         return out
     stmt = stmt_of(src, access)
     if stmt is not None and not isinstance(stmt, ast.While):
-        for kind, edit in guard_edits(src, stmt, f"not {seq_text}", names_in(seq)):
-            what = "skip the item" if kind == "continue" else "return early"
-            out.append(
-                Candidate(
-                    (edit,), cause, f"Guard: {what} when {seq_text} is empty", base, f"index.guard.{kind}"
-                )
-            )
+        out += guard_candidates(guard_edits(src, stmt, f"not {seq_text}", names_in(seq)),
+                                cause=cause, when=f"{seq_text} is empty", score=base, rule="index")
     default = usage_default(src, access) or "None"
     parent = src.parent(access)
     bare = isinstance(parent, ast.Assign | ast.Return | ast.AnnAssign | ast.keyword | ast.Expr)

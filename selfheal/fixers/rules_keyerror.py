@@ -17,7 +17,7 @@ from selfheal.fixers.rules_common import (
     replace_node,
     stmt_of,
 )
-from selfheal.fixers.rules_guard import guard_edits, usage_default
+from selfheal.fixers.rules_guard import guard_candidates, guard_edits, usage_default
 
 PAYLOAD_WORDS = re.compile(
     r"(event|payload|body|data|request|req|record|row|message|msg|params|query|headers|config|cfg|"
@@ -197,19 +197,10 @@ def _candidates(site: Site, sub: ast.Subscript, key: str | int | None) -> list[C
         )
     stmt = stmt_of(src, sub)
     if stmt is not None and is_pure(sub.value) and not isinstance(stmt, ast.While):
-        for kind, guard in guard_edits(
-            src, stmt, f"{key_src} not in {mapping}", {_root_name(sub.value) or ""}
-        ):
-            verb = "skip the record" if kind == "continue" else "return early"
-            out.append(
-                Candidate(
-                    (guard,),
-                    cause,
-                    f"Guard: {verb} when {key_src} is missing from {mapping}",
-                    60 - penalty,
-                    f"keyerror.guard.{kind}",
-                )
-            )
+        out += guard_candidates(
+            guard_edits(src, stmt, f"{key_src} not in {mapping}", {_root_name(sub.value) or ""}),
+            cause=cause, when=f"{key_src} is missing from {mapping}", score=60 - penalty, rule="keyerror",
+            skip="skip the record")
     if default:
         edit = replace_node(src, sub, f"{mapping}.get({key_src})")
         if edit:

@@ -16,7 +16,7 @@ from selfheal.fixers.rules_common import (
     replace_node,
     stmt_of,
 )
-from selfheal.fixers.rules_guard import guard_edits, usage_default
+from selfheal.fixers.rules_guard import guard_candidates, guard_edits, usage_default
 
 _ATTR = re.compile(r"'NoneType' object has no attribute '(\w+)'")
 _LIKELY_NONE = re.compile(
@@ -128,11 +128,8 @@ def _candidates(site: Site, kind: str, expr: ast.expr, rank: int) -> list[Candid
                 Candidate((edit,), cause, f"Treat a missing {text} as empty", base + 5, "none.or_empty")
             )
     if stmt is not None and is_pure(expr) and not isinstance(stmt, ast.While):
-        for kind_, edit in guard_edits(src, stmt, f"{text} is None", names_in(expr)):
-            what = "skip the item" if kind_ == "continue" else "return early"
-            out.append(
-                Candidate((edit,), cause, f"Guard: {what} when {text} is None", base, f"none.guard.{kind_}")
-            )
+        out += guard_candidates(guard_edits(src, stmt, f"{text} is None", names_in(expr)),
+                                cause=cause, when=f"{text} is None", score=base, rule="none")
     inline = _inline(site, kind, expr)
     if inline is not None:
         # A JSON null read with a constant key: (x or {}).get(k) keeps the rest of the statement.

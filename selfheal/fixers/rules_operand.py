@@ -15,7 +15,7 @@ from selfheal.fixers.rules_common import (
     replace_node,
     stmt_of,
 )
-from selfheal.fixers.rules_guard import guard_edits
+from selfheal.fixers.rules_guard import guard_candidates, guard_edits
 
 _UNSUPPORTED = re.compile(r"unsupported operand type\(s\) for (\S+?): '(\w+)' and '(\w+)'")
 _CONCAT = re.compile(r'can only concatenate (\w+) \(not "NoneType"\) to \w+')
@@ -100,11 +100,6 @@ def _candidates(site: Site, expr: ast.expr, neutral: str | None, rank: int) -> l
             out.append(Candidate((edit,), cause, f"Treat a missing {text} as {neutral}", base, "operand.or"))
     stmt = stmt_of(src, expr)
     if stmt is not None and is_pure(expr) and not isinstance(stmt, ast.While):
-        for kind, edit in guard_edits(src, stmt, f"{text} is None", names_in(expr)):
-            what = "skip the item" if kind == "continue" else "return early"
-            out.append(
-                Candidate(
-                    (edit,), cause, f"Guard: {what} when {text} is None", base - 8, f"operand.guard.{kind}"
-                )
-            )
+        out += guard_candidates(guard_edits(src, stmt, f"{text} is None", names_in(expr)),
+                                cause=cause, when=f"{text} is None", score=base - 8, rule="operand")
     return out

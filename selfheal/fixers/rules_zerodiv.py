@@ -17,7 +17,7 @@ from selfheal.fixers.rules_common import (
     replace_node,
     stmt_of,
 )
-from selfheal.fixers.rules_guard import guard_edits
+from selfheal.fixers.rules_guard import guard_candidates, guard_edits
 
 _DIV_OPS = (ast.Div, ast.FloorDiv, ast.Mod)
 
@@ -94,14 +94,8 @@ def _candidates(site: Site, op: ast.AST, divisor: ast.expr, rank: int) -> list[C
         guards = [("return", edit)] if edit else []
     else:
         guards = guard_edits(src, stmt, f"not {_emptiness(src, divisor)}", names_in(divisor))
-    for kind, guard in guards:
-        what = "skip the item" if kind == "continue" else "return early"
-        out.append(
-            Candidate(
-                (guard,), cause, f"Guard: {what} when {div_text} is zero", base - 10, f"zerodiv.guard.{kind}"
-            )
-        )
-    return out
+    return out + guard_candidates(guards, cause=cause, when=f"{div_text} is zero", score=base - 10,
+                                  rule="zerodiv")
 
 
 def _emptiness(src: Source, divisor: ast.expr) -> str:
