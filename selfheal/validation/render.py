@@ -78,21 +78,26 @@ def render_markdown(report: ValidationReport, redact_patterns: tuple[str, ...] =
     return "\n".join(out) + "\n"
 
 
+def _detail_lines(report: ValidationReport) -> list[tuple[bool, str]]:
+    """The lines after the gates in the text and rich renderers, as (dim, text): test counts, the
+    tests the patch changed, the commands run and the sandbox notes."""
+    lines = [(False, f"tests before: {counts_text(report.tests_before)}"),
+             (False, f"tests after:  {counts_text(report.tests_after)}")]
+    for label, items in (("fixed", report.newly_passing), ("newly failing", report.newly_failing),
+                         ("missing after", report.missing_tests)):
+        if items:
+            lines.append((False, f"{label}: {', '.join(items[:20])}"))
+    lines += [(True, f"$ {command_text(c)}") for c in report.commands]
+    lines += [(True, f"note: {note}") for note in report.sandbox_notes]
+    return lines
+
+
 def render_text(report: ValidationReport) -> str:
     """The report as plain text (logs, terminals without colour)."""
     out = [f"Validation: {verdict_line(report)} ({report.duration_ms / 1000:.1f} s)"]
     for g in report.gates:
         out.append(f"  [{'pass' if g.passed else 'FAIL'}] {g.gate:<17} {g.detail}")
-    out.append(f"  tests before: {counts_text(report.tests_before)}")
-    out.append(f"  tests after:  {counts_text(report.tests_after)}")
-    for label, items in (("fixed", report.newly_passing), ("newly failing", report.newly_failing),
-                         ("missing after", report.missing_tests)):
-        if items:
-            out.append(f"  {label}: {', '.join(items[:20])}")
-    for c in report.commands:
-        out.append(f"  $ {command_text(c)}")
-    for note in report.sandbox_notes:
-        out.append(f"  note: {note}")
+    out += [f"  {text}" for _, text in _detail_lines(report)]
     if report.feedback:
         out += ["", "Feedback for the next attempt:", report.feedback]
     return "\n".join(out) + "\n"
@@ -114,16 +119,8 @@ def print_report(report: ValidationReport, console: Console | None = None) -> No
         result = "[green]pass[/]" if g.passed else "[red bold]FAIL[/]"
         table.add_row(g.gate, result, escape(g.detail), str(g.duration_ms))
     console.print(table)
-    console.print(f"tests before: {counts_text(report.tests_before)}")
-    console.print(f"tests after:  {counts_text(report.tests_after)}")
-    for label, items in (("fixed", report.newly_passing), ("newly failing", report.newly_failing),
-                         ("missing after", report.missing_tests)):
-        if items:
-            console.print(f"{label}: {escape(', '.join(items[:20]))}")
-    for c in report.commands:
-        console.print(f"[dim]$ {escape(command_text(c))}[/]")
-    for note in report.sandbox_notes:
-        console.print(f"[dim]note: {escape(note)}[/]")
+    for dim, text in _detail_lines(report):
+        console.print(f"[dim]{escape(text)}[/]" if dim else escape(text))
     if report.feedback:
         console.print("\n[bold]Feedback for the next attempt:[/]")
         console.print(escape(report.feedback))
