@@ -7,8 +7,9 @@ changes its status (``queue`` re-drives a fix). A FINGERPRINT may be any unique 
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -22,6 +23,19 @@ if TYPE_CHECKING:
 _home_option = click.option("--home", type=click.Path(path_type=Path), default=None,
                             help="selfheal home directory (default: SELFHEAL_HOME or .selfheal)")
 _STATUSES = [s.value for s in Status]
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _list_options(fn: _F) -> _F:
+    """``--status``, ``--limit`` and ``--json`` of the listing (the group itself and ``list``)."""
+    for option in (
+        click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table"),
+        click.option("--limit", type=int, default=1000, show_default=True, help="at most this many errors"),
+        click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
+                     help="only errors with this status"),
+    ):
+        fn = option(fn)
+    return fn
 
 
 def _store(ctx: click.Context, home: Path | None) -> SqliteErrorStore:
@@ -68,10 +82,7 @@ def _list(store: SqliteErrorStore, status: str | None, limit: int, as_json: bool
 
 @click.group(invoke_without_command=True)
 @_home_option
-@click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
-              help="only errors with this status")
-@click.option("--limit", type=int, default=1000, show_default=True, help="at most this many errors")
-@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@_list_options
 @click.pass_context
 def errors(ctx: click.Context, home: Path | None, status: str | None, limit: int, as_json: bool) -> None:
     """List the tracked errors, most recently seen first."""
@@ -83,10 +94,7 @@ def errors(ctx: click.Context, home: Path | None, status: str | None, limit: int
 
 @errors.command("list")
 @_home_option
-@click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
-              help="only errors with this status")
-@click.option("--limit", type=int, default=1000, show_default=True, help="at most this many errors")
-@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@_list_options
 @click.pass_context
 def list_errors(ctx: click.Context, home: Path | None, status: str | None, limit: int, as_json: bool) -> None:
     """List the tracked errors (same as ``selfheal errors``)."""
