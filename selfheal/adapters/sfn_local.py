@@ -7,10 +7,8 @@ deadline. ``${...}`` substitutions are filled with local Lambda ARNs of the regi
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import time
 from collections.abc import Mapping
 from pathlib import Path
 from types import TracebackType
@@ -18,8 +16,8 @@ from typing import Any
 
 from selfheal.adapters import moto_lambda_hook
 from selfheal.adapters.moto_lambda_hook import Handler
-from selfheal.errors import ConfigurationError, MalformedInput
-from selfheal.ports import ExecutionInfo
+from selfheal.adapters.sfn_common import StepFunctionsExecutions
+from selfheal.errors import ConfigurationError
 
 ACCOUNT = "123456789012"
 FUNCTION_PREFIX = "selfheal-"
@@ -39,7 +37,7 @@ def function_arn(region: str, state: str) -> str:
     return f"arn:aws:lambda:{region}:{ACCOUNT}:function:{FUNCTION_PREFIX}{state}"
 
 
-class LocalWorkflowEngine:
+class LocalWorkflowEngine(StepFunctionsExecutions):
     """Runs ``definition`` in moto with ``handlers`` (Task state name -> handler(event, ctx))."""
 
     def __init__(self, handlers: Mapping[str, Handler], definition: Path = DEFAULT_ASL, *,
@@ -109,54 +107,9 @@ class LocalWorkflowEngine:
         self.open()
         return self._client
 
-    # --- WorkflowEngine ----------------------------------------------------------------------
+    # --- WorkflowEngine (start/describe/history/wait: sfn_common) -------------------------------
 
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        client = self.client
-        try:
-            return str(client.start_execution(stateMachineArn=self._machine_arn, name=name,
-                                              input=json.dumps(payload))["executionArn"])
-        except client.exceptions.ExecutionAlreadyExists:
-            return self.execution_arn(name)
-        except client.exceptions.InvalidName as exc:
-            raise MalformedInput(f"invalid execution name {name!r}: {exc}") from exc
-
-    def execution_arn(self, name: str) -> str:
+    def state_machine(self) -> str:
+        self.open()
         assert self._machine_arn is not None
-        return self._machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
-
-    def describe(self, execution_id: str) -> ExecutionInfo:
-        return describe_with(self.client, execution_id)
-
-    def history(self, execution_id: str) -> list[dict[str, Any]]:
-        return history_with(self.client, execution_id)
-
-    def wait(self, execution_id: str, timeout: float) -> ExecutionInfo:
-        deadline = time.monotonic() + timeout
-        while True:
-            info = self.describe(execution_id)
-            if info.status != "RUNNING" or time.monotonic() >= deadline:
-                return info
-            time.sleep(self.poll_interval)
-
-
-def describe_with(client: Any, execution_id: str) -> ExecutionInfo:
-    """``DescribeExecution`` as an ``ExecutionInfo`` (shared with the AWS adapter)."""
-    d = client.describe_execution(executionArn=execution_id)
-    output = d.get("output")
-    return ExecutionInfo(execution_id=d["executionArn"], name=d.get("name", ""), status=d["status"],
-                         started_at=d.get("startDate"), stopped_at=d.get("stopDate"),
-                         output=json.loads(output) if output else None,
-                         error=d.get("error"), cause=d.get("cause"))
-
-
-def history_with(client: Any, execution_id: str) -> list[dict[str, Any]]:
-    """Every ``GetExecutionHistory`` event, following ``nextToken``."""
-    events: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {"executionArn": execution_id, "maxResults": 1000}
-    while True:
-        page = client.get_execution_history(**kwargs)
-        events.extend(page.get("events", []))
-        if not page.get("nextToken"):
-            return events
-        kwargs["nextToken"] = page["nextToken"]
+        return self._machine_arn
