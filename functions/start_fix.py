@@ -14,7 +14,6 @@ StaleRequests, FixesDeferred, PoisonMessages.
 
 from __future__ import annotations
 
-import json
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +22,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from selfheal.adapters.sfn_aws import AwsWorkflowEngine
 from selfheal.errors import FixDeferred, MalformedInput
 from selfheal.services.dispatch import FixStarter, StartOutcome, parse_fix_request
 
@@ -37,28 +37,12 @@ _METRIC = {"started": "FixesStarted", "resumed": "FixesResumed", "duplicate": "D
            "stale": "StaleRequests"}
 
 
-class StepFunctionsStarter:
-    """``ExecutionStarter`` on Step Functions: an existing execution name counts as started."""
+class StepFunctionsStarter(AwsWorkflowEngine):
+    """``ExecutionStarter`` on Step Functions: the AWS engine's ``start`` (an existing execution
+    name counts as started)."""
 
     def __init__(self, state_machine_arn: str, client: Any = None) -> None:
-        self.state_machine_arn = state_machine_arn
-        self._client = client
-
-    @property
-    def client(self) -> Any:
-        if self._client is None:
-            import boto3
-
-            self._client = boto3.client("stepfunctions")
-        return self._client
-
-    def start(self, name: str, payload: dict[str, Any]) -> str:
-        try:
-            out = self.client.start_execution(stateMachineArn=self.state_machine_arn, name=name,
-                                              input=json.dumps(payload))
-            return str(out["executionArn"])
-        except self.client.exceptions.ExecutionAlreadyExists:
-            return self.state_machine_arn.replace(":stateMachine:", ":execution:") + f":{name}"
+        super().__init__(state_machine_arn, client=client)
 
 
 def configure(starter: FixStarter | None) -> None:
