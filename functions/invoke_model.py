@@ -8,6 +8,7 @@ dimension ``service``) per model call, which the template's fix-cost alarm watch
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 from aws_lambda_powertools import Metrics
@@ -18,7 +19,9 @@ from selfheal.services.workflow.models import InvokeModelInput, parse_input
 from selfheal.services.workflow.steps import invoke_model
 
 STATE = "InvokeModel"
-metrics = Metrics(service="selfheal")
+# An explicit default: outside Lambda (the local engine, tests) the variable may be unset, and
+# Powertools refuses to flush metrics without a namespace.
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Selfheal"), service="selfheal")
 
 
 @metrics.log_metrics
