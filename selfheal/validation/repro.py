@@ -100,8 +100,7 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
         if check.kind == "regression_test":
             write_files(tree, {check.target: files[check.target]})
             outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
-            run.label = f"reproduction before: {check.target}"
-            check.commands.append(run)
+            _record(check, run, "before")
             if run.timed_out:
                 check.detail = "timed out before the patch"
                 continue
@@ -114,10 +113,7 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
                 continue
             check.failed_before = any(o != PASSED for o in outcomes.values())
         else:
-            write_files(tree, {REPRO_SCRIPT: reproduction})
-            run = sandbox.run([sys.executable, REPRO_SCRIPT], tree, timeout=timeout)
-            run.label = f"reproduction before: {check.target}"
-            check.commands.append(run)
+            run = _run_script(tree, check, reproduction, "before", sandbox, timeout)
             if run.timed_out:
                 check.detail = "timed out before the patch"
                 continue
@@ -142,22 +138,32 @@ def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction
             outcomes = _file_outcomes(after.outcomes or {}, check.target)
             if not outcomes:  # the project's test command does not collect it: run it alone
                 outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
-                run.label = f"reproduction after: {check.target}"
-                check.commands.append(run)
+                _record(check, run, "after")
             check.passed_after = bool(outcomes) and all(o == PASSED for o in outcomes.values())
             failing = sorted(t for t, o in outcomes.items() if o != PASSED)
             if failing:
                 check.detail = f"fails after the patch: {', '.join(failing[:5])}"
         else:
-            write_files(tree, {REPRO_SCRIPT: reproduction})
-            run = sandbox.run([sys.executable, REPRO_SCRIPT], tree, timeout=timeout)
-            run.label = f"reproduction after: {check.target}"
-            check.commands.append(run)
+            run = _run_script(tree, check, reproduction, "after", sandbox, timeout)
             check.passed_after = run.exit_code == 0 and not run.timed_out
             if not check.passed_after:
                 check.detail = "the recorded failing input still fails after the patch"
         if check.verifies:
             check.detail = "fails before the patch, passes after"
+
+
+def _record(check: ReproCheck, run: CommandRun, phase: str) -> None:
+    run.label = f"reproduction {phase}: {check.target}"
+    check.commands.append(run)
+
+
+def _run_script(tree: Path, check: ReproCheck, reproduction: str, phase: str, sandbox: Sandbox,
+                timeout: float) -> CommandRun:
+    """Write the reproduction script into ``tree``, run it and record the run on ``check``."""
+    write_files(tree, {REPRO_SCRIPT: reproduction})
+    run = sandbox.run([sys.executable, REPRO_SCRIPT], tree, timeout=timeout)
+    _record(check, run, phase)
+    return run
 
 
 def gate(checks: list[ReproCheck], newly_passing: list[str]) -> tuple[GateResult, bool]:
