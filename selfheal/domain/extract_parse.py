@@ -9,6 +9,7 @@ IPython frames, Django's debug-page ``Exception Type:`` lines and lost indentati
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from selfheal.domain.extract_lines import (
     CAUSE_TEXT,
@@ -253,15 +254,23 @@ def parse_group(lines: list[str]) -> Link:
     return link
 
 
-def parse_sub_chain(lines: list[str]) -> list[Link]:
-    """Parse a sub-exception of a group: margin at column 0, possibly chained or a group itself."""
+def _sections(lines: list[str], separator: Callable[[str], LinkKind | None]
+              ) -> list[tuple[LinkKind | None, list[str]]]:
+    """Split ``lines`` at chained-exception separators (``separator`` gives a separator line's
+    kind, None for other lines): (kind of the separator before it, its lines) per section."""
     sections: list[tuple[LinkKind | None, list[str]]] = [(None, [])]
     for ln in lines:
-        kind = _sep_kind(ln[2:]) if ln[:1] == "|" else None
+        kind = separator(ln)
         if kind is not None:
             sections.append((kind, []))
         else:
             sections[-1][1].append(ln)
+    return sections
+
+
+def parse_sub_chain(lines: list[str]) -> list[Link]:
+    """Parse a sub-exception of a group: margin at column 0, possibly chained or a group itself."""
+    sections = _sections(lines, lambda ln: _sep_kind(ln[2:]) if ln[:1] == "|" else None)
     chain: list[Link] = []
     for kind, sec in sections:
         first = next((ln[2:].strip() for ln in sec if ln[2:].strip()), "")
@@ -279,14 +288,7 @@ def parse_sub_chain(lines: list[str]) -> list[Link]:
 
 def parse_block(lines: list[str], fallback: tuple[str, str] | None = None) -> list[Link]:
     """Parse a whole top-level block into its chain of links (ordered as printed)."""
-    sections: list[tuple[LinkKind | None, list[str]]] = [(None, [])]
-    for ln in lines:
-        stripped = ln.lstrip()
-        kind = _sep_kind(ln) if stripped[:1] not in ("|", "+") else None
-        if kind is not None:
-            sections.append((kind, []))
-        else:
-            sections[-1][1].append(ln)
+    sections = _sections(lines, lambda ln: _sep_kind(ln) if ln.lstrip()[:1] not in ("|", "+") else None)
     chain: list[Link] = []
     last = len(sections) - 1
     for idx, (kind, sec) in enumerate(sections):
