@@ -14,7 +14,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from selfheal.adapters import moto_lambda_hook
+from selfheal.adapters import asl_file, moto_lambda_hook
 from selfheal.adapters.moto_lambda_hook import Handler
 from selfheal.adapters.sfn_common import StepFunctionsExecutions
 from selfheal.errors import ConfigurationError
@@ -22,7 +22,8 @@ from selfheal.errors import ConfigurationError
 ACCOUNT = "123456789012"
 FUNCTION_PREFIX = "selfheal-"
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
-DEFAULT_ASL = Path(__file__).resolve().parents[2] / "statemachine" / "fix_error.asl.json"
+# The checkout's statemachine/ file, else the copy a wheel installs (see ``asl_file``).
+DEFAULT_ASL = asl_file.default_asl()
 
 
 def substitute(definition: str, values: Mapping[str, str]) -> str:
@@ -82,7 +83,7 @@ class LocalWorkflowEngine(StepFunctionsExecutions):
         self._client = boto3.client("stepfunctions", region_name=self.region,
                                     aws_access_key_id="local", aws_secret_access_key="local")
         values = {f"{s}FunctionArn": function_arn(self.region, s) for s in self._handlers}
-        definition = substitute(self._definition_path.read_text(encoding="utf-8"), values)
+        definition = substitute(asl_file.read_definition(self._definition_path), values)
         self._machine_arn = self._client.create_state_machine(
             name=self.machine_name, definition=definition, type=self.workflow_type,
             roleArn=f"arn:aws:iam::{ACCOUNT}:role/selfheal-local")["stateMachineArn"]

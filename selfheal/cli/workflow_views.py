@@ -8,12 +8,13 @@ from typing import Any
 
 import click
 
+from selfheal.adapters.asl_file import default_asl, read_definition
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.domain.records import Attempt, ErrorRecord
 from selfheal.errors import ErrorNotFound
 from selfheal.services.workflow.history import StepView, path_from_attempt, run_status
 
-ASL = Path(__file__).resolve().parents[2] / "statemachine" / "fix_error.asl.json"
+ASL = default_asl()  # the checkout's statemachine/ file, else the installed copy
 
 
 def _runs(store: Any, fingerprint: str | None) -> list[tuple[ErrorRecord, Attempt]]:
@@ -74,7 +75,7 @@ def show_execution(store: Any, ident: str, svg_file: Path | None, as_json: bool)
     if svg_file is not None:
         from selfheal.domain.svg import render_svg
 
-        definition = json.loads(ASL.read_text(encoding="utf-8"))
+        definition = json.loads(read_definition(ASL))
         status = run_status(definition, path, attempt.outcome)
         svg = render_svg(definition, status, {v.state: _note(v) for v in path},
                          title=f"{execution_id(record, attempt)}  {record.exc_type}  {attempt.outcome}")
