@@ -23,7 +23,17 @@ from selfheal.domain.edit_format import is_test_path
 from selfheal.domain.fixing import EditProposal
 from selfheal.domain.validation_report import CommandRun, GateResult
 from selfheal.validation.sandbox import Sandbox
-from selfheal.validation.testrun import PASSED, TestRun, parse_junit, write_files
+from selfheal.validation.testrun import (
+    ERROR,
+    FAILED,
+    PASSED,
+    TestRun,
+    parse_junit,
+    run_tests,
+    snapshot,
+    tampered,
+    write_files,
+)
 
 REPRO_SCRIPT = "_selfheal_reproduction.py"  # not a pytest module name: the suite never collects it
 
@@ -118,14 +128,57 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
                 check.detail = "timed out before the patch"
                 continue
             check.failed_before = run.exit_code != 0
-        short = exc_type.rsplit(".", 1)[-1]
-        check.expected_error = short
-        check.shows_error = bool(short) and short in check.commands[-1].output_tail
-        if not check.failed_before:
-            check.detail = "passes without the patch: it does not reproduce the failure"
-        elif not check.reproduces:
-            check.detail = (f"fails before the patch, but its output does not show {short}: "
-                            "it may fail for another reason")
+        _judge_before(check, exc_type, check.commands[-1].output_tail)
+
+
+def _judge_before(check: ReproCheck, exc_type: str, output: str) -> None:
+    """Whether the failure before the patch shows the error's type (in ``output``), and why not."""
+    short = exc_type.rsplit(".", 1)[-1]
+    check.expected_error = short
+    check.shows_error = bool(short) and short in output
+    if not check.failed_before:
+        check.detail = "passes without the patch: it does not reproduce the failure"
+    elif not check.reproduces:
+        check.detail = (f"fails before the patch, but its output does not show {short}: "
+                        "it may fail for another reason")
+
+
+def run_within_baseline(tree: Path, checks: list[ReproCheck], files: dict[str, str], command: list[str],
+                        exc_type: str, *, sandbox: Sandbox, timeout: float) -> tuple[TestRun | None,
+                                                                                     list[ReproCheck]]:
+    """One run of the project's tests on the UNPATCHED ``tree`` with the regression tests added:
+    the run before the patch and the reproduction before it in one process.
+
+    Returns the baseline (the run with the regression tests' results taken out), or None when
+    this run cannot stand for a run of the unpatched tree alone, and the checks it settled (the
+    others, e.g. a test module the command does not collect, still need their own run).
+
+    The baseline is kept only when nothing outside the regression tests fails and the run left
+    the tree as it found it: a new module that breaks other tests (at import, or by the state it
+    leaves) would otherwise make them look broken before the patch too, and a new failure after
+    it would not count. It is then a subset of what a separate run would have shown failing
+    (none), so later comparisons against it can only be stricter.
+    """
+    write_files(tree, {c.target: files[c.target] for c in checks})
+    fingerprint = snapshot(tree)
+    run = run_tests(tree, command, timeout=timeout, sandbox=sandbox)
+    if not run.completed or run.outcomes is None or tampered(fingerprint, tree):
+        return None, []
+    settled: list[ReproCheck] = []
+    ids: set[str] = set()
+    for check in checks:
+        outcomes = _file_outcomes(run.outcomes, check.target)
+        if not outcomes:
+            continue
+        ids.update(outcomes)
+        check.failed_before = any(o != PASSED for o in outcomes.values())
+        _judge_before(check, exc_type, "\n".join(run.details.get(t, "") for t in outcomes))
+        settled.append(check)
+    rest = {t: o for t, o in run.outcomes.items() if t not in ids}
+    clean = run.command.exit_code in (0, 1) and not any(o in (FAILED, ERROR) for o in rest.values())
+    if not clean:
+        return None, settled
+    return TestRun(command=run.command, outcomes=rest), settled
 
 
 def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction: str, *,

@@ -27,6 +27,8 @@ from selfheal.validation.testrun import (
     Comparison,
     TestRun,
     compare,
+    is_pytest,
+    resolve_command,
     run_tests,
     snapshot,
     tampered,
@@ -198,22 +200,43 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
     command = list(settings.test_command)
     timeout = settings.test_timeout_seconds
     checks = repro.plan(proposal, context.reproduction)
+    # When the run before the patch is not cached, the regression tests ride along in it (one
+    # test process fewer); the rest, or all when it is cached, run on their own meanwhile.
+    can_merge = (baseline is None and is_pytest(resolve_command(command))
+                 and cache.get(revision, command) is None)
+    merged = [c for c in checks if c.kind == "regression_test"] if can_merge else []
+    alone = [c for c in checks if all(c is not m for m in merged)]
+    settled: list[repro.ReproCheck] = []
 
     def run_baseline() -> TestRun:
+        if merged:
+            with checkout_tree(repo, revision) as base_tree:
+                run, done = repro.run_within_baseline(base_tree, merged, changed, command, context.exc_type,
+                                                      sandbox=sandbox, timeout=timeout)
+            settled.extend(done)
+            if run is not None:
+                return run
         with checkout_tree(repo, revision) as base_tree:
             return run_tests(base_tree, command, timeout=timeout, sandbox=sandbox)
 
-    def run_repro_before() -> None:
+    def run_repro_before(todo: list[repro.ReproCheck]) -> None:
         with checkout_tree(repo, revision) as repro_tree:
-            repro.run_before(repro_tree, checks, changed, context.reproduction, context.exc_type,
+            repro.run_before(repro_tree, todo, changed, context.reproduction, context.exc_type,
                              sandbox=sandbox, timeout=timeout)
+
+    def run_before() -> tuple[TestRun, bool]:
+        result = cache.get_or_run(revision, command, run_baseline)
+        left = [c for c in merged if all(c is not s for s in settled)]
+        if left:  # not collected by the command, or the cache was filled meanwhile
+            run_repro_before(left)
+        return result
 
     started = time.monotonic()
     with ThreadPoolExecutor(max_workers=2, thread_name_prefix="selfheal-validate") as pool:
         before_future: Future[tuple[TestRun, bool]] | None = None
         if baseline is None:
-            before_future = pool.submit(cache.get_or_run, revision, command, run_baseline)
-        repro_future = pool.submit(run_repro_before) if checks else None
+            before_future = pool.submit(run_before)
+        repro_future = pool.submit(run_repro_before, alone) if alone else None
         # The tests run with write access to the tree: a hostile test could rewrite the source
         # so that the suite passes with code other than the patch. Compare afterwards.
         fingerprint = snapshot(tree)
@@ -232,6 +255,8 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
             v.report.tests_before = baseline
         if repro_future is not None:
             repro_future.result()
+    v.report.sandbox_notes += [f"reproduction before: {c.target} ran within the tests before the patch "
+                               "(its results are not part of that baseline)" for c in settled]
     after.command.label = "tests after"
     v.report.commands.append(after.command)
     v.report.tests_after = after.counts()

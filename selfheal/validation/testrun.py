@@ -27,6 +27,7 @@ from selfheal.errors import ConfigurationError, EditRejected
 from selfheal.validation.sandbox import Sandbox
 
 MAX_JUNIT_BYTES = 50 * 1024 * 1024
+DETAIL_MAX_CHARS = 4000
 _PYTHON_NAMES = {"python", "python3", f"python3.{sys.version_info.minor}"}
 
 PASSED, FAILED, ERROR, SKIPPED = "passed", "failed", "error", "skipped"
@@ -66,6 +67,7 @@ class TestRun:
 
     command: CommandRun
     outcomes: dict[str, str] | None = None  # test id -> passed | failed | error | skipped
+    details: dict[str, str] = field(default_factory=dict)  # failing test id -> its message (trimmed)
 
     @property
     def completed(self) -> bool:
@@ -98,6 +100,13 @@ def _test_id(case: ET.Element) -> str:
 
 def parse_junit(path: Path) -> dict[str, str] | None:
     """Outcomes by test id from a pytest JUnit XML file, or None when absent or unreadable."""
+    report = parse_junit_report(path)
+    return None if report is None else report[0]
+
+
+def parse_junit_report(path: Path) -> tuple[dict[str, str], dict[str, str]] | None:
+    """Outcomes by test id and, for failing tests, their failure text (message and traceback,
+    at most ``DETAIL_MAX_CHARS`` each); None when the file is absent or unreadable."""
     try:
         if not path.is_file() or path.stat().st_size > MAX_JUNIT_BYTES:
             return None
@@ -105,6 +114,7 @@ def parse_junit(path: Path) -> dict[str, str] | None:
     except (OSError, ET.ParseError):
         return None
     outcomes: dict[str, str] = {}
+    details: dict[str, str] = {}
     for case in root.iter("testcase"):
         tags = {child.tag for child in case}
         if "error" in tags:
@@ -120,7 +130,10 @@ def parse_junit(path: Path) -> dict[str, str] | None:
         if outcomes.get(tid) in (FAILED, ERROR) and outcome in (PASSED, SKIPPED):
             continue
         outcomes[tid] = outcome
-    return outcomes
+        if outcome in (FAILED, ERROR):
+            texts = [f"{c.get('message', '')}\n{c.text or ''}" for c in case if c.tag in ("failure", "error")]
+            details[tid] = (details.get(tid, "") + "\n".join(texts))[-DETAIL_MAX_CHARS:]
+    return outcomes, details
 
 
 def run_tests(tree: Path, command: Sequence[str], *, timeout: float, sandbox: Sandbox,
@@ -130,8 +143,10 @@ def run_tests(tree: Path, command: Sequence[str], *, timeout: float, sandbox: Sa
         junit = Path(scratch) / "report.xml"
         argv = prepare_command(command, junit)
         run = sandbox.run(argv, tree, timeout=timeout, env=env, writable=[Path(scratch)])
-        outcomes = parse_junit(junit) if is_pytest(argv) and not run.timed_out else None
-    return TestRun(command=run, outcomes=outcomes)
+        report = parse_junit_report(junit) if is_pytest(argv) and not run.timed_out else None
+    if report is None:
+        return TestRun(command=run)
+    return TestRun(command=run, outcomes=report[0], details=report[1])
 
 
 def write_files(tree: Path, files: Mapping[str, str]) -> None:

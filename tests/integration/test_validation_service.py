@@ -50,9 +50,14 @@ def test_good_patch_is_valid_and_verified_by_its_regression_test(project: Path) 
                      "failed_before": True, "passed_after": True, "shows_error": True,
                      "reproduces": True, "verifies": True,
                      "detail": "fails before the patch, passes after"}
-    repro_before = [c for c in report.commands if "tests/test_average_empty.py" in c.argv]
+    # With no cached baseline, the regression test ran inside the run before the patch (one
+    # process fewer): that run failed because of it alone, showing the error.
+    assert ("reproduction before: tests/test_average_empty.py ran within the tests before the patch "
+            "(its results are not part of that baseline)") in report.sandbox_notes
+    repro_before = [c for c in report.commands if c.label == "tests before"]
     assert repro_before and repro_before[0].exit_code == 1
     assert "ZeroDivisionError" in repro_before[0].output_tail
+    assert report.tests_before.failing_tests == []
     # The user's checkout is untouched, and no temporary worktree is left behind.
     assert git(project, "status", "--porcelain") == status_before
     assert len(git(project, "worktree", "list", "--porcelain").split("worktree ")) == 2
@@ -266,6 +271,27 @@ def test_a_test_that_rewrites_the_source_cannot_make_a_bogus_patch_pass(project:
     assert not report.valid and report.failed_gate == "tests"
     assert report.gates[-1].evidence["tampered"] == ["calc/stats.py"]
     assert "changed or deleted files of the source tree" in report.feedback
+
+
+def test_regression_test_that_breaks_other_tests_is_caught_although_it_ran_with_the_baseline(
+        project: Path) -> None:
+    # The new module breaks median() for every later test, on both trees: had its run stood as
+    # the baseline, test_median_even would fail "before" too and not count against the patch.
+    reply = vr.GOOD_REPLY + ("<<<<<<< SEARCH tests/test_aab_break.py\n=======\nimport calc.stats\n\n"
+                             "calc.stats.median = lambda values: None\n\n\n"
+                             "def test_nothing():\n    assert True\n>>>>>>> REPLACE\n")
+    repo, rev = vr.open_repo(project)
+    cache = BaselineCache()
+    report = validate_candidate(repo, rev, vr.context(), vr.proposal(reply), vr.settings(), cache=cache)
+    assert not report.valid and report.failed_gate == "tests"
+    assert "tests/test_stats.py::test_median_even" in report.newly_failing
+    # The shared run was not taken as the baseline: a separate run of the unpatched tree was,
+    # and that is what the cache keeps.
+    assert report.tests_before is not None and report.tests_before.failing_tests == []
+    assert report.commands[0].label == "tests before" and report.commands[0].exit_code == 0
+    cached = cache.get(rev, vr.settings().test_command)
+    assert cached is not None and cached.failing == set() and "tests/test_aab_break.py::test_nothing" \
+        not in (cached.outcomes or {})
 
 
 def test_prime_baseline_fills_the_cache_used_by_validation(project: Path) -> None:
