@@ -15,6 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 
 from selfheal.domain.fixing import EditProposal, FixContext
@@ -54,7 +55,8 @@ def checkout_tree(repo: SourceRepository, revision: str) -> Iterator[Path]:
 
 
 class BaselineCache:
-    """Test runs on unpatched trees, keyed by (revision, test command); at most ``max_entries``.
+    """Test runs on unpatched trees, keyed by (revision, test command); at most ``max_entries``
+    (and the reproductions' results before the patch, see ``get_check``).
 
     Concurrent callers for one key share a single run. Runs that timed out are not kept (a busy
     machine should not make every later attempt unverifiable).
@@ -65,6 +67,9 @@ class BaselineCache:
         self._runs: OrderedDict[tuple[str, tuple[str, ...]], TestRun] = OrderedDict()
         self._lock = threading.Lock()
         self._key_locks: dict[tuple[str, tuple[str, ...]], threading.Lock] = {}
+        # Reproductions on unpatched trees, keyed by revision, kind, target, content and error
+        # type: a repair loop that keeps its regression test runs it before the patch once.
+        self._checks: OrderedDict[tuple[str, ...], repro.ReproCheck] = OrderedDict()
 
     @staticmethod
     def key(revision: str, command: Sequence[str]) -> tuple[str, tuple[str, ...]]:
@@ -97,9 +102,27 @@ class BaselineCache:
             self.put(revision, command, result)
             return result, False
 
+    def get_check(self, key: tuple[str, ...]) -> repro.ReproCheck | None:
+        """A copy of a reproduction's result before the patch, recorded by ``put_check``."""
+        with self._lock:
+            check = self._checks.get(key)
+        return None if check is None else replace(check, commands=[
+            c.model_copy(update={"label": f"{c.label} (cached)"}) for c in check.commands])
+
+    def put_check(self, key: tuple[str, ...], check: repro.ReproCheck) -> None:
+        """Keep what ``check`` did on the unpatched tree (conclusive results only)."""
+        if check.failed_before is None:
+            return
+        with self._lock:
+            self._checks[key] = replace(check, commands=list(check.commands))
+            self._checks.move_to_end(key)
+            while len(self._checks) > self.max_entries * 4:
+                self._checks.popitem(last=False)
+
     def clear(self) -> None:
         with self._lock:
             self._runs.clear()
+            self._checks.clear()
 
 
 DEFAULT_BASELINE_CACHE = BaselineCache()
@@ -199,13 +222,19 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
                 baseline: TestCounts | None, cache: BaselineCache, sandbox: Sandbox) -> None:
     command = list(settings.test_command)
     timeout = settings.test_timeout_seconds
-    checks = repro.plan(proposal, context.reproduction)
+    planned = repro.plan(proposal, context.reproduction)
+    keys: list[tuple[str, ...]] = [
+        (revision, c.kind, c.target, changed.get(c.target, "") if c.kind == "regression_test"
+         else context.reproduction, context.exc_type) for c in planned]
+    reused = [cache.get_check(k) for k in keys]
+    checks = [r or c for r, c in zip(reused, planned, strict=True)]
+    todo = [c for r, c in zip(reused, planned, strict=True) if r is None]
     # When the run before the patch is not cached, the regression tests ride along in it (one
     # test process fewer); the rest, or all when it is cached, run on their own meanwhile.
     can_merge = (baseline is None and is_pytest(resolve_command(command))
                  and cache.get(revision, command) is None)
-    merged = [c for c in checks if c.kind == "regression_test"] if can_merge else []
-    alone = [c for c in checks if all(c is not m for m in merged)]
+    merged = [c for c in todo if c.kind == "regression_test"] if can_merge else []
+    alone = [c for c in todo if all(c is not m for m in merged)]
     settled: list[repro.ReproCheck] = []
 
     def run_baseline() -> TestRun:
@@ -255,8 +284,7 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
             v.report.tests_before = baseline
         if repro_future is not None:
             repro_future.result()
-    v.report.sandbox_notes += [f"reproduction before: {c.target} ran within the tests before the patch "
-                               "(its results are not part of that baseline)" for c in settled]
+    _keep_checks(v, cache, keys, checks, reused, settled)
     after.command.label = "tests after"
     v.report.commands.append(after.command)
     v.report.tests_after = after.counts()
@@ -281,6 +309,19 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
                              "allowed as a draft pull request labelled unverified" if allowed else
                              "abstaining (settings.unverified = abstain); add a regression test that "
                              "fails before the fix and passes after it")))
+
+
+def _keep_checks(v: _Validation, cache: BaselineCache, keys: list[tuple[str, ...]],
+                 checks: list[repro.ReproCheck], reused: list[repro.ReproCheck | None],
+                 settled: list[repro.ReproCheck]) -> None:
+    """Cache what the reproductions did before the patch; say where their results came from."""
+    v.report.sandbox_notes += [f"reproduction before: {c.target} ran within the tests before the patch "
+                               "(its results are not part of that baseline)" for c in settled]
+    v.report.sandbox_notes += [f"reproduction before: {c.target} reused from an earlier validation "
+                               "(same revision, same test)" for c in reused if c is not None]
+    for key, check, was in zip(keys, checks, reused, strict=True):
+        if was is None:
+            cache.put_check(key, check)
 
 
 def _tests_gate(c: Comparison, before: TestRun | TestCounts | None, after: TestRun,

@@ -304,3 +304,26 @@ def test_prime_baseline_fills_the_cache_used_by_validation(project: Path) -> Non
     report = validate_candidate(repo, rev, vr.context(), vr.proposal(vr.GOOD_REPLY), vr.settings(),
                                 cache=cache)
     assert report.valid and report.commands[0].label == "tests before (cached)"
+
+
+def test_repair_loop_runs_an_unchanged_regression_test_before_the_patch_once(project: Path) -> None:
+    repo, rev = vr.open_repo(project)
+    cache = BaselineCache()
+    first, again = (validate_candidate(repo, rev, vr.context(), vr.proposal(vr.GOOD_REPLY), vr.settings(),
+                                       cache=cache) for _ in range(2))
+    assert first.valid and first.verified and again.valid and again.verified
+    assert first.gates[-1].evidence == again.gates[-1].evidence
+    assert ("reproduction before: tests/test_average_empty.py reused from an earlier validation "
+            "(same revision, same test)") in again.sandbox_notes
+    assert [c.label for c in again.commands] == ["tests before (cached)", "tests after"]
+    # A changed regression test is new evidence: it runs (on its own, the baseline is cached).
+    changed = vr.GOOD_REPLY.replace("average([]) == 0.0", "average([]) == 0")
+    assert changed != vr.GOOD_REPLY
+    third = validate_candidate(repo, rev, vr.context(), vr.proposal(changed), vr.settings(), cache=cache)
+    assert third.valid and third.verified
+    assert "reproduction before: tests/test_average_empty.py" in [c.label for c in third.commands]
+    assert not any("reused from an earlier" in n for n in third.sandbox_notes)
+    # So is another error type: the cached run was judged against ZeroDivisionError.
+    typed = vr.context().model_copy(update={"exc_type": "TypeError"})
+    other = validate_candidate(repo, rev, typed, vr.proposal(vr.GOOD_REPLY), vr.settings(), cache=cache)
+    assert not any("reused from an earlier" in n for n in other.sandbox_notes)
