@@ -144,14 +144,15 @@ def _judge_before(check: ReproCheck, exc_type: str, output: str) -> None:
 
 
 def run_within_baseline(tree: Path, checks: list[ReproCheck], files: dict[str, str], command: list[str],
-                        exc_type: str, *, sandbox: Sandbox, timeout: float) -> tuple[TestRun | None,
-                                                                                     list[ReproCheck]]:
+                        exc_type: str, *, sandbox: Sandbox,
+                        timeout: float) -> tuple[TestRun | None, list[ReproCheck], CommandRun | None]:
     """One run of the project's tests on the UNPATCHED ``tree`` with the regression tests added:
     the run before the patch and the reproduction before it in one process.
 
     Returns the baseline (the run with the regression tests' results taken out), or None when
-    this run cannot stand for a run of the unpatched tree alone, and the checks it settled (the
-    others, e.g. a test module the command does not collect, still need their own run).
+    this run cannot stand for a run of the unpatched tree alone; the checks it settled (the
+    others, e.g. a test module the command does not collect, still need their own run); and the
+    run when it timed out (see ``settle_timeout``).
 
     The baseline is kept only when nothing outside the regression tests fails and the run left
     the tree as it found it: a new module that breaks other tests (at import, or by the state it
@@ -163,7 +164,7 @@ def run_within_baseline(tree: Path, checks: list[ReproCheck], files: dict[str, s
     fingerprint = snapshot(tree)
     run = run_tests(tree, command, timeout=timeout, sandbox=sandbox)
     if not run.completed or run.outcomes is None or tampered(fingerprint, tree):
-        return None, []
+        return None, [], run.command if run.command.timed_out else None
     settled: list[ReproCheck] = []
     ids: set[str] = set()
     for check in checks:
@@ -177,8 +178,21 @@ def run_within_baseline(tree: Path, checks: list[ReproCheck], files: dict[str, s
     rest = {t: o for t, o in run.outcomes.items() if t not in ids}
     clean = run.command.exit_code in (0, 1) and not any(o in (FAILED, ERROR) for o in rest.values())
     if not clean:
-        return None, settled
-    return TestRun(command=run.command, outcomes=rest), settled
+        return None, settled, None
+    return TestRun(command=run.command, outcomes=rest), settled, None
+
+
+def settle_timeout(checks: list[ReproCheck], run: CommandRun) -> list[ReproCheck]:
+    """The tests before the patch completed alone but timed out with ``checks``' modules added:
+    those hang on the unpatched tree (or push the run past the timeout). Either way they are
+    inconclusive, as their own run would be had it timed out; running them again would only
+    wait for the timeout a second time."""
+    for check in checks:
+        check.detail = "timed out before the patch (run with the tests before it)"
+    if checks:
+        checks[0].commands.append(run.model_copy(update={
+            "label": f"reproduction before: {', '.join(c.target for c in checks)} (with the tests before)"}))
+    return checks
 
 
 def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction: str, *,

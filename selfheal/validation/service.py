@@ -238,15 +238,8 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
     settled: list[repro.ReproCheck] = []
 
     def run_baseline() -> TestRun:
-        if merged:
-            with checkout_tree(repo, revision) as base_tree:
-                run, done = repro.run_within_baseline(base_tree, merged, changed, command, context.exc_type,
-                                                      sandbox=sandbox, timeout=timeout)
-            settled.extend(done)
-            if run is not None:
-                return run
-        with checkout_tree(repo, revision) as base_tree:
-            return run_tests(base_tree, command, timeout=timeout, sandbox=sandbox)
+        return _run_baseline(repo, revision, command, merged, changed, context.exc_type, settled,
+                             sandbox=sandbox, timeout=timeout)
 
     def run_repro_before(todo: list[repro.ReproCheck]) -> None:
         with checkout_tree(repo, revision) as repro_tree:
@@ -309,6 +302,26 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
                              "allowed as a draft pull request labelled unverified" if allowed else
                              "abstaining (settings.unverified = abstain); add a regression test that "
                              "fails before the fix and passes after it")))
+
+
+def _run_baseline(repo: SourceRepository, revision: str, command: list[str], merged: list[repro.ReproCheck],
+                  changed: dict[str, str], exc_type: str, settled: list[repro.ReproCheck], *,
+                  sandbox: Sandbox, timeout: float) -> TestRun:
+    """The run before the patch, with the ``merged`` regression tests in it when it can stand
+    as the baseline (the checks it settles go to ``settled``), else a run of the tree alone."""
+    hung = None
+    if merged:
+        with checkout_tree(repo, revision) as base_tree:
+            run, done, hung = repro.run_within_baseline(base_tree, merged, changed, command, exc_type,
+                                                        sandbox=sandbox, timeout=timeout)
+        settled.extend(done)
+        if run is not None:
+            return run
+    with checkout_tree(repo, revision) as base_tree:
+        alone = run_tests(base_tree, command, timeout=timeout, sandbox=sandbox)
+    if hung is not None and alone.completed:
+        settled.extend(repro.settle_timeout(merged, hung))
+    return alone
 
 
 def _keep_checks(v: _Validation, cache: BaselineCache, keys: list[tuple[str, ...]],

@@ -327,3 +327,21 @@ def test_repair_loop_runs_an_unchanged_regression_test_before_the_patch_once(pro
     typed = vr.context().model_copy(update={"exc_type": "TypeError"})
     other = validate_candidate(repo, rev, typed, vr.proposal(vr.GOOD_REPLY), vr.settings(), cache=cache)
     assert not any("reused from an earlier" in n for n in other.sandbox_notes)
+
+
+def test_regression_test_that_hangs_before_the_patch_waits_for_the_timeout_once(project: Path) -> None:
+    # Before the fix average([]) always raises, so this test loops until the timeout; after it
+    # the test passes at once.
+    reply = vr.FIX_ONLY_REPLY + ("<<<<<<< SEARCH tests/test_retry.py\n=======\n"
+                                 "from calc.stats import average\n\n\n"
+                                 "def test_retry_until_it_works():\n    while True:\n        try:\n"
+                                 "            assert average([]) == 0.0\n            return\n"
+                                 "        except ZeroDivisionError:\n            pass\n>>>>>>> REPLACE\n")
+    report = check(*vr.open_repo(project), vr.proposal(reply), test_timeout_seconds=4)
+    assert report.tests_before is not None and report.tests_before.passed == 3
+    repro = report.gates[-2].evidence["checks"][0]
+    assert repro["failed_before"] is None and repro["passed_after"] is None
+    assert repro["detail"] == "timed out before the patch (run with the tests before it)"
+    hung = [c for c in report.commands if c.timed_out]
+    assert [c.label for c in hung] == ["reproduction before: tests/test_retry.py (with the tests before)"]
+    assert report.valid and not report.verified  # inconclusive: a draft labelled unverified
