@@ -45,6 +45,7 @@ PIPELINE_HANDLERS = {
     "IngestFunction": "functions.ingest",
     "DispatchFunction": "functions.dispatch",
     "StartFixFunction": "functions.start_fix",
+    "SyncPullRequestsFunction": "functions.sync_prs",
 }
 
 
