@@ -175,6 +175,10 @@ def render_pr_body(data: PrBodyInput, template: str | None = None) -> str:
                      else f"- Workflow execution: `{label}`")
     links.append(f"- Error record: [{rec.fingerprint[:12]}]({data.error_url})" if data.error_url
                  else f"- Error record: `selfheal errors show {rec.fingerprint[:12]}`")
+    if rec.previous_pr_url:
+        # A regression: the reviewer should see what the earlier fix did and why it did not hold.
+        earlier = inline(rec.previous_pr_url, 300)
+        links.append(f"- Regression: this error came back after the fix in {earlier}")
     values = {
         "banner": banner,
         "exc_type": inline(rec.exc_type, 200),

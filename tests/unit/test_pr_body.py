@@ -127,3 +127,11 @@ def test_diff_summary_and_title() -> None:
     assert pr_title(_record()) == "fix(selfheal): ZeroDivisionError in app.py:2"
     assert pr_title(_record(), "Guard\nempty list") == "fix(selfheal): Guard empty list"
     assert len(pr_title(_record(), "x" * 500)) == 120
+
+
+def test_regression_links_the_earlier_fix() -> None:
+    data = _input(_report(True))
+    assert "Regression" not in render_pr_body(data)
+    data.record = data.record.model_copy(update={"previous_pr_url": "https://github.com/o/r/pull/7"})
+    body = render_pr_body(data)
+    assert "Regression: this error came back after the fix in https://github.com/o/r/pull/7" in body
