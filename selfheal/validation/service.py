@@ -3,8 +3,10 @@
 ``validate_candidate`` stops at the first failed gate and writes what failed into ``feedback``
 for the next prompt. The run of the tests before the patch depends only on the revision and the
 command, so ``BaselineCache`` keeps it: a repair loop pays for it once. It runs concurrently
-with the run after the patch (and the reproduction's run on the unpatched tree), so validation
-costs about one test run when the machine has a spare core.
+with the run after the patch, so validation costs about one test run when the machine has a
+spare core. Each test process has a fixed cost (sandbox, interpreter, pytest start-up), so a
+regression test rides along in an uncached run before the patch (``repro.run_within_baseline``)
+and its result there is cached too; only otherwise does it get a run of its own.
 """
 
 from __future__ import annotations
@@ -241,9 +243,9 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
         return _run_baseline(repo, revision, command, merged, changed, context.exc_type, settled,
                              sandbox=sandbox, timeout=timeout)
 
-    def run_repro_before(todo: list[repro.ReproCheck]) -> None:
+    def run_repro_before(pending: list[repro.ReproCheck]) -> None:
         with checkout_tree(repo, revision) as repro_tree:
-            repro.run_before(repro_tree, todo, changed, context.reproduction, context.exc_type,
+            repro.run_before(repro_tree, pending, changed, context.reproduction, context.exc_type,
                              sandbox=sandbox, timeout=timeout)
 
     def run_before() -> tuple[TestRun, bool]:
