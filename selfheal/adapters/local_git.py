@@ -3,88 +3,45 @@
 The repository is a local path, or a remote (``file://``, ``ssh://``, ``user@host:path``) cloned
 bare into a cache directory. Fix branches are written with plumbing (a temporary index,
 ``commit-tree``, ``update-ref``), so the user's working tree, index and checked-out branch are
-never touched. The local "pull request" is the branch plus a record under ``<home>/prs/``.
+never touched. The local "pull request" is the branch plus a record under ``<home>/prs/``
+(``local_prs``); git runs as a subprocess through ``git_process.run_git``.
 """
 
 from __future__ import annotations
 
 import fcntl
 import hashlib
-import os
 import shutil
 import string
-import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager, ExitStack, contextmanager
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
 import git as gitpython
 
+from selfheal.adapters.git_process import foreign_commits_message, run_git, safe_repo_path, scrubbed_env
 from selfheal.adapters.local_prs import PrRecord, PrRecordStore
-from selfheal.adapters.ssh import SshTransport, classify_git_failure, is_ssh_url
+from selfheal.adapters.ssh import SshTransport, is_ssh_url
 from selfheal.errors import (
     CodeHostForbidden,
-    CodeHostUnavailable,
     ConfigurationError,
     EditRejected,
     SourceNotFound,
-    StepTimeout,
 )
 from selfheal.ports import PullRequest
 
-_KEEP_ENV = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
+__all__ = ["LocalGitHost", "LocalGitRepository", "foreign_commits_message", "run_git", "safe_repo_path",
+           "scrubbed_env"]
+
 _ZERO = "0" * 40
 _WORKTREE_LOCKS: dict[str, threading.Lock] = {}
 _WORKTREE_LOCKS_GUARD = threading.Lock()
 
 
-def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A minimal environment for git: no credentials of ours leak into hooks or ssh."""
-    env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
-    env.update({"LANG": "C", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"})
-    env.update(extra or {})
-    return env
-
-
-def run_git(args: Sequence[str], *, cwd: Path, env: Mapping[str, str] | None = None,
-            input: bytes | None = None, timeout: float = 120.0, what: str | None = None,
-            network: bool = False) -> bytes:
-    """Run ``git args`` (an argument list, never a shell) and return its standard output."""
-    argv = ["git", *args]
-    try:
-        proc = subprocess.run(argv, cwd=cwd, env=scrubbed_env(env), input=input,
-                              capture_output=True, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        cls = CodeHostUnavailable if network else StepTimeout
-        raise cls(f"{what or args[0]}: git timed out after {timeout:g}s") from exc
-    if proc.returncode != 0:
-        stderr = proc.stderr.decode("utf-8", "replace")
-        if network:
-            raise classify_git_failure(stderr, what or f"git {args[0]}")
-        tail = stderr.strip().splitlines()[-1:] or ["no output"]
-        raise ConfigurationError(f"{what or 'git ' + args[0]} failed: {tail[0]}")
-    return proc.stdout
-
-
-def foreign_commits_message(branch: str) -> str:
-    """Why a fix branch is not overwritten (shared by every code host adapter)."""
-    return (f"branch {branch!r} has commits selfheal did not make (someone pushed to it or merged "
-            "into it); refusing to overwrite them. Delete the branch or re-drive after review.")
-
-
 def _is_remote(location: str | Path) -> bool:
     return isinstance(location, str) and (location.startswith("file://") or is_ssh_url(location))
-
-
-def safe_repo_path(path: str) -> str:
-    """Validate a repository-relative POSIX path for writing; raise ``EditRejected`` otherwise."""
-    p = PurePosixPath(path)
-    if not path or p.is_absolute() or "\\" in path or any(part in ("..", "", ".git") for part in p.parts) \
-            or str(p) != path:
-        raise EditRejected(f"refusing to write outside the repository: {path!r}")
-    return path
 
 
 class LocalGitRepository:
