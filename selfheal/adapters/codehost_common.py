@@ -67,16 +67,6 @@ def readable_path(path: str) -> bool:
     return True
 
 
-def decode_text(data: bytes) -> str | None:
-    """The UTF-8 text of a blob; None for binary (a NUL byte) or undecodable content."""
-    if b"\0" in data:
-        return None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-
-
 @contextmanager
 def temporary_tree(prefix: str) -> Iterator[Path]:
     """An empty folder to materialise a tree in, removed afterwards."""

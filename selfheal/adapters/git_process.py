@@ -17,6 +17,16 @@ from selfheal.errors import CodeHostUnavailable, ConfigurationError, EditRejecte
 _KEEP_ENV = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
 
 
+def decode_text(data: bytes) -> str | None:
+    """The UTF-8 text of a blob; None for binary (a NUL byte) or undecodable content."""
+    if b"\0" in data:
+        return None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     """A minimal environment for git: no credentials of ours leak into hooks or ssh."""
     env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}

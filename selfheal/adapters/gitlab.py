@@ -23,11 +23,11 @@ from selfheal.adapters.codehost_common import (
     REGULAR_MODES,
     HostApiCalls,
     check_commit_files,
-    decode_text,
     readable_path,
     temporary_tree,
     write_blob,
 )
+from selfheal.adapters.git_process import decode_text
 from selfheal.adapters.local_git import foreign_commits_message
 from selfheal.errors import (
     CodeHostAuthFailed,

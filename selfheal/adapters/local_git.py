@@ -21,7 +21,13 @@ from pathlib import Path
 
 import git as gitpython
 
-from selfheal.adapters.git_process import foreign_commits_message, run_git, safe_repo_path, scrubbed_env
+from selfheal.adapters.git_process import (
+    decode_text,
+    foreign_commits_message,
+    run_git,
+    safe_repo_path,
+    scrubbed_env,
+)
 from selfheal.adapters.local_prs import PrRecord, PrRecordStore
 from selfheal.adapters.ssh import SshTransport, is_ssh_url
 from selfheal.errors import (
@@ -187,12 +193,7 @@ class LocalGitRepository:
             if not isinstance(obj, gitpython.Blob):
                 return None
             data = obj.data_stream.read()
-        if b"\0" in data:
-            return None
-        try:
-            return data.decode("utf-8")
-        except UnicodeDecodeError:
-            return None
+        return decode_text(data)
 
     def checkout(self, revision: str) -> AbstractContextManager[Path]:
         return self._checkout(self.resolve(revision))
