@@ -6,6 +6,7 @@ Every port has a contract test suite under ``tests/`` that runs against every ad
 
 from __future__ import annotations
 
+import builtins
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -38,6 +39,10 @@ class ErrorStore(Protocol):
     def get(self, fingerprint: str) -> ErrorRecord | None: ...
 
     def list(self, status: Status | None = None, limit: int = 1000) -> list[ErrorRecord]: ...
+
+    def find(self, prefix: str) -> builtins.list[str]:
+        """Fingerprints starting with ``prefix``, sorted, at most 10 (for prefix look-ups)."""
+        ...
 
     def transition(
         self,

@@ -21,6 +21,10 @@ from selfheal.errors import ConfigurationError
 ENV_PREFIX = "SELFHEAL_"
 
 
+class InvalidSettings(ConfigurationError):
+    """A setting has a value of the wrong kind, or a name selfheal does not know."""
+
+
 class Settings(BaseModel):
     """Every tunable of selfheal, with its embedded default."""
 
@@ -111,16 +115,67 @@ def read_pyproject(repo: Path | None) -> dict[str, Any]:
 
 def load_settings(explicit: Mapping[str, Any] | None = None,
                   env: Mapping[str, str] | None = None) -> Settings:
-    """Merge the four layers (see module docstring); ``None`` explicit values are ignored."""
+    """Merge the four layers (see module docstring); ``None`` explicit values are ignored.
+    A bad value raises ``ConfigurationError`` naming the setting, where it came from and how to
+    write it (``describe_problems``)."""
     env = os.environ if env is None else env
     given = {k: v for k, v in (explicit or {}).items() if v is not None}
     from_env = _from_env(env)
     repo_value = given.get("repo", from_env.get("repo"))
+    pyproject_path = Path(repo_value) / "pyproject.toml" if repo_value else None
     merged: dict[str, Any] = {}
-    merged.update(read_pyproject(Path(repo_value) if repo_value else None))
-    merged.update(from_env)
-    merged.update(given)
+    origin: dict[str, str] = {}
+    for layer, where in ((read_pyproject(Path(repo_value) if repo_value else None),
+                          f"[tool.selfheal] of {pyproject_path}"),
+                         (from_env, "env"), (given, "")):
+        merged.update(layer)
+        origin.update(dict.fromkeys(layer, where))
     try:
         return Settings.model_validate(merged)
     except ValidationError as exc:
-        raise ConfigurationError(f"invalid settings: {exc}") from exc
+        raise InvalidSettings(describe_problems(exc, origin)) from exc
+
+
+_KINDS = {"int": "a whole number", "float": "a number", "list": "a list", "string": "text",
+          "bool": "true or false", "path": "a path"}
+
+
+def describe_problems(exc: ValidationError, origin: Mapping[str, str]) -> str:
+    """One line per bad setting: which one, where it was set, what is wrong, how to write it."""
+    lines = []
+    for problem in exc.errors(include_url=False):
+        name = str(problem["loc"][0]) if problem["loc"] else "?"
+        where = origin.get(name, "")
+        if problem["type"] == "extra_forbidden":
+            place = f" in {where}" if where else ""
+            lines.append(f"unknown setting {name!r}{place}; remove it or use a name listed in "
+                         "docs/configuration.md")
+            continue
+        kind = next((text for key, text in _KINDS.items() if problem["type"].startswith(key)), None)
+        msg = problem["msg"]
+        wrong = f"{problem['input']!r} is not {kind}" if kind else msg[:1].lower() + msg[1:]
+        lines.append(f"setting {name} ({_source(name, where)}): {wrong}; {_example(name, where)}")
+    return "; ".join(lines)
+
+
+def _source(name: str, where: str) -> str:
+    if where == "env":
+        return f"from {ENV_PREFIX}{name.upper()}"
+    return f"from {where}" if where else "given on the command line"
+
+
+def _example(name: str, where: str) -> str:
+    field = Settings.model_fields.get(name)
+    default = field.get_default(call_default_factory=True) if field is not None else None
+    if default is None:
+        return "see docs/configuration.md"
+    if where == "env":
+        shown = " ".join(default) if name == "test_command" else (
+            ",".join(default) if isinstance(default, list) else str(default))
+        return f"for example {ENV_PREFIX}{name.upper()}={shown!s}"
+    if where:
+        value = "[" + ", ".join(f'"{v}"' for v in default) + "]" if isinstance(default, list) else (
+            f'"{default}"' if isinstance(default, str | Path) else str(default).lower()
+            if isinstance(default, bool) else str(default))
+        return f"write it like {name} = {value}"
+    return f"for example {default}"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,8 @@ os.environ.setdefault("AWS_SESSION_TOKEN", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ["AWS_ACCOUNT_ID_ENDPOINT_MODE"] = "disabled"  # moto does not route account-id hosts
 os.environ.pop("AWS_PROFILE", None)
+# The CLI keeps state in $XDG_STATE_HOME/selfheal when no --home is given: never the real one.
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="selfheal-test-state-")
 
 
 @pytest.fixture

@@ -49,12 +49,30 @@ def _atomic_write(path: Path, text: str) -> None:
     tmp.replace(path)
 
 
+def repository_key(location: str | Path) -> str:
+    """One spelling per repository, so records match however ``--repo`` was written: a local
+    path (or ``file://`` URL) becomes its resolved absolute path; any other URL loses a trailing
+    ``/`` and ``.git``."""
+    text = str(location).strip()
+    if text.startswith("file://"):
+        text = text[len("file://"):]
+    elif "://" in text or (":" in text and not text.startswith(("/", ".", "~"))
+                           and "@" in text.split(":", 1)[0]):
+        text = text.rstrip("/")
+        return text[:-len(".git")] if text.endswith(".git") else text
+    try:
+        return str(Path(text).expanduser().resolve())
+    except (OSError, RuntimeError):
+        return text
+
+
 class PrRecordStore:
     """The PR records of one home directory, optionally restricted to one repository."""
 
     def __init__(self, home: Path, repository: str | None = None) -> None:
         self.dir = Path(home) / "prs"
         self.repository = repository
+        self._key = repository_key(repository) if repository is not None else None
 
     def all(self) -> list[PrRecord]:
         """Every readable record (of this repository, when set), oldest first."""
@@ -66,7 +84,7 @@ class PrRecordStore:
                 rec = PrRecord.model_validate_json(path.read_text(encoding="utf-8"))
             except (OSError, ValidationError, ValueError):
                 continue  # a record being allocated (empty) or damaged: skip, never crash a listing
-            if self.repository is None or rec.repository == self.repository:
+            if self._key is None or repository_key(rec.repository) == self._key:
                 out.append(rec)
         return sorted(out, key=lambda r: r.number)
 
@@ -108,7 +126,7 @@ class PrRecordStore:
         created = rec is None
         if rec is None:
             number = self._allocate()
-            rec = PrRecord(number=number, repository=self.repository or "", branch=branch, base=base,
+            rec = PrRecord(number=number, repository=self._key or "", branch=branch, base=base,
                            draft=draft, url=(self.dir / f"{number}.md").resolve().as_uri())
         rec.title, rec.body, rec.base, rec.head = title, body, base, head
         rec.labels = list(dict.fromkeys([*rec.labels, *labels]))

@@ -3,18 +3,21 @@
 Commands are imported lazily (``LAZY_COMMANDS``) so ``selfheal parse`` starts fast: the
 benchmark scorer runs it once per sample, and boto3/moto imports cost a second each.
 Each command module is a thin edge over the library: parse options, call a service, print a
-table (rich) or JSON (``--json``), and turn ``SelfhealError`` into a clear message and exit 1.
+table (rich) or JSON (``--json``). ``main`` turns every user mistake (a wrong path, a bad
+setting, a wrong option) into one line on standard error and the exit codes of
+``selfheal.cli.common.ExitCode``.
 """
 
 from __future__ import annotations
 
 import importlib
 import sys
-from typing import Any
+from typing import Any, NoReturn
 
 import click
 
 from selfheal import __version__
+from selfheal.cli.common import ExitCode, os_error_code, os_error_line, usage_line
 from selfheal.errors import SelfhealError
 
 # command name -> "module:attribute"
@@ -24,7 +27,7 @@ LAZY_COMMANDS: dict[str, str] = {
     "errors": "selfheal.cli.errors:errors",
     "prs": "selfheal.cli.prs:prs",
     "fix": "selfheal.cli.workflow:fix",
-    "executions": "selfheal.cli.workflow:executions",
+    "executions": "selfheal.cli.executions:executions",
     "redrive": "selfheal.cli.workflow:redrive",
     "watch": "selfheal.cli.workflow:watch",
     "validate": "selfheal.cli.validate:validate",
@@ -54,24 +57,44 @@ class LazyGroup(click.Group):
         return command
 
 
-@click.group(cls=LazyGroup)
+@click.group(cls=LazyGroup, epilog="Exit codes: 0 done, 1 error or fix FAILED, 2 usage mistake "
+                                    "(option, path or setting), 3 fix abstained, 130 interrupted.")
 @click.version_option(__version__, prog_name="selfheal")
 def cli() -> None:
-    """selfheal: find Python tracebacks in logs, group them, and open reviewed fix PRs."""
+    """selfheal: find Python tracebacks in logs, group them, and open reviewed fix PRs.
+
+    \b
+    Example:
+      selfheal ingest app.log --repo ~/src/orders && selfheal errors
+    """
+
+
+def _fail(message: str, code: ExitCode) -> NoReturn:
+    click.echo(f"error: {message}", err=True)
+    sys.exit(int(code))
 
 
 def main(argv: list[str] | None = None) -> Any:
-    """Console-script entry point: run the CLI, turning our errors into one clear line."""
+    """Console-script entry point: run the CLI, turning every mistake into one clear line."""
     try:
-        return cli.main(args=argv, prog_name="selfheal", standalone_mode=False)
+        result = cli.main(args=argv, prog_name="selfheal", standalone_mode=False)
     except click.exceptions.Abort:
-        click.echo("aborted", err=True)
-        sys.exit(130)
+        _fail("aborted", ExitCode.INTERRUPTED)
+    except KeyboardInterrupt:
+        _fail("interrupted", ExitCode.INTERRUPTED)
+    except click.UsageError as exc:
+        _fail(usage_line(exc), ExitCode.USAGE)
     except click.ClickException as exc:
-        exc.show()
-        sys.exit(exc.exit_code)
+        _fail(exc.format_message(), ExitCode.ERROR)
     except SelfhealError as exc:
-        click.echo(f"error: {type(exc).__name__}: {exc}", err=True)
-        sys.exit(1)
+        from selfheal.settings import InvalidSettings  # pydantic: only on this path (startup time)
+
+        _fail(str(exc), ExitCode.USAGE if isinstance(exc, InvalidSettings) else ExitCode.ERROR)
     except BrokenPipeError:
         sys.exit(0)
+    except OSError as exc:
+        _fail(os_error_line(exc), os_error_code(exc))
+    # standalone_mode=False returns ctx.exit(n)'s code instead of exiting
+    if isinstance(result, int) and result:
+        sys.exit(result)
+    return result

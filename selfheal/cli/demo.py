@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from selfheal.cli.common import json_option, model_option, selfheal_command
 from selfheal.cli.output import echo_json, print_table
 
 _OK, _BAD = "✓", "✗"
@@ -86,23 +87,28 @@ def _print_where(result: Any) -> None:
             ("pull request records", home / "prs")]
     for label, path in rows:
         click.echo(f"  {label:22} {path}")
+    me = selfheal_command()
     click.echo("Look around:")
     click.echo(f"  git -C {result.repo} log --oneline --all")
-    click.echo(f"  selfheal errors --home {home}")
+    click.echo(f"  {me} errors --home {home}")
     if result.fixes:
-        click.echo(f"  selfheal executions show {result.fixes[0].execution_name} --home {home} --svg run.svg")
-    click.echo(f"  selfheal prs --home {home}")
+        click.echo(f"  {me} executions show {result.fixes[0].execution_name} --home {home} --svg run.svg")
+    click.echo(f"  {me} prs --home {home}")
 
 
 @click.command()
 @click.option("--dir", "directory", type=click.Path(path_type=Path),
               help="new or empty directory for the demo (default: selfheal-demo, -2, ... in the temp dir)")
-@click.option("--model", default="rules", show_default=True,
-              help="rules (offline) | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL")
-@click.option("--json", "as_json", is_flag=True, help="print one JSON document instead of tables")
+@model_option(default="rules")
+@json_option
 def demo(directory: Path | None, model: str, as_json: bool) -> None:
     """Crash a sample orders service and fix it end to end: ingest, error store, the fix workflow
-    (ASL in the local engine), the offline fixer, validation with the service's tests, branch + PR."""
+    (ASL in the local engine), the offline fixer, validation with the service's tests, branch + PR.
+
+    \b
+    Example:
+      selfheal demo --dir /tmp/try-selfheal
+    """
     from selfheal.compose.demo import choose_root, run_demo
 
     root = choose_root(directory)

@@ -1,8 +1,9 @@
 """``selfheal errors``: the tracked errors in the local store (``<home>/errors.db``).
 
-``selfheal errors [--status S] [--json]`` lists them; ``errors show FINGERPRINT [--json]``
-prints one with its sample trace and attempts; ``errors ignore|resolve|queue FINGERPRINT``
-changes its status (``queue`` re-drives a fix). A FINGERPRINT may be any unique prefix.
+``selfheal errors [--status S] [--json]`` (or ``errors list``) lists them; ``errors show
+FINGERPRINT [--json]`` prints one with its sample trace and attempts; ``errors
+ignore|resolve|queue FINGERPRINT`` changes its status (``queue`` re-drives a fix). A FINGERPRINT
+may be any unique prefix (``selfheal.services.lookup``).
 """
 
 from __future__ import annotations
@@ -13,15 +14,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from selfheal.cli.common import cli_settings, home_option, json_option, repo_option
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.domain.records import Status
+from selfheal.services.lookup import resolve_fingerprint
 
 if TYPE_CHECKING:
     from selfheal.adapters.sqlite_store import SqliteErrorStore
     from selfheal.domain.records import ErrorRecord
 
-_home_option = click.option("--home", type=click.Path(path_type=Path), default=None,
-                            help="selfheal home directory (default: SELFHEAL_HOME or .selfheal)")
 _STATUSES = [s.value for s in Status]
 _F = TypeVar("_F", bound=Callable[..., Any])
 
@@ -29,7 +30,7 @@ _F = TypeVar("_F", bound=Callable[..., Any])
 def _list_options(fn: _F) -> _F:
     """``--status``, ``--limit`` and ``--json`` of the listing (the group itself and ``list``)."""
     for option in (
-        click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table"),
+        json_option,
         click.option("--limit", type=int, default=1000, show_default=True, help="at most this many errors"),
         click.option("--status", type=click.Choice(_STATUSES, case_sensitive=False), default=None,
                      help="only errors with this status"),
@@ -38,27 +39,16 @@ def _list_options(fn: _F) -> _F:
     return fn
 
 
-def _store(ctx: click.Context, home: Path | None) -> SqliteErrorStore:
+def _store(ctx: click.Context, home: Path | None, repo: Path | None = None) -> SqliteErrorStore:
     from selfheal.compose.store import build_local_store
-    from selfheal.settings import load_settings
 
     group_options = ctx.find_object(dict) or {}  # ``selfheal errors --home H show FP``
-    return build_local_store(load_settings({"home": home or group_options.get("home")}))
+    return build_local_store(cli_settings(home or group_options.get("home"),
+                                          repo or group_options.get("repo")))
 
 
-def resolve(store: SqliteErrorStore, text: str) -> str:
-    """A full fingerprint from a unique prefix of one."""
-    from selfheal.errors import ErrorNotFound, MalformedInput
-
-    text = text.strip().lower()
-    matches = store.find(text)
-    if text in matches:
-        return text
-    if not matches:
-        raise ErrorNotFound(f"no error matches {text!r}")
-    if len(matches) > 1:
-        raise MalformedInput(f"{text!r} matches {len(matches)}+ errors; give more characters")
-    return matches[0]
+def _with_location(fn: _F) -> _F:
+    return home_option(repo_option(fn))
 
 
 def _short(text: str, width: int = 60) -> str:
@@ -72,7 +62,9 @@ def _list(store: SqliteErrorStore, status: str | None, limit: int, as_json: bool
         echo_json([r.model_dump(mode="json", exclude={"sample_trace", "attempts"}) for r in records])
         return
     if not records:
-        click.echo("no errors recorded" + (f" with status {status}" if status else ""))
+        click.echo("no errors recorded" + (f" with status {status}" if status else "")
+                   + f" in {store.path.parent}")
+        _hint_other_stores(store.path.parent)
         return
     print_table("errors", ["id", "status", "count", "first seen", "last seen", "type", "location",
                            "message"],
@@ -80,25 +72,46 @@ def _list(store: SqliteErrorStore, status: str | None, limit: int, as_json: bool
                   r.exc_type, r.location, _short(r.message)] for r in records])
 
 
+def _hint_other_stores(current: Path) -> None:
+    from selfheal.cli.state import known_homes
+
+    others = [h for h in known_homes() if h.resolve() != current.resolve()]
+    if others:
+        click.echo("other stores: " + ", ".join(str(h) for h in others[:5])
+                   + " (choose one with --repo or --home)", err=True)
+
+
 @click.group(invoke_without_command=True)
-@_home_option
+@_with_location
 @_list_options
 @click.pass_context
-def errors(ctx: click.Context, home: Path | None, status: str | None, limit: int, as_json: bool) -> None:
-    """List the tracked errors, most recently seen first."""
+def errors(ctx: click.Context, home: Path | None, repo: Path | None, status: str | None, limit: int,
+           as_json: bool) -> None:
+    """List the tracked errors, most recently seen first.
+
+    \b
+    Example:
+      selfheal errors --status new --repo ~/src/orders
+    """
     ctx.ensure_object(dict)
-    ctx.obj["home"] = home
+    ctx.obj.update(home=home, repo=repo)
     if ctx.invoked_subcommand is None:
-        _list(_store(ctx, home), status.upper() if status else None, limit, as_json)
+        _list(_store(ctx, home, repo), status.upper() if status else None, limit, as_json)
 
 
 @errors.command("list")
-@_home_option
+@_with_location
 @_list_options
 @click.pass_context
-def list_errors(ctx: click.Context, home: Path | None, status: str | None, limit: int, as_json: bool) -> None:
-    """List the tracked errors (same as ``selfheal errors``)."""
-    _list(_store(ctx, home), status.upper() if status else None, limit, as_json)
+def list_errors(ctx: click.Context, home: Path | None, repo: Path | None, status: str | None, limit: int,
+                as_json: bool) -> None:
+    """List the tracked errors (same as ``selfheal errors``).
+
+    \b
+    Example:
+      selfheal errors list --json
+    """
+    _list(_store(ctx, home, repo), status.upper() if status else None, limit, as_json)
 
 
 def _show_text(rec: ErrorRecord) -> None:
@@ -133,13 +146,18 @@ def _show_text(rec: ErrorRecord) -> None:
 
 @errors.command("show")
 @click.argument("fingerprint")
-@_home_option
-@click.option("--json", "as_json", is_flag=True, help="print the whole record as JSON")
+@_with_location
+@json_option
 @click.pass_context
-def show(ctx: click.Context, fingerprint: str, home: Path | None, as_json: bool) -> None:
-    """Print one error with its sample trace and attempts (FINGERPRINT may be a prefix)."""
-    store = _store(ctx, home)
-    rec = store.get(resolve(store, fingerprint))
+def show(ctx: click.Context, fingerprint: str, home: Path | None, repo: Path | None, as_json: bool) -> None:
+    """Print one error with its sample trace and attempts (FINGERPRINT may be a prefix).
+
+    \b
+    Example:
+      selfheal errors show 97d0ea50
+    """
+    store = _store(ctx, home, repo)
+    rec = store.get(resolve_fingerprint(store, fingerprint))
     assert rec is not None
     if as_json:
         echo_json(rec.model_dump(mode="json"))
@@ -150,14 +168,15 @@ def show(ctx: click.Context, fingerprint: str, home: Path | None, as_json: bool)
 def _status_command(name: str, to: Status, default_reason: str, doc: str) -> click.Command:
     """``selfheal errors <name> FINGERPRINT [--reason R]``: move one error to status ``to``."""
 
-    @errors.command(name, help=doc)
+    @errors.command(name, help=f"{doc}\n\n\b\nExample:\n  selfheal errors {name} 97d0ea50")
     @click.argument("fingerprint")
-    @_home_option
-    @click.option("--reason", default=default_reason, show_default=True)
+    @_with_location
+    @click.option("--reason", default=default_reason, show_default=True, help="recorded on the error")
     @click.pass_context
-    def command(ctx: click.Context, fingerprint: str, home: Path | None, reason: str) -> None:
-        store = _store(ctx, home)
-        rec = store.transition(resolve(store, fingerprint), to, reason=reason)
+    def command(ctx: click.Context, fingerprint: str, home: Path | None, repo: Path | None,
+                reason: str) -> None:
+        store = _store(ctx, home, repo)
+        rec = store.transition(resolve_fingerprint(store, fingerprint), to, reason=reason)
         click.echo(f"{rec.short_id} is now {rec.status.value}")
 
     return command

@@ -18,13 +18,11 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
+from selfheal.cli.common import cli_settings, home_option, json_option, stop_on_signals
 from selfheal.cli.output import echo_json, print_table
 
 if TYPE_CHECKING:
     from selfheal.services.ingest import IngestReport, IngestService
-
-HOME_HELP = "selfheal home directory (default: SELFHEAL_HOME or .selfheal)"
-
 
 def follow_chunks(path: Path, stop: threading.Event, interval: float = 0.5,
                   from_start: bool = True) -> Iterator[list[str]]:
@@ -83,7 +81,7 @@ def _ingest_file(service: IngestService, path: Path, source: str, show_progress:
             return service.ingest_lines(lines, source)
 
 
-def _print_report(report: IngestReport, source: str, as_json: bool) -> None:
+def _print_report(report: IngestReport, source: str, as_json: bool, list_new: bool = True) -> None:
     if as_json:
         echo_json({"source": source, **report.as_dict()})
         return
@@ -91,6 +89,8 @@ def _print_report(report: IngestReport, source: str, as_json: bool) -> None:
                                        "duplicates", "fixes to start"],
                 [[report.tracebacks, report.distinct, len(report.new), len(report.regressed),
                   len(report.ignored), report.duplicates, len(report.to_fix)]])
+    if not list_new:  # --follow said each one as it came
+        return
     for fp in report.new:
         click.echo(f"new error {fp[:12]}")
     for fp in report.regressed:
@@ -101,19 +101,25 @@ def _print_report(report: IngestReport, source: str, as_json: bool) -> None:
 @click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False, path_type=str))
 @click.option("--follow", "-f", is_flag=True, help="keep reading what is appended until interrupted")
 @click.option("--source", default=None, help="source name recorded on the errors (default: the file)")
-@click.option("--home", type=click.Path(path_type=Path), default=None, help=HOME_HELP)
-@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="repository whose pyproject.toml [tool.selfheal] configures in-app paths and policy")
-@click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@home_option
+@click.option("--repo", type=click.Path(path_type=Path), default=None,
+              help="repository whose pyproject.toml [tool.selfheal] configures in-app paths and policy "
+                   "(its store is used)")
+@json_option
 @click.option("--interval", type=float, default=0.5, show_default=True, hidden=True,
               help="seconds between polls with --follow")
 def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo: Path | None,
            as_json: bool, interval: float) -> None:
-    """Find Python tracebacks in FILE (or standard input) and record them as errors."""
-    from selfheal.compose.store import build_ingest_service, build_local_store
-    from selfheal.settings import load_settings
+    """Find Python tracebacks in FILE (or standard input) and record them as errors.
 
-    settings = load_settings({"home": home, "repo": repo})
+    \b
+    Example:
+      selfheal ingest /var/log/orders/app.log --repo ~/src/orders
+      selfheal ingest app.log --follow      # until Ctrl-C or SIGTERM
+    """
+    from selfheal.compose.store import build_ingest_service, build_local_store
+
+    settings = cli_settings(home, repo)
     store = build_local_store(settings)
     service = build_ingest_service(settings, store)
     name = source or ("stdin" if file == "-" else file)
@@ -133,19 +139,18 @@ def _follow(service: IngestService, path: Path, source: str, as_json: bool, inte
     from selfheal.services.ingest import IngestReport
 
     if not path.is_file():
-        raise click.BadParameter(f"{path} is not a file", param_hint="FILE")
+        what = "does not exist" if not path.exists() else "is not a file"
+        raise click.BadParameter(f"{path} {what}; give the log file to follow", param_hint="FILE")
     total = IngestReport()
     stop = threading.Event()
     click.echo(f"following {path} (Ctrl-C to stop)", err=True)
-    try:
+    with stop_on_signals(lambda _signum: stop.set()):
         for chunk in follow_chunks(path, stop, interval):
             report = service.ingest_lines(chunk, source)
             total.merge(report)
             if report.tracebacks:
                 _echo_progress(report, total, as_json)
-    except KeyboardInterrupt:
-        stop.set()
-    _print_report(total, source, as_json)
+    _print_report(total, source, as_json, list_new=False)
 
 
 def _echo_progress(report: IngestReport, total: IngestReport, as_json: bool) -> None:

@@ -99,7 +99,14 @@ def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
 @click.argument("file", default="-", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")
 def parse(file: str, as_json: bool) -> None:
-    """Find Python tracebacks in FILE (or standard input, '-') and show each distinct error."""
+    """Find Python tracebacks in FILE (or standard input, '-') and show each distinct error.
+
+    Nothing is stored (see ``selfheal ingest`` for that).
+
+    \b
+    Example:
+      selfheal parse /var/log/orders/app.log
+    """
     lines, handle = _open_lines(file)
     try:
         found = ((tb, fingerprint_ids(tb)[0]) for tb in extract_tracebacks(lines))

@@ -14,33 +14,37 @@ from typing import TYPE_CHECKING
 
 import click
 
+from selfheal.cli.common import cli_settings, home_option, json_option, repo_option
 from selfheal.cli.output import echo_json, fmt_time, print_table
 
 if TYPE_CHECKING:
     from selfheal.adapters.local_prs import PrRecordStore
 
-_home_option = click.option("--home", type=click.Path(path_type=Path), default=None,
-                            help="selfheal home directory (default: SELFHEAL_HOME or .selfheal)")
 
 
-def _store(home: Path | None) -> PrRecordStore:
+def _store(home: Path | None, repo: Path | None = None) -> PrRecordStore:
     from selfheal.adapters.local_prs import PrRecordStore
-    from selfheal.settings import load_settings
 
-    return PrRecordStore(load_settings({"home": home}).home)
+    return PrRecordStore(cli_settings(home, repo).home)
 
 
 @click.group(invoke_without_command=True)
-@_home_option
+@home_option
+@repo_option
 @click.option("--state", type=click.Choice(["open", "closed", "merged", "all"]), default="all",
               show_default=True, help="only pull requests in this state")
-@click.option("--json", "as_json", is_flag=True, help="print JSON instead of a table")
+@json_option
 @click.pass_context
-def prs(ctx: click.Context, home: Path | None, state: str, as_json: bool) -> None:
-    """List the local pull requests opened by selfheal."""
+def prs(ctx: click.Context, home: Path | None, repo: Path | None, state: str, as_json: bool) -> None:
+    """List the local pull requests opened by selfheal.
+
+    \b
+    Example:
+      selfheal prs --state open --repo ~/src/orders
+    """
     if ctx.invoked_subcommand is not None:
         return
-    records = [r for r in _store(home).all() if state == "all" or r.state == state]
+    records = [r for r in _store(home, repo).all() if state == "all" or r.state == state]
     if as_json:
         echo_json([r.model_dump(mode="json", exclude={"body"}) for r in records])
         return
@@ -54,13 +58,19 @@ def prs(ctx: click.Context, home: Path | None, state: str, as_json: bool) -> Non
 
 @prs.command("show")
 @click.argument("number", type=int)
-@_home_option
-@click.option("--json", "as_json", is_flag=True, help="print the record as JSON")
-def show(number: int, home: Path | None, as_json: bool) -> None:
-    """Print pull request NUMBER (its markdown, or the whole record with --json)."""
+@home_option
+@repo_option
+@json_option
+def show(number: int, home: Path | None, repo: Path | None, as_json: bool) -> None:
+    """Print pull request NUMBER (its markdown, or the whole record with --json).
+
+    \b
+    Example:
+      selfheal prs show 1
+    """
     from selfheal.adapters.local_prs import render_markdown
 
-    rec = _store(home).get(number)
+    rec = _store(home, repo).get(number)
     if as_json:
         echo_json(rec.model_dump(mode="json"))
     else:
@@ -69,26 +79,35 @@ def show(number: int, home: Path | None, as_json: bool) -> None:
 
 @prs.command("close")
 @click.argument("number", type=int)
-@_home_option
-def close(number: int, home: Path | None) -> None:
-    """Close pull request NUMBER without merging (a re-drive can open a new one)."""
-    rec = _store(home).set_state(number, "closed")
+@home_option
+@repo_option
+def close(number: int, home: Path | None, repo: Path | None) -> None:
+    """Close pull request NUMBER without merging (a re-drive can open a new one).
+
+    \b
+    Example:
+      selfheal prs close 1
+    """
+    rec = _store(home, repo).set_state(number, "closed")
     click.echo(f"closed #{rec.number} ({rec.branch})")
 
 
 @prs.command("sync")
-@_home_option
-@click.option("--repo", type=click.Path(path_type=Path), default=None,
-              help="the service's git repository (default: SELFHEAL_REPO / SELFHEAL_REPO_URL)")
-@click.option("--json", "as_json", is_flag=True, help="print the sync report as JSON")
+@home_option
+@repo_option
+@json_option
 def sync(home: Path | None, repo: Path | None, as_json: bool) -> None:
-    """Resolve errors whose fix PR was merged; fail those whose PR was closed unmerged."""
+    """Resolve errors whose fix PR was merged; fail those whose PR was closed unmerged.
+
+    \b
+    Example:
+      selfheal prs sync --repo ~/src/orders
+    """
     from selfheal.compose.source import build_source
     from selfheal.compose.store import build_local_store
     from selfheal.services.pr_sync import sync_pull_requests
-    from selfheal.settings import load_settings
 
-    settings = load_settings({"home": home, "repo": repo})
+    settings = cli_settings(home, repo)
     _, host = build_source(settings)
     report = sync_pull_requests(build_local_store(settings), host)
     if as_json:

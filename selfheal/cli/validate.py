@@ -13,6 +13,7 @@ from __future__ import annotations
 import shlex
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -53,11 +54,27 @@ def _offered_from_reply(text: str) -> list[str]:
 def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str, offer: tuple[str, ...],
              test_command: str | None, timeout: float | None, repro_file: Path | None, error_type: str,
              as_json: bool) -> None:
-    """Validate the edit in FILE against the repository: gates, tests before/after, reproduction."""
+    """Validate the edit in FILE against the repository: gates, tests before/after, reproduction.
+
+    The edit format (what models reply; docs/usage.md has more): optional ``ROOT CAUSE:`` and
+    ``SUMMARY:`` lines, then one block per change. The SEARCH text must occur exactly once in
+    the file; an empty SEARCH creates a new test file.
+
+    \b
+        SUMMARY: read order_items with a default
+        <<<<<<< SEARCH orders/handler.py
+            items = event["order_items"]
+        =======
+            items = event.get("order_items", [])
+        >>>>>>> REPLACE
+
+    \b
+    Example:
+      selfheal validate --repo ~/src/orders --edit fix.txt
+    """
     from selfheal.adapters.local_git import LocalGitRepository
     from selfheal.domain.edit_format import parse_reply
     from selfheal.domain.fixing import FixContext
-    from selfheal.settings import load_settings
     from selfheal.validation.render import print_report
     from selfheal.validation.service import validate_candidate
 
@@ -67,10 +84,12 @@ def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"cannot read {exc.filename if isinstance(exc, OSError) else 'input'}: "
                                  f"{exc}") from exc
-    explicit: dict[str, object] = {"repo": repo_path, "test_timeout_seconds": timeout}
+    explicit: dict[str, Any] = {"repo": repo_path, "test_timeout_seconds": timeout}
     if test_command is not None:
         explicit["test_command"] = shlex.split(test_command)
-    settings = load_settings(explicit)
+    from selfheal.cli.common import cli_settings
+
+    settings = cli_settings(**explicit)
     repo = LocalGitRepository(repo_path)
     sha = repo.resolve(revision)
     existing = set(repo.list_files(sha))

@@ -1,28 +1,28 @@
-"""``selfheal fix | executions | redrive | watch``: run the fix workflow locally and read its
-history. Thin: options in, a service call, a table or JSON out."""
+"""``selfheal fix | redrive | watch``: run the fix workflow locally. Thin: options in, one
+composed call (``selfheal.compose.workflow``, ``.watch``, ``.redrive``), a table or JSON out.
+
+Each fix ends PR_OPEN, ABSTAINED or FAILED (the error's outcome, not the engine's status) and
+the exit code follows it (``selfheal.cli.common.outcome_exit_code``).
+"""
 
 from __future__ import annotations
 
 import json
-import signal
-import time
 from pathlib import Path
 from typing import Any
 
 import click
 
-from selfheal.cli.output import echo_json, fmt_time, print_table
-from selfheal.errors import ErrorNotFound, MalformedInput
-
-HOME_HELP = "local state folder (default .selfheal, or SELFHEAL_HOME)"
-MODEL_HELP = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
-_MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗"}
-
-
-def _settings(home: Path | None, repo: Path | None = None, model: str | None = None) -> Any:
-    from selfheal.settings import load_settings
-
-    return load_settings({"home": home, "repo": repo, "model": model})
+from selfheal.cli.common import (
+    cli_settings,
+    home_option,
+    json_option,
+    model_option,
+    outcome_exit_code,
+    repo_option,
+    stop_on_signals,
+)
+from selfheal.cli.output import echo_json
 
 
 def _store(settings: Any) -> Any:
@@ -31,40 +31,23 @@ def _store(settings: Any) -> Any:
     return build_local_store(settings)
 
 
-def resolve_fingerprint(store: Any, text: str) -> str:
-    """A full fingerprint, or a unique prefix of one (as tables print them)."""
-    if store.get(text) is not None:
-        return text
-    matches = [r.fingerprint for r in store.list() if r.fingerprint.startswith(text)]
-    if not matches:
-        raise ErrorNotFound(f"no error matches {text!r}")
-    if len(matches) > 1:
-        raise MalformedInput(f"{text!r} matches {len(matches)} errors; give more characters")
-    return matches[0]
+def _live_progress(settings: Any) -> Any:
+    from selfheal.adapters.asl_file import default_asl, read_definition
+    from selfheal.cli.progress import LiveProgress
 
-
-class _ProgressPrinter:
-    """Prints each state as it runs, with its wall time."""
-
-    def __init__(self) -> None:
-        self.started: dict[str, float] = {}
-
-    def __call__(self, ev: Any) -> None:
-        now = ev.at.timestamp() if ev.at is not None else time.time()
-        if ev.event == "entered":
-            self.started[ev.state] = now
-            click.echo(f"  {_MARK['entered']} {ev.state} ...")
-            return
-        began = self.started.get(ev.state)
-        took = f" ({(now - began) * 1000:.0f} ms)" if began is not None else ""
-        detail = {"error": f": {ev.detail}, retrying if the state allows",
-                  "caught": ": error caught -> RecordFailure",
-                  "failed": f": execution failed ({ev.detail})"}.get(ev.event, "")
-        click.echo(f"  {_MARK.get(ev.event, '·')} {ev.state}{took}{detail}")
+    try:
+        definition = json.loads(read_definition(default_asl()))
+    except Exception:  # noqa: BLE001 - only the retry countdown needs it
+        definition = {}
+    return LiveProgress(definition, settings.retry_interval_scale)
 
 
 def _print_outcome(out: Any) -> None:
+    from selfheal.cli.output import print_table
+
     click.echo(f"\n{out.status}  execution {out.execution_name} (attempt {out.attempt})")
+    if out.path:  # durations from the record, as `selfheal executions show` prints them
+        print_table(None, ["state", "outcome", "ms"], [[v.state, v.outcome, v.duration_ms] for v in out.path])
     if out.pr_url:
         click.echo(f"  pull request: {out.pr_url}\n  branch: {out.branch}")
     for reason in out.reasons:
@@ -79,155 +62,140 @@ def _finish(out: Any, as_json: bool) -> None:
         echo_json(out.model_dump(mode="json"))
     else:
         _print_outcome(out)
-    if str(out.status) == "FAILED":
-        raise SystemExit(1)
+    code = outcome_exit_code(out.status)
+    if code:
+        raise SystemExit(int(code))
 
 
 @click.command()
 @click.argument("fingerprint")
-@click.option("--repo", type=click.Path(path_type=Path), help="the service's git repository")
-@click.option("--model", help=MODEL_HELP)
-@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
+@repo_option
+@model_option()
+@home_option
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="seconds to wait")
 @click.option("--force", is_flag=True, help="restart an error left FIXING by a run that was killed")
-@click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
+@json_option
 def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | None, timeout: float,
         force: bool, as_json: bool) -> None:
-    """Run the fix workflow for one error (a fingerprint or a unique prefix of one)."""
-    from selfheal.compose.workflow import run_fix
+    """Run the fix workflow for one error (a fingerprint or a unique prefix of one).
 
-    settings = _settings(home, repo, model)
+    Ends PR_OPEN (exit 0), ABSTAINED (exit 3) or FAILED (exit 1).
+
+    \b
+    Example:
+      selfheal fix 97d0ea50 --repo ~/src/orders
+    """
+    from selfheal.compose.workflow import run_fix
+    from selfheal.services.lookup import resolve_fingerprint
+
+    settings = cli_settings(home, repo, model)
     fp = resolve_fingerprint(_store(settings), fingerprint)
-    if not as_json:
-        click.echo(f"fixing {fp[:12]} with model {model or settings.model}")
-    out = run_fix(settings, fp, model, progress=None if as_json else _ProgressPrinter(), timeout=timeout,
-                  force=force)
+    if as_json:
+        out = run_fix(settings, fp, model, timeout=timeout, force=force)
+    else:
+        click.echo(f"fixing {fp[:12]} with model {settings.model}")
+        with _live_progress(settings) as progress:
+            out = run_fix(settings, fp, model, progress=progress, timeout=timeout, force=force)
     _finish(out, as_json)
 
 
 @click.command()
 @click.argument("fingerprint")
 @click.option("--from-state", help="state to resume from (default: the failed state)")
-@click.option("--repo", type=click.Path(path_type=Path), help="the service's git repository")
-@click.option("--model", help=MODEL_HELP)
-@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
+@repo_option
+@model_option()
+@home_option
 @click.option("--table", envvar="SELFHEAL_TABLE_NAME",
               help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
 @click.option("--bucket", envvar="SELFHEAL_ARTIFACT_BUCKET",
               help="AWS mode: the artifacts bucket; the fresh execution resumes at the state")
-@click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
+@json_option
 def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,
             home: Path | None, table: str | None, bucket: str | None, as_json: bool) -> None:
-    """Re-run a FAILED or ABSTAINED fix, reusing the recorded artifacts of completed states."""
-    if table:
-        from selfheal.adapters.artifacts_s3 import S3ArtifactStore
-        from selfheal.compose.store import build_dynamodb_store
-        from selfheal.services.workflow.runner import request_redrive
+    """Re-run a FAILED or ABSTAINED fix, reusing the recorded artifacts of completed states.
 
-        store = build_dynamodb_store(table)
-        artifacts = S3ArtifactStore(bucket) if bucket else None
-        rec = request_redrive(store, resolve_fingerprint(store, fingerprint), from_state, artifacts)
+    \b
+    Example:
+      selfheal redrive 97d0ea50 --repo ~/src/orders --from-state ValidatePatch
+    """
+    if table:
+        from selfheal.compose.redrive import request_aws_redrive
+
+        rec = request_aws_redrive(table, fingerprint, from_state, bucket)
         if as_json:
             echo_json(rec.model_dump(mode="json"))
         else:
             click.echo(f"{rec.fingerprint[:12]} is {rec.status}: the queue starts a new execution")
         return
     from selfheal.compose.workflow import redrive_fix
+    from selfheal.services.lookup import resolve_fingerprint
 
-    settings = _settings(home, repo, model)
+    settings = cli_settings(home, repo, model)
     fp = resolve_fingerprint(_store(settings), fingerprint)
-    if not as_json:
+    if as_json:
+        out = redrive_fix(settings, fp, from_state, model)
+    else:
         click.echo(f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
-    out = redrive_fix(settings, fp, from_state, model, progress=None if as_json else _ProgressPrinter())
+        with _live_progress(settings) as progress:
+            out = redrive_fix(settings, fp, from_state, model, progress=progress)
     _finish(out, as_json)
 
 
-@click.command(context_settings={"ignore_unknown_options": False})
-@click.argument("args", nargs=-1)
-@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
-@click.option("--svg", "svg_file", type=click.Path(path_type=Path), help="show: draw the run as SVG")
-@click.option("--table", help="AWS mode: read the runs from this DynamoDB table")
-@click.option("--json", "as_json", is_flag=True, help="print JSON")
-def executions(args: tuple[str, ...], home: Path | None, svg_file: Path | None, table: str | None,
-               as_json: bool) -> None:
-    """List fix runs: `executions [FINGERPRINT]`; one run: `executions show ID [--svg FILE]`.
-
-    The error records are the history (Express executions cannot be described later)."""
-    from selfheal.cli import workflow_views as views
-
-    if table:
-        from selfheal.compose.store import build_dynamodb_store
-
-        store = build_dynamodb_store(table)
-    else:
-        store = _store(_settings(home))
-    if args and args[0] == "show":
-        if len(args) != 2:
-            raise click.UsageError("usage: selfheal executions show EXECUTION_ID")
-        views.show_execution(store, args[1], svg_file, as_json)
-        return
-    if len(args) > 1:
-        raise click.UsageError("usage: selfheal executions [FINGERPRINT]")
-    fp = resolve_fingerprint(store, args[0]) if args else None
-    views.list_executions(store, fp, as_json)
-
-
 @click.command()
-@click.argument("log", type=click.Path(path_type=Path))
-@click.option("--repo", type=click.Path(path_type=Path), help="the service's git repository")
-@click.option("--model", help=MODEL_HELP)
-@click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
+@click.argument("log", type=click.Path(path_type=Path, dir_okay=False))
+@repo_option
+@model_option()
+@home_option
 @click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between reads")
 @click.option("--sync-prs", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="seconds between fix-PR syncs (merged -> RESOLVED, closed -> FAILED); 0: never")
+@click.option("--json", "as_json", is_flag=True,
+              help="one JSON object per event, then the summary, on standard output")
 def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, poll: float,
-          sync_prs: float) -> None:
-    """Follow LOG: ingest new tracebacks and fix new errors until interrupted (Ctrl-C).
+          sync_prs: float, as_json: bool) -> None:
+    """Follow LOG: ingest new tracebacks and fix new errors until Ctrl-C or SIGTERM.
 
-    A clean stop ingests what was read, waits for fixes in flight and remembers the position.
-    Fix PRs are synced as ``selfheal prs sync`` does, so an error whose fix was merged and that
-    shows up again is REGRESSED and fixed again."""
-    from selfheal.compose.store import build_ingest_service, build_policy
-    from selfheal.compose.workflow import local_workflow
-    from selfheal.services.dispatch import FixStarter, LocalDispatcher
-    from selfheal.services.pr_sync import sync_pull_requests
-    from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
+    A clean stop ingests what was read, waits for fixes in flight (a second Ctrl-C abandons
+    them) and remembers the position. A LOG that does not exist yet is waited for. Each fix is
+    reported by its outcome: PR_OPEN, ABSTAINED or FAILED. Fix PRs are synced as ``selfheal prs
+    sync`` does, so an error whose fix was merged and that shows up again is REGRESSED.
 
-    settings = _settings(home, repo, model)
-    with local_workflow(settings, model) as wf:
-        store = wf.services.store
-        watcher = Watcher(
-            follower=LogFollower(log, state_file_for(settings.home, log)),
-            ingest=build_ingest_service(settings, store),
-            dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
-            wait_execution=lambda ex: wf.engine.wait(ex, timeout=3600.0),
-            source=str(log), poll_seconds=poll, on_event=lambda msg: click.echo(f"  {msg}"),
-            housekeeping=(lambda: sync_pull_requests(store, wf.services.code_host).summary())
-            if sync_prs > 0 else None, housekeeping_seconds=sync_prs)
-        watcher.resume_pending(store, settings.min_occurrences)
+    \b
+    Example:
+      selfheal watch /var/log/orders/app.log --repo ~/src/orders
+    """
+    from selfheal.compose.watch import local_watch
 
-        def on_signal(signum: int, _frame: Any) -> None:
-            if watcher.stopping:
+    def say(message: str) -> None:
+        if as_json:
+            click.echo(json.dumps({"event": message}))
+        else:
+            click.echo(f"  {message}")
+
+    settings = cli_settings(home, repo, model)
+    with local_watch(settings, log, model, poll_seconds=poll, sync_prs_seconds=sync_prs,
+                     on_event=say) as session:
+        def on_signal(_signum: int) -> None:
+            if session.watcher.stopping:
                 raise KeyboardInterrupt
-            click.echo("stopping: finishing what was read (again to abandon fixes in flight)")
-            watcher.stop()
+            click.echo("stopping: finishing what was read (again to abandon fixes in flight)", err=True)
+            session.watcher.stop()
 
-        previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
-        click.echo(f"watching {log} (Ctrl-C to stop)")
-        try:
-            stats = watcher.run(describe=wf.engine.describe)
-        except KeyboardInterrupt:
-            from selfheal.services.workflow.runner import abandon
+        with stop_on_signals(on_signal):
+            click.echo(f"watching {log} (Ctrl-C to stop)", err=as_json)
+            try:
+                stats = session.run()
+            except KeyboardInterrupt:
+                session.abandon_in_flight()
+                raise
+    summary = {"lines": stats.lines, "tracebacks": stats.tracebacks, "new_errors": stats.new_errors,
+               "fixes_started": len(stats.started), "fixes_finished": len(stats.finished)}
+    if as_json:
+        click.echo(json.dumps(summary))
+    else:
+        click.echo(f"stopped: {summary['lines']} lines, {summary['tracebacks']} tracebacks, "
+                   f"{summary['new_errors']} new errors, {summary['fixes_started']} fixes started, "
+                   f"{summary['fixes_finished']} finished")
 
-            for fp, number in watcher.in_flight():  # they die with this process: say so
-                abandon(store, fp, number, "Interrupted", "watch was stopped while the fix ran")
-            raise
-        finally:
-            for s, handler in previous.items():
-                signal.signal(s, handler)
-    click.echo(json.dumps({"lines": stats.lines, "tracebacks": stats.tracebacks,
-                           "new_errors": stats.new_errors, "fixes_started": len(stats.started),
-                           "fixes_finished": len(stats.finished)}))
 
-
-__all__ = ["executions", "fix", "redrive", "watch", "fmt_time", "print_table"]
+__all__ = ["fix", "redrive", "watch"]

@@ -2,9 +2,11 @@
 
 Specs: ``rules`` (the offline fixer), ``bedrock`` / ``bedrock:MODEL_ID`` (default
 ``settings.bedrock_model_id``), ``anthropic:MODEL``, ``openai:BASE_URL#MODEL``. API keys come
-from the ``Secrets`` port (``anthropic_api_key``, ``openai_api_key``), else the usual environment
-variables (``ANTHROPIC_API_KEY``, ``OPENAI_API_KEY``); this is a composition root, so reading the
-environment here is allowed.
+from the ``Secrets`` port (``anthropic_api_key``, ``openai_api_key``): the caller's, else the
+local one (``SELFHEAL_SECRET_ANTHROPIC_API_KEY``, then ``<home>/secrets.toml`` with its mode
+check); else the providers' usual environment variables (``ANTHROPIC_API_KEY``,
+``OPENAI_API_KEY``). This is a composition root, so reading the environment here is allowed.
+``MODEL_SPECS`` is the one statement of the grammar (CLI help and messages use it).
 """
 
 from __future__ import annotations
@@ -28,6 +30,10 @@ def build_model(spec: str, settings: Settings, secrets: Secrets | None = None,
                 env: Mapping[str, str] | None = None) -> FixModel:
     """The ``FixModel`` named by ``spec`` (see ``MODEL_SPECS``); ``ConfigurationError`` otherwise."""
     env = os.environ if env is None else env
+    if secrets is None:
+        from selfheal.compose.source import build_local_secrets
+
+        secrets = build_local_secrets(settings, env)
     provider, _, rest = spec.strip().partition(":")
     provider = provider.lower()
     if provider == "rules" and not rest:
@@ -43,8 +49,9 @@ def build_model(spec: str, settings: Settings, secrets: Secrets | None = None,
 
         key = _secret("anthropic_api_key", "ANTHROPIC_API_KEY", secrets, env)
         if not key:
-            raise ConfigurationError("anthropic: no API key; set the secret anthropic_api_key "
-                                     "or ANTHROPIC_API_KEY")
+            raise ConfigurationError(
+                "model anthropic: no API key; set SELFHEAL_SECRET_ANTHROPIC_API_KEY, or "
+                "anthropic_api_key in <home>/secrets.toml (chmod 600), or ANTHROPIC_API_KEY")
         return AnthropicModel(rest, key, base_url=settings.anthropic_base_url,
                               timeout=settings.model_timeout_seconds)
     if provider == "openai" and rest:

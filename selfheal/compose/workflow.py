@@ -28,14 +28,13 @@ if TYPE_CHECKING:
     from selfheal.services.workflow.runner import FixOutcome, Progress
 
 ARTIFACTS_DIR = "artifacts"
-MODEL_SPECS = "rules | bedrock[:MODEL_ID] | anthropic:MODEL | openai:BASE_URL#MODEL"
 
 
 # --- the model ---------------------------------------------------------------------------------
 
 def build_model(spec: str, settings: Settings) -> FixModel:
-    """The ``FixModel`` for ``spec`` (``MODEL_SPECS``): the offline rules fixer, or a provider
-    composed by ``selfheal.compose.models``."""
+    """The ``FixModel`` for ``spec`` (``selfheal.compose.models.MODEL_SPECS``): the offline
+    rules fixer, or a provider composed by ``selfheal.compose.models``."""
     if spec.strip().lower() == "rules":
         from selfheal.fixers.rules import RulesFixer
 

@@ -53,4 +53,4 @@ def test_empty_and_missing(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -
     with pytest.raises(SystemExit) as info:
         main(["prs", "show", "7", "--home", str(tmp_path)])
     assert info.value.code == 1
-    assert capsys.readouterr().err.strip().startswith("error: ConfigurationError: no local pull request #7")
+    assert capsys.readouterr().err.strip().startswith("error: no local pull request #7")

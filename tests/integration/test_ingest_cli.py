@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import pytest
 from click.testing import CliRunner, Result
 
 from selfheal.adapters.sqlite_store import SqliteErrorStore
@@ -97,18 +98,28 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
     assert (tmp_path / "home" / "errors.db").is_file()  # SELFHEAL_HOME honoured
     proc = subprocess.run([*SELFHEAL, "errors", "show", "ffff"], env=env, timeout=60, capture_output=True,
                           text=True)
-    assert proc.returncode == 1 and proc.stderr.strip() == "error: ErrorNotFound: no error matches 'ffff'"
+    # issue 13: no class name, and what to do next
+    assert proc.returncode == 1
+    assert proc.stderr.strip() == "error: no error matches 'ffff'; list them with: selfheal errors"
     proc = subprocess.run([*SELFHEAL, "errors", "resolve", "ffff"], env=env, timeout=60, capture_output=True,
                           text=True)
-    assert proc.returncode == 1 and "ErrorNotFound" in proc.stderr
+    assert proc.returncode == 1 and "ErrorNotFound" not in proc.stderr and "no error matches" in proc.stderr
 
 
-def test_follow_ingests_appended_tracebacks_until_interrupted(tmp_path: Path) -> None:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as `selfheal ... &` from a script starts
+
+
+@pytest.mark.parametrize("dispositions", ["default", "sigint-ignored"])
+def test_follow_ingests_appended_tracebacks_until_interrupted(tmp_path: Path, dispositions: str) -> None:
     log = tmp_path / "live.log"
     log.write_text("starting\n", encoding="utf-8")
     home = tmp_path / "home"
+    # Started with SIGINT ignored (a background job, or the suite itself run with `&`), the
+    # command must still stop on SIGINT: it installs its own handlers.
     proc = subprocess.Popen([*SELFHEAL, "ingest", str(log), "--follow", "--home", str(home), "--json",
-                             "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                             "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ignore_sigint if dispositions == "sigint-ignored" else None)
     try:
         store_path = home / "errors.db"
         with log.open("a", encoding="utf-8") as fh:
@@ -135,3 +146,24 @@ def test_follow_ingests_appended_tracebacks_until_interrupted(tmp_path: Path) ->
     assert proc.returncode == 0, err
     summary = json.loads(out)
     assert summary["tracebacks"] == 8 and len(summary["new"]) == 2
+
+
+def test_follow_stops_on_sigterm_and_says_each_new_error_once(tmp_path: Path) -> None:
+    log = tmp_path / "live.log"
+    log.write_text("", encoding="utf-8")
+    home = tmp_path / "home"
+    proc = subprocess.Popen([*SELFHEAL, "ingest", str(log), "--follow", "--home", str(home),
+                             "--interval", "0.1"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=_ignore_sigint, env={**os.environ, "COLUMNS": "200"})
+    try:
+        with log.open("a", encoding="utf-8") as fh:
+            fh.write("\n".join(log_lines(2, 1)) + "\n")
+        deadline = time.monotonic() + 30
+        db = home / "errors.db"
+        while time.monotonic() < deadline and not (db.is_file() and len(SqliteErrorStore(db).list()) == 2):
+            time.sleep(0.1)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert out.count("new error ") == 2, out  # once each, as they came; not again at the stop

@@ -1,0 +1,117 @@
+"""``selfheal executions``: the fix runs recorded on the errors (the durable history; Express
+executions cannot be described later). ``executions [list] [FINGERPRINT]`` lists them,
+``executions show RUN [--svg FILE]`` prints one run state by state (and draws it)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import click
+
+from selfheal.cli.common import cli_settings, home_option, json_option, repo_option
+
+_table_option = click.option("--table", envvar="SELFHEAL_TABLE_NAME",
+                             help="AWS mode: read the runs from this DynamoDB table")
+
+
+def _store(ctx: click.Context, home: Path | None, repo: Path | None, table: str | None) -> Any:
+    group = ctx.find_object(dict) or {}
+    table = table or group.get("table")
+    if table:
+        from selfheal.compose.store import build_dynamodb_store
+
+        return build_dynamodb_store(table)
+    from selfheal.compose.store import build_local_store
+
+    return build_local_store(cli_settings(home or group.get("home"), repo or group.get("repo")))
+
+
+class _ListByDefault(click.Group):
+    """``executions FINGERPRINT`` means ``executions list FINGERPRINT``."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        first = next((a for a in args if not a.startswith("-")), None)
+        if first is not None and first not in self.commands and _is_positional(self, ctx, args, first):
+            args = [*args[:args.index(first)], "list", *args[args.index(first):]]
+        return super().parse_args(ctx, args)
+
+
+def _is_positional(group: click.Group, ctx: click.Context, args: list[str], word: str) -> bool:
+    """``word`` is not the value of a group option such as ``--home H``."""
+    at = args.index(word)
+    if at == 0:
+        return True
+    before = args[at - 1]
+    takes_value = {o for p in group.get_params(ctx) if isinstance(p, click.Option) and not p.is_flag
+                   for o in p.opts}
+    return before not in takes_value
+
+
+@click.group(cls=_ListByDefault, invoke_without_command=True)
+@home_option
+@repo_option
+@_table_option
+@json_option
+@click.pass_context
+def executions(ctx: click.Context, home: Path | None, repo: Path | None, table: str | None,
+               as_json: bool) -> None:
+    """List fix runs, newest first (``executions FINGERPRINT``: one error's runs).
+
+    \b
+    Example:
+      selfheal executions
+      selfheal executions show 97d0ea50ab12-1 --svg run.svg
+    """
+    ctx.ensure_object(dict)
+    ctx.obj.update(home=home, repo=repo, table=table, as_json=as_json)
+    if ctx.invoked_subcommand is None:
+        from selfheal.cli import workflow_views as views
+
+        views.list_executions(_store(ctx, home, repo, table), None, as_json)
+
+
+@executions.command("list")
+@click.argument("fingerprint", required=False)
+@home_option
+@repo_option
+@_table_option
+@json_option
+@click.pass_context
+def list_runs(ctx: click.Context, fingerprint: str | None, home: Path | None, repo: Path | None,
+              table: str | None, as_json: bool) -> None:
+    """List fix runs, of one error when FINGERPRINT (any unique prefix) is given.
+
+    \b
+    Example:
+      selfheal executions list 97d0ea50 --json
+    """
+    from selfheal.cli import workflow_views as views
+    from selfheal.services.lookup import resolve_fingerprint
+
+    store = _store(ctx, home, repo, table)
+    fp = resolve_fingerprint(store, fingerprint) if fingerprint else None
+    views.list_executions(store, fp, as_json or bool((ctx.find_object(dict) or {}).get("as_json")))
+
+
+@executions.command("show")
+@click.argument("run")
+@click.option("--svg", "svg_file", type=click.Path(path_type=Path, dir_okay=False),
+              help="also draw the run as SVG into this file")
+@home_option
+@repo_option
+@_table_option
+@json_option
+@click.pass_context
+def show_run(ctx: click.Context, run: str, svg_file: Path | None, home: Path | None, repo: Path | None,
+             table: str | None, as_json: bool) -> None:
+    """Print one run state by state: outcome, retries, duration, error.
+
+    \b
+    Example:
+      selfheal executions show 97d0ea50ab12-1 --svg run.svg
+    """
+    from selfheal.cli import workflow_views as views
+
+    views.show_execution(_store(ctx, home, repo, table), run, svg_file,
+                         as_json or bool((ctx.find_object(dict) or {}).get("as_json")))

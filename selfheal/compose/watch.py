@@ -1,0 +1,118 @@
+"""Composition of ``selfheal watch``: follow a log, ingest it, start fixes through the one start
+protocol (``FixStarter``), sync fix PRs, and report each fix by the error's outcome.
+
+The command only parses options and prints; this module decides what is wired to what.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from selfheal.ports import ErrorStore
+from selfheal.settings import Settings
+
+# Attempt.outcome (lower case on the record) -> the status people read.
+_OUTCOMES = {"pr_open": "PR_OPEN", "abstained": "ABSTAINED", "failed": "FAILED"}
+
+
+@dataclass(frozen=True)
+class Ended:
+    """What the watcher prints for a finished fix: the error's outcome, not the engine status."""
+
+    status: str
+
+
+def fix_outcome(store: ErrorStore, execution: str, engine_status: str) -> str:
+    """PR_OPEN / ABSTAINED / FAILED of the attempt that ran as ``execution`` (engine status as
+    a fallback when the record does not say)."""
+    name = execution.rsplit(":", 1)[-1]
+    prefix, _, number = name.rpartition("-")
+    matches = store.find(prefix) if prefix else []
+    record = store.get(matches[0]) if len(matches) == 1 else None
+    if record is not None:
+        for attempt in record.attempts:
+            same = (attempt.execution or "").rsplit(":", 1)[-1] == name or str(attempt.number) == number
+            if same and attempt.outcome in _OUTCOMES:
+                return _OUTCOMES[attempt.outcome]
+    return "FAILED" if engine_status in ("FAILED", "TIMED_OUT", "ABORTED") else engine_status
+
+
+def announcing_follower(log: Path, state_file: Path, on_event: Callable[[str], None]) -> Any:
+    """A ``LogFollower`` that says when it waits for a missing ``log`` and when it appears."""
+    from selfheal.services.workflow.watch import LogFollower
+
+    class _Announcing(LogFollower):
+        waiting = False
+
+        def read(self, start: int | None = None) -> tuple[list[str], int]:
+            exists = self.path.is_file()
+            if not exists and not self.waiting:
+                self.waiting = True
+                on_event(f"waiting for {self.path} to appear")
+            elif exists and self.waiting:
+                self.waiting = False
+                on_event(f"{self.path} appeared; following it")
+            return super().read(start)
+
+    return _Announcing(log, state_file)
+
+
+@dataclass
+class WatchSession:
+    """A wired watcher plus what the command needs around it."""
+
+    watcher: Any
+    store: ErrorStore
+    describe: Callable[[str], Any]
+    min_occurrences: int
+
+    def run(self) -> Any:
+        """Queue what an earlier run left pending, then follow until stopped."""
+        self.watcher.resume_pending(self.store, self.min_occurrences)
+        return self.watcher.run(describe=self.describe)
+
+    def abandon_in_flight(self) -> None:
+        """Fixes in flight die with this process: say so on their records (re-drivable)."""
+        from selfheal.services.workflow.runner import abandon
+
+        for fp, number in self.watcher.in_flight():
+            abandon(self.store, fp, number, "Interrupted", "watch was stopped while the fix ran")
+
+
+@contextmanager
+def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_seconds: float,
+                sync_prs_seconds: float, on_event: Callable[[str], None],
+                fix_timeout: float = 3600.0) -> Iterator[WatchSession]:
+    """The local watcher of ``log`` with its workflow engine open for the ``with`` body."""
+    from selfheal.compose.store import build_ingest_service, build_policy
+    from selfheal.compose.workflow import local_workflow
+    from selfheal.services.dispatch import FixStarter, LocalDispatcher
+    from selfheal.services.pr_sync import sync_pull_requests
+    from selfheal.services.workflow.watch import Watcher, state_file_for
+
+    with local_workflow(settings, model_spec) as wf:
+        store = wf.services.store
+
+        def wait(execution: str) -> Ended:
+            info = wf.engine.wait(execution, timeout=fix_timeout)
+            return Ended(fix_outcome(store, execution, info.status))
+
+        def describe(execution: str) -> Any:
+            info = wf.engine.describe(execution)
+            return info if info.status == "RUNNING" else Ended(fix_outcome(store, execution, info.status))
+
+        def housekeeping() -> str | None:
+            return sync_pull_requests(store, wf.services.code_host).summary()
+
+        watcher = Watcher(
+            follower=announcing_follower(log, state_file_for(settings.home, log), on_event),
+            ingest=build_ingest_service(settings, store),
+            dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
+            wait_execution=wait, source=str(log), poll_seconds=poll_seconds, on_event=on_event,
+            housekeeping=housekeeping if sync_prs_seconds > 0 else None,
+            housekeeping_seconds=sync_prs_seconds)
+        yield WatchSession(watcher, store, describe, settings.min_occurrences)

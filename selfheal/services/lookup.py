@@ -1,0 +1,27 @@
+"""Finding an error by what people type: a fingerprint or any unique prefix of one (as tables
+print them). The one resolver every command uses, over ``ErrorStore.find``."""
+
+from __future__ import annotations
+
+from selfheal.errors import ErrorNotFound, MalformedInput
+from selfheal.ports import ErrorStore
+
+
+class AmbiguousPrefix(MalformedInput):
+    """A fingerprint prefix matches more than one error."""
+
+
+def resolve_fingerprint(store: ErrorStore, text: str) -> str:
+    """The full fingerprint ``text`` names; ``ErrorNotFound`` or ``AmbiguousPrefix`` otherwise."""
+    wanted = text.strip().lower()
+    if not wanted:
+        raise ErrorNotFound("no error id given; list them with: selfheal errors")
+    matches = store.find(wanted)
+    if wanted in matches:
+        return wanted
+    if not matches:
+        raise ErrorNotFound(f"no error matches {wanted!r}; list them with: selfheal errors")
+    if len(matches) > 1:
+        shown = ", ".join(m[:12] for m in matches[:3]) + (", ..." if len(matches) > 3 else "")
+        raise AmbiguousPrefix(f"{wanted!r} matches more than one error ({shown}); give more characters")
+    return matches[0]
