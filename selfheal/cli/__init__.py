@@ -79,7 +79,7 @@ def main(argv: list[str] | None = None) -> Any:
     try:
         result = cli.main(args=argv, prog_name="selfheal", standalone_mode=False)
     except click.exceptions.Abort:
-        _fail("aborted", ExitCode.INTERRUPTED)
+        _fail("interrupted", ExitCode.INTERRUPTED)
     except KeyboardInterrupt:
         _fail("interrupted", ExitCode.INTERRUPTED)
     except click.UsageError as exc:
