@@ -91,6 +91,7 @@ def test_fix_opens_a_branch_and_pr_record_then_history_and_drawing(service: tupl
                   "OpenPullRequest", "MarkDone"):
         assert f"✓ {state}" in run.stdout
     assert "PR_OPEN" in run.stdout
+    assert "SUCCEEDED" not in run.stdout  # the error's outcome, not the engine's status
 
     branch = f"selfheal/{fp[:12]}"
     diff = git(repo, "diff", f"main...{branch}", "--", "orders/handler.py")
@@ -114,14 +115,18 @@ def test_abstained_fix_is_redriven_and_bad_redrives_are_refused(service: tuple[P
     repo, home = service
     fp = ingest(home, repo, RECURSION_LOG)
 
-    first = json.loads(cli("fix", fp, "--repo", str(repo), "--json", home=home).stdout)
+    abstained = cli("fix", fp, "--repo", str(repo), "--json", home=home, ok=False)
+    assert abstained.returncode == 3, abstained.stderr  # issue 13: exit code follows the outcome
+    first = json.loads(abstained.stdout)
     assert first["status"] == "ABSTAINED" and first["reasons"]
 
     refused = cli("redrive", fp, "--repo", str(repo), "--from-state", "OpenPullRequest", home=home, ok=False)
     assert refused.returncode == 1 and "no recorded run of OpenPullRequest" in refused.stderr
     assert "Traceback" not in refused.stderr
 
-    again = json.loads(cli("redrive", fp, "--repo", str(repo), "--json", home=home).stdout)
+    redriven = cli("redrive", fp, "--repo", str(repo), "--json", home=home, ok=False)
+    assert redriven.returncode == 3, redriven.stderr
+    again = json.loads(redriven.stdout)
     assert again["status"] == "ABSTAINED" and again["attempt"] == 2
     assert again["path"][0]["state"] == "FetchSource"
 

@@ -29,19 +29,36 @@ def wait_for(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def start_watch(log: Path, repo: Path, home: Path, out: Path) -> subprocess.Popen[bytes]:
+def _ignore_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # as a job started with `&` from a script
+
+
+def start_watch(log: Path, repo: Path, home: Path, out: Path, *, sigint_ignored: bool = False,
+                ready: str = "watching") -> subprocess.Popen[bytes]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SELFHEAL_")}
     proc = subprocess.Popen([SELFHEAL, "watch", str(log), "--repo", str(repo), "--home", str(home),
-                             "--poll", "0.2"], stdout=out.open("wb"), stderr=subprocess.STDOUT, env=env)
-    wait_for(lambda: "watching" in out.read_text(), 60, "watch to start")
+                             "--poll", "0.2", "--json"], stdout=out.open("wb"), stderr=subprocess.STDOUT,
+                            env=env, preexec_fn=_ignore_sigint if sigint_ignored else None)
+    wait_for(lambda: ready in out.read_text(), 60, "watch to start")
     return proc
 
 
-def stop(proc: subprocess.Popen[bytes], out: Path) -> dict[str, int]:
-    proc.send_signal(signal.SIGINT)
+def stop(proc: subprocess.Popen[bytes], out: Path, signum: int = signal.SIGINT) -> dict[str, int]:
+    proc.send_signal(signum)
     assert proc.wait(timeout=300) == 0, out.read_text()
     last = out.read_text().strip().splitlines()[-1]
     return dict(json.loads(last))
+
+
+def events(out: Path) -> list[str]:
+    """The ``--json`` event lines of a watch run."""
+    found = []
+    for line in out.read_text().splitlines():
+        if line.startswith("{"):
+            data = json.loads(line)
+            if "event" in data:
+                found.append(str(data["event"]))
+    return found
 
 
 @pytest.mark.timeout(600)
@@ -63,6 +80,11 @@ def test_watch_fixes_new_errors_and_a_restart_loses_nothing(tmp_path: Path) -> N
     stats = stop(proc, out)
     assert stats["tracebacks"] == 2 and stats["new_errors"] == 2
     records = {r.exc_type: r for r in store.list()}
+    # each fix is reported by the error's outcome, not the engine's SUCCEEDED (issue 13)
+    said = events(out)
+    assert f"fix {records['KeyError'].short_id}-1 ended: PR_OPEN" in said, said
+    assert f"fix {records['RecursionError'].short_id}-1 ended: ABSTAINED" in said, said
+    assert not any("SUCCEEDED" in e for e in said)
     assert records["KeyError"].status == Status.PR_OPEN
     assert records["RecursionError"].count == 1
     assert records["RecursionError"].status == Status.ABSTAINED  # its fix was waited for
@@ -78,3 +100,18 @@ def test_watch_fixes_new_errors_and_a_restart_loses_nothing(tmp_path: Path) -> N
     assert stats["lines"] == len(KEYERROR_LOG.splitlines()) and stats["tracebacks"] == 1
     assert store.get(records["RecursionError"].fingerprint).count == 1  # type: ignore[union-attr]
     assert store.get(records["RecursionError"].fingerprint).status == Status.ABSTAINED  # type: ignore[union-attr]
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_watch_waits_for_a_missing_log_and_stops_whatever_it_inherited(tmp_path: Path, signum: int) -> None:
+    repo = make_work_repo(tmp_path / "repo", files={"orders/__init__.py": "", "orders/handler.py": HANDLER})
+    home, log = tmp_path / "home", tmp_path / "logs" / "app.log"
+    out = tmp_path / "watch.out"
+    proc = start_watch(log, repo, home, out, sigint_ignored=True, ready=f"waiting for {log} to appear")
+    log.parent.mkdir()
+    log.write_text("2026-11-29 09:59:59 INFO service started\n")
+    wait_for(lambda: f"{log} appeared; following it" in events(out), 60, "the log to be noticed")
+    wait_for(lambda: (home / "watch").is_dir(), 60, "the first line to be read")
+    stats = stop(proc, out, signum)
+    assert stats["lines"] == 1 and stats["tracebacks"] == 0
