@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -101,6 +102,12 @@ def test_fix_opens_a_branch_and_pr_record_then_history_and_drawing(service: tupl
 
     listed = json.loads(cli("executions", "--json", home=home).stdout)
     assert [(e["execution"], e["outcome"]) for e in listed] == [(f"{fp[:12]}-1", "pr_open")]
+
+    # durations from one source: `fix` prints the recorded ones, as `executions show` does
+    recorded = json.loads(cli("executions", "show", f"{fp[:12]}-1", "--json", home=home).stdout)["path"]
+    for view in recorded:
+        row = rf"{view['state']}\s*│\s*{view['outcome']}\s*│\s*{view['duration_ms']}\b"
+        assert re.search(row, run.stdout), (view, run.stdout)
 
     svg = tmp_path / "run.svg"
     shown = cli("executions", "show", f"{fp[:12]}-1", "--svg", str(svg), home=home)

@@ -1,0 +1,49 @@
+"""Live progress inside long states: elapsed time and the retry countdown, from the ASL's own
+Retry rules (issue 13, point 8)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+
+import pytest
+
+from selfheal.adapters.asl_file import default_asl, read_definition
+from selfheal.cli.progress import LiveProgress, retry_window
+from selfheal.services.workflow.runner import ProgressEvent
+
+ASL = json.loads(read_definition(default_asl()))
+
+
+def _retry_rule(state: str, error: str) -> dict[str, object]:
+    return next(r for r in ASL["States"][state]["Retry"] if error in r["ErrorEquals"])
+
+
+def test_retry_window_follows_the_asl_backoff() -> None:
+    rule = _retry_rule("InvokeModel", "ModelThrottled")
+    interval, rate = float(rule["IntervalSeconds"]), float(rule["BackoffRate"])  # type: ignore[arg-type]
+    cap = float(rule.get("MaxDelaySeconds", 10**9))  # type: ignore[arg-type]
+    assert retry_window(ASL, "InvokeModel", "ModelThrottled", 1) == min(interval, cap)
+    assert retry_window(ASL, "InvokeModel", "ModelThrottled", 2) == min(interval * rate, cap)
+    assert retry_window(ASL, "InvokeModel", "ModelThrottled", 2, scale=0.5) == min(interval * rate, cap) * 0.5
+    too_many = int(rule["MaxAttempts"]) + 1  # type: ignore[call-overload]
+    assert retry_window(ASL, "InvokeModel", "ModelThrottled", too_many) is None
+    assert retry_window(ASL, "InvokeModel", "EditRejected", 1) is None  # not retried: caught
+
+
+def test_status_line_shows_elapsed_time_and_countdown(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = LiveProgress(ASL, tty=False)
+    at = datetime.now(UTC)
+    progress(ProgressEvent(state="InvokeModel", event="entered", at=at))
+    progress.since -= 42  # as if the state had run for 42 s
+    assert progress.status_line().startswith("    InvokeModel 42 s")
+    progress(ProgressEvent(state="InvokeModel", event="error", detail="ModelThrottled", at=at))
+    first = retry_window(ASL, "InvokeModel", "ModelThrottled", 1)
+    assert first is not None
+    line = progress.status_line()
+    assert ", retry in " in line and int(line.rsplit("retry in ", 1)[1].split()[0]) <= first
+    progress(ProgressEvent(state="InvokeModel", event="succeeded", at=at))
+    assert progress.status_line() == ""  # between states: nothing to tick
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["  ▶ InvokeModel ...", f"  ↻ InvokeModel: ModelThrottled; retry 1 within {first:.0f} s",
+                   "  ✓ InvokeModel"]
