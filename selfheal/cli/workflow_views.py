@@ -34,7 +34,7 @@ def find_run(store: Any, ident: str) -> tuple[ErrorRecord, Attempt]:
     for record, attempt in _runs(store, None):
         if execution_id(record, attempt) == name:
             return record, attempt
-    raise ErrorNotFound(f"no execution {ident!r} in the error records")
+    raise ErrorNotFound(f"no execution {ident!r} in the error records; list them with: selfheal executions")
 
 
 def _duration(att: Attempt) -> str:
@@ -73,12 +73,13 @@ def show_execution(store: Any, ident: str, svg_file: Path | None, as_json: bool)
     record, attempt = find_run(store, ident)
     path = path_from_attempt(attempt)
     if svg_file is not None:
-        from selfheal.domain.svg import render_svg
+        from selfheal.domain.svg import render_svg, resumed_at
 
         definition = json.loads(read_definition(ASL))
         status = run_status(definition, path, attempt.outcome)
         svg = render_svg(definition, status, {v.state: _note(v) for v in path},
-                         title=f"{execution_id(record, attempt)}  {record.exc_type}  {attempt.outcome}")
+                         title=f"{execution_id(record, attempt)}  {record.exc_type}  {attempt.outcome}",
+                         resumed=resumed_at(definition, path[0].state if path else None))
         svg_file.write_text(svg, encoding="utf-8")
     if as_json:
         echo_json({"execution": execution_id(record, attempt), "fingerprint": record.fingerprint,

@@ -1,6 +1,11 @@
 """Draw an ASL state machine as SVG, colouring the states one run visited the way the Step
 Functions console does (green succeeded, red failed, orange caught error, blue in progress), plus
-amber for a state that needed retries. Pure: takes the definition and a state -> status map."""
+amber for a state that needed retries. Pure: takes the definition and a state -> status map.
+
+Readable at a glance: a *router* (a Choice with more than ``ROUTER_CHOICES`` rules, such as
+``ResumeAt``, which can jump to any resumable state) draws no fan of edges; a re-driven run draws
+the one edge it took from the router into the state it resumed at, highlighted. Edge labels sit
+in the free space beside their edge, never under a box."""
 
 from __future__ import annotations
 
@@ -20,6 +25,41 @@ COLOURS: dict[str, tuple[str, str]] = {
 LEGEND = ("succeeded", "retried", "caught", "failed", "running", "not visited")
 BOX_W, BOX_H, ROW_H, COL_W, MARGIN, LEFT = 190, 38, 62, 290, 30, 120
 SIDE_TYPES = frozenset({"Fail"})
+ROUTER_CHOICES = 3
+RESUME_COLOUR = "#0073bb"
+CHAR_W = 5.6  # width of one character at font-size 10 (Helvetica), for label placement
+
+
+def is_router(state: Mapping[str, Any]) -> bool:
+    """A Choice that fans out to many states (its edges are drawn only when taken)."""
+    return state.get("Type") == "Choice" and len(state.get("Choices", [])) > ROUTER_CHOICES
+
+
+def first_task(definition: Mapping[str, Any]) -> str | None:
+    """The Task a fresh run reaches first: from ``StartAt`` along ``Next`` and ``Default``."""
+    states: Mapping[str, Mapping[str, Any]] = definition.get("States", {})
+    name, seen = definition.get("StartAt"), set()
+    while isinstance(name, str) and name in states and name not in seen:
+        seen.add(name)
+        if states[name].get("Type") == "Task":
+            return name
+        name = states[name].get("Next", states[name].get("Default"))
+    return None
+
+
+def resumed_at(definition: Mapping[str, Any], first_state: str | None) -> str | None:
+    """``first_state`` when a run began there instead of at ``first_task`` (a re-drive)."""
+    if first_state is None or first_state == first_task(definition):
+        return None
+    return first_state if router_into(definition, first_state) else None
+
+
+def router_into(definition: Mapping[str, Any], target: str) -> str | None:
+    """The router that can send a run straight to ``target``."""
+    for name, state in definition.get("States", {}).items():
+        if is_router(state) and any(rule.get("Next") == target for rule in state.get("Choices", [])):
+            return str(name)
+    return None
 
 
 def _targets(state: Mapping[str, Any]) -> list[tuple[str, str, str]]:
@@ -87,12 +127,22 @@ def _centre(col: int, row: int) -> tuple[float, float]:
 
 
 def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
-               notes: Mapping[str, str] | None = None, title: str = "") -> str:
+               notes: Mapping[str, str] | None = None, title: str = "",
+               resumed: str | None = None) -> str:
     """The SVG document. ``status``: state -> one of ``COLOURS``; ``notes``: state -> a short
-    annotation (duration, retries, error) drawn under the state name."""
+    annotation (duration, retries, error) drawn under the state name; ``resumed``: the state a
+    re-driven run resumed at (see ``resumed_at``), whose edge from the router is highlighted."""
     states: Mapping[str, Mapping[str, Any]] = definition["States"]
     pos = _layout(states)
-    notes = notes or {}
+    notes = dict(notes or {})
+    status = dict(status)
+    router = router_into(definition, resumed) if resumed else None
+    if router is not None:
+        status[router] = "succeeded"
+        notes.setdefault(router, f"resumed at {resumed}")
+    for name, state in states.items():
+        if is_router(state):
+            notes.setdefault(name, "re-drive: to the resumed state")
     rows = max(r for _, r in pos.values()) + 1
     width = LEFT + MARGIN + COL_W + BOX_W + 40
     height = MARGIN * 2 + rows * ROW_H + 60 + (24 if title else 0)
@@ -101,7 +151,9 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
            f'font-family="Helvetica, Arial, sans-serif" font-size="12">',
            '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
            'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#545b64"/>'
-           '</marker></defs>',
+           '</marker><marker id="arrow-resume" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="4" '
+           'markerHeight="4" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+           f'fill="{RESUME_COLOUR}"/></marker></defs>',
            f'<rect width="{width}" height="{height}" fill="#fafafa"/>']
     if title:
         out.append(f'<text x="{LEFT}" y="{MARGIN - 6}" font-size="14" font-weight="bold">'
@@ -112,6 +164,10 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
         for target, label, kind in _targets(state):
             if target not in pos or (kind == "catch" and status.get(name) not in ("caught", "failed")):
                 continue
+            if is_router(state):
+                if name == router and target == resumed and kind == "choice":
+                    out.append(_edge(pos[name], pos[target], "resume", kind, True, RESUME_COLOUR))
+                continue  # a router's fan would hide everything else
             # Edges a run may have taken are dark and labelled; the rest stay in the background.
             taken = name in visited and target in visited
             out.append(_edge(pos[name], pos[target], label if kind != "next" and taken else "", kind,
@@ -124,25 +180,33 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
     return "\n".join(out)
 
 
-def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str, strong: bool) -> str:
+def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str, strong: bool,
+          highlight: str | None = None) -> str:
     (x1, y1), (x2, y2) = _centre(*src), _centre(*dst)
     dash = ' stroke-dasharray="5,4"' if kind == "catch" else ""
+    anchor = "start"
     if src[0] == dst[0] and dst[1] == src[1] + 1:
         path = f"M {x1} {y1 + BOX_H / 2} L {x2} {y2 - BOX_H / 2}"
         lx, ly = x1 + 6, (y1 + y2) / 2 + 4
     elif src[0] == dst[0]:  # a jump or a loop along the main line: go round on the left
         side = x1 - BOX_W / 2
-        off = 14 + 6 * abs(dst[1] - src[1]) % 40
+        off = 14 + (6 * abs(dst[1] - src[1])) % 40
         path = f"M {side} {y1} C {side - off} {y1}, {side - off} {y2}, {side} {y2}"
-        lx, ly = side - off - 4 - 5.5 * len(label), (y1 + y2) / 2
+        # right-aligned just left of the curve's outermost point (the margin is LEFT wide)
+        lx, ly, anchor = side - off * 0.75 - 4, (y1 + y2) / 2 + 4, "end"
     else:
-        path = f"M {x1 + BOX_W / 2} {y1} L {x2 - BOX_W / 2} {y2}"
-        lx, ly = (x1 + x2) / 2 + 20, (y1 + y2) / 2 - 4
-    text = (f'<text x="{lx}" y="{ly}" font-size="10" fill="#545b64">{escape(label)}</text>'
-            if label else "")
-    colour = "#545b64" if strong else "#d5dbdb"
-    return (f'<path d="{path}" fill="none" stroke="{colour}" stroke-width="1.2"{dash} '
-            f'marker-end="url(#arrow)"/>{text}')
+        start_x = x1 + BOX_W / 2 if dst[0] > src[0] else x1 - BOX_W / 2
+        end_x = x2 - BOX_W / 2 if dst[0] > src[0] else x2 + BOX_W / 2
+        path = f"M {start_x} {y1} L {end_x} {y2}"
+        # above the line, in the gap between the columns, starting at the source box
+        lx, ly = min(start_x, end_x) + 6, min(y1, y2) - 5
+    width = 2.4 if highlight else 1.2
+    colour = highlight or ("#545b64" if strong else "#d5dbdb")
+    text = (f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" text-anchor="{anchor}" fill="{colour}" '
+            f'class="edge-label">{escape(label)}</text>' if label else "")
+    css, marker = (' class="edge resume"', "arrow-resume") if highlight else (' class="edge"', "arrow")
+    return (f'<path{css} d="{path}" fill="none" stroke="{colour}" stroke-width="{width}"{dash} '
+            f'marker-end="url(#{marker})"/>{text}')
 
 
 def _box(name: str, typ: str, col: int, row: int, status: str, note: str) -> str:
