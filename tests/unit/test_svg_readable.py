@@ -57,7 +57,8 @@ def test_a_redriven_run_highlights_its_resume_edge_only() -> None:
     assert edge.get("marker-end") == "url(#arrow-resume)" and float(edge.get("stroke-width", 0)) > 2
     labels = [t.text for t in redriven.iter(f"{NS}text") if t.get("class") == "edge-label"]
     assert "resume" in labels
-    status = {g.get("data-state"): g.get("data-status") for g in redriven.iter(f"{NS}g") if g.get("data-state")}
+    groups = [g for g in redriven.iter(f"{NS}g") if g.get("data-state")]
+    status = {g.get("data-state"): g.get("data-status") for g in groups}
     assert status["ResumeAt"] == "succeeded" and status["FetchSource"] == "not visited"
     notes = [t.text for t in redriven.iter(f"{NS}text")]
     assert "resumed at InvokeModel" in notes
