@@ -30,7 +30,7 @@ class Settings(BaseModel):
 
     home: Path = Path(".selfheal")
     repo: Path | None = None
-    model: str = "rules"  # rules | bedrock:ID | anthropic:ID | openai:URL#MODEL
+    model: str = "rules"  # grammar: selfheal.compose.models.MODEL_SPECS
     bedrock_model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     in_app_prefixes: list[str] = Field(default_factory=list)
     app_roots: list[str] = Field(default_factory=lambda: ["/var/task/", "/app/", "/srv/app/"])

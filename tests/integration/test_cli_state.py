@@ -121,3 +121,19 @@ def test_prs_sync_with_repo_dot_matches_records_written_with_an_absolute_path(tm
     assert store.get(fp).status == Status.RESOLVED  # type: ignore[union-attr]
     assert [r.number for r in PrRecordStore(home, repository=".").all()] == []  # "." here is elsewhere
     assert [r.number for r in PrRecordStore(home, repository=f"{work}/").all()] == [pr.number]
+
+
+def test_inside_a_repository_it_is_the_default_repo(repo: Path, tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from selfheal.cli.common import cli_settings
+
+    for name in ("SELFHEAL_REPO", "SELFHEAL_REPO_URL", "SELFHEAL_HOME"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path / "state"))
+    (repo / "pkg").mkdir()
+    monkeypatch.chdir(repo / "pkg")
+    settings = cli_settings()
+    assert settings.repo == repo.resolve()
+    assert settings.home == repo_home(repo, tmp_path / "state" / "selfheal")
+    monkeypatch.chdir(tmp_path)
+    assert cli_settings().repo is None

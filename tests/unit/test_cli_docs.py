@@ -83,3 +83,15 @@ def test_hints_name_a_command_that_runs(monkeypatch: pytest.MonkeyPatch) -> None
     assert hint == str(Path(sys.executable).with_name("selfheal")) and Path(hint).is_file()
     monkeypatch.setenv("PATH", str(Path(sys.executable).parent))
     assert selfheal_command() == "selfheal"
+
+
+def test_model_grammar_is_stated_once_and_the_docs_agree() -> None:
+    from selfheal.compose.models import MODEL_SPECS
+
+    row = next(line for line in (ROOT / "docs" / "configuration.md").read_text().splitlines()
+               if line.startswith("| `model` |"))
+    for form in MODEL_SPECS.split(" | "):
+        assert f"`{form}`" in row, form
+    for path in (["fix"], ["redrive"], ["watch"], ["demo"]):
+        text = CliRunner().invoke(cli, [*path, "--help"], terminal_width=300).output
+        assert " ".join(MODEL_SPECS.split()) in " ".join(text.split()), path
