@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 
-from selfheal.errors import ConfigurationError, EditRejected
+from selfheal.cli.common import json_option
+from selfheal.errors import ConfigurationError, EditRejected, ModelReplyMalformed
 
 
 def _offered_from_reply(text: str) -> list[str]:
@@ -49,7 +50,7 @@ def _offered_from_reply(text: str) -> list[str]:
 @click.option("--reproduction", "repro_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A Python script that raises the error before the fix and exits 0 after it.")
 @click.option("--error-type", default="", help="The error's exception type (a reproduction must show it).")
-@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@json_option
 @click.pass_context
 def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str, offer: tuple[str, ...],
              test_command: str | None, timeout: float | None, repro_file: Path | None, error_type: str,
@@ -94,7 +95,11 @@ def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str
     sha = repo.resolve(revision)
     existing = set(repo.list_files(sha))
     offered = list(offer) or [p for p in _offered_from_reply(text) if p in existing]
-    proposal = parse_reply(text, offered)
+    try:
+        proposal = parse_reply(text, offered)
+    except ModelReplyMalformed as exc:  # the file is not in the edit format: say how to write it
+        raise click.BadParameter(f"{edit_file}: {exc}; see the edit format in docs/usage.md",
+                                 param_hint="--edit") from exc
     context = FixContext(fingerprint="cli", exc_type=error_type, message="", revision=sha,
                          offered_files=offered, reproduction=reproduction)
     if as_json:

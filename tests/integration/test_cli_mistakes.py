@@ -157,3 +157,11 @@ def test_interrupted_is_130(capsys: pytest.CaptureFixture[str], tmp_path: Path,
     monkeypatch.setattr("selfheal.cli.errors._list", interrupt)
     code, line = one_line_error(["errors", "--home", str(tmp_path / "h")], capsys)
     assert code == ExitCode.INTERRUPTED and line == "error: interrupted"
+
+
+def test_an_edit_file_not_in_the_edit_format(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    repo = make_work_repo(tmp_path / "svc", files={"app.py": "x = 1\n"})
+    edit = tmp_path / "fix.txt"
+    edit.write_text("I think you should use .get()\n")
+    code, line = one_line_error(["validate", "--repo", str(repo), "--edit", str(edit)], capsys)
+    assert code == ExitCode.USAGE and str(edit) in line and "see the edit format in docs/usage.md" in line
