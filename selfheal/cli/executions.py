@@ -31,21 +31,25 @@ class _ListByDefault(click.Group):
     """``executions FINGERPRINT`` means ``executions list FINGERPRINT``."""
 
     def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
-        first = next((a for a in args if not a.startswith("-")), None)
-        if first is not None and first not in self.commands and _is_positional(self, ctx, args, first):
-            args = [*args[:args.index(first)], "list", *args[args.index(first):]]
+        at = _first_positional(self, ctx, args)
+        if at is not None and args[at] not in self.commands:
+            args = [*args[:at], "list", *args[at:]]
         return super().parse_args(ctx, args)
 
 
-def _is_positional(group: click.Group, ctx: click.Context, args: list[str], word: str) -> bool:
-    """``word`` is not the value of a group option such as ``--home H``."""
-    at = args.index(word)
-    if at == 0:
-        return True
-    before = args[at - 1]
+def _first_positional(group: click.Group, ctx: click.Context, args: list[str]) -> int | None:
+    """Index of the first word that is neither an option nor the value of a group option."""
     takes_value = {o for p in group.get_params(ctx) if isinstance(p, click.Option) and not p.is_flag
                    for o in p.opts}
-    return before not in takes_value
+    skip = False
+    for i, word in enumerate(args):
+        if skip:
+            skip = False
+        elif word.startswith("-"):
+            skip = word in takes_value  # ``--home H``; ``--home=H`` carries its value
+        else:
+            return i
+    return None
 
 
 @click.group(cls=_ListByDefault, invoke_without_command=True)

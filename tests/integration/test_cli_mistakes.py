@@ -165,3 +165,16 @@ def test_an_edit_file_not_in_the_edit_format(capsys: pytest.CaptureFixture[str],
     edit.write_text("I think you should use .get()\n")
     code, line = one_line_error(["validate", "--repo", str(repo), "--edit", str(edit)], capsys)
     assert code == ExitCode.USAGE and str(edit) in line and "see the edit format in docs/usage.md" in line
+
+
+def test_executions_lists_one_errors_runs_with_options_anywhere(capsys: pytest.CaptureFixture[str],
+                                                                tmp_path: Path) -> None:
+    import json
+
+    home = tmp_path / "home"
+    run = _recorded_run(home)
+    for args in (["executions", "--home", str(home), "abab", "--json"],
+                 ["executions", "abab", "--home", str(home), "--json"],
+                 ["executions", "--json", "list", "abab", "--home", str(home)]):
+        main(args)
+        assert [e["execution"] for e in json.loads(capsys.readouterr().out)] == [run], args

@@ -50,7 +50,7 @@ def test_handlers_build_aws_services_from_env_and_fix_to_a_pushed_branch(
         # the operator's view of the same history, from the table
         from click.testing import CliRunner
 
-        from selfheal.cli.workflow import executions
+        from selfheal.cli.executions import executions
         listed = CliRunner().invoke(executions, ["--table", "errors", "--json"])
         shown = CliRunner().invoke(executions, ["show", out.execution_name, "--table", "errors", "--json"])
     assert out.status == Status.PR_OPEN, out.reasons
