@@ -105,7 +105,7 @@ def errors(ctx: click.Context, home: Path | None, repo: Path | None, status: str
 @click.pass_context
 def list_errors(ctx: click.Context, home: Path | None, repo: Path | None, status: str | None, limit: int,
                 as_json: bool) -> None:
-    """List the tracked errors (same as ``selfheal errors``).
+    """List the tracked errors (same as `selfheal errors`).
 
     \b
     Example:
@@ -188,4 +188,4 @@ resolve_cmd = _status_command(
     "resolve", Status.RESOLVED, "resolved by hand",
     "Mark an error fixed (status RESOLVED); if it is seen again it becomes REGRESSED.")
 queue = _status_command("queue", Status.QUEUED, "re-driven by hand",
-                        "Queue a new fix attempt for an error (status QUEUED; ``selfheal watch`` starts it).")
+                        "Queue a new fix attempt for an error (status QUEUED; `selfheal watch` starts it).")

@@ -60,7 +60,7 @@ def _first_positional(group: click.Group, ctx: click.Context, args: list[str]) -
 @click.pass_context
 def executions(ctx: click.Context, home: Path | None, repo: Path | None, table: str | None,
                as_json: bool) -> None:
-    """List fix runs, newest first (``executions FINGERPRINT``: one error's runs).
+    """List fix runs, newest first (with FINGERPRINT: the runs of that error).
 
     \b
     Example:

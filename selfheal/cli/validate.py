@@ -57,8 +57,8 @@ def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str
              as_json: bool) -> None:
     """Validate the edit in FILE against the repository: gates, tests before/after, reproduction.
 
-    The edit format (what models reply; docs/usage.md has more): optional ``ROOT CAUSE:`` and
-    ``SUMMARY:`` lines, then one block per change. The SEARCH text must occur exactly once in
+    The edit format (what models reply; docs/usage.md has more): optional "ROOT CAUSE:" and
+    "SUMMARY:" lines, then one block per change. The SEARCH text must occur exactly once in
     the file; an empty SEARCH creates a new test file.
 
     \b

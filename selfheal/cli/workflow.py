@@ -157,8 +157,8 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
 
     A clean stop ingests what was read, waits for fixes in flight (a second Ctrl-C abandons
     them) and remembers the position. A LOG that does not exist yet is waited for. Each fix is
-    reported by its outcome: PR_OPEN, ABSTAINED or FAILED. Fix PRs are synced as ``selfheal prs
-    sync`` does, so an error whose fix was merged and that shows up again is REGRESSED.
+    reported by its outcome: PR_OPEN, ABSTAINED or FAILED. Fix PRs are synced as `selfheal prs
+    sync` does, so an error whose fix was merged and that shows up again is REGRESSED.
 
     \b
     Example:
