@@ -107,7 +107,9 @@ def read_pyproject(repo: Path | None) -> dict[str, Any]:
         return {}
     try:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, tomllib.TOMLDecodeError) as exc:
+    except tomllib.TOMLDecodeError as exc:
+        raise InvalidSettings(f"{path} is not valid TOML ({exc}); fix it or pass another --repo") from exc
+    except (OSError, UnicodeDecodeError) as exc:
         raise ConfigurationError(f"cannot read {path}: {exc}") from exc
     table = data.get("tool", {}).get("selfheal", {})
     return {k.replace("-", "_"): v for k, v in table.items()} if isinstance(table, dict) else {}

@@ -178,3 +178,18 @@ def selfheal_command() -> str:
     if here.exists():
         return str(here)
     return f"{sys.executable} -c 'from selfheal.cli import main; main()'"
+
+
+def local_store(settings: Settings) -> Any:
+    """The local error store of ``settings``; a file that is not a usable SQLite database is a
+    one-line mistake naming it, not a traceback."""
+    import sqlite3
+
+    from selfheal.compose.store import LOCAL_DB_NAME, build_local_store
+
+    try:
+        return build_local_store(settings)
+    except sqlite3.Error as exc:
+        path = settings.home / LOCAL_DB_NAME
+        raise click.ClickException(f"cannot open the error store {path}: {exc}; move it away or choose "
+                                   "another --home") from exc

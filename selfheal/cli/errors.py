@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, repo_option
+from selfheal.cli.common import cli_settings, home_option, json_option, local_store, repo_option
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.domain.records import Status
 from selfheal.services.lookup import resolve_fingerprint
@@ -40,10 +40,8 @@ def _list_options(fn: _F) -> _F:
 
 
 def _store(ctx: click.Context, home: Path | None, repo: Path | None = None) -> SqliteErrorStore:
-    from selfheal.compose.store import build_local_store
-
     group_options = ctx.find_object(dict) or {}  # ``selfheal errors --home H show FP``
-    return build_local_store(cli_settings(home or group_options.get("home"),
+    return local_store(cli_settings(home or group_options.get("home"),
                                           repo or group_options.get("repo")))
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, repo_option
+from selfheal.cli.common import cli_settings, home_option, json_option, local_store, repo_option
 
 _table_option = click.option("--table", envvar="SELFHEAL_TABLE_NAME",
                              help="AWS mode: read the runs from this DynamoDB table")
@@ -22,9 +22,7 @@ def _store(ctx: click.Context, home: Path | None, repo: Path | None, table: str 
         from selfheal.compose.store import build_dynamodb_store
 
         return build_dynamodb_store(table)
-    from selfheal.compose.store import build_local_store
-
-    return build_local_store(cli_settings(home or group.get("home"), repo or group.get("repo")))
+    return local_store(cli_settings(home or group.get("home"), repo or group.get("repo")))
 
 
 class _ListByDefault(click.Group):

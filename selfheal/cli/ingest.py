@@ -18,7 +18,7 @@ from typing import IO, TYPE_CHECKING
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, stop_on_signals
+from selfheal.cli.common import cli_settings, home_option, json_option, local_store, stop_on_signals
 from selfheal.cli.output import echo_json, print_table
 
 if TYPE_CHECKING:
@@ -117,10 +117,10 @@ def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo:
       selfheal ingest /var/log/orders/app.log --repo ~/src/orders
       selfheal ingest app.log --follow      # until Ctrl-C or SIGTERM
     """
-    from selfheal.compose.store import build_ingest_service, build_local_store
+    from selfheal.compose.store import build_ingest_service
 
     settings = cli_settings(home, repo)
-    store = build_local_store(settings)
+    store = local_store(settings)
     service = build_ingest_service(settings, store)
     name = source or ("stdin" if file == "-" else file)
     if follow:

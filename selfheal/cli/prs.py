@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, repo_option
+from selfheal.cli.common import cli_settings, home_option, json_option, local_store, repo_option
 from selfheal.cli.output import echo_json, fmt_time, print_table
 
 if TYPE_CHECKING:
@@ -104,12 +104,11 @@ def sync(home: Path | None, repo: Path | None, as_json: bool) -> None:
       selfheal prs sync --repo ~/src/orders
     """
     from selfheal.compose.source import build_source
-    from selfheal.compose.store import build_local_store
     from selfheal.services.pr_sync import sync_pull_requests
 
     settings = cli_settings(home, repo)
     _, host = build_source(settings)
-    report = sync_pull_requests(build_local_store(settings), host)
+    report = sync_pull_requests(local_store(settings), host)
     if as_json:
         echo_json(report.as_dict())
         return

@@ -17,6 +17,7 @@ from selfheal.cli.common import (
     cli_settings,
     home_option,
     json_option,
+    local_store,
     model_option,
     outcome_exit_code,
     repo_option,
@@ -26,9 +27,7 @@ from selfheal.cli.output import echo_json
 
 
 def _store(settings: Any) -> Any:
-    from selfheal.compose.store import build_local_store
-
-    return build_local_store(settings)
+    return local_store(settings)
 
 
 def _live_progress(settings: Any) -> Any:

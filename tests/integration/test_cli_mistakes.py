@@ -178,3 +178,18 @@ def test_executions_lists_one_errors_runs_with_options_anywhere(capsys: pytest.C
                  ["executions", "--json", "list", "abab", "--home", str(home)]):
         main(args)
         assert [e["execution"] for e in json.loads(capsys.readouterr().out)] == [run], args
+
+
+def test_a_store_that_is_not_a_database(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (home / "errors.db").write_text("not sqlite at all " * 100)
+    code, line = one_line_error(["errors", "--home", str(home)], capsys)
+    assert code == ExitCode.ERROR and f"cannot open the error store {home / 'errors.db'}" in line
+    assert "choose another --home" in line
+
+
+def test_a_pyproject_that_is_not_toml(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    repo = make_work_repo(tmp_path / "svc", files={"pyproject.toml": "[tool.selfheal\ntest_command = [\n"})
+    code, line = one_line_error(["errors", "--repo", str(repo)], capsys)
+    assert code == ExitCode.USAGE and f"{repo / 'pyproject.toml'} is not valid TOML" in line
