@@ -30,8 +30,9 @@ class _Printer:
             click.echo(f"    {ev.text}")
             click.echo("      ", nl=False)
         elif ev.kind == "state":
-            took = f" {ev.duration_ms}ms" if ev.duration_ms is not None else ""
-            click.echo(f"{_OK if ev.ok else '·'} {ev.state}{took}  ", nl=False)
+            # no duration here: the table below prints the recorded ones (one source, as
+            # `selfheal executions show` prints them)
+            click.echo(f"{_OK if ev.ok else '·'} {ev.state}  ", nl=False)
         elif ev.kind == "fix_done":
             click.echo(f"-> {click.style(ev.text, fg='green' if ev.ok else 'yellow')}")
 
