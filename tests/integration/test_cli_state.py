@@ -137,3 +137,25 @@ def test_inside_a_repository_it_is_the_default_repo(repo: Path, tmp_path: Path,
     assert settings.home == repo_home(repo, tmp_path / "state" / "selfheal")
     monkeypatch.chdir(tmp_path)
     assert cli_settings().repo is None
+
+
+@pytest.mark.timeout(300)
+def test_a_fix_run_inside_the_repository_leaves_only_its_branch(tmp_path: Path) -> None:
+    """No --repo, no --home, run from a subfolder of the repository: the fix opens its PR and
+    `git status` (ignored files included) stays empty; the only new ref is the fix branch."""
+    from tests.e2e.test_fix_cli import HANDLER, KEYERROR_LOG, TESTS
+
+    work = make_work_repo(tmp_path / "orders", files={"orders/__init__.py": "", "orders/handler.py": HANDLER,
+                                                      "tests/test_handler.py": TESTS})
+    state = tmp_path / "state"
+    (tmp_path / "app.log").write_text(KEYERROR_LOG)
+    ingested = run(["ingest", str(tmp_path / "app.log"), "--json"], cwd=work / "orders", state=state)
+    assert ingested.returncode == 0, ingested.stderr
+    (fp,) = json.loads(ingested.stdout)["new"]
+    fixed = run(["fix", fp[:8], "--json"], cwd=work / "orders", state=state)
+    assert fixed.returncode == 0, fixed.stderr
+    assert json.loads(fixed.stdout)["status"] == "PR_OPEN"
+    assert git(work, "status", "--porcelain", "--ignored") == ""
+    branches = git(work, "for-each-ref", "--format=%(refname:short)", "refs/heads").split()
+    assert sorted(branches) == ["main", f"selfheal/{fp[:12]}"]
+    assert (repo_home(work, state / "selfheal") / "prs").is_dir()
