@@ -27,18 +27,23 @@ class Ended:
 
 
 def fix_outcome(store: ErrorStore, execution: str, engine_status: str) -> str:
-    """PR_OPEN / ABSTAINED / FAILED of the attempt that ran as ``execution`` (engine status as
-    a fallback when the record does not say)."""
+    """PR_OPEN / ABSTAINED / FAILED of the attempt that ran as ``execution``: its recorded
+    outcome, else the error's status; a run that recorded neither counts as FAILED (the engine's
+    status is only a fallback for a run that is still RUNNING)."""
+    if engine_status == "RUNNING":
+        return engine_status
     name = execution.rsplit(":", 1)[-1]
     prefix, _, number = name.rpartition("-")
     matches = store.find(prefix) if prefix else []
     record = store.get(matches[0]) if len(matches) == 1 else None
-    if record is not None:
-        for attempt in record.attempts:
-            same = (attempt.execution or "").rsplit(":", 1)[-1] == name or str(attempt.number) == number
-            if same and attempt.outcome in _OUTCOMES:
-                return _OUTCOMES[attempt.outcome]
-    return "FAILED" if engine_status in ("FAILED", "TIMED_OUT", "ABORTED") else engine_status
+    if record is None:
+        return "FAILED"
+    for attempt in record.attempts:
+        same = (attempt.execution or "").rsplit(":", 1)[-1] == name or str(attempt.number) == number
+        if same and attempt.outcome in _OUTCOMES:
+            return _OUTCOMES[attempt.outcome]
+    status = str(record.status.value)
+    return status if status in _OUTCOMES.values() else "FAILED"
 
 
 def announcing_follower(log: Path, state_file: Path, on_event: Callable[[str], None]) -> Any:
