@@ -41,11 +41,11 @@ def _list_options(fn: _F) -> _F:
 
 def _store(ctx: click.Context, home: Path | None, repo: Path | None = None) -> SqliteErrorStore:
     group_options = ctx.find_object(dict) or {}  # ``selfheal errors --home H show FP``
-    return local_store(cli_settings(home or group_options.get("home"),
-                                          repo or group_options.get("repo")))
+    return local_store(cli_settings(home or group_options.get("home"), repo or group_options.get("repo")))
 
 
 def _with_location(fn: _F) -> _F:
+    """``--home`` and ``--repo``: which store (on the group and on each subcommand)."""
     return home_option(repo_option(fn))
 
 
