@@ -94,6 +94,12 @@ def main(argv: list[str] | None = None) -> Any:
         sys.exit(0)
     except OSError as exc:
         _fail(os_error_line(exc), os_error_code(exc))
+    except Exception as exc:
+        # AWS mode (--table, bedrock:): no credentials, no region, access denied. Matched by the
+        # exception's package (botocore is imported lazily, only by the commands that use it).
+        if not type(exc).__module__.startswith("botocore."):
+            raise  # a bug: keep the traceback
+        _fail(f"AWS: {exc}; check the AWS credentials, region and permissions", ExitCode.ERROR)
     # standalone_mode=False returns ctx.exit(n)'s code instead of exiting
     if isinstance(result, int) and result:
         sys.exit(result)

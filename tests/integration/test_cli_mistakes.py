@@ -193,3 +193,14 @@ def test_a_pyproject_that_is_not_toml(capsys: pytest.CaptureFixture[str], tmp_pa
     repo = make_work_repo(tmp_path / "svc", files={"pyproject.toml": "[tool.selfheal\ntest_command = [\n"})
     code, line = one_line_error(["errors", "--repo", str(repo)], capsys)
     assert code == ExitCode.USAGE and f"{repo / 'pyproject.toml'} is not valid TOML" in line
+
+
+def test_aws_mode_without_credentials(capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+                                      tmp_path: Path) -> None:
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN", "AWS_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    code, line = one_line_error(["executions", "--table", "errors"], capsys)
+    assert code == ExitCode.ERROR and line.startswith("error: AWS: ") and "credentials" in line
