@@ -198,8 +198,9 @@ def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str, str
         start_x = x1 + BOX_W / 2 if dst[0] > src[0] else x1 - BOX_W / 2
         end_x = x2 - BOX_W / 2 if dst[0] > src[0] else x2 + BOX_W / 2
         path = f"M {start_x} {y1} L {end_x} {y2}"
-        # above the line, in the gap between the columns, starting at the source box
-        lx, ly = min(start_x, end_x) + 6, min(y1, y2) - 5
+        # at the source end, just above where the edge leaves its box
+        lx, ly = (start_x + 6, y1 - 5) if dst[0] > src[0] else (start_x - 6, y1 - 5)
+        anchor = "start" if dst[0] > src[0] else "end"
     width = 2.4 if highlight else 1.2
     colour = highlight or ("#545b64" if strong else "#d5dbdb")
     text = (f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" text-anchor="{anchor}" fill="{colour}" '

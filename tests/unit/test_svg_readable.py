@@ -80,3 +80,12 @@ def test_edge_labels_are_inside_the_picture_and_clear_of_boxes(states: list[str]
         for bx, by in boxes:
             overlaps = x0 < bx + BOX_W and bx < x0 + w and y - 9 < by + top + BOX_H and by + top < y
             assert not overlaps, (t.text, x0, y, bx, by)
+
+
+def test_a_caught_state_does_not_light_up_its_next_choice() -> None:
+    att = Attempt(number=1, outcome="failed", steps=[
+        StepRecord(state="FetchSource", started_at=T0, outcome="failed", error="CodeHostForbidden"),
+        StepRecord(state="RecordFailure", started_at=T0 + timedelta(seconds=1), outcome="succeeded")])
+    status = run_status(ASL, path_from_attempt(att), "failed")
+    assert status["FetchSource"] == "caught" and "AfterFetch" not in status
+    assert status["Failed"] == "failed"

@@ -126,7 +126,9 @@ def run_status(definition: dict[str, Any], path: list[StepView], outcome: str) -
     start = definition.get("StartAt")
     for name, st in states.items():  # definition order: predecessors come first
         typ = st.get("Type")
-        reached = any(ps.get("Next") == name and p in status for p, ps in states.items())
+        # left on its Next: a state that ended caught or failed went to RecordFailure instead
+        reached = any(ps.get("Next") == name and status.get(p) in ("succeeded", "retried")
+                      for p, ps in states.items())
         entry = typ in ("Pass", "Choice") and (name == start or reached)
         if entry or (typ == "Succeed" and reached and outcome == "abstained"):
             status[name] = "succeeded"
