@@ -149,11 +149,7 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
     top = 24 if title else 0
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'font-family="Helvetica, Arial, sans-serif" font-size="12">',
-           '<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" '
-           'markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#545b64"/>'
-           '</marker><marker id="arrow-resume" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="4" '
-           'markerHeight="4" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
-           f'fill="{RESUME_COLOUR}"/></marker></defs>',
+           _markers(),
            f'<rect width="{width}" height="{height}" fill="#fafafa"/>']
     if title:
         out.append(f'<text x="{LEFT}" y="{MARGIN - 6}" font-size="14" font-weight="bold">'
@@ -178,6 +174,17 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
     out.append(_legend(rows))
     out.append("</g></svg>")
     return "\n".join(out)
+
+
+def _markers() -> str:
+    """Arrowheads: dark for edges a run may have taken, light for the rest, blue for a resume."""
+    def marker(ident: str, fill: str, size: int) -> str:
+        return (f'<marker id="{ident}" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="{size}" '
+                f'markerHeight="{size}" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" '
+                f'fill="{fill}"/></marker>')
+
+    return ("<defs>" + marker("arrow", "#545b64", 7) + marker("arrow-light", "#d5dbdb", 7)
+            + marker("arrow-resume", RESUME_COLOUR, 4) + "</defs>")
 
 
 def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str, strong: bool,
@@ -205,7 +212,8 @@ def _edge(src: tuple[int, int], dst: tuple[int, int], label: str, kind: str, str
     colour = highlight or ("#545b64" if strong else "#d5dbdb")
     text = (f'<text x="{lx:.1f}" y="{ly:.1f}" font-size="10" text-anchor="{anchor}" fill="{colour}" '
             f'class="edge-label">{escape(label)}</text>' if label else "")
-    css, marker = (' class="edge resume"', "arrow-resume") if highlight else (' class="edge"', "arrow")
+    css, marker = ((' class="edge resume"', "arrow-resume") if highlight else
+                   (' class="edge"', "arrow" if strong else "arrow-light"))
     return (f'<path{css} d="{path}" fill="none" stroke="{colour}" stroke-width="{width}"{dash} '
             f'marker-end="url(#{marker})"/>{text}')
 
