@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -79,7 +80,8 @@ def show_execution(store: Any, ident: str, svg_file: Path | None, as_json: bool)
         status = run_status(definition, path, attempt.outcome)
         svg = render_svg(definition, status, {v.state: _note(v) for v in path},
                          title=f"{execution_id(record, attempt)}  {record.exc_type}  {attempt.outcome}",
-                         resumed=resumed_at(definition, path[0].state if path else None))
+                         resumed=resumed_at(definition, path[0].state if path else None),
+                         visits=Counter(v.state for v in path))
         svg_file.write_text(svg, encoding="utf-8")
     if as_json:
         echo_json({"execution": execution_id(record, attempt), "fingerprint": record.fingerprint,

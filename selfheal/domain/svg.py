@@ -128,10 +128,12 @@ def _centre(col: int, row: int) -> tuple[float, float]:
 
 def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
                notes: Mapping[str, str] | None = None, title: str = "",
-               resumed: str | None = None) -> str:
+               resumed: str | None = None, visits: Mapping[str, int] | None = None) -> str:
     """The SVG document. ``status``: state -> one of ``COLOURS``; ``notes``: state -> a short
     annotation (duration, retries, error) drawn under the state name; ``resumed``: the state a
-    re-driven run resumed at (see ``resumed_at``), whose edge from the router is highlighted."""
+    re-driven run resumed at (see ``resumed_at``), whose edge from the router is highlighted;
+    ``visits``: how often the run entered each state (a loop back, such as the repair loop, is
+    drawn as taken only when its target was entered again)."""
     states: Mapping[str, Mapping[str, Any]] = definition["States"]
     pos = _layout(states)
     notes = dict(notes or {})
@@ -166,6 +168,8 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
                 continue  # a router's fan would hide everything else
             # Edges a run may have taken are dark and labelled; the rest stay in the background.
             taken = name in visited and target in visited
+            if visits is not None and pos[target][0] == pos[name][0] and pos[target][1] < pos[name][1]:
+                taken = taken and visits.get(target, 0) > 1  # a loop back is taken only by a second visit
             out.append(_edge(pos[name], pos[target], label if kind != "next" and taken else "", kind,
                              taken or not visited))
     for name, (col, row) in pos.items():

@@ -5,6 +5,7 @@ re-driven run's resume edge highlighted. (Checked by eye too: rsvg-convert run.s
 from __future__ import annotations
 
 import json
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
 
@@ -89,3 +90,18 @@ def test_a_caught_state_does_not_light_up_its_next_choice() -> None:
     status = run_status(ASL, path_from_attempt(att), "failed")
     assert status["FetchSource"] == "caught" and "AfterFetch" not in status
     assert status["Failed"] == "failed"
+
+
+def test_the_repair_loop_is_drawn_taken_only_when_it_was() -> None:
+    def labels(states: list[str]) -> list[str | None]:
+        att = Attempt(number=1, outcome="abstained", steps=[step(s, i) for i, s in enumerate(states)])
+        path = path_from_attempt(att)
+        svg = render_svg(ASL, run_status(ASL, path, "abstained"), visits=Counter(v.state for v in path))
+        texts = ElementTree.fromstring(svg).iter(f"{NS}text")
+        return [t.text for t in texts if t.get("class") == "edge-label"]
+
+    once = ["FetchSource", "BuildPrompt", "InvokeModel", "ValidatePatch", "RecordAbstain"]
+    twice = ["FetchSource", "BuildPrompt", "InvokeModel", "ValidatePatch",
+             "BuildPrompt", "InvokeModel", "ValidatePatch", "RecordAbstain"]
+    assert "invalid" not in labels(once)
+    assert "invalid" in labels(twice)
