@@ -193,3 +193,23 @@ def local_store(settings: Settings) -> Any:
         path = settings.home / LOCAL_DB_NAME
         raise click.ClickException(f"cannot open the error store {path}: {exc}; move it away or choose "
                                    "another --home") from exc
+
+
+def find_error(store: Any, text: str) -> str:
+    """The full fingerprint ``text`` names (``selfheal.services.lookup``); when there is none,
+    the message also says which store was searched and which others exist."""
+    from selfheal.errors import ErrorNotFound
+    from selfheal.services.lookup import resolve_fingerprint
+
+    try:
+        return resolve_fingerprint(store, text)
+    except ErrorNotFound as exc:
+        path = getattr(store, "path", None)
+        if not isinstance(path, Path):
+            raise
+        from selfheal.cli.state import known_homes
+
+        home = path.parent
+        others = [str(h) for h in known_homes() if h.resolve() != home.resolve()]
+        where = f" (searched {home}" + (f"; other stores: {', '.join(others[:3])}" if others else "") + ")"
+        raise ErrorNotFound(f"{exc}{where}") from exc

@@ -14,10 +14,9 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, local_store, repo_option
+from selfheal.cli.common import cli_settings, find_error, home_option, json_option, local_store, repo_option
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.domain.records import Status
-from selfheal.services.lookup import resolve_fingerprint
 
 if TYPE_CHECKING:
     from selfheal.adapters.sqlite_store import SqliteErrorStore
@@ -155,7 +154,7 @@ def show(ctx: click.Context, fingerprint: str, home: Path | None, repo: Path | N
       selfheal errors show 97d0ea50
     """
     store = _store(ctx, home, repo)
-    rec = store.get(resolve_fingerprint(store, fingerprint))
+    rec = store.get(find_error(store, fingerprint))
     assert rec is not None
     if as_json:
         echo_json(rec.model_dump(mode="json"))
@@ -174,7 +173,7 @@ def _status_command(name: str, to: Status, default_reason: str, doc: str) -> cli
     def command(ctx: click.Context, fingerprint: str, home: Path | None, repo: Path | None,
                 reason: str) -> None:
         store = _store(ctx, home, repo)
-        rec = store.transition(resolve_fingerprint(store, fingerprint), to, reason=reason)
+        rec = store.transition(find_error(store, fingerprint), to, reason=reason)
         click.echo(f"{rec.short_id} is now {rec.status.value}")
 
     return command

@@ -9,7 +9,7 @@ from typing import Any
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, local_store, repo_option
+from selfheal.cli.common import cli_settings, find_error, home_option, json_option, local_store, repo_option
 
 _table_option = click.option("--table", envvar="SELFHEAL_TABLE_NAME",
                              help="AWS mode: read the runs from this DynamoDB table")
@@ -89,10 +89,9 @@ def list_runs(ctx: click.Context, fingerprint: str | None, home: Path | None, re
       selfheal executions list 97d0ea50 --json
     """
     from selfheal.cli import workflow_views as views
-    from selfheal.services.lookup import resolve_fingerprint
 
     store = _store(ctx, home, repo, table)
-    fp = resolve_fingerprint(store, fingerprint) if fingerprint else None
+    fp = find_error(store, fingerprint) if fingerprint else None
     views.list_executions(store, fp, as_json or bool((ctx.find_object(dict) or {}).get("as_json")))
 
 

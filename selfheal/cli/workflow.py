@@ -15,6 +15,7 @@ import click
 
 from selfheal.cli.common import (
     cli_settings,
+    find_error,
     home_option,
     json_option,
     local_store,
@@ -85,10 +86,8 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
       selfheal fix 97d0ea50 --repo ~/src/orders
     """
     from selfheal.compose.workflow import run_fix
-    from selfheal.services.lookup import resolve_fingerprint
-
     settings = cli_settings(home, repo, model)
-    fp = resolve_fingerprint(_store(settings), fingerprint)
+    fp = find_error(_store(settings), fingerprint)
     if as_json:
         out = run_fix(settings, fp, model, timeout=timeout, force=force)
     else:
@@ -127,10 +126,8 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
             click.echo(f"{rec.fingerprint[:12]} is {rec.status}: the queue starts a new execution")
         return
     from selfheal.compose.workflow import redrive_fix
-    from selfheal.services.lookup import resolve_fingerprint
-
     settings = cli_settings(home, repo, model)
-    fp = resolve_fingerprint(_store(settings), fingerprint)
+    fp = find_error(_store(settings), fingerprint)
     if as_json:
         out = redrive_fix(settings, fp, from_state, model)
     else:

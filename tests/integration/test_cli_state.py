@@ -59,6 +59,10 @@ def test_state_goes_to_the_per_user_folder_never_into_the_repository(repo: Path,
     empty = run(["errors"], cwd=outside, state=state)
     assert empty.returncode == 0 and f"no errors recorded in {state / 'selfheal' / 'default'}" in empty.stdout
     assert str(home) in empty.stderr and "--repo" in empty.stderr
+    fp = json.loads(inside.stdout)[0]["fingerprint"]
+    missing = run(["errors", "show", fp[:8]], cwd=outside, state=state)
+    assert missing.returncode == 1 and f"(searched {state / 'selfheal' / 'default'}; other stores: {home})" \
+        in missing.stderr
 
 
 def test_selfheal_home_and_home_flag_win(repo: Path, tmp_path: Path) -> None:

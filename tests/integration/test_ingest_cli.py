@@ -100,7 +100,8 @@ def test_errors_are_one_clear_line(tmp_path: Path) -> None:
                           text=True)
     # issue 13: no class name, and what to do next
     assert proc.returncode == 1
-    assert proc.stderr.strip() == "error: no error matches 'ffff'; list them with: selfheal errors"
+    assert proc.stderr.strip().startswith("error: no error matches 'ffff'; list them with: selfheal errors")
+    assert f"(searched {tmp_path / 'home'}" in proc.stderr
     proc = subprocess.run([*SELFHEAL, "errors", "resolve", "ffff"], env=env, timeout=60, capture_output=True,
                           text=True)
     assert proc.returncode == 1 and "ErrorNotFound" not in proc.stderr and "no error matches" in proc.stderr
