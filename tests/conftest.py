@@ -26,4 +26,5 @@ def shared_dir() -> Path:
     for cand in (here.parent / "shared", here.parent.parent / "shared"):
         if (cand / "bench").is_dir():
             return cand
-    pytest.skip("../shared is not present beside this checkout")
+    pytest.skip("../shared is not present beside this checkout (the labelled corpus ../shared/bench "
+                "lives outside the repository; see README, Run the tests)")
