@@ -16,6 +16,7 @@ from typing import Any, BinaryIO
 
 import click
 
+from selfheal.cli.common import json_option
 from selfheal.domain.extract import extract_tracebacks
 from selfheal.domain.fingerprint import fingerprint_ids, is_in_app, relative_path
 from selfheal.domain.traceback import Traceback
@@ -97,7 +98,7 @@ def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
 
 @click.command("parse")
 @click.argument("file", default="-", required=False)
-@click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")
+@json_option
 def parse(file: str, as_json: bool) -> None:
     """Find Python tracebacks in FILE (or standard input, '-') and show each distinct error.
 
