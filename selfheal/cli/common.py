@@ -213,3 +213,13 @@ def find_error(store: Any, text: str) -> str:
         others = [str(h) for h in known_homes() if h.resolve() != home.resolve()]
         where = f" (searched {home}" + (f"; other stores: {', '.join(others[:3])}" if others else "") + ")"
         raise ErrorNotFound(f"{exc}{where}") from exc
+
+
+def hint_other_stores(current: Path) -> None:
+    """After an empty listing: name the other stores (on standard error), if there are any."""
+    from selfheal.cli.state import known_homes
+
+    others = [h for h in known_homes() if h.resolve() != current.resolve()]
+    if others:
+        click.echo("other stores: " + ", ".join(str(h) for h in others[:5])
+                   + " (choose one with --repo or --home)", err=True)

@@ -14,7 +14,15 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from selfheal.cli.common import cli_settings, find_error, home_option, json_option, local_store, repo_option
+from selfheal.cli.common import (
+    cli_settings,
+    find_error,
+    hint_other_stores,
+    home_option,
+    json_option,
+    local_store,
+    repo_option,
+)
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.domain.records import Status
 
@@ -61,21 +69,12 @@ def _list(store: SqliteErrorStore, status: str | None, limit: int, as_json: bool
     if not records:
         click.echo("no errors recorded" + (f" with status {status}" if status else "")
                    + f" in {store.path.parent}")
-        _hint_other_stores(store.path.parent)
+        hint_other_stores(store.path.parent)
         return
     print_table("errors", ["id", "status", "count", "first seen", "last seen", "type", "location",
                            "message"],
                 [[r.short_id, r.status.value, r.count, fmt_time(r.first_seen), fmt_time(r.last_seen),
                   r.exc_type, r.location, _short(r.message)] for r in records])
-
-
-def _hint_other_stores(current: Path) -> None:
-    from selfheal.cli.state import known_homes
-
-    others = [h for h in known_homes() if h.resolve() != current.resolve()]
-    if others:
-        click.echo("other stores: " + ", ".join(str(h) for h in others[:5])
-                   + " (choose one with --repo or --home)", err=True)
 
 
 @click.group(invoke_without_command=True)

@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, local_store, repo_option
+from selfheal.cli.common import (
+    cli_settings,
+    hint_other_stores,
+    home_option,
+    json_option,
+    local_store,
+    repo_option,
+)
 from selfheal.cli.output import echo_json, fmt_time, print_table
 
 if TYPE_CHECKING:
@@ -44,12 +51,14 @@ def prs(ctx: click.Context, home: Path | None, repo: Path | None, state: str, as
     """
     if ctx.invoked_subcommand is not None:
         return
-    records = [r for r in _store(home, repo).all() if state == "all" or r.state == state]
+    store = _store(home, repo)
+    records = [r for r in store.all() if state == "all" or r.state == state]
     if as_json:
         echo_json([r.model_dump(mode="json", exclude={"body"}) for r in records])
         return
     if not records:
-        click.echo("no pull requests yet")
+        click.echo(f"no pull requests yet in {store.dir.parent}")
+        hint_other_stores(store.dir.parent)
         return
     print_table("pull requests", ["#", "state", "branch", "base", "title", "labels", "updated"],
                 [[r.number, r.state + (" (draft)" if r.draft and r.state == "open" else ""), r.branch,
