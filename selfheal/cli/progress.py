@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗"}
+MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗", "waiting": "⏳"}
 TICK_SECONDS = 1.0
 QUIET_SECONDS = 15.0  # not a terminal: say we are alive this often during a long state
 
@@ -32,6 +32,15 @@ def retry_window(definition: dict[str, Any], state: str, error: str, retry_numbe
             cap = rule.get("MaxDelaySeconds")
             return min(wait, float(cap)) * scale if cap else wait * scale
     return None
+
+
+def _leading_number(text: str) -> float | None:
+    """``12`` from ``"12 s (rate limit)"``."""
+    head = text.strip().split(" ", 1)[0]
+    try:
+        return float(head)
+    except ValueError:
+        return None
 
 
 class LiveProgress:
@@ -67,6 +76,14 @@ class LiveProgress:
                 self.state, self.since, self.retry_due = ev.state, time.monotonic(), None
                 self._last_quiet = time.monotonic()
                 click.echo(f"  {MARK['entered']} {ev.state} ...")
+                return
+            if ev.event == "waiting":  # a rate limit the service asked for: count it down
+                seconds = _leading_number(ev.detail)
+                first = self.retry_due is None
+                self.retry_due = time.monotonic() + seconds if seconds is not None else self.retry_due
+                if first:
+                    self.state = self.state or ev.state
+                    click.echo(f"  {MARK['waiting']} {ev.state}: waiting {ev.detail}")
                 return
             if ev.event == "error":
                 number = self.retries[ev.state] = self.retries.get(ev.state, 0) + 1

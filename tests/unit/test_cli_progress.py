@@ -47,3 +47,15 @@ def test_status_line_shows_elapsed_time_and_countdown(capsys: pytest.CaptureFixt
     out = capsys.readouterr().out.splitlines()
     assert out == ["  ▶ InvokeModel ...", f"  ↻ InvokeModel: ModelThrottled; retry 1 within {first:.0f} s",
                    "  ✓ InvokeModel"]
+
+
+def test_a_rate_limit_wait_is_said_once_and_counted_down(capsys: pytest.CaptureFixture[str]) -> None:
+    progress = LiveProgress(ASL, tty=False)
+    at = datetime.now(UTC)
+    progress(ProgressEvent(state="InvokeModel", event="entered", at=at))
+    progress(ProgressEvent(state="InvokeModel", event="waiting", detail="30 s (rate limit)", at=at))
+    progress(ProgressEvent(state="InvokeModel", event="waiting", detail="29 s", at=at))  # a countdown tick
+    line = progress.status_line()
+    assert ", retry in " in line and int(line.rsplit("retry in ", 1)[1].split()[0]) <= 29
+    out = capsys.readouterr().out.splitlines()
+    assert out == ["  ▶ InvokeModel ...", "  ⏳ InvokeModel: waiting 30 s (rate limit)"]
