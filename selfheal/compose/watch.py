@@ -46,24 +46,30 @@ def fix_outcome(store: ErrorStore, execution: str, engine_status: str) -> str:
     return status if status in _OUTCOMES.values() else "FAILED"
 
 
-def announcing_follower(log: Path, state_file: Path, on_event: Callable[[str], None]) -> Any:
-    """A ``LogFollower`` that says when it waits for a missing ``log`` and when it appears."""
-    from selfheal.services.workflow.watch import LogFollower
+class AnnouncingFollower:
+    """Wraps a log follower (``read``/``commit``): says when it waits for a missing log and
+    when the log appears, then reads as the wrapped follower does."""
 
-    class _Announcing(LogFollower):
-        waiting = False
+    def __init__(self, inner: Any, path: Path, on_event: Callable[[str], None]) -> None:
+        self.inner, self.path, self.on_event = inner, Path(path), on_event
+        self.waiting = False
 
-        def read(self, start: int | None = None) -> tuple[list[str], int]:
-            exists = self.path.is_file()
-            if not exists and not self.waiting:
-                self.waiting = True
-                on_event(f"waiting for {self.path} to appear")
-            elif exists and self.waiting:
-                self.waiting = False
-                on_event(f"{self.path} appeared; following it")
-            return super().read(start)
+    def read(self, start: int | None = None) -> tuple[list[str], int]:
+        exists = self.path.is_file()
+        if not exists and not self.waiting:
+            self.waiting = True
+            self.on_event(f"waiting for {self.path} to appear")
+        elif exists and self.waiting:
+            self.waiting = False
+            self.on_event(f"{self.path} appeared; following it")
+        lines, end = self.inner.read(start)
+        return list(lines), int(end)
 
-    return _Announcing(log, state_file)
+    def commit(self, offset: int) -> None:
+        self.inner.commit(offset)
+
+    def __getattr__(self, name: str) -> Any:  # offset, path, ... of the wrapped follower
+        return getattr(self.inner, name)
 
 
 @dataclass
@@ -97,7 +103,7 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
     from selfheal.services.pr_sync import sync_pull_requests
-    from selfheal.services.workflow.watch import Watcher, state_file_for
+    from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
 
     with local_workflow(settings, model_spec) as wf:
         store = wf.services.store
@@ -113,8 +119,11 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
         def housekeeping() -> str | None:
             return sync_pull_requests(store, wf.services.code_host).summary()
 
+        # Any: Watcher needs only read/commit (LogFollower's shape), which the wrapper has.
+        inner = LogFollower(log, state_file_for(settings.home, log))
+        follower: Any = AnnouncingFollower(inner, log, on_event)
         watcher = Watcher(
-            follower=announcing_follower(log, state_file_for(settings.home, log), on_event),
+            follower=follower,
             ingest=build_ingest_service(settings, store),
             dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
             wait_execution=wait, source=str(log), poll_seconds=poll_seconds, on_event=on_event,
