@@ -78,16 +78,20 @@ def model_option(default: str | None = None) -> Callable[[_F], _F]:
 # --- settings -----------------------------------------------------------------------------------
 
 def cli_settings(home: Path | None = None, repo: Path | None = None, model: str | None = None,
-                 **explicit: Any) -> Settings:
+                 *, need_git: bool = False, **explicit: Any) -> Settings:
     """The settings of one command: flags win, then ``SELFHEAL_*``, then ``[tool.selfheal]``.
     Without ``--repo``/``SELFHEAL_REPO``/``SELFHEAL_REPO_URL`` the repository is the git work
     tree the command runs in, if any. Without ``--home``/``SELFHEAL_HOME`` the store is the
-    per-user state folder (``selfheal.cli.state.choose_home``)."""
+    per-user state folder (``selfheal.cli.state.choose_home``). ``need_git``: the command writes
+    fix branches, so ``--repo`` must be inside a git work tree."""
     from selfheal.cli.state import check_home, choose_home, git_toplevel
     from selfheal.settings import load_settings
 
     if repo is not None:
         _check_folder(repo, "--repo", "give the folder of your git repository")
+        if need_git and git_toplevel(repo) is None:
+            raise click.BadParameter(f"{repo} is not in a git repository; give your service's git checkout",
+                                     param_hint="--repo")
     elif not (os.environ.get("SELFHEAL_REPO") or os.environ.get("SELFHEAL_REPO_URL")):
         repo = git_toplevel(Path.cwd())  # run inside a repository: that one
     given: dict[str, Any] = {"repo": repo, "model": model, **explicit}

@@ -86,7 +86,7 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
       selfheal fix 97d0ea50 --repo ~/src/orders
     """
     from selfheal.compose.workflow import run_fix
-    settings = cli_settings(home, repo, model)
+    settings = cli_settings(home, repo, model, need_git=True)
     fp = find_error(_store(settings), fingerprint)
     if as_json:
         out = run_fix(settings, fp, model, timeout=timeout, force=force)
@@ -126,7 +126,7 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
             click.echo(f"{rec.fingerprint[:12]} is {rec.status}: the queue starts a new execution")
         return
     from selfheal.compose.workflow import redrive_fix
-    settings = cli_settings(home, repo, model)
+    settings = cli_settings(home, repo, model, need_git=True)
     fp = find_error(_store(settings), fingerprint)
     if as_json:
         out = redrive_fix(settings, fp, from_state, model)
@@ -168,7 +168,7 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
         else:
             click.echo(f"  {message}")
 
-    settings = cli_settings(home, repo, model)
+    settings = cli_settings(home, repo, model, need_git=True)
     with local_watch(settings, log, model, poll_seconds=poll, sync_prs_seconds=sync_prs,
                      on_event=say) as session:
         def on_signal(_signum: int) -> None:

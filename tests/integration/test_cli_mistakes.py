@@ -204,3 +204,10 @@ def test_aws_mode_without_credentials(capsys: pytest.CaptureFixture[str], monkey
     monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
     code, line = one_line_error(["executions", "--table", "errors"], capsys)
     assert code == ExitCode.ERROR and line.startswith("error: AWS: ") and "credentials" in line
+
+
+def test_fix_with_a_repo_that_is_not_git(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    code, line = one_line_error(["fix", "abc", "--repo", str(plain)], capsys)
+    assert code == ExitCode.USAGE and f"{plain} is not in a git repository" in line
