@@ -57,12 +57,6 @@ REPO_HELP = "the service's git repository (its [tool.selfheal] settings apply; p
 JSON_HELP = "print JSON for machines instead of tables"
 
 
-def model_help() -> str:
-    from selfheal.compose.models import MODEL_SPECS
-
-    return MODEL_SPECS
-
-
 home_option = click.option("--home", type=click.Path(path_type=Path), default=None, help=HOME_HELP)
 repo_option = click.option("--repo", type=click.Path(path_type=Path), default=None, help=REPO_HELP)
 json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
