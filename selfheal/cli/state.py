@@ -54,7 +54,8 @@ def choose_home(repo: Path | None, cwd: Path | None = None) -> Path:
         click.echo(f"selfheal: using {legacy} from an earlier version; new state goes to "
                    f"{state_root()} (move it there, or pass --home {legacy} to silence this)", err=True)
         return legacy
-    target = repo if repo is not None else git_toplevel(cwd)
+    # keyed by the work tree, so `--repo sub/folder`, `--repo .` and no --repo inside it agree
+    target = (git_toplevel(repo) or repo) if repo is not None else git_toplevel(cwd)
     if target is not None:
         return repo_home(target)
     return state_root() / DEFAULT_DIR

@@ -49,6 +49,8 @@ def test_state_goes_to_the_per_user_folder_never_into_the_repository(repo: Path,
     # The same store from inside the repository without --repo, and from elsewhere with
     # --repo spelled differently.
     inside = run(["errors", "--json"], cwd=repo / "tests" if (repo / "tests").is_dir() else repo, state=state)
+    by_subfolder = run(["errors", "--json", "--repo", str(repo / "tests")], cwd=tmp_path, state=state)
+    assert by_subfolder.returncode == 0 and len(json.loads(by_subfolder.stdout)) == 1, by_subfolder.stderr
     elsewhere = run(["errors", "--repo", f"{repo}/../{repo.name}/", "--json"], cwd=tmp_path, state=state)
     assert inside.returncode == 0 and elsewhere.returncode == 0, inside.stderr + elsewhere.stderr
     assert len(json.loads(inside.stdout)) == 1 and json.loads(inside.stdout) == json.loads(elsewhere.stdout)
