@@ -19,29 +19,18 @@ from selfheal.settings import Settings
 _OUTCOMES = {"pr_open": "PR_OPEN", "abstained": "ABSTAINED", "failed": "FAILED"}
 
 
-@dataclass(frozen=True)
-class Ended:
-    """What the watcher prints for a finished fix: the error's outcome, not the engine status."""
-
-    status: str
-
-
-def fix_outcome(store: ErrorStore, execution: str, engine_status: str) -> str:
-    """PR_OPEN / ABSTAINED / FAILED of the attempt that ran as ``execution``: its recorded
-    outcome, else the error's status; a run that recorded neither counts as FAILED (the engine's
-    status is only a fallback for a run that is still RUNNING)."""
+def fix_outcome(store: ErrorStore, fingerprint: str, number: int, engine_status: str) -> str:
+    """PR_OPEN / ABSTAINED / FAILED of attempt ``number``: its recorded outcome, else the
+    error's status; a run that recorded neither counts as FAILED (the engine's status is only
+    passed through while it is RUNNING)."""
     if engine_status == "RUNNING":
         return engine_status
-    name = execution.rsplit(":", 1)[-1]
-    prefix, _, number = name.rpartition("-")
-    matches = store.find(prefix) if prefix else []
-    record = store.get(matches[0]) if len(matches) == 1 else None
+    record = store.get(fingerprint)
     if record is None:
         return "FAILED"
-    for attempt in record.attempts:
-        same = (attempt.execution or "").rsplit(":", 1)[-1] == name or str(attempt.number) == number
-        if same and attempt.outcome in _OUTCOMES:
-            return _OUTCOMES[attempt.outcome]
+    attempt = next((a for a in record.attempts if a.number == number), None)
+    if attempt is not None and attempt.outcome in _OUTCOMES:
+        return _OUTCOMES[attempt.outcome]
     status = str(record.status.value)
     return status if status in _OUTCOMES.values() else "FAILED"
 
@@ -108,13 +97,8 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
     with local_workflow(settings, model_spec) as wf:
         store = wf.services.store
 
-        def wait(execution: str) -> Ended:
-            info = wf.engine.wait(execution, timeout=fix_timeout)
-            return Ended(fix_outcome(store, execution, info.status))
-
-        def describe(execution: str) -> Any:
-            info = wf.engine.describe(execution)
-            return info if info.status == "RUNNING" else Ended(fix_outcome(store, execution, info.status))
+        def wait(execution: str) -> Any:
+            return wf.engine.wait(execution, timeout=fix_timeout)
 
         def housekeeping() -> str | None:
             return sync_pull_requests(store, wf.services.code_host).summary()
@@ -128,5 +112,6 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
             dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
             wait_execution=wait, source=str(log), poll_seconds=poll_seconds, on_event=on_event,
             housekeeping=housekeeping if sync_prs_seconds > 0 else None,
-            housekeeping_seconds=sync_prs_seconds)
-        yield WatchSession(watcher, store, describe, settings.min_occurrences)
+            housekeeping_seconds=sync_prs_seconds,
+            outcome=lambda fp, number, info: fix_outcome(store, fp, number, str(info.status)))
+        yield WatchSession(watcher, store, wf.engine.describe, settings.min_occurrences)

@@ -3,8 +3,13 @@ FAILED), never by the engine's SUCCEEDED (issue 13, point 3)."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
 from selfheal.compose.watch import fix_outcome
 from selfheal.domain.records import Observation, Status
+from selfheal.services.workflow.watch import LogFollower, Watcher
 from tests.support.workflow_fakes import MemoryErrorStore
 
 FP = "feed" * 16
@@ -20,18 +25,54 @@ def _store(outcome: str) -> MemoryErrorStore:
 
 
 def test_engine_success_is_reported_as_the_error_outcome() -> None:
-    arn = f"arn:aws:states:local:0:execution:fix:{FP[:12]}-1"
-    assert fix_outcome(_store("abstained"), arn, "SUCCEEDED") == "ABSTAINED"
-    assert fix_outcome(_store("pr_open"), arn, "SUCCEEDED") == "PR_OPEN"
-    assert fix_outcome(_store("failed"), arn, "SUCCEEDED") == "FAILED"
+    assert fix_outcome(_store("abstained"), FP, 1, "SUCCEEDED") == "ABSTAINED"
+    assert fix_outcome(_store("pr_open"), FP, 1, "SUCCEEDED") == "PR_OPEN"
+    assert fix_outcome(_store("failed"), FP, 1, "SUCCEEDED") == "FAILED"
 
 
-def test_without_a_record_the_engine_status_is_translated() -> None:
-    empty = MemoryErrorStore()
-    assert fix_outcome(empty, "arn:x:ffffffffffff-1", "FAILED") == "FAILED"
-    assert fix_outcome(empty, "arn:x:ffffffffffff-1", "TIMED_OUT") == "FAILED"
-    # ended without recording an outcome: the error's status, else FAILED; never SUCCEEDED
-    assert fix_outcome(_store("running"), f"{FP[:12]}-1", "SUCCEEDED") == "FAILED"
+def test_a_run_that_recorded_nothing_is_failed_never_succeeded() -> None:
+    assert fix_outcome(MemoryErrorStore(), FP, 1, "SUCCEEDED") == "FAILED"
+    assert fix_outcome(_store("running"), FP, 1, "SUCCEEDED") == "FAILED"
     stuck = _store("running")
     stuck.transition(FP, Status.PR_OPEN)
-    assert fix_outcome(stuck, f"{FP[:12]}-1", "SUCCEEDED") == "PR_OPEN"
+    assert fix_outcome(stuck, FP, 1, "SUCCEEDED") == "PR_OPEN"  # the error's status says
+    assert fix_outcome(_store("running"), FP, 1, "RUNNING") == "RUNNING"
+
+
+@dataclass
+class _Info:
+    status: str
+
+
+class _Dispatcher:
+    def __init__(self) -> None:
+        started = {"execution": "arn:x:feedfeedfeed-1", "fingerprint": FP, "attempt": 1}
+        self.started = [type("Out", (), started)()]
+
+    def submit(self, fingerprint: str, reason: Any = "new") -> None: ...
+
+    def submit_report(self, report: Any) -> None: ...
+
+    def collect_queued(self) -> int:
+        return 0
+
+    def drain(self) -> list[Any]:
+        out, self.started = self.started, []
+        return out
+
+
+class _Ingest:
+    def ingest_lines(self, lines: list[str], source: str) -> Any:
+        return None
+
+
+def test_the_watcher_reports_the_outcome_hook(tmp_path: Path) -> None:
+    said: list[str] = []
+    store = _store("abstained")
+    watcher = Watcher(follower=LogFollower(tmp_path / "app.log", tmp_path / "pos.json"), ingest=_Ingest(),
+                      dispatcher=_Dispatcher(), wait_execution=lambda _e: _Info("SUCCEEDED"),
+                      source="app.log", on_event=said.append,
+                      outcome=lambda fp, n, info: fix_outcome(store, fp, n, info.status))
+    watcher.step()
+    watcher.reap_finished(lambda _e: _Info("SUCCEEDED"))
+    assert said == ["started fix feedfeedfeed-1", "fix feedfeedfeed-1 ended: ABSTAINED"]

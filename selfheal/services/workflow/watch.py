@@ -109,6 +109,9 @@ class Watcher:
     # error, so the next occurrence regresses). Runs at the first poll, then every N seconds.
     housekeeping: Callable[[], str | None] | None = None
     housekeeping_seconds: float = 60.0
+    # (fingerprint, attempt, ended execution's info) -> what a finished fix is reported as (the
+    # CLI: the error's outcome, PR_OPEN / ABSTAINED / FAILED); default: the engine's status
+    outcome: Callable[[str, int, Any], str] | None = None
     stats: WatchStats = field(default_factory=WatchStats)
     _stop: threading.Event = field(default_factory=threading.Event)
     _inflight: list[str] = field(default_factory=list)
@@ -153,8 +156,14 @@ class Watcher:
         for execution in self._inflight:
             info = self.wait_execution(execution)
             self.stats.finished.append(execution)
-            self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {getattr(info, 'status', '?')}")
+            self.on_event(self._ended(execution, info))
         self._inflight = []
+
+    def _ended(self, execution: str, info: Any) -> str:
+        status = str(getattr(info, "status", "?"))
+        if self.outcome is not None and execution in self._started:
+            status = self.outcome(*self._started[execution], info)
+        return f"fix {execution.rsplit(':', 1)[-1]} ended: {status}"
 
     def in_flight(self) -> list[tuple[str, int]]:
         """(fingerprint, attempt) of the fixes still running."""
@@ -169,7 +178,7 @@ class Watcher:
                 still.append(execution)
             else:
                 self.stats.finished.append(execution)
-                self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {info.status}")
+                self.on_event(self._ended(execution, info))
         self._inflight = still
 
     def housekeep(self) -> None:
