@@ -32,9 +32,12 @@ def execution_id(record: ErrorRecord, attempt: Attempt) -> str:
 def find_run(store: Any, ident: str) -> tuple[ErrorRecord, Attempt]:
     """The run named ``ident``: an execution name or ARN (``<fingerprint prefix>-<attempt>``)."""
     name = ident.rsplit(":", 1)[-1]
-    for record, attempt in _runs(store, None):
-        if execution_id(record, attempt) == name:
-            return record, attempt
+    prefix = name.split("-", 1)[0].lower()
+    # the name starts with the error's id: look only at those errors (ErrorStore.find)
+    for fingerprint in store.find(prefix) if prefix else []:
+        for record, attempt in _runs(store, fingerprint):
+            if execution_id(record, attempt) == name:
+                return record, attempt
     raise ErrorNotFound(f"no execution {ident!r} in the error records; list them with: selfheal executions")
 
 
