@@ -46,6 +46,11 @@ class Artifact(StrEnum):
     REQUEST = "request"  # on the re-drive marker step: the re-drive request
 
 
+def function_arn_substitution(state: str) -> str:
+    """The SAM ``DefinitionSubstitutions`` key (``${...}`` in the ASL) of a Task state's function."""
+    return f"{state}FunctionArn"
+
+
 def execution_name(fingerprint: str, attempt: int) -> str:
     """The name of attempt ``attempt``'s execution: ``<fingerprint[:12]>-<attempt>``."""
     return f"{fingerprint[:12]}-{attempt}"

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from selfheal.names import function_arn_substitution
 from selfheal.services.workflow import steps
 from selfheal.services.workflow.deps import WorkflowServices
 from selfheal.services.workflow.failure import record_failure
@@ -59,7 +60,7 @@ class State:
     @property
     def substitution(self) -> str:
         """The SAM ``DefinitionSubstitutions`` key of this state's function ARN."""
-        return f"{self.name}FunctionArn"
+        return function_arn_substitution(self.name)
 
     @property
     def function_logical_id(self) -> str:
