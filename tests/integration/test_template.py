@@ -339,7 +339,7 @@ def test_every_step_function_can_build_its_services_and_record_its_step(cfn: dic
     # DynamoDB. (The whole-chain IAM test checks every call made, not just these.)
     for state in STATES:
         allowed = actions_of(role_statements(cfn, state.function_logical_id))
-        needed = {"s3:GetObject", "s3:PutObject", "dynamodb:GetItem", "dynamodb:UpdateItem", "kms:Decrypt"}
+        needed = {"s3:PutObject", "dynamodb:GetItem", "dynamodb:UpdateItem", "kms:Decrypt"}
         needed |= {"ssm:GetParameter"} if "parameters" in state.uses else set()
         assert needed <= allowed, (state.name, needed - allowed)
         assert ("ssm:GetParameter" in allowed) == ("parameters" in state.uses), state.name
