@@ -323,6 +323,24 @@ def test_only_the_code_host_builders_read_the_token(chain: Chain) -> None:
     assert validate and not any(c.action.startswith("ssm:") for c in validate)
 
 
+def test_validate_patch_may_write_only_step_records(chain: Chain) -> None:
+    """ValidatePatch runs model-written code: its role lets it record its steps, and nothing else
+    in the table (not an error's status, PR or the cost buckets)."""
+    table = chain.log.physical["ErrorsTable.Arn"]
+    updates = [c for c in chain.log.calls if (c.function, c.action) == ("ValidatePatchFunction",
+                                                                          "dynamodb:UpdateItem")]
+    assert updates and all(dict(c.context)["dynamodb:Attributes"] == ("attempts", "fingerprint")
+                           for c in updates)
+    for attributes in (("fingerprint", "status"), ("fingerprint", "pr_url"),
+                       ("fingerprint", "attempts", "status")):
+        assert not chain.roles.allows("ValidatePatchFunction", "dynamodb:UpdateItem", table,
+                                      (("dynamodb:Attributes", attributes),))
+    assert not chain.roles.allows("ValidatePatchFunction", "dynamodb:UpdateItem", table, (
+        ("dynamodb:Attributes", ("attempts", "fingerprint")), ("dynamodb:ReturnValues", ("ALL_OLD",))))
+    assert chain.roles.allows("MarkDoneFunction", "dynamodb:UpdateItem", table,
+                              (("dynamodb:Attributes", ("fingerprint", "status")),))
+
+
 def test_removing_any_needed_action_is_refused_naming_function_and_action(chain: Chain) -> None:
     """Each (function, action) the chain used, removed in turn from that function's role, makes
     the recorded calls fail exactly there."""

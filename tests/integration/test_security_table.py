@@ -36,8 +36,16 @@ def _physical(cfn: dict[str, Any]) -> dict[str, str]:
     return names
 
 
+STATUS_CHANGE = (("dynamodb:Attributes", ("fingerprint", "status")),)
+
+
 def _actions(roles: Roles, fn: str, service: str, candidates: list[tuple[str, str]]) -> str:
-    allowed = [a for a, resource in candidates if roles.allows(fn, f"{service}:{a}", resource)]
+    allowed = []
+    for a, resource in candidates:
+        if not roles.allows(fn, f"{service}:{a}", resource):
+            continue
+        limited = a == "UpdateItem" and not roles.allows(fn, f"{service}:{a}", resource, STATUS_CHANGE)
+        allowed.append(f"{a} (attempts only)" if limited else a)
     return ", ".join(allowed) or "-"
 
 

@@ -12,8 +12,11 @@ THAT function's role in the translated template.
   as AWS would.
 
 Evaluation: Deny wins, else an Allow must match; actions and resources match with ``*``/``?``
-wildcards (actions case-insensitively). Statements with ``Condition``, ``NotAction`` or
-``NotResource`` are refused (this evaluator would get them wrong). KMS use implied by
+wildcards (actions case-insensitively). Conditions: ``ForAllValues:StringEquals`` and
+``StringEqualsIfExists`` on the DynamoDB keys ``dynamodb:Attributes`` (the top-level attributes a
+request names: key, update, condition and projection expressions, a put's item) and
+``dynamodb:ReturnValues``. Any other condition, ``NotAction`` or ``NotResource`` is refused (this
+evaluator would get it wrong). KMS use implied by
 encrypted tables, queues, buckets and parameters is not observable in-process and is not checked.
 """
 
@@ -98,7 +101,10 @@ class Roles:
                     raise KeyError(f"{logical} attaches managed policy {name}: add it to MANAGED")
                 statements += MANAGED[name]
             for st in statements:
-                bad = {"Condition", "NotAction", "NotResource"} & set(st)
+                bad = {"NotAction", "NotResource"} & set(st)
+                for operator, keys in st.get("Condition", {}).items():
+                    if operator not in _OPERATORS or set(keys) - _CONDITION_KEYS:
+                        bad.add(f"Condition {operator} {sorted(keys)}")
                 if bad:
                     raise ValueError(f"{logical}: this evaluator does not handle {sorted(bad)}")
             out[logical] = [{**st, "Resource": resolve(st["Resource"], physical)} for st in statements]
@@ -120,11 +126,11 @@ class Roles:
         copy[function] = trimmed
         return Roles(copy)
 
-    def allows(self, function: str, action: str, resource: str) -> bool:
+    def allows(self, function: str, action: str, resource: str, context: Context = ()) -> bool:
         statements = self.statements.get(function)
         if statements is None:
             raise KeyError(f"no role for {function} in the template")
-        matching = [s for s in statements if _matches(s, action, resource)]
+        matching = [s for s in statements if _matches(s, action, resource, dict(context))]
         if any(s["Effect"] == "Deny" for s in matching):
             return False
         return any(s["Effect"] == "Allow" for s in matching)
@@ -134,11 +140,59 @@ def _as_list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-def _matches(statement: dict[str, Any], action: str, resource: str) -> bool:
+# A request's condition context: (key, values) pairs; a key that is absent is not in it.
+Context = tuple[tuple[str, tuple[str, ...]], ...]
+_OPERATORS = {"ForAllValues:StringEquals", "StringEqualsIfExists"}
+_CONDITION_KEYS = {"dynamodb:Attributes", "dynamodb:ReturnValues"}
+
+
+def _matches(statement: dict[str, Any], action: str, resource: str,
+             context: dict[str, tuple[str, ...]]) -> bool:
     actions = _as_list(statement["Action"])
     resources = _as_list(statement["Resource"])
     return (any(fnmatch.fnmatchcase(action.lower(), a.lower()) for a in actions)
-            and any(fnmatch.fnmatchcase(resource, r) for r in resources))
+            and any(fnmatch.fnmatchcase(resource, r) for r in resources)
+            and all(_condition(op, key, _as_list(allowed), context.get(key))
+                    for op, keys in statement.get("Condition", {}).items() for key, allowed in keys.items()))
+
+
+def _condition(operator: str, key: str, allowed: list[str], values: tuple[str, ...] | None) -> bool:
+    if values is None:  # the request does not carry the key: both operators are then true
+        return True
+    if operator == "ForAllValues:StringEquals":
+        return all(v in allowed for v in values)
+    return len(values) == 1 and values[0] in allowed  # StringEqualsIfExists
+
+
+_KEYWORDS = {"SET", "ADD", "REMOVE", "DELETE", "AND", "OR", "NOT", "BETWEEN", "IN", "attribute_exists",
+             "attribute_not_exists", "attribute_type", "begins_with", "contains", "size", "if_not_exists",
+             "list_append"}
+_PATH = re.compile(r"(?<![:\w#.])(#?[A-Za-z_]\w*)")
+
+
+def _attributes(params: dict[str, Any]) -> tuple[str, ...] | None:
+    """The top-level attribute names a DynamoDB request names (``dynamodb:Attributes``)."""
+    names = params.get("ExpressionAttributeNames") or {}
+    found: set[str] = set(params.get("Key") or {}) | set(params.get("Item") or {})
+    expressions = [params.get(k) for k in ("UpdateExpression", "ConditionExpression", "ProjectionExpression",
+                                           "FilterExpression", "KeyConditionExpression")]
+    for expression in filter(None, expressions):
+        for token in _PATH.findall(expression):
+            if token not in _KEYWORDS:
+                found.add(names.get(token, token))
+    projected = bool(params.get("ProjectionExpression"))
+    writes = bool(params.get("UpdateExpression") or params.get("Item"))
+    return tuple(sorted(found)) if (projected or writes) else None
+
+
+def _dynamodb_context(params: dict[str, Any]) -> Context:
+    context: list[tuple[str, tuple[str, ...]]] = []
+    attributes = _attributes(params)
+    if attributes is not None:
+        context.append(("dynamodb:Attributes", attributes))
+    if params.get("ReturnValues"):
+        context.append(("dynamodb:ReturnValues", (params["ReturnValues"],)))
+    return tuple(context)
 
 
 # --- one botocore call -> the IAM requests it makes ---------------------------------------------
@@ -160,16 +214,22 @@ def _queue(url: str) -> str:
     return f"arn:aws:sqs:{REGION}:{account}:{name}"
 
 
-def iam_requests(prefix: str, operation: str, params: dict[str, Any],  # noqa: C901 - one case per API
-                 physical: dict[str, str]) -> list[tuple[str, str]]:
-    """The (action, resource ARN) pairs AWS authorises for ``operation`` of the service whose
-    signing name is ``prefix``; ``KeyError`` for a call this table does not know (so a new
-    kind of call cannot pass unchecked)."""
+def iam_requests(prefix: str, operation: str, params: dict[str, Any],
+                 physical: dict[str, str]) -> list[tuple[str, str, Context]]:
+    """The (action, resource ARN, condition context) triples AWS authorises for ``operation`` of
+    the service whose signing name is ``prefix``; ``KeyError`` for a call this table does not
+    know (so a new kind of call cannot pass unchecked)."""
+    if prefix == "dynamodb" and operation == "TransactWriteItems":
+        return [(f"dynamodb:{_TRANSACT[kind]}", _table(body["TableName"]), _dynamodb_context(body))
+                for item in params["TransactItems"] for kind, body in item.items()]
+    context = _dynamodb_context(params) if prefix == "dynamodb" else ()
+    return [(a, r, context) for a, r in _requests(prefix, operation, params, physical)]
+
+
+def _requests(prefix: str, operation: str, params: dict[str, Any],  # noqa: C901 - one case per API
+              physical: dict[str, str]) -> list[tuple[str, str]]:
     action = f"{prefix}:{_ACTION_NAMES.get((prefix, operation), operation)}"
     if prefix == "dynamodb":
-        if operation == "TransactWriteItems":
-            return [(f"dynamodb:{_TRANSACT[kind]}", _table(body["TableName"]))
-                    for item in params["TransactItems"] for kind, body in item.items()]
         if operation in ("BatchGetItem", "BatchWriteItem"):
             return [(action, _table(t)) for t in params["RequestItems"]]
         if operation in ("DescribeStream", "GetShardIterator"):
@@ -211,6 +271,7 @@ class Call:
     function: str
     action: str
     resource: str
+    context: Context = ()
 
 
 @dataclass
@@ -243,11 +304,11 @@ class CallLog:
             if (prefix, operation) != ("lambda", "Invoke"):
                 return
             function = "FixStateMachine"
-        for action, resource in iam_requests(prefix, operation, params, self.physical):
-            call = Call(function, action, resource)
+        for action, resource, context in iam_requests(prefix, operation, params, self.physical):
+            call = Call(function, action, resource, context)
             with self._lock:
                 self.calls.append(call)
-            if not self.roles.allows(function, action, resource):
+            if not self.roles.allows(function, action, resource, context):
                 with self._lock:
                     self.denied.append(call)
                 if self.enforce:
@@ -259,7 +320,8 @@ class CallLog:
 
     def evaluate(self, roles: Roles) -> list[Call]:
         """The recorded calls ``roles`` would refuse."""
-        return [c for c in dict.fromkeys(self.calls) if not roles.allows(c.function, c.action, c.resource)]
+        return [c for c in dict.fromkeys(self.calls)
+                if not roles.allows(c.function, c.action, c.resource, c.context)]
 
     @contextmanager
     def installed(self) -> Iterator[CallLog]:
