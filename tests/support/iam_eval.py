@@ -16,8 +16,13 @@ wildcards (actions case-insensitively). Conditions: ``ForAllValues:StringEquals`
 ``StringEqualsIfExists`` on the DynamoDB keys ``dynamodb:Attributes`` (the top-level attributes a
 request names: key, update, condition and projection expressions, a put's item) and
 ``dynamodb:ReturnValues``. Any other condition, ``NotAction`` or ``NotResource`` is refused (this
-evaluator would get it wrong). KMS use implied by
-encrypted tables, queues, buckets and parameters is not observable in-process and is not checked.
+evaluator would get it wrong).
+
+KMS: the stack's key encrypts the bucket, the queues and the SecureString parameters, and AWS
+authorises the implied KMS use against the caller's role: ``implied_kms`` adds those requests
+(PutObject: ``kms:GenerateDataKey``; SendMessage: that and ``kms:Decrypt``;
+GetObject/ReceiveMessage/GetParameter: ``kms:Decrypt``). DynamoDB's use of the key is not
+modelled (the roles' KMS grants it needs are listed as not driven by the chain test).
 """
 
 from __future__ import annotations
@@ -264,6 +269,28 @@ def _requests(prefix: str, operation: str, params: dict[str, Any],  # noqa: C901
     raise KeyError(f"no IAM mapping for {prefix}:{operation}")
 
 
+# SQS documents both for a producer of an encrypted queue.
+_KMS_USE = {"s3:PutObject": ["kms:GenerateDataKey"], "s3:GetObject": ["kms:Decrypt"],
+            "sqs:SendMessage": ["kms:GenerateDataKey", "kms:Decrypt"], "sqs:ReceiveMessage": ["kms:Decrypt"],
+            "ssm:GetParameter": ["kms:Decrypt"]}
+
+
+def implied_kms(requests: list[tuple[str, str, Context]],
+                physical: dict[str, str]) -> list[tuple[str, str, Context]]:
+    """The KMS requests AWS makes as the caller for requests on the stack's encrypted resources
+    (the artifacts bucket, the two queues, the parameters under the prefix)."""
+    key = physical.get("SelfhealKey.Arn")
+    if key is None:
+        return []
+    encrypted = [physical[k] for k in ("ArtifactsBucket.Arn", "FixQueue.Arn", "FixDeadLetterQueue.Arn")
+                 if k in physical]
+    if "ParameterPrefix" in physical:
+        encrypted.append(f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter{physical['ParameterPrefix']}/")
+    return [(kms, key, ()) for action, resource, _ in requests
+            if action in _KMS_USE and any(resource.startswith(e) for e in encrypted)
+            for kms in _KMS_USE[action]]
+
+
 # --- recording and enforcing ----------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -304,7 +331,8 @@ class CallLog:
             if (prefix, operation) != ("lambda", "Invoke"):
                 return
             function = "FixStateMachine"
-        for action, resource, context in iam_requests(prefix, operation, params, self.physical):
+        requests = iam_requests(prefix, operation, params, self.physical)
+        for action, resource, context in requests + implied_kms(requests, self.physical):
             call = Call(function, action, resource, context)
             with self._lock:
                 self.calls.append(call)
