@@ -2,7 +2,7 @@
 
 Ports (``ErrorStore``, ``ArtifactStore``, ``SourceRepository``, ``CodeHost``, ``FixModel``) come
 from ``selfheal.ports``; the four callables below are the workflow's view of the fix-generation,
-validation and publishing services, adapted to these signatures by ``selfheal.compose.workflow``.
+validation and publishing services, adapted to these signatures by ``selfheal.compose.services``.
 """
 
 from __future__ import annotations
