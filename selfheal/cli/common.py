@@ -79,28 +79,25 @@ def cli_settings(home: Path | None = None, repo: Path | None = None, model: str 
     per-user state folder (``selfheal.cli.state.choose_home``). ``need_git``: the command writes
     fix branches, so ``--repo`` must be inside a git work tree."""
     from selfheal.cli.state import check_home, choose_home, git_toplevel
-    from selfheal.settings import load_settings
+    from selfheal.names import ENV_HOME
+    from selfheal.settings import ENV_PREFIX, load_settings
 
+    env_repo, env_repo_url = os.environ.get(ENV_PREFIX + "REPO"), os.environ.get(ENV_PREFIX + "REPO_URL")
     if repo is not None:
         _check_folder(repo, "--repo", "give the folder of your git repository")
         if need_git and git_toplevel(repo) is None:
             raise click.BadParameter(f"{repo} is not in a git repository; give your service's git checkout",
                                      param_hint="--repo")
-    elif not (os.environ.get("SELFHEAL_REPO") or os.environ.get("SELFHEAL_REPO_URL")):
+    elif not (env_repo or env_repo_url):
         repo = git_toplevel(Path.cwd())  # run inside a repository: that one
     given: dict[str, Any] = {"repo": repo, "model": model, **explicit}
-    if home is None and not os.environ.get("SELFHEAL_HOME"):
-        given["home"] = choose_home(repo or _env_path("SELFHEAL_REPO"))
+    if home is None and not os.environ.get(ENV_HOME):
+        given["home"] = choose_home(repo or (Path(env_repo) if env_repo else None))
     else:
         given["home"] = home
     settings = load_settings(given)
-    check_home(settings.home, "--home" if home is not None else "SELFHEAL_HOME")
+    check_home(settings.home, "--home" if home is not None else ENV_HOME)
     return settings
-
-
-def _env_path(name: str) -> Path | None:
-    value = os.environ.get(name)
-    return Path(value) if value else None
 
 
 def _check_folder(path: Path, what: str, fix: str) -> None:

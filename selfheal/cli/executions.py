@@ -10,8 +10,9 @@ from typing import Any
 import click
 
 from selfheal.cli.common import cli_settings, find_error, home_option, json_option, local_store, repo_option
+from selfheal.names import ENV_TABLE_NAME
 
-_table_option = click.option("--table", envvar="SELFHEAL_TABLE_NAME",
+_table_option = click.option("--table", envvar=ENV_TABLE_NAME,
                              help="AWS mode: read the runs from this DynamoDB table")
 
 

@@ -25,6 +25,7 @@ from selfheal.cli.common import (
     stop_on_signals,
 )
 from selfheal.cli.output import echo_json
+from selfheal.names import ENV_ARTIFACT_BUCKET, ENV_TABLE_NAME
 
 
 def _store(settings: Any) -> Any:
@@ -103,9 +104,9 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
 @repo_option
 @model_option()
 @home_option
-@click.option("--table", envvar="SELFHEAL_TABLE_NAME",
+@click.option("--table", envvar=ENV_TABLE_NAME,
               help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
-@click.option("--bucket", envvar="SELFHEAL_ARTIFACT_BUCKET",
+@click.option("--bucket", envvar=ENV_ARTIFACT_BUCKET,
               help="AWS mode: the artifacts bucket; the fresh execution resumes at the state")
 @json_option
 def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,
