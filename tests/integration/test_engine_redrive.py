@@ -96,8 +96,9 @@ def test_a_request_to_resume_at_a_state_that_is_not_resumable_is_refused(tmp_pat
     ref = svc.artifacts.put_bytes("req.json", json.dumps({"fingerprint": fp,
                                                            "resume_from": "RecordFailure"}).encode())
     now = utcnow()
-    svc.store.record_step(fp, first, StepRecord(state="RedriveRequested", started_at=now, finished_at=now,
-                                                duration_ms=0, outcome="succeeded", artifacts={"request": ref}))
+    marker = StepRecord(state="RedriveRequested", started_at=now, finished_at=now, duration_ms=0,
+                        outcome="succeeded", artifacts={"request": ref})
+    svc.store.record_step(fp, first, marker)
     second = svc.store.start_attempt(fp, None).number
     with pytest.raises(MalformedInput, match="RecordFailure"):
         run_state("FetchSource", svc, {"fingerprint": fp, "attempt": second})
