@@ -397,6 +397,9 @@ def test_every_granted_action_is_needed(chain: Chain, function: str, action: str
     function and action (so nothing is granted that no path uses)."""
     if (function, action) in NOT_DRIVEN:
         pytest.skip(NOT_DRIVEN[(function, action)])
+    if function not in {c.function for c in chain.log.calls}:
+        # (the first test requires every catalogue state, the pipeline and the state machine)
+        pytest.skip(f"{function} is not driven by this chain")
     denied = chain.log.evaluate(chain.roles.without(function, action))
     assert (function, action) in {(c.function, c.action) for c in denied}, (
         f"{function} is granted {action} but no call of the chain needs it")
