@@ -20,7 +20,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsEvent
 
@@ -31,7 +30,7 @@ if TYPE_CHECKING:
 
     from selfheal.services.ingest import IngestReport, IngestService
 
-logger = Logger()
+logger = aws.logger()
 metrics = aws.metrics()
 
 
