@@ -64,19 +64,41 @@ def make_client(token: str | None, base_url: str | None = None, *, timeout: int 
     return Github(**kwargs)
 
 
-def _retry_after(headers: dict[str, Any]) -> float | None:
+SECONDARY_LIMIT_WAIT_S = 60.0  # GitHub: "wait at least one minute" when a limit names no time
+
+
+def _parse_retry_after(value: str, now: float) -> float | None:
+    """``Retry-After`` as seconds: a number of seconds or an HTTP date (RFC 9110)."""
+    value = value.strip()
+    try:
+        return float(value)
+    except ValueError:
+        pass
+    try:
+        return parsedate_to_datetime(value).timestamp() - now
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def rate_limit_wait(headers: dict[str, Any], now: float | None = None) -> float:
+    """The wait GitHub asks for on a rate-limited response, in seconds.
+
+    GitHub's rules: ``retry-after`` first; else, for a primary limit (``x-ratelimit-remaining:
+    0``), until ``x-ratelimit-reset`` (epoch seconds, measured against the response's ``Date`` so
+    a skewed local clock does not matter); else (a secondary limit) at least one minute. A reset
+    time on a secondary limit is the primary window's and says nothing about this limit.
+    """
     h = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
+    clock = time.time() if now is None else now
     if "retry-after" in h:
-        value = h["retry-after"].strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-    if h.get("x-ratelimit-reset", "").isdigit():
-        return max(0.0, float(h["x-ratelimit-reset"]) - time.time())
-    return None
+        wait = _parse_retry_after(h["retry-after"], clock)
+        if wait is not None:
+            return max(0.0, wait)
+    reset = h.get("x-ratelimit-reset", "")
+    if h.get("x-ratelimit-remaining", "").strip() == "0" and reset.strip().isdigit():
+        server_now = _parse_retry_after(h["date"], 0.0) if "date" in h else None
+        return max(1.0, float(reset) - (server_now if server_now is not None else clock))
+    return SECONDARY_LIMIT_WAIT_S
 
 
 def classify(exc: Exception, what: str) -> SelfhealError:
@@ -95,9 +117,9 @@ def classify(exc: Exception, what: str) -> SelfhealError:
     limited = status == 429 or isinstance(exc, RateLimitExceededException) or (
         status == 403 and ("retry-after" in headers or str(headers.get("x-ratelimit-remaining")) == "0"))
     if limited:
-        wait = _retry_after(headers)
-        hint = f"; retry after {wait:.0f}s" if wait is not None else ""
-        return CodeHostRateLimited(f"{what}: GitHub rate limit ({status}: {text}){hint}", retry_after=wait)
+        wait = rate_limit_wait(headers)
+        return CodeHostRateLimited(f"{what}: GitHub rate limit ({status}: {text}); retry after {wait:.0f}s",
+                                   retry_after=wait)
     if status >= 500:
         return CodeHostUnavailable(f"{what}: GitHub error {status}: {text}")
     if status == 401:
@@ -134,7 +156,7 @@ class _GitHubBase(HostApiCalls):
         with self._lock:
             if self._repo_obj is None:
                 if self._client is None:
-                    self._client = make_client(self._token, self._base_url)
+                    self._client = make_client(self._token, self._base_url, throttle=False)
                 self._repo_obj = self._call(f"open {self.full_name}", self._client.get_repo, self.full_name)
             assert self._repo_obj is not None
             return self._repo_obj

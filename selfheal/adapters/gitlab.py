@@ -59,13 +59,21 @@ def make_client(token: str | None, url: str = "https://gitlab.com", *, timeout: 
                          retry_transient_errors=False)
 
 
-def _retry_after() -> float | None:
-    headers = {k.lower(): v for k, v in (getattr(_last_headers, "value", None) or {}).items()}
-    if str(headers.get("retry-after", "")).isdigit():
-        return float(headers["retry-after"])
-    if str(headers.get("ratelimit-reset", "")).isdigit():
-        return max(0.0, float(headers["ratelimit-reset"]) - time.time())
-    return None
+DEFAULT_LIMIT_WAIT_S = 60.0  # a 429 that names no time: GitLab's limits count per minute
+
+
+def rate_limit_wait(headers: dict[str, Any] | None, now: float | None = None) -> float:
+    """The wait GitLab asks for on a 429, in seconds: ``Retry-After`` (GitLab sends up to 600),
+    else ``RateLimit-Reset`` (epoch seconds), else one minute."""
+    h = {str(k).lower(): str(v).strip() for k, v in (headers or {}).items()}
+    clock = time.time() if now is None else now
+    try:
+        return max(0.0, float(h["retry-after"]))
+    except (KeyError, ValueError):
+        pass
+    if h.get("ratelimit-reset", "").isdigit():
+        return max(1.0, float(h["ratelimit-reset"]) - clock)
+    return DEFAULT_LIMIT_WAIT_S
 
 
 def classify(exc: Exception, what: str) -> SelfhealError:
@@ -77,8 +85,9 @@ def classify(exc: Exception, what: str) -> SelfhealError:
     code = exc.response_code or 0
     text = str(exc.error_message)
     if code == 429:
-        wait = _retry_after()
-        return CodeHostRateLimited(f"{what}: GitLab rate limit (429: {text})", retry_after=wait)
+        wait = rate_limit_wait(getattr(_last_headers, "value", None))
+        return CodeHostRateLimited(f"{what}: GitLab rate limit (429: {text}); retry after {wait:.0f}s",
+                                   retry_after=wait)
     if code >= 500:
         return CodeHostUnavailable(f"{what}: GitLab error {code}: {text}")
     if code == 401 or isinstance(exc, GitlabAuthenticationError):

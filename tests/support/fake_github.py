@@ -16,6 +16,7 @@ import re
 import subprocess
 import tempfile
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -42,6 +43,8 @@ class Fault:
     times: int
     method: str | None = None
     path: str | None = None  # regular expression searched in the request path
+    body: Any = None  # the answer's body (bytes are sent raw); None: {"message": message}
+    headers_at: Any = None  # headers computed when the fault fires (reset times): () -> dict
 
 
 @dataclass
@@ -60,6 +63,12 @@ class FakeGitHub:
     port: int = 0
     tarballs: bool = True  # serve GET .../tarball/{ref} (False: clients must fall back to blobs)
     archive_downloads: int = 0
+    drafts: bool = True  # False: like a plan without draft PRs (422 on draft=true)
+    visible: bool = True  # False: a private repository the token cannot see (404 everywhere)
+    empty: bool = False  # True: a repository without commits (409 on git reads)
+    large_file_bytes: int = 1024 * 1024  # contents API: larger files come as encoding "none"
+    tree_limit: int | None = None  # recursive tree listings cut to this many entries, truncated
+    lag: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- test controls ---------------------------------------------------------------------
@@ -69,9 +78,56 @@ class FakeGitHub:
         return f"http://127.0.0.1:{self.port}/api/v3"
 
     def inject(self, status: int, message: str = "fault", headers: dict[str, str] | None = None,
-               times: int = 1, method: str | None = None, path: str | None = None) -> None:
+               times: int = 1, method: str | None = None, path: str | None = None, body: Any = None) -> None:
         """Answer the next ``times`` matching requests with this error."""
-        self.faults.append(Fault(status, message, headers or {}, times, method, path))
+        self.faults.append(Fault(status, message, headers or {}, times, method, path, body))
+
+    # --- misbehaviours of the real service, on request -----------------------------------------
+
+    def secondary_limit(self, times: int = 1, *, status: int = 403, method: str | None = None,
+                        path: str | None = None, with_primary_headers: bool = False) -> None:
+        """A secondary rate limit as GitHub often sends it: no ``retry-after``; with
+        ``with_primary_headers`` the primary window's headers ride along (requests remain, the
+        reset is far away) and say nothing about this limit."""
+        message = "You have exceeded a secondary rate limit. Please wait a few minutes before you try again."
+        fault = Fault(status, message, {}, times, method, path,
+                      {"message": message, "documentation_url": "https://docs.github.com/rest"})
+        if with_primary_headers:
+            fault.headers_at = lambda: {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "4312",
+                                        "x-ratelimit-used": "688", "x-ratelimit-resource": "core",
+                                        "x-ratelimit-reset": str(int(time.time()) + 2999)}
+        self.faults.append(fault)
+
+    def primary_limit(self, reset_in: int, times: int = 1, *, method: str | None = None,
+                      path: str | None = None) -> None:
+        """The primary limit spent: 403 with ``x-ratelimit-remaining: 0`` and a reset ``reset_in``
+        seconds after the moment of the answer, no ``retry-after``."""
+        message = "API rate limit exceeded for installation ID 1."
+        fault = Fault(403, message, {}, times, method, path, {"message": message})
+        fault.headers_at = lambda: {"x-ratelimit-limit": "5000", "x-ratelimit-remaining": "0",
+                                    "x-ratelimit-used": "5000", "x-ratelimit-resource": "core",
+                                    "x-ratelimit-reset": str(int(time.time()) + reset_in)}
+        self.faults.append(fault)
+
+    def bad_gateway(self, times: int = 1, *, path: str | None = None) -> None:
+        """A 502 from the front end with an HTML body, as GitHub's proxies send it."""
+        page = b"<html><body><h1>502 Server Error</h1>Unicorn! We had an issue.</body></html>"
+        html = {"content-type": "text/html; charset=utf-8"}
+        self.faults.append(Fault(502, "", html, times, None, path, page))
+
+    def lag_new_branches(self, times: int = 1) -> None:
+        """Creating a PR right after the branch was written: GitHub's PR service has not seen the
+        new commits yet and answers 422 "No commits between" ``times`` times."""
+        self.lag["pulls"] = times
+
+    def lag_new_pulls(self, times: int = 1) -> None:
+        """Labelling a PR just opened: 422 "Could not resolve to a node" ``times`` times."""
+        self.lag["labels"] = times
+
+    def race_pull(self) -> None:
+        """Another worker opens the same PR between our listing and our create: the next create
+        finds it there and answers 422 "A pull request already exists"."""
+        self.lag["race"] = 1
 
     def close_pull(self, number: int, merged: bool = False) -> None:
         pr = self.pulls[number]
@@ -145,7 +201,9 @@ class FakeGitHub:
                 if fault.times > 0 and (fault.method in (None, method)) and \
                         (fault.path is None or re.search(fault.path, path)):
                     fault.times -= 1
-                    return fault.status, fault.headers, {"message": fault.message}
+                    headers = {**fault.headers, **(fault.headers_at() if fault.headers_at else {})}
+                    return fault.status, headers, fault.body if fault.body is not None else \
+                        {"message": fault.message}
             if path.startswith("/_codeload/") and self.tarballs:
                 # like codeload.github.com: the redirect URL itself authorises the download
                 sha = path.rsplit("/", 1)[-1]
@@ -159,8 +217,11 @@ class FakeGitHub:
                 if auth not in (f"token {self.token}", f"Bearer {self.token}"):
                     return 401, {}, {"message": "Bad credentials"}
             prefix = f"/api/v3/repos/{self.owner}/{self.name}"
-            if not path.startswith(prefix):
-                return 404, {}, {"message": "Not Found"}
+            if not path.startswith(prefix) or not self.visible:
+                return 404, {}, {"message": "Not Found",
+                                 "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository"}
+            if self.empty and re.match(r"/(commits|contents|git/trees|tarball|compare)", path[len(prefix):]):
+                return 409, {}, {"message": "Git Repository is empty."}
             try:
                 return self.route(method, path[len(prefix):], query, body)
             except HttpError as exc:
@@ -207,6 +268,9 @@ class FakeGitHub:
             return 200, {}, self.pull_json(pr)
         if (g := m(r"/issues/(\d+)/labels", sub)):
             pr = self.pulls.get(int(g[1])) or _raise(404, "Not Found")
+            if method == "POST" and self.lag.get("labels"):
+                self.lag["labels"] -= 1
+                raise HttpError(422, f"Could not resolve to a node with the global id of 'PR_kwDO{g[1]}'.")
             if method == "POST":
                 names = body if isinstance(body, list) else body.get("labels", [])
                 pr["labels"] = list(dict.fromkeys([*pr["labels"], *names]))
@@ -247,9 +311,10 @@ class FakeGitHub:
         blob = self.git("rev-parse", f"{sha}:{path}")
         data = subprocess.run(["git", "cat-file", "blob", blob], cwd=self.bare, capture_output=True,
                               timeout=30, check=True).stdout
-        return 200, {}, {"type": "file", "encoding": "base64", "size": len(data),
+        large = len(data) > self.large_file_bytes  # GitHub: 1-100 MB files come without content
+        return 200, {}, {"type": "file", "encoding": "none" if large else "base64", "size": len(data),
                          "name": path.rsplit("/", 1)[-1], "path": path, "sha": blob,
-                         "content": base64.b64encode(data).decode(),
+                         "content": "" if large else base64.b64encode(data).decode(),
                          "url": f"{self.api}/contents/{path}?ref={ref}",
                          "git_url": f"{self.api}/git/blobs/{blob}"}
 
@@ -326,7 +391,10 @@ class FakeGitHub:
             entries.append({"path": path, "mode": mode, "type": kind, "sha": obj,
                             "size": None if size == "-" else int(size),
                             "url": f"{self.api}/git/{kind}s/{obj}"})
-        return {"sha": sha, "url": f"{self.api}/git/trees/{sha}", "tree": entries, "truncated": False}
+        truncated = recursive and self.tree_limit is not None and len(entries) > self.tree_limit
+        if truncated:
+            entries = entries[:self.tree_limit]
+        return {"sha": sha, "url": f"{self.api}/git/trees/{sha}", "tree": entries, "truncated": truncated}
 
     def create_tree(self, body: dict[str, Any]) -> str:
         with tempfile.TemporaryDirectory() as td:
@@ -363,6 +431,18 @@ class FakeGitHub:
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "code": "custom",
                  "message": f"A pull request already exists for {self.owner}:{head}."}])
+        if body.get("draft") and not self.drafts:
+            raise HttpError(422, "Validation Failed", errors=[
+                {"resource": "PullRequest", "code": "custom",
+                 "message": "Draft pull requests are not supported in this repository."}])
+        if self.lag.get("race"):
+            self.lag["race"] -= 1
+            self.create_pull({**body, "title": "opened by a concurrent run"})
+        if self.lag.get("pulls"):
+            self.lag["pulls"] -= 1
+            raise HttpError(422, "Validation Failed", errors=[
+                {"resource": "PullRequest", "code": "custom",
+                 "message": f"No commits between {base} and {head}"}])
         if self.git("rev-list", "--count", f"{base_sha}..{head_sha}") == "0":
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "code": "custom",
@@ -405,7 +485,9 @@ def serve_app(handle: Any, name: str) -> Iterator[int]:
             is_raw = isinstance(payload, bytes)
             data = payload if is_raw else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain" if is_raw else "application/json; charset=utf-8")
+            if not any(k.lower() == "content-type" for k in headers):
+                kind = "text/plain" if is_raw else "application/json; charset=utf-8"
+                self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             for k, v in headers.items():
                 self.send_header(k, v)

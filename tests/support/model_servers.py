@@ -102,16 +102,21 @@ class ModelServer:
                                   "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
                                             "total_tokens": tokens_in + tokens_out}})
 
-    def reply_error(self, status: int, code: str = "", message: str = "error") -> None:
-        """An error in this API's shape (``code``: the AWS error type for Bedrock)."""
+    def reply_error(self, status: int, code: str = "", message: str = "error",
+                    headers: dict[str, str] | None = None) -> None:
+        """An error in this API's shape (``code``: the AWS error type for Bedrock). Anthropic's 429
+        carries ``retry-after: 7`` unless ``headers`` says otherwise; the others send only
+        ``headers``."""
         if self.kind == "bedrock":
-            self.reply_json(status, {"message": message}, {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/"})
+            self.reply_json(status, {"message": message},
+                            {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/", **(headers or {})})
         elif self.kind == "anthropic":
-            headers = {"retry-after": "7"} if status == 429 else {}
+            default = {"retry-after": "7"} if status == 429 else {}
             error = {"type": code or "api_error", "message": message}
-            self.reply_json(status, {"type": "error", "error": error}, headers)
+            sent = default if headers is None else headers
+            self.reply_json(status, {"type": "error", "error": error}, sent)
         else:
-            self.reply_json(status, {"error": {"message": message, "type": code or "server_error"}})
+            self.reply_json(status, {"error": {"message": message, "type": code or "server_error"}}, headers)
 
     # ----------------------------------------------------------------- serving
     def _next(self) -> Scripted:
