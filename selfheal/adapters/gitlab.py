@@ -229,16 +229,25 @@ class GitLabHost(_GitLabBase):
                           labels: Sequence[str] = (), draft: bool = True) -> PullRequest:
         full_title = f"Draft: {title}" if draft else title
         opened = self._merge_requests(branch, "opened")
-        if opened:
-            mr = opened[0]
-            mr.title, mr.description = full_title, body
-            mr.labels = list(dict.fromkeys([*mr.labels, *labels]))
-            self._call("update merge request", mr.save)
-            return _to_port(mr, created=False)
-        mr = self._call(f"open merge request from {branch}", self.project().mergerequests.create,
-                        {"source_branch": branch, "target_branch": base, "title": full_title,
-                         "description": body, "labels": ",".join(labels), "remove_source_branch": False})
-        return _to_port(mr, created=True)
+        if not opened:
+            try:
+                mr = self.project().mergerequests.create(
+                    {"source_branch": branch, "target_branch": base, "title": full_title,
+                     "description": body, "labels": ",".join(labels), "remove_source_branch": False},
+                    **_NO_WAIT)
+                return _to_port(mr, created=True)
+            except GitlabError as exc:
+                # 409 "Another open merge request already exists": a concurrent run opened it; adopt it.
+                opened = self._merge_requests(branch, "opened") if exc.response_code == 409 else []
+                if not opened:
+                    raise classify(exc, f"open merge request from {branch}") from exc
+            except requests.exceptions.RequestException as exc:
+                raise classify(exc, f"open merge request from {branch}") from exc
+        mr = opened[0]
+        mr.title, mr.description = full_title, body
+        mr.labels = list(dict.fromkeys([*mr.labels, *labels]))
+        self._call("update merge request", mr.save)
+        return _to_port(mr, created=False)
 
 
 def _to_port(mr: Any, created: bool) -> PullRequest:

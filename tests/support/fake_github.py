@@ -427,6 +427,9 @@ class FakeGitHub:
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "field": "head" if head_sha is None else "base",
                  "code": "invalid"}])
+        if self.lag.get("race"):
+            self.lag["race"] -= 1
+            self.create_pull({**body, "title": "opened by a concurrent run"})
         if any(p["head"] == head and p["base"] == base and p["state"] == "open" for p in self.pulls.values()):
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "code": "custom",
@@ -435,9 +438,6 @@ class FakeGitHub:
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "code": "custom",
                  "message": "Draft pull requests are not supported in this repository."}])
-        if self.lag.get("race"):
-            self.lag["race"] -= 1
-            self.create_pull({**body, "title": "opened by a concurrent run"})
         if self.lag.get("pulls"):
             self.lag["pulls"] -= 1
             raise HttpError(422, "Validation Failed", errors=[
