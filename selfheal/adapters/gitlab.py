@@ -59,6 +59,13 @@ def make_client(token: str | None, url: str = "https://gitlab.com", *, timeout: 
                          retry_transient_errors=False)
 
 
+def _watch_headers(client: gitlab.Gitlab) -> None:
+    """Make a client built elsewhere remember response headers too (for ``Retry-After``)."""
+    hooks = getattr(getattr(client, "session", None), "hooks", None)
+    if isinstance(hooks, dict) and _remember_headers not in hooks.setdefault("response", []):
+        hooks["response"].append(_remember_headers)
+
+
 DEFAULT_LIMIT_WAIT_S = 60.0  # a 429 that names no time: GitLab's limits count per minute
 
 
@@ -123,6 +130,7 @@ class _GitLabBase(HostApiCalls):
             if self._project is None:
                 if self._client is None:
                     self._client = make_client(self._token, self._url)
+                _watch_headers(self._client)
                 self._project = self._call(f"open {self.project_path}", self._client.projects.get,
                                            self.project_path)
             return self._project

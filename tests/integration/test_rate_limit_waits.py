@@ -181,3 +181,12 @@ def test_bedrock_throttling_carries_retry_after_and_model_not_ready_is_its_own_c
         assert info.value.retry_after is None
         assert model.complete(sample_prompt()).text == GOOD_REPLY
         assert len(server.requests) == 4  # one request per call: no hidden retries
+
+
+def test_gitlab_client_built_elsewhere_still_reads_retry_after(gl: FakeGitLab) -> None:
+    import gitlab
+
+    plain = gitlab.Gitlab(gl.url, private_token="test-token", retry_transient_errors=False)
+    gl.inject(429, "Retry later", {"Retry-After": "600"}, path="/repository/commits/")
+    host = GitLabHost("acme/svc", client=plain)
+    assert _limited(lambda: host.resolve("trunk")).retry_after == 600
