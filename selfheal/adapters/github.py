@@ -114,7 +114,15 @@ class GitHubRepository(_GitHubBase):
         return list(tree.tree)
 
     def list_files(self, revision: str) -> list[str]:
-        return [e.path for e in self._tree(revision) if e.type == "blob"]
+        sha = self.resolve(revision)
+        tree = self._call("read tree", self.repo().get_git_tree, sha, recursive=True)
+        if not tree.raw_data.get("truncated"):
+            return [e.path for e in tree.tree if e.type == "blob"]
+        # GitHub truncates recursive listings of large trees; the tarball names every file.
+        with temporary_tree("selfheal-gh-list-") as root:
+            if not self._from_tarball(sha, root):
+                raise SourceNotFound(f"{self.full_name} is too large to list through the API at {sha[:12]}")
+            return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
     def read_file(self, path: str, revision: str) -> str | None:
         if not readable_path(path):

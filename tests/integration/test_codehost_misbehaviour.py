@@ -145,6 +145,17 @@ def test_file_modes_survive_a_commit_on_a_truncated_tree(gh: FakeGitHub) -> None
     assert git(gh.bare, "show", f"{sha}:tests/test_app.py")  # untouched files kept
 
 
+@pytest.mark.parametrize("tarballs", [True, False])
+def test_listing_a_truncated_tree(gh: FakeGitHub, tarballs: bool) -> None:
+    gh.tree_limit, gh.tarballs = 1, tarballs
+    repo = GitHubRepository("acme/svc", client=_client(gh))
+    if tarballs:  # the tarball names every file the truncated listing missed
+        assert repo.list_files(repo.resolve()) == ["app.py", "run.sh", "tests/test_app.py"]
+    else:
+        with pytest.raises(SourceNotFound, match="too large"):
+            repo.list_files(repo.resolve())
+
+
 # --- GitLab ------------------------------------------------------------------------------------
 
 
