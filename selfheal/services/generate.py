@@ -7,7 +7,8 @@ was not offered, has no text, was cut off or did not fit the context window is a
 whose ``reason`` becomes the next attempt's feedback (``next_round_limits`` sizes that round); a
 guardrail or content filter is an abstention. Transient provider errors (``ModelThrottled``,
 ``ModelNotReady``, ``ModelUnavailable``) and ``CostCapReached`` propagate so the workflow can retry or
-stop. The workflow's InvokeModel/ValidatePatch/BuildPrompt steps use the same three functions.
+stop. The workflow's ValidatePatch and BuildPrompt steps use the same ``judge_reply`` and
+``next_round_limits``.
 """
 
 from __future__ import annotations
