@@ -2,7 +2,8 @@
 
 Standard library only: it runs before the project's code, outside any virtual environment.
 
-``launcher.py [--rw PATH]... [--hide PATH]... [--readonly HOST_MNT_NS] -- COMMAND [ARG]...``
+``launcher.py [--rw PATH]... [--hide PATH]... [--readonly HOST_MNT_NS] [--user UID:GID[:DIR]]
+-- COMMAND [ARG]...``
 
 1. brings the loopback interface up (a new network namespace has it down);
 2. with ``--readonly`` (refused unless this process's mount namespace differs from the caller's
@@ -11,7 +12,10 @@ Standard library only: it runs before the project's code, outside any virtual en
    over a file), then remounts every other mount read-only (``/sys`` and ``/proc/sys`` too; ``/dev``
    stays, with a fresh ``/dev/shm``);
    any failure aborts with exit 126 (fail closed: never run tests half-contained);
-3. runs COMMAND as a child and reaps orphans until it exits, like a tiny init: as PID 1 of a
+3. with ``--user`` (root only): drops every group, then to UID:GID, sets ``no_new_privs`` and
+   checks that no capability is left (else exit 126), then enters DIR: from here nothing can
+   change the mounts, ``RLIMIT_NPROC`` applies, and files only root may read stay unreadable;
+4. runs COMMAND as a child and reaps orphans until it exits, like a tiny init: as PID 1 of a
    PID namespace the command would otherwise get odd signal defaults and leave zombies.
 """
 
@@ -101,25 +105,47 @@ def contain(rw: list[str], hide: list[str]) -> None:
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
 
 
-def _parse(argv: list[str]) -> tuple[list[str], list[str], str | None, list[str]]:
+PR_SET_NO_NEW_PRIVS = 38
+
+
+def drop_user(uid: int, gid: int) -> None:
+    """Become ``uid``:``gid`` with no supplementary group, no capability and ``no_new_privs``."""
+    import ctypes
+
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    with open("/proc/self/status", encoding="ascii") as fh:
+        caps = {k: v.strip() for k, _, v in (line.partition(":") for line in fh) if k.startswith("Cap")}
+    if any(int(caps.get(k, "0"), 16) for k in ("CapEff", "CapPrm", "CapAmb")):
+        raise OSError(1, f"capabilities left after dropping to uid {uid}: {caps}")
+
+
+def _parse(argv: list[str]) -> tuple[list[str], list[str], str | None, list[str], str | None]:
     rw: list[str] = []
     hide: list[str] = []
     host_ns: str | None = None
+    user: str | None = None
     i = 0
     while i < len(argv) and argv[i] != "--":
-        if argv[i] in ("--rw", "--hide", "--readonly") and i + 1 < len(argv):
+        if argv[i] in ("--rw", "--hide", "--readonly", "--user") and i + 1 < len(argv):
             if argv[i] == "--readonly":
                 host_ns = argv[i + 1]
+            elif argv[i] == "--user":
+                user = argv[i + 1]  # "UID:GID" or "UID:GID:DIR" (the directory to run in)
             else:
                 (rw if argv[i] == "--rw" else hide).append(argv[i + 1])
             i += 2
         else:
             raise SystemExit(f"launcher: unexpected argument {argv[i]!r}")
-    return rw, hide, host_ns, argv[i + 1:]
+    return rw, hide, host_ns, argv[i + 1:], user
 
 
 def main(argv: list[str]) -> int:
-    rw, hide, host_ns, command = _parse(argv)
+    rw, hide, host_ns, command, user = _parse(argv)
     if not command:
         sys.stderr.write("launcher: no command\n")
         return SETUP_FAILED
@@ -135,6 +161,15 @@ def main(argv: list[str]) -> int:
             os.chdir(os.getcwd())
         except OSError as exc:
             sys.stderr.write(f"selfheal sandbox: filesystem containment failed: {exc}\n")
+            return SETUP_FAILED
+    if user is not None:
+        try:
+            uid, gid, *where = user.split(":", 2)
+            drop_user(int(uid), int(gid))
+            if where:  # entered only now: before, it belonged to the unprivileged uid
+                os.chdir(where[0])
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"selfheal sandbox: cannot drop to an unprivileged user: {exc}\n")
             return SETUP_FAILED
     pid = os.fork()
     if pid == 0:

@@ -204,9 +204,10 @@ def prime_baseline(repo: SourceRepository, revision: str, settings: Settings, *,
 
 
 def sandbox_for(settings: Settings) -> Sandbox:
-    """The sandbox ``settings`` ask for (limits per test run)."""
+    """The sandbox ``settings`` ask for (limits per test run; selfheal's home and secrets hidden)."""
+    hide = [settings.home, *([settings.secrets_file] if settings.secrets_file else [])]
     return Sandbox(limits=SandboxLimits(memory_mb=settings.sandbox_memory_mb,
-                                        max_processes=settings.sandbox_max_processes))
+                                        max_processes=settings.sandbox_max_processes), hide=hide)
 
 
 def _read_files(tree: Path, proposal: EditProposal) -> dict[str, str]:
