@@ -10,6 +10,8 @@ bubblewrap creates the namespaces and mounts, then runs the command with no capa
 - new network (loopback only), PID, IPC and UTS namespaces; the sandbox dies with its parent;
 - as a normal user: a user namespace in which nested user namespaces are disabled, so the
   command cannot make itself root somewhere and reach the mounts from there;
+- the launcher is PID 1 and makes itself non-dumpable: no process the test can see but its own
+  children can be traced;
 - as root: the command is handed to ``launcher.py --user`` with only ``CAP_SETUID``/``CAP_SETGID``
   left, which drops to an unprivileged uid (so ``RLIMIT_NPROC`` applies and no root-only file is
   readable) before it runs anything. Directories the unprivileged uid could not traverse on the
@@ -110,11 +112,15 @@ def build(bwrap: str, argv: Sequence[str], cwd: Path, plan: MountPlan, *, drop_t
             args += [*parents(path), "--ro-bind", str(path), str(path)]
     for path in plan.writable:
         args += [*parents(path), "--bind", str(path), str(path)]
+    # The launcher is PID 1 (no bwrap init in the namespace) and not dumpable: the test process
+    # can attach to no process but its own children.
     if drop_to is None:
-        args += ["--chdir", str(cwd), "--unshare-user", "--disable-userns", "--cap-drop", "ALL", "--", *argv]
+        args += ["--chdir", str(cwd), "--unshare-user", "--disable-userns", "--cap-drop", "ALL",
+                 "--as-pid-1", "--", *launcher, "--nodump", "--", *argv]
     else:  # root without capabilities may not enter a directory lent to the uid: the launcher does
         args += ["--chdir", "/", "--cap-drop", "ALL", "--cap-add", "CAP_SETUID", "--cap-add", "CAP_SETGID",
-                 "--", *launcher, "--user", f"{drop_to[0]}:{drop_to[1]}:{cwd}", "--", *argv]
+                 "--as-pid-1", "--", *launcher, "--nodump", "--user", f"{drop_to[0]}:{drop_to[1]}:{cwd}",
+                 "--", *argv]
     return args
 
 

@@ -18,6 +18,7 @@ could undo the mounts); else nothing. What could not be enforced is reported fir
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import resource
 import shutil
@@ -278,23 +279,33 @@ class Sandbox:
             drop = self._iso.drop_to if self._iso.bwrap else None
             # Output goes to a file, not a pipe: a grandchild that keeps a pipe open could
             # otherwise block us after the timeout kill.
-            with out_path.open("wb") as out, (bw.lend(lent, *drop) if drop else contextlib.nullcontext()):
-                try:
-                    proc = subprocess.Popen(full, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL,
-                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                            preexec_fn=_limit_setter(self.limits, timeout))  # noqa: PLW1509
-                except OSError as exc:
-                    return CommandRun(argv=argv, cwd=str(cwd), exit_code=None,
-                                      duration_ms=_ms(started), output_tail=f"cannot start: {exc}")
-                timed_out = False
-                try:
-                    code: int | None = proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                    _kill_group(proc)
-                    code = None
-                else:
-                    _kill_group(proc)  # leftovers (daemons a test forgot) die with the run
+            info_r, info_w = os.pipe() if self._iso.bwrap else (-1, -1)
+            if info_w >= 0:  # bubblewrap reports the sandbox's PID 1 there: killing it ends the sandbox
+                full = [full[0], "--info-fd", str(info_w), *full[1:]]
+            try:
+                with out_path.open("wb") as out, (bw.lend(lent, *drop) if drop else contextlib.nullcontext()):
+                    try:
+                        proc = subprocess.Popen(full, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL,
+                                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                                pass_fds=(info_w,) if info_w >= 0 else (),
+                                                preexec_fn=_limit_setter(self.limits, timeout))  # noqa: PLW1509
+                    except OSError as exc:
+                        return CommandRun(argv=argv, cwd=str(cwd), exit_code=None,
+                                          duration_ms=_ms(started), output_tail=f"cannot start: {exc}")
+                    finally:
+                        if info_w >= 0:
+                            os.close(info_w)
+                    timed_out = False
+                    try:
+                        code: int | None = proc.wait(timeout=timeout)
+                    except subprocess.TimeoutExpired:
+                        timed_out = True
+                        code = None
+                    # Leftovers (daemons a test forgot, or everything on a timeout) die with the run.
+                    _kill_group(proc, _sandbox_pid(info_r))
+            finally:
+                if info_r >= 0:
+                    os.close(info_r)
             tail = _tail(out_path)
         if timed_out:
             tail = f"{tail}\n[selfheal: killed after {timeout:g}s timeout]".lstrip("\n")
@@ -306,7 +317,26 @@ def _is_missing(note: str) -> bool:
     return any(w in note for w in ("unavailable", "not enforced", "not locked", "writable", "no PID"))
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _sandbox_pid(fd: int) -> int | None:
+    """The sandbox's PID 1 as bubblewrap wrote it to its info pipe (read without blocking)."""
+    if fd < 0:
+        return None
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 65536)
+        pid = json.loads(data.decode("utf-8", "replace") or "{}").get("child-pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) and pid > 1 else None
+
+
+def _kill_group(proc: subprocess.Popen[bytes], ns_pid: int | None = None) -> None:
+    if ns_pid is not None and proc.poll() is None:
+        # PID 1 of the sandbox's PID namespace: when it dies, the kernel kills every process in
+        # it, including those in their own session (bubblewrap's --new-session) and those that
+        # dropped to another uid (which clears --die-with-parent).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(ns_pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
