@@ -124,10 +124,10 @@ def _probe_bwrap() -> tuple[Isolation | None, str]:
                      notes=(*_BWRAP_NOTES, who)), ""
 
 
-def _probe() -> Isolation:
+def _probe(*, use_bwrap: bool = True) -> Isolation:
     if not sys.platform.startswith("linux"):
         return Isolation(notes=(f"network isolation unavailable: {sys.platform} has no namespaces",))
-    boxed, bwrap_why = _probe_bwrap()
+    boxed, bwrap_why = _probe_bwrap() if use_bwrap else (None, "bubblewrap not used (disabled)")
     if boxed is not None:
         return boxed
     fallback = _probe_unshare()
