@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from selfheal import known_secrets
 from selfheal.errors import ArtifactNotFound, MalformedInput, StoreUnavailable
 
 
@@ -24,6 +25,7 @@ class S3ArtifactStore:
         return self._client
 
     def put_bytes(self, key: str, data: bytes) -> str:
+        data = known_secrets.scrub_bytes(data)  # nothing stored carries a secret this process holds
         full = f"{self.prefix}{key}"
         try:
             self.client.put_object(Bucket=self.bucket, Key=full, Body=data)

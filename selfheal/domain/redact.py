@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from selfheal import known_secrets
 from selfheal.errors import ConfigurationError
 
 _TOK = r"A-Za-z0-9_\-"  # the alphabet of token-like runs
@@ -141,9 +142,13 @@ class Redactor:
                 raise ConfigurationError(f"invalid redact pattern {pattern!r}: {exc}") from exc
 
     def redact(self, text: str) -> str:
-        """Return ``text`` with every secret replaced by ``[REDACTED:kind]``."""
+        """Return ``text`` with every secret replaced by ``[REDACTED:kind]``: the values this
+        process knows (and their encodings, ``selfheal.known_secrets``) first, then the patterns."""
         if not text:
             return text
+        text, known = known_secrets.scrub(text)
+        if known:
+            self.counts["known-secret"] += known
         text = self._redact_pem(text)
         for rule in BUILTIN_RULES:
             text = self._apply(rule, text)
