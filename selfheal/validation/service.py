@@ -24,7 +24,7 @@ from selfheal.domain.fixing import EditProposal, FixContext
 from selfheal.domain.validation_report import GateResult, TestCounts, ValidationReport
 from selfheal.ports import SourceRepository
 from selfheal.settings import Settings
-from selfheal.validation import gates, repro
+from selfheal.validation import gates, repro, testguard
 from selfheal.validation.sandbox import Sandbox, SandboxLimits
 from selfheal.validation.testrun import (
     Comparison,
@@ -175,7 +175,7 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
                 and v.add(gates.size(proposal, settings.max_edit_bytes))):
             return v.finish()
         before = _read_files(tree, proposal)
-        if not v.add(gates.no_test_deletion(proposal, before)):
+        if not (v.add(gates.no_test_deletion(proposal, before)) and v.add(gates.app_code(proposal))):
             return v.finish()
         applied, changed = gates.applies(proposal, before)
         if not (v.add(applied) and v.add(gates.parses(changed)) and v.add(gates.lint(before, changed))):
@@ -226,6 +226,14 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
     command = list(settings.test_command)
     timeout = settings.test_timeout_seconds
     planned = repro.plan(proposal, context.reproduction)
+    # A new test that replaces the code under test proves nothing (and its patch can make other
+    # tests pass): it is no reproduction, and no suite test it runs beside can verify the fix.
+    untrusted = testguard.untrusted_reproductions(
+        {c.target: changed[c.target] for c in planned if c.kind == "regression_test" and c.target in changed},
+        [*context.offered_files, *changed])
+    planned = [c for c in planned if c.target not in untrusted]
+    v.report.sandbox_notes += [f"reproduction: {path} cannot count: it replaces the code under test "
+                               f"({'; '.join(why[:3])})" for path, why in untrusted.items()]
     keys: list[tuple[str, ...]] = [
         (revision, c.kind, c.target, changed.get(c.target, "") if c.kind == "regression_test"
          else context.reproduction, context.exc_type) for c in planned]
@@ -294,7 +302,7 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
     repro.run_after(tree, checks, after, context.reproduction, sandbox=sandbox, timeout=timeout)
     for check in checks:
         v.report.commands.extend(check.commands)
-    repro_gate, verified = repro.gate(checks, comparison.newly_passing)
+    repro_gate, verified = repro.gate(checks, [] if untrusted else comparison.newly_passing)
     v.report.verified = verified
     if not v.add(repro_gate):
         return
