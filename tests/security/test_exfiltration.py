@@ -27,19 +27,27 @@ SELFHEAL = str(Path(sys.executable).with_name("selfheal"))
 def disguises(value: str) -> dict[str, str]:
     data = value.encode()
     b32 = base64.b32encode(data).decode()
-    return {"raw": value, "base32": b32, "base32-lower": b32.lower(),
-            "base64": base64.b64encode(data).decode(), "hex": data.hex(), "reversed": value[::-1],
-            "url": quote("key=" + value + "&x=1", safe=""),
-            "base64-inside": base64.b64encode(b"prefix:" + data + b":suffix").decode()}
+    return {
+        "raw": value,
+        "base32": b32,
+        "base32-lower": b32.lower(),
+        "base64": base64.b64encode(data).decode(),
+        "hex": data.hex(),
+        "reversed": value[::-1],
+        "url": quote("key=" + value + "&x=1", safe=""),
+        "base64-inside": base64.b64encode(b"prefix:" + data + b":suffix").decode(),
+    }
 
 
 def hostile_reply() -> str:
     leaked = "; ".join(f"{k}={v}" for k, v in disguises(TOKEN).items())
-    return ("ROOT CAUSE: average of an empty list\nSUMMARY: add a regression test\n"
-            "<<<<<<< SEARCH tests/test_exfil.py\n=======\n"
-            "def test_exfil():\n"
-            f"    assert False, {leaked!r}\n"
-            ">>>>>>> REPLACE\n")
+    return (
+        "ROOT CAUSE: average of an empty list\nSUMMARY: add a regression test\n"
+        "<<<<<<< SEARCH tests/test_exfil.py\n=======\n"
+        "def test_exfil():\n"
+        f"    assert False, {leaked!r}\n"
+        ">>>>>>> REPLACE\n"
+    )
 
 
 @pytest.mark.timeout(600)
@@ -48,7 +56,8 @@ def test_a_leaked_key_never_reaches_round_two(tmp_path: Path) -> None:
     home = tmp_path / "home"
     settings = load_settings({"home": home, "repo": repo}, env={})
     report = build_ingest_service(settings, build_local_store(settings)).ingest_lines(
-        vr.TRACE.replace("/app/", f"{repo}/").splitlines(), "app.log")
+        vr.TRACE.replace("/app/", f"{repo}/").splitlines(), "app.log"
+    )
     fp = str(report.new[0])
     home.mkdir(exist_ok=True)
     secrets = home / "secrets.toml"
@@ -61,9 +70,25 @@ def test_a_leaked_key_never_reaches_round_two(tmp_path: Path) -> None:
         # through the Secrets port, from secrets.toml as well): either way it is known.
         env = {k: v for k, v in os.environ.items() if not k.startswith("SELFHEAL_")}
         env["OPENAI_API_KEY"] = TOKEN
-        proc = subprocess.run([SELFHEAL, "fix", fp, "--repo", str(repo), "--home", str(home), "--json",
-                               "--model", f"openai:{server.url}/v1#m"], capture_output=True, text=True,
-                              timeout=500, env=env, check=False)
+        proc = subprocess.run(
+            [
+                SELFHEAL,
+                "fix",
+                fp,
+                "--repo",
+                str(repo),
+                "--home",
+                str(home),
+                "--json",
+                "--model",
+                f"openai:{server.url}/v1#m",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=500,
+            env=env,
+            check=False,
+        )
         requests = list(server.requests)
     assert len(requests) >= 2, proc.stdout + proc.stderr
     headers = {k.lower(): v for k, v in requests[0].headers.items()}

@@ -21,10 +21,16 @@ SECRET = "gl-Tk9/Qw+3xZ=vB7&nM2pL"  # characters that URL- and JSON-encoding cha
 def test_every_encoding_at_every_alignment(prefix: bytes) -> None:
     data = prefix + SECRET.encode() + b"!tail"
     forms = {
-        "raw": SECRET, "reversed": SECRET[::-1], "hex": SECRET.encode().hex(),
-        "HEX": SECRET.encode().hex().upper(), "url": quote(SECRET, safe=""), "url+": quote_plus(SECRET),
-        "json": json.dumps({"k": SECRET})[7:-1], "base64": base64.b64encode(data).decode(),
-        "base64url": base64.urlsafe_b64encode(data).decode(), "base32": base64.b32encode(data).decode(),
+        "raw": SECRET,
+        "reversed": SECRET[::-1],
+        "hex": SECRET.encode().hex(),
+        "HEX": SECRET.encode().hex().upper(),
+        "url": quote(SECRET, safe=""),
+        "url+": quote_plus(SECRET),
+        "json": json.dumps({"k": SECRET})[7:-1],
+        "base64": base64.b64encode(data).decode(),
+        "base64url": base64.urlsafe_b64encode(data).decode(),
+        "base32": base64.b32encode(data).decode(),
         "base32lower": base64.b32encode(data).decode().lower(),
     }
     for kind, form in forms.items():

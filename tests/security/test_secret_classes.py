@@ -28,26 +28,30 @@ SECRETS = {
     "email": "ops.lead@example.com",
     "github-token": "ghp_" + "a1B2c3D4e5F6g7H8i9J0k1L2m3N4o5P6q7R8",
 }
-SOURCE_LINE = ('    conn = connect("postgres://admin:hunter2hunter2@db/x", key="AKIAIOSFODNN7EXAMPLE", '
-               'card="5500-0000-0000-0004")')
-HANDLER = f'''def handle(event):
+SOURCE_LINE = (
+    '    conn = connect("postgres://admin:hunter2hunter2@db/x", key="AKIAIOSFODNN7EXAMPLE", '
+    'card="5500-0000-0000-0004")'
+)
+HANDLER = f"""def handle(event):
 {SOURCE_LINE}
     return conn.run(event)
-'''
-MESSAGE = ("charge failed for 4111 1111 1111 1111 (amex 378282246310005) of ops.lead@example.com, token "
-           + SECRETS["github-token"])
+"""
+MESSAGE = (
+    "charge failed for 4111 1111 1111 1111 (amex 378282246310005) of ops.lead@example.com, token "
+    + SECRETS["github-token"]
+)
 MARKUP = "[link=https://evil.example/phish]docs[/link] [bold red]ALERT[/]"
-LOG = f'''Traceback (most recent call last):
+LOG = f"""Traceback (most recent call last):
   File "/var/task/app/handler.py", line 2, in handle
 {SOURCE_LINE}
 RuntimeError: {MESSAGE} {MARKUP}
-'''
+"""
 SHORT_MARKUP = "[bold red]ALERT[/] [link=https://e.x]d[/link]"
-MARKUP_LOG = f'''Traceback (most recent call last):
+MARKUP_LOG = f"""Traceback (most recent call last):
   File "/var/task/app/handler.py", line 3, in handle
     return conn.run(event)
 ValueError: {SHORT_MARKUP}
-'''
+"""
 
 
 @pytest.fixture
@@ -105,7 +109,13 @@ def test_nothing_secret_in_the_prompt_or_the_pull_request(ingested: tuple[Path, 
     prompt = build_prompt(context, 2, feedback, settings)
     assert "def handle" in prompt.user
     assert _leaks(prompt.system + prompt.user) == []
-    body = render_pr_body(PrBodyInput(record=record, root_cause=f"leaked {MESSAGE}", summary=SOURCE_LINE,
-                                      original={"app/handler.py": HANDLER},
-                                      updated={"app/handler.py": HANDLER + f"# {MESSAGE}\n"}))
+    body = render_pr_body(
+        PrBodyInput(
+            record=record,
+            root_cause=f"leaked {MESSAGE}",
+            summary=SOURCE_LINE,
+            original={"app/handler.py": HANDLER},
+            updated={"app/handler.py": HANDLER + f"# {MESSAGE}\n"},
+        )
+    )
     assert _leaks(body) == []
