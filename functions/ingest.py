@@ -130,8 +130,10 @@ class _Run:
             else:
                 self.skip(rid, f"Records[{index}] is neither a Kinesis record with data nor an SQS message")
         for items, processor, data_of in (
-                (kinesis, InOrderProcessor(EventType.KinesisDataStreams), lambda r: r.kinesis.data),
-                (sqs, BatchProcessor(EventType.SQS), lambda r: r.body)):
+                # Every record failing is reported like a partial failure, not raised: same retry.
+                (kinesis, InOrderProcessor(EventType.KinesisDataStreams, raise_on_entire_batch_failure=False),
+                 lambda r: r.kinesis.data),
+                (sqs, BatchProcessor(EventType.SQS, raise_on_entire_batch_failure=False), lambda r: r.body)):
             if items:
                 def handle(record: Any, data_of: Any = data_of) -> None:
                     self.payload(str(record.raw_event.get("eventID") or record.raw_event.get("messageId")),
