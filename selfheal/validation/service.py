@@ -17,7 +17,7 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from selfheal.domain.fixing import EditProposal, FixContext
@@ -183,8 +183,8 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
         write_files(tree, changed)
         sandbox = sandbox or sandbox_for(settings)
         v.report.sandbox_notes = list(sandbox.notes)
-        _test_phase(v, repo, revision, tree, context, proposal, settings, changed, baseline,
-                    cache or DEFAULT_BASELINE_CACHE, sandbox)
+        _test_phase(v, TestPhase(repo, revision, tree, context, proposal, settings, changed, baseline,
+                                 cache or DEFAULT_BASELINE_CACHE, sandbox))
     return v.finish()
 
 
@@ -220,9 +220,29 @@ def _read_files(tree: Path, proposal: EditProposal) -> dict[str, str]:
     return out
 
 
-def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Path, context: FixContext,
-                proposal: EditProposal, settings: Settings, changed: dict[str, str],
-                baseline: TestCounts | None, cache: BaselineCache, sandbox: Sandbox) -> None:
+@dataclass(frozen=True)
+class TestPhase:
+    """What the test phase of one validation works on: the patched ``tree`` (a checkout of
+    ``revision`` with ``changed`` written), the edit and its context, and how to run tests."""
+
+    __test__ = False  # not a pytest test class
+
+    repo: SourceRepository
+    revision: str
+    tree: Path
+    context: FixContext
+    proposal: EditProposal
+    settings: Settings
+    changed: dict[str, str]
+    baseline: TestCounts | None  # counts of the unpatched revision, when the caller has them
+    cache: BaselineCache
+    sandbox: Sandbox
+
+
+def _test_phase(v: _Validation, phase: TestPhase) -> None:
+    repo, revision, tree, context = phase.repo, phase.revision, phase.tree, phase.context
+    proposal, settings, changed, baseline = phase.proposal, phase.settings, phase.changed, phase.baseline
+    cache, sandbox = phase.cache, phase.sandbox
     command = list(settings.test_command)
     timeout = settings.test_timeout_seconds
     planned = repro.plan(proposal, context.reproduction)
