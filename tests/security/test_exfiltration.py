@@ -41,9 +41,11 @@ def disguises(value: str) -> dict[str, str]:
 
 def hostile_reply() -> str:
     leaked = "; ".join(f"{k}={v}" for k, v in disguises(TOKEN).items())
+    fix = vr.FIX_ONLY_REPLY.split("<<<<<<< SEARCH", 1)[1]  # a code change: tests alone never run
     return (
-        "ROOT CAUSE: average of an empty list\nSUMMARY: add a regression test\n"
-        "<<<<<<< SEARCH tests/test_exfil.py\n=======\n"
+        "ROOT CAUSE: average of an empty list\nSUMMARY: add a regression test\n<<<<<<< SEARCH"
+        + fix
+        + "<<<<<<< SEARCH tests/test_exfil.py\n=======\n"
         "def test_exfil():\n"
         f"    assert False, {leaked!r}\n"
         ">>>>>>> REPLACE\n"

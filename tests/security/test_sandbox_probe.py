@@ -74,8 +74,10 @@ def area() -> Iterator[Area]:
 
 def _reply(config: dict[str, object]) -> str:
     source = HOSTILE_TEST.replace("__CONFIG__", repr(json.dumps(config)))
-    return ("ROOT CAUSE: probing the sandbox\nSUMMARY: a new test\n"
-            f"<<<<<<< SEARCH tests/test_probe.py\n=======\n{source}\n>>>>>>> REPLACE\n")
+    # With a real code change: an edit of tests alone never reaches the test run (app_code gate).
+    fix = vr.FIX_ONLY_REPLY.split("<<<<<<< SEARCH", 1)[1]
+    return ("ROOT CAUSE: probing the sandbox\nSUMMARY: a new test\n<<<<<<< SEARCH" + fix
+            + f"<<<<<<< SEARCH tests/test_probe.py\n=======\n{source}\n>>>>>>> REPLACE\n")
 
 
 def _run_probe(area: Area, *, user: pwd.struct_passwd | None,
