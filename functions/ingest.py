@@ -12,49 +12,39 @@ processor and report failures per record (``batchItemFailures``; the event sourc
 record after it (Lambda resumes the shard from the lowest failed sequence number, so a record
 processed after the failure would be counted twice).
 
-Environment: ``TABLE_NAME`` (the error table); ``SELFHEAL_IN_APP_PREFIXES``,
+Environment: ``SELFHEAL_TABLE_NAME`` (the error table); ``SELFHEAL_IN_APP_PREFIXES``,
 ``SELFHEAL_APP_ROOTS``, ``SELFHEAL_MIN_OCCURRENCES``, ``SELFHEAL_IGNORE_TYPES``,
 ``SELFHEAL_IGNORE_PATHS``, ``SELFHEAL_IGNORE_MESSAGES`` (see ``selfheal.settings``).
-Metrics (EMF, namespace ``selfheal``): TracebacksSeen, NewErrors, Duplicates, RegressedErrors,
-IgnoredErrors, StoreWrites, MalformedRecords, MalformedEvents, ControlMessages, EmptyBatches,
-OversizedEvents.
+Metrics (EMF, namespace and service from the template's environment): TracebacksSeen, NewErrors,
+Duplicates, RegressedErrors, IgnoredErrors, StoreWrites, MalformedRecords, MalformedEvents,
+ControlMessages, EmptyBatches, OversizedEvents.
 
 Imports stay light (this runs on every log batch): boto3 and the extractor load on first use.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+
+from selfheal.compose import aws
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from selfheal.services.ingest import IngestReport, IngestService
 
-logger = Logger(service="selfheal-ingest")
-metrics = Metrics(namespace="selfheal", service="ingest")
-_service: IngestService | None = None
+logger = Logger()
+metrics = aws.metrics()
 
 
 def configure(service: IngestService | None) -> None:
-    """Use ``service`` (tests, local runs); ``None`` rebuilds from the environment on next use."""
-    global _service
-    _service = service
-
-
-def _get_service() -> IngestService:
-    global _service
-    if _service is None:
-        from selfheal.compose.store import build_dynamodb_store, build_ingest_service
-        from selfheal.settings import load_settings
-
-        _service = build_ingest_service(load_settings(), build_dynamodb_store(os.environ["TABLE_NAME"]))
-    return _service
+    """Use ``service`` (tests, local runs); ``None`` rebuilds from the environment on next use
+    (``selfheal.compose.aws.configure(ingest=...)``)."""
+    aws.configure(ingest=service)
 
 
 class ShardBlocked(Exception):
@@ -108,7 +98,7 @@ class _Run:
             logger.warning("empty batch skipped", record=record_id, log_group=batch.log_group)
             metrics.add_metric(name="EmptyBatches", unit=MetricUnit.Count, value=1)
             return
-        report = _get_service().ingest_batch(batch)
+        report = aws.ingest_service().ingest_batch(batch)
         for problem in report.problems:
             logger.warning(problem, record=record_id)
         self.total.merge(report)
