@@ -8,6 +8,7 @@ bubblewrap creates the namespaces and mounts, then runs the command with no capa
   ``/var/tmp`` (the host's are never written), empty directories over credential folders and
   selfheal's home, ``/dev/null`` over credential files, then the writable paths bound back;
 - new network (loopback only), PID, IPC and UTS namespaces; the sandbox dies with its parent;
+- the caller adds ``--seccomp FD`` (``selfheal.validation.seccomp``) and ``--info-fd FD``;
 - as a normal user: a user namespace in which nested user namespaces are disabled, so the
   command cannot make itself root somewhere and reach the mounts from there;
 - the launcher is PID 1 and makes itself non-dumpable: no process the test can see but its own

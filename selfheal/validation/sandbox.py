@@ -20,6 +20,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import platform
 import resource
 import shutil
 import signal
@@ -35,6 +36,7 @@ from pathlib import Path
 from selfheal.domain.validation_report import CommandRun
 from selfheal.envscrub import scrub_env
 from selfheal.validation import bwrap as bw
+from selfheal.validation import seccomp
 from selfheal.validation.runtime_paths import runtime_import_paths, runtime_paths
 
 OUTPUT_TAIL_CHARS = 8000
@@ -83,10 +85,11 @@ def probe_isolation(*, refresh: bool = False) -> Isolation:
         return _probe_result
 
 
-def _try(argv: list[str]) -> str | None:
+def _try(argv: list[str], pass_fds: Sequence[int] = ()) -> str | None:
     """None when ``argv`` succeeds, else why not (one line)."""
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=20, env=scrub_env(os.environ))
+        proc = subprocess.run(argv, capture_output=True, timeout=20, env=scrub_env(os.environ),
+                              pass_fds=pass_fds)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if proc.returncode == 0:
@@ -112,16 +115,25 @@ def _probe_bwrap() -> tuple[Isolation | None, str]:
     with tempfile.TemporaryDirectory(prefix="selfheal-probe-") as rw:
         plan = bw.MountPlan(writable=[Path(rw).resolve()], readable=runtime_paths(LAUNCHER))
         lent = contextlib.nullcontext() if drop_to is None else bw.lend(plan.writable, *drop_to)
+        filt = seccomp.filter_fd()
         with lent:
             argv = bw.build(binary, ["true"], Path(rw).resolve(), plan, drop_to=drop_to, launcher=launcher)
-            why = _try(argv)
+            if filt is not None:
+                argv[1:1] = ["--seccomp", str(filt)]
+            try:
+                why = _try(argv, () if filt is None else (filt,))
+            finally:
+                if filt is not None:
+                    os.close(filt)
     if why is not None:
         return None, f"bubblewrap does not work here: {why}"
     who = (f"user: tests run as uid {drop_to[0]} (RLIMIT_NPROC applies)" if drop_to else
            f"user: tests run as uid {os.geteuid()} in a user namespace without capabilities; "
            "nested user namespaces disabled")
+    wall = ("syscalls: seccomp filter denies mount, unshare, setns, ptrace, keyctl, bpf" if filt is not None
+            else f"syscalls not filtered: no seccomp table for {platform.machine()}")
     return Isolation(bwrap=binary, drop_to=drop_to, network=True, pid=True, filesystem=True,
-                     notes=(*_BWRAP_NOTES, who)), ""
+                     notes=(*_BWRAP_NOTES, who, wall)), ""
 
 
 def _probe(*, use_bwrap: bool = True) -> Isolation:
@@ -279,22 +291,28 @@ class Sandbox:
             drop = self._iso.drop_to if self._iso.bwrap else None
             # Output goes to a file, not a pipe: a grandchild that keeps a pipe open could
             # otherwise block us after the timeout kill.
-            info_r, info_w = os.pipe() if self._iso.bwrap else (-1, -1)
-            if info_w >= 0:  # bubblewrap reports the sandbox's PID 1 there: killing it ends the sandbox
-                full = [full[0], "--info-fd", str(info_w), *full[1:]]
+            info_r, fds = -1, []
+            if self._iso.bwrap:  # bubblewrap reports the sandbox's PID 1 there: killing it ends the sandbox
+                info_r, info_w = os.pipe()
+                fds = [info_w]
+                prefix = ["--info-fd", str(info_w)]
+                if (filt := seccomp.filter_fd()) is not None:  # the second wall
+                    fds.append(filt)
+                    prefix += ["--seccomp", str(filt)]
+                full = [full[0], *prefix, *full[1:]]
             try:
                 with out_path.open("wb") as out, (bw.lend(lent, *drop) if drop else contextlib.nullcontext()):
                     try:
                         proc = subprocess.Popen(full, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL,
                                                 stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                                pass_fds=(info_w,) if info_w >= 0 else (),
+                                                pass_fds=fds,
                                                 preexec_fn=_limit_setter(self.limits, timeout))  # noqa: PLW1509
                     except OSError as exc:
                         return CommandRun(argv=argv, cwd=str(cwd), exit_code=None,
                                           duration_ms=_ms(started), output_tail=f"cannot start: {exc}")
                     finally:
-                        if info_w >= 0:
-                            os.close(info_w)
+                        for fd in fds:
+                            os.close(fd)
                     timed_out = False
                     try:
                         code: int | None = proc.wait(timeout=timeout)
