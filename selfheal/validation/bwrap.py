@@ -135,19 +135,22 @@ def _walk(root: Path) -> Iterator[Path]:
 
 @contextlib.contextmanager
 def lend(paths: Sequence[Path], uid: int, gid: int) -> Iterator[None]:
-    """Give ``paths`` (recursively) to ``uid``:``gid`` for the block, then back to each path's owner
-    (files the run created included)."""
-    owners = []
+    """Give ``paths`` (recursively) to ``uid``:``gid`` for the block, then give every file back to
+    its owner (files the run created go to the owner of the path they were created under)."""
+    owners: dict[Path, tuple[int, int]] = {}
+    roots: list[tuple[Path, int, int]] = []
     for path in paths:
         st = path.lstat()
-        owners.append((path, st.st_uid, st.st_gid))
+        roots.append((path, st.st_uid, st.st_gid))
         for item in _walk(path):
             with contextlib.suppress(OSError):
+                before = item.lstat()
+                owners.setdefault(item, (before.st_uid, before.st_gid))
                 os.lchown(item, uid, gid)
     try:
         yield
     finally:
-        for path, owner, group in owners:
+        for path, owner, group in roots:
             for item in _walk(path):
                 with contextlib.suppress(OSError):
-                    os.lchown(item, owner, group)
+                    os.lchown(item, *owners.get(item, (owner, group)))
