@@ -226,6 +226,11 @@ class Sandbox:
         self.notes.extend([*missing, *(n for n in self._iso.notes if not _is_missing(n))])
         if os.geteuid() == 0 and self._iso.drop_to is None and self.limits.max_processes is not None:
             self.notes.insert(0, "process limit not enforced: RLIMIT_NPROC does not apply to root")
+        if not self._iso.pid and _no_dump_self():
+            # No PID namespace (Lambda): the tests run as our uid and could read our environment
+            # (the function's AWS credentials) from /proc/<ppid>/environ. Not any more.
+            self.notes.append("processes: no PID namespace; selfheal made itself non-dumpable, so the "
+                              "tests cannot read its environment or trace it")
         if self.limits.memory_mb is not None:
             lim = self.limits
             self.notes.append(f"limits: address space {lim.memory_mb} MB, processes {lim.max_processes}, "
@@ -329,6 +334,19 @@ class Sandbox:
             tail = f"{tail}\n[selfheal: killed after {timeout:g}s timeout]".lstrip("\n")
         return CommandRun(argv=argv, cwd=str(cwd), exit_code=code, timed_out=timed_out,
                           duration_ms=_ms(started), output_tail=tail)
+
+
+def _no_dump_self() -> bool:
+    """Make this process non-dumpable (its /proc files then belong to root and ptrace access is
+    refused to other processes of its uid); False where that is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        return int(ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)) == 0  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        return False
 
 
 def _is_missing(note: str) -> bool:

@@ -80,8 +80,8 @@ def _reply(config: dict[str, object]) -> str:
             + f"<<<<<<< SEARCH tests/test_probe.py\n=======\n{source}\n>>>>>>> REPLACE\n")
 
 
-def _run_probe(area: Area, *, user: pwd.struct_passwd | None,
-               fallback: bool = False) -> tuple[ValidationReport, str, bool]:
+def _run_probe(area: Area, *, user: pwd.struct_passwd | None, fallback: bool = False,
+               path: str | None = None) -> tuple[ValidationReport, str, bool]:
     """Validate the hostile test (as ``user`` when given); the report, the runner's output and
     whether anything connected to the host port."""
     with socket.socket() as server:
@@ -106,7 +106,7 @@ def _run_probe(area: Area, *, user: pwd.struct_passwd | None,
         config_path = area.root / "runner.json"
         config_path.write_text(json.dumps(runner))
         config_path.chmod(0o644)
-        env = {"PATH": os.environ.get("PATH", os.defpath), "HOME": str(area.home), "LANG": "C.UTF-8",
+        env = {"PATH": path or os.environ.get("PATH", os.defpath), "HOME": str(area.home), "LANG": "C.UTF-8",
                "AWS_SECRET_ACCESS_KEY": area.marker, "SELFHEAL_SECRET_GITHUB_TOKEN": area.marker}
         proc = subprocess.run([python, "-s", "-c", RUNNER, str(config_path)], cwd=area.root, env=env,
                               capture_output=True, text=True, timeout=600, check=False, **kwargs)  # type: ignore[call-overload]
@@ -195,3 +195,26 @@ def test_the_probe_catches_the_unshare_fallback(area: Area) -> None:
     assert any("no process limit" in f for f in found), found
     assert "process limit not enforced: RLIMIT_NPROC does not apply to root" in report.sandbox_notes
     assert any(n.startswith("mounts not locked") for n in report.sandbox_notes), report.sandbox_notes
+
+
+def test_without_namespaces_the_parent_environment_stays_out_of_reach(area: Area) -> None:
+    """Lambda's case (#11): no bwrap, no unshare, tests run as our uid. The probe's mount and file
+    attacks are expected to work there (the verdict says isolation is missing), but selfheal made
+    itself non-dumpable: no /proc/<pid>/environ of it is readable and it cannot be traced. (Other
+    test processes of the same validation, which hold nothing secret, can still be traced.)"""
+    if os.geteuid() != 0 or not SYSTEM_PYTHON.exists() or not shutil.which("git"):
+        pytest.skip("needs root (to run as nobody), /usr/bin/python3 and git")
+    user = pwd.getpwnam("nobody")
+    bin_dir = area.root / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "git").symlink_to(shutil.which("git"))  # type: ignore[arg-type]
+    try:
+        report, output, _connected = _run_probe(area, user=user, path=str(bin_dir))
+    finally:
+        area.host_marker.unlink(missing_ok=True)
+    found = [f for batch in _findings(report) for f in batch]
+    assert _findings(report), output[-3000:]
+    assert not [f for f in found if "environ" in f], found
+    assert not [f for f in found if "ptrace" in f and "pytest" not in f], found
+    assert any("made itself non-dumpable" in n for n in report.sandbox_notes), report.sandbox_notes
+    assert any(n.startswith("network isolation unavailable") for n in report.sandbox_notes)
