@@ -45,7 +45,10 @@ LAUNCHER = Path(__file__).with_name("launcher.py")
 # Credential stores in the real home directory: hidden (empty) inside the sandbox, where the
 # filesystem is otherwise readable.
 HIDDEN_HOME_ENTRIES = (".aws", ".ssh", ".gnupg", ".config", ".docker", ".kube", ".azure", ".netrc",
-                       ".git-credentials", ".pypirc", ".npmrc", ".selfheal", ".bash_history")
+                       ".git-credentials", ".pypirc", ".npmrc", ".selfheal", ".bash_history", ".zsh_history",
+                       ".python_history", ".pgpass", ".my.cnf", ".boto", ".s3cfg", ".vault-token",
+                       ".password-store", ".terraform.d", ".local/share/keyrings", ".cargo/credentials",
+                       ".cargo/credentials.toml", ".gem/credentials", ".m2/settings.xml", ".claude")
 
 
 @dataclass(frozen=True)
