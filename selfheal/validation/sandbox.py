@@ -9,10 +9,12 @@ pytest where its parent found it.
 
 Containment, probed once per process, best first: bubblewrap (``selfheal.validation.bwrap``:
 the test process holds no capability over its mounts, runs as an unprivileged uid, sees no other
-process, no network, no credential folder and not selfheal's home); else ``unshare`` and
-``launcher.py`` (namespaces and a read-only filesystem, but the test process is root in them and
-could undo the mounts); else nothing. What could not be enforced is reported first in
-``Sandbox.notes`` so the verdict and the pull request say so.
+process, no network, no credential folder and not selfheal's home; a seccomp filter,
+``selfheal.validation.seccomp``, is the second wall); else ``unshare`` and ``launcher.py``
+(namespaces and a read-only filesystem, but the test process is root in them and could undo the
+mounts); else nothing. Without a PID namespace selfheal makes itself non-dumpable, so tests
+running as its uid cannot read its ``/proc/<pid>/environ``. What could not be enforced is
+reported first in ``Sandbox.notes`` so the verdict and the pull request say so.
 """
 
 from __future__ import annotations
