@@ -112,6 +112,10 @@ def _effective_nodes(stmts: list[ast.stmt]) -> Iterator[ast.AST]:
             yield from (item.context_expr for item in getattr(stmt, "items", []))
             yield from _effective_nodes(stmt.body)
             yield from _effective_nodes(getattr(stmt, "orelse", []))
+        elif isinstance(stmt, ast.Match):
+            yield stmt.subject
+            for case in stmt.cases:
+                yield from _effective_nodes(case.body)
         elif isinstance(stmt, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             yield stmt  # helpers defined inside: counted as written
             yield from (n for n in ast.walk(stmt) if n is not stmt)

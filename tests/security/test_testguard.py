@@ -51,6 +51,12 @@ def _weakening(new_body: str) -> list[str]:
         ("constant", "    average([1, 2, 3])\n    assert 'fixed'\n"),
         ("early return", "    return\n    assert average([1, 2, 3]) == 2\n"),
         ("if False", "    if False:\n        assert average([1, 2, 3]) == 2\n"),
+        (
+            "match arm swallowed",
+            "    match 1:\n        case _:\n            try:\n"
+            "                assert average([1, 2, 3]) == 2\n"
+            "            except AssertionError:\n                pass\n",
+        ),
     ],
 )
 def test_weakened_assertions_are_rejected(case: str, body: str) -> None:
@@ -61,6 +67,10 @@ def test_weakened_assertions_are_rejected(case: str, body: str) -> None:
 @pytest.mark.parametrize(
     ("case", "body"),
     [
+        (
+            "assert inside a match arm",
+            "    match average([1, 2, 3]):\n        case v:\n            assert v == 2\n",
+        ),
         ("new expected value", "    value = average([1, 2, 3])\n    assert value == 2.0\n"),
         (
             "more assertions",
