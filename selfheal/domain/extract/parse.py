@@ -1,6 +1,6 @@
 """Parse one segmented traceback block (clean lines, log prefixes removed) into typed links.
 
-The segmenter (``extract.py``) decides which lines belong together; this module turns such a
+The segmenter (``scanner.py``) decides which lines belong together; this module turns such a
 bounded block into a chain of ``Link`` objects: chained exceptions, exception groups with their
 sub-exceptions (recursively, by the ``|``/``+`` margins CPython draws), SyntaxError locations,
 IPython frames, Django's debug-page ``Exception Type:`` lines and lost indentation.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from selfheal.domain.extract_lines import (
+from selfheal.domain.extract.lines import (
     CAUSE_TEXT,
     CONTEXT_TEXT,
     DJANGO_FRAME_RE,

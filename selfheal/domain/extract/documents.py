@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from selfheal.domain.extract_lines import HEADER_TEXT
+from selfheal.domain.extract.lines import HEADER_TEXT
 
 LINE_FIELDS = ("log", "message", "msg", "MESSAGE", "textPayload", "line", "text")
 

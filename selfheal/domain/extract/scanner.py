@@ -9,7 +9,7 @@ memory and yields ``Traceback`` objects as soon as each one ends. It is a small 
   ``svc_1 |``, ``INTERNALERROR>``; numbers may vary between lines) and classified: frame, source,
   caret, group margin, chain separator, exception line, message continuation.
 * a block ends at the first line that cannot belong to it; it is then parsed by
-  ``extract_parse.parse_block``.
+  ``parse.parse_block``.
 
 JSON log lines carrying an escaped traceback in a string field (Powertools ``exception``,
 python-json-logger ``exc_info``) and Lambda invoke-response documents (``errorType``/``stackTrace``)
@@ -23,8 +23,8 @@ from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from re import Pattern
 
-from selfheal.domain.extract_json import json_record, lambda_document
-from selfheal.domain.extract_lines import (
+from selfheal.domain.extract.documents import json_record, lambda_document
+from selfheal.domain.extract.lines import (
     DJANGO_FRAME_RE,
     ELLIPSIS_RE,
     FRAME_RE,
@@ -45,7 +45,7 @@ from selfheal.domain.extract_lines import (
     separator_kind,
     split_logical,
 )
-from selfheal.domain.extract_parse import GROUP_HEADER, parse_block
+from selfheal.domain.extract.parse import GROUP_HEADER, parse_block
 from selfheal.domain.traceback import Traceback
 
 __all__ = ["TracebackScanner", "extract_from_text", "extract_tracebacks"]
