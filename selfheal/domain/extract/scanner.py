@@ -23,7 +23,15 @@ from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from re import Pattern
 
-from selfheal.domain.extract.documents import json_record, lambda_document
+from selfheal.domain.extract.documents import (
+    PRETTY_MAX_LINES,
+    RECENT_LINES,
+    json_record,
+    lambda_document,
+    lines_after_brace,
+    pretty_document,
+    pretty_document_start,
+)
 from selfheal.domain.extract.lines import (
     DJANGO_FRAME_RE,
     ELLIPSIS_RE,
@@ -39,11 +47,13 @@ from selfheal.domain.extract.lines import (
     clean,
     exception_name_like,
     is_frame_start,
+    join_wrapped_frame,
     json_escaped_texts,
     looks_like_exception,
     prefix_pattern,
     separator_kind,
     split_logical,
+    wrapped_frame_start,
 )
 from selfheal.domain.extract.parse import GROUP_HEADER, parse_block
 from selfheal.domain.traceback import Traceback
@@ -61,7 +71,7 @@ class _Block:
     __slots__ = (
         "head", "tail", "nbytes", "frames", "truncated", "first_line", "last_line", "prefix_re",
         "fallback", "group", "ipy", "state", "last_kind", "msg_lines", "blanks", "has_exc", "headerless",
-        "stamped",
+        "stamped", "pending", "json", "json_before",
     )
 
     def __init__(self, first_line: int, prefix_re: Pattern[str] | None) -> None:
@@ -83,6 +93,9 @@ class _Block:
         self.has_exc = False
         self.headerless = False
         self.stamped = False  # the current line carried the log stamp seen on the header
+        self.pending: str | None = None  # a frame line that may continue on the next line
+        self.json: list[str] | None = None  # lines of a pretty-printed invoke response, if it is one
+        self.json_before: list[str] = []
 
 
 class TracebackScanner:
@@ -95,10 +108,16 @@ class TracebackScanner:
         self.max_bytes = max(1024, max_bytes)
         self.block: _Block | None = None
         self.prev = ""  # previous logical line while idle (Lambda puts the exception line first)
+        # The last RECENT_LINES physical lines (line n at n % RECENT_LINES), when the caller keeps
+        # them: a pretty-printed invoke response has its errorType before its stackTrace line.
+        self.recent: list[str] = [""] * RECENT_LINES
 
     # -- physical lines -------------------------------------------------------------------------
 
     def feed(self, raw: str, lineno: int) -> Iterator[Traceback]:
+        if self.block is not None and self.block.json is not None:
+            yield from self._pretty_line(self.block, self.block.json, raw, lineno)
+            return
         if self.block is None and HEADER_TEXT not in raw and "stackTrace" not in raw and 'File "' not in raw:
             if raw.strip() == "Traceback:":  # Django's technical 500 page, copied as text
                 yield from self._line("Traceback:", lineno)
@@ -120,10 +139,35 @@ class TracebackScanner:
             if rendered is not None:
                 yield from self._embedded(["\n".join(rendered)], lineno)
                 return
+        if self.block is None and pretty_document_start(raw):
+            block = self.block = _Block(lineno, None)
+            block.json = [raw]
+            block.json_before = lines_after_brace(self.recent, lineno)
+            return
         # One Lambda event holds a whole traceback joined by "\r": split first, then cap each part.
         body = raw if len(raw) <= MAX_LINE else raw[: self.max_bytes] if "\r" in raw else raw[:MAX_LINE]
         for part in split_logical(body):
             yield from self._line(clean(part), lineno)
+
+    def _pretty_line(self, block: _Block, lines: list[str], raw: str, lineno: int) -> Iterator[Traceback]:
+        """One more line of a pretty-printed invoke response; parsed at its closing brace."""
+        lines.append(raw)
+        block.last_line = lineno
+        if raw.lstrip()[:1] == "}":
+            rendered = pretty_document(block.json_before, lines)
+            if rendered is not None:
+                self.block = None
+                yield from self._embedded(["\n".join(rendered)], lineno)
+                return
+        if raw.lstrip()[:1] == "}" or len(lines) > PRETTY_MAX_LINES:
+            yield from self._replay(lines, lineno)
+
+    def _replay(self, lines: list[str], lineno: int) -> Iterator[Traceback]:
+        """Not a document after all: read its lines as ordinary lines."""
+        self.block = None
+        for raw in lines:
+            for part in split_logical(raw[:MAX_LINE]):
+                yield from self._line(clean(part), lineno)
 
     def _embedded(self, texts: list[str], lineno: int) -> Iterator[Traceback]:
         """Tracebacks carried whole inside one record: each is a block of its own."""
@@ -161,11 +205,36 @@ class TracebackScanner:
             if m is not None and m.end():
                 content = line[m.end() :]
                 block.stamped = not line[: m.end()].isspace()
+        if HEADER_TEXT in content:
+            glued = self._glued_header(block, content)
+            if glued is not None:
+                yield from self._finish()
+                self._idle(content[glued:], lineno)
+                if self.block is not None:
+                    self.block.prefix_re = block.prefix_re
+                return
         if self._accept(block, content):
             block.last_line = lineno
             return
         yield from self._finish()
         self._idle(line, lineno)
+
+    def _glued_header(self, block: _Block, content: str) -> int | None:
+        """The index of a ``Traceback`` header glued to the end of this block's exception line
+        (two writers sharing a stream, a lost newline), after adding the part before it to the
+        block; None when the header starts the line or belongs to the block (IPython, groups)."""
+        idx = content.find(HEADER_TEXT)
+        head = content[:idx]
+        st = head.strip()
+        # Glued means no separator: a log stamp before a header ends in a space, `:`, `|` or `>`.
+        if not st or head[-1].isspace() or head[-1] in ":|>]-" or st[0] in "|+":
+            return None
+        in_message = block.state == "msg"
+        if not in_message and (block.state != "body" or looks_like_exception(st, strict=True) is None):
+            return None
+        if not self._accept(block, head):
+            return None
+        return idx
 
     def _idle(self, line: str, lineno: int) -> None:
         if line == "Traceback:":
@@ -241,6 +310,19 @@ class TracebackScanner:
 
     def _accept(self, block: _Block, content: str) -> bool:
         """Add ``content`` to the block if it belongs there; False ends the block."""
+        if block.pending is not None:
+            pending, block.pending = block.pending, None
+            joined = join_wrapped_frame(pending, content)
+            if joined is not None:
+                return self._classify(block, joined)
+            self._classify(block, pending)
+        st = content.strip()
+        if st.startswith('File "') and block.state in ("body", "sep") and wrapped_frame_start(content):
+            block.pending = content  # decided by the next line: its continuation or not
+            return True
+        return self._classify(block, content)
+
+    def _classify(self, block: _Block, content: str) -> bool:
         st = content.strip()
         if not st:
             return self._blank(block, content)
@@ -349,6 +431,10 @@ class TracebackScanner:
             block.last_kind = "source"  # a source line whose indentation was lost
             self._append(block, content)
             return True
+        if state == "body" and block.last_kind == "source" and looks_like_exception(st, strict=False) is None:
+            block.last_kind = "wrapped"  # the rest of a long source line wrapped by a terminal (once)
+            self._append(block, content)
+            return True
         if st.startswith("Exception Type: ") or st.startswith("Exception Value: "):
             self._append(block, content)  # Django's debug page
             block.has_exc = True
@@ -368,6 +454,9 @@ class TracebackScanner:
             return
         self.block = None
         self.prev = ""
+        if block.pending is not None:
+            self._classify(block, block.pending)
+            block.pending = None
         if block.frames == 0 and not block.has_exc and block.fallback is None:
             return
         if block.headerless and not block.has_exc:
@@ -393,6 +482,9 @@ class TracebackScanner:
     def finish(self) -> Iterator[Traceback]:
         """Flush the traceback in progress (marked truncated when the input ended inside it)."""
         block = self.block
+        if block is not None and block.json is not None:
+            yield from self._replay(block.json, block.last_line)
+            block = self.block
         if block is not None and block.state == "body" and not block.has_exc:
             block.truncated = True  # the input ended inside the traceback
         yield from self._finish()
@@ -403,17 +495,18 @@ def extract_tracebacks(
 ) -> Iterator[Traceback]:
     """Yield every Python traceback found in ``lines`` (with or without line terminators)."""
     seg = TracebackScanner(max_frames, max_bytes)
-    prev = ""
+    recent = seg.recent
+    mask = RECENT_LINES - 1
     for lineno, raw in enumerate(lines, 1):
         # The hot path: two substring scans reject an ordinary line. "Trace" covers both the
         # `Traceback` header and Lambda's `stackTrace` documents; `File "` a header-less frame.
         if seg.block is None:
             if "Trace" not in raw and 'File "' not in raw:
-                prev = raw
+                recent[lineno & mask] = raw
                 continue
-            seg.prev = prev
+            seg.prev = recent[(lineno - 1) & mask]
         yield from seg.feed(raw, lineno)
-        prev = raw
+        recent[lineno & mask] = raw
     yield from seg.finish()
 
 
