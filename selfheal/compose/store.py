@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from selfheal.settings import Settings
@@ -10,6 +11,7 @@ if TYPE_CHECKING:
     from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
     from selfheal.adapters.sqlite_store import SqliteErrorStore
     from selfheal.domain.fingerprint import FingerprintConfig
+    from selfheal.domain.paths import RepoIndex
     from selfheal.ports import ErrorStore
     from selfheal.services.ingest import IngestService
     from selfheal.services.policy import Policy
@@ -37,11 +39,38 @@ def build_policy(settings: Settings) -> Policy:
     return Policy.from_settings(settings)
 
 
+# Folders that hold no application source (dependencies, build output, tool state).
+_SKIP_DIRS = frozenset({
+    ".git", ".hg", ".svn", ".venv", "venv", ".tox", ".nox", "node_modules", "site-packages", "__pycache__",
+    ".mypy_cache", ".ruff_cache", ".pytest_cache", "build", "dist", ".selfheal", ".aws-sam", ".eggs"})
+_MAX_REPO_FILES = 200_000
+
+
+def repo_index(repo: Path | None) -> RepoIndex | None:
+    """The Python files of a local repository checkout (None when ``repo`` is not a folder)."""
+    import os
+
+    from selfheal.domain.paths import RepoIndex
+
+    if repo is None or not Path(repo).is_dir():
+        return None
+    root = Path(repo)
+    files: list[str] = []
+    for folder, dirs, names in os.walk(root):
+        dirs[:] = sorted(d for d in dirs if d not in _SKIP_DIRS and not d.endswith(".egg-info"))
+        rel = Path(folder).relative_to(root)
+        files.extend((rel / n).as_posix() for n in sorted(names) if n.endswith(".py"))
+        if len(files) >= _MAX_REPO_FILES:
+            break
+    return RepoIndex(tuple(files))
+
+
 def build_fingerprint_config(settings: Settings) -> FingerprintConfig:
+    """In-app prefixes, extra roots and, with a local ``repo``, its files (repository-relative paths)."""
     from selfheal.domain.fingerprint import FingerprintConfig
 
     return FingerprintConfig(in_app_prefixes=tuple(settings.in_app_prefixes),
-                             app_roots=tuple(settings.app_roots))
+                             app_roots=tuple(settings.app_roots), repo=repo_index(settings.repo))
 
 
 def build_ingest_service(settings: Settings, store: ErrorStore) -> IngestService:

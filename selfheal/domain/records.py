@@ -13,6 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from selfheal.domain.fingerprint import VERSION as FINGERPRINT_VERSION
 from selfheal.errors import InvalidTransition
 
 SAMPLE_TRACE_MAX_BYTES = 8 * 1024
@@ -103,7 +104,7 @@ class Observation(BaseModel):
     """What ingest learned about one distinct error in one batch; the store merges it."""
 
     fingerprint: str
-    fingerprint_version: str = "v1"
+    fingerprint_version: str = FINGERPRINT_VERSION
     full_hash: str = ""
     exc_type: str
     message: str
@@ -118,7 +119,7 @@ class ErrorRecord(BaseModel):
     """The tracked state of one distinct error (fingerprint)."""
 
     fingerprint: str
-    fingerprint_version: str = "v1"
+    fingerprint_version: str = FINGERPRINT_VERSION
     full_hash: str = ""
     status: Status = Status.NEW
     status_reason: str | None = None
