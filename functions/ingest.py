@@ -10,7 +10,8 @@ Environment: ``TABLE_NAME`` (the error table); ``SELFHEAL_IN_APP_PREFIXES``,
 ``SELFHEAL_APP_ROOTS``, ``SELFHEAL_MIN_OCCURRENCES``, ``SELFHEAL_IGNORE_TYPES``,
 ``SELFHEAL_IGNORE_PATHS``, ``SELFHEAL_IGNORE_MESSAGES`` (see ``selfheal.settings``).
 Metrics (EMF, namespace ``selfheal``): TracebacksSeen, NewErrors, Duplicates, RegressedErrors,
-IgnoredErrors, StoreWrites, MalformedRecords, ControlMessages, EmptyBatches, OversizedEvents.
+IgnoredErrors, StoreWrites, MalformedRecords, ControlMessages, EmptyBatches, OversizedEvents,
+RedeliveredBatches (a delivery already counted, skipped: each log event is counted once).
 
 Imports stay light (this runs on every log batch): boto3 and the extractor load on first use.
 """
@@ -94,12 +95,12 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 writes=total.writes)
     return {"tracebacks": total.tracebacks, "distinct": total.distinct, "new": total.new,
             "regressed": total.regressed, "ignored": total.ignored, "duplicates": total.duplicates,
-            "writes": total.writes, "oversized": total.oversized}
+            "writes": total.writes, "oversized": total.oversized, "redelivered": total.redelivered}
 
 
 def _emit(report: IngestReport) -> None:
     for name, value in (("TracebacksSeen", report.tracebacks), ("NewErrors", len(report.new)),
                         ("Duplicates", report.duplicates), ("RegressedErrors", len(report.regressed)),
                         ("IgnoredErrors", len(report.ignored)), ("StoreWrites", report.writes),
-                        ("OversizedEvents", report.oversized)):
+                        ("OversizedEvents", report.oversized), ("RedeliveredBatches", report.redelivered)):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

@@ -9,6 +9,7 @@ from selfheal.settings import Settings
 
 if TYPE_CHECKING:
     from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
+    from selfheal.adapters.file_cursor import CursorFollower, CursorStore
     from selfheal.adapters.sqlite_store import SqliteErrorStore
     from selfheal.domain.fingerprint import FingerprintConfig
     from selfheal.domain.paths import RepoIndex
@@ -74,7 +75,29 @@ def build_fingerprint_config(settings: Settings) -> FingerprintConfig:
 
 
 def build_ingest_service(settings: Settings, store: ErrorStore) -> IngestService:
+    """The ingest service on ``store``; on DynamoDB with the delivery ledger in the same table
+    (a retried or duplicated CloudWatch delivery is counted once)."""
+    from selfheal.adapters.delivery_ledger import DynamoDBDeliveryLedger
+    from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
     from selfheal.services.ingest import IngestService
 
+    ledger = DynamoDBDeliveryLedger.for_store(store) if isinstance(store, DynamoDBErrorStore) else None
     return IngestService(store, build_policy(settings), build_fingerprint_config(settings),
-                         redact_patterns=settings.redact_patterns)
+                         redact_patterns=settings.redact_patterns, ledger=ledger)
+
+
+def build_cursor_store(settings: Settings) -> CursorStore:
+    """Read positions of local log files: ``<home>/cursors.db``."""
+    from selfheal.adapters.file_cursor import CURSOR_DB_NAME, CursorStore
+
+    return CursorStore(settings.home / CURSOR_DB_NAME)
+
+
+def build_log_follower(settings: Settings, log: Path, from_start: bool = False) -> CursorFollower:
+    """``watch``'s follower of ``log`` on the cursor ``ingest`` shares (a position saved by an
+    older ``watch`` in ``<home>/watch/`` is taken over once)."""
+    from selfheal.adapters.file_cursor import CursorFollower
+    from selfheal.services.workflow.watch import LogFollower, state_file_for
+
+    legacy = LogFollower(log, state_file_for(settings.home, log)).offset or None
+    return CursorFollower(log, build_cursor_store(settings), from_start=from_start, legacy_offset=legacy)
