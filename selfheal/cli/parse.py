@@ -18,7 +18,7 @@ from typing import Any, BinaryIO
 import click
 
 from selfheal.domain.extract import extract_tracebacks
-from selfheal.domain.fingerprint import FingerprintConfig, fingerprint_ids, is_in_app, relative_path
+from selfheal.domain.fingerprint import FingerprintConfig, fingerprint_id, is_in_app, relative_path
 from selfheal.domain.traceback import Traceback
 
 
@@ -37,8 +37,19 @@ def _open_lines(path: str) -> tuple[Iterator[str], BinaryIO | None]:
     return iter(text), handle
 
 
+_ENV_PREFIX = "SELFHEAL_"  # selfheal.settings.ENV_PREFIX (a test keeps them equal)
+
+
 def _fingerprint_config(repo: Path | None) -> FingerprintConfig:
-    """The settings ``ingest`` would use (``--repo``, SELFHEAL_* variables, ``[tool.selfheal]``)."""
+    """The settings ``ingest`` would use (``--repo``, SELFHEAL_* variables, ``[tool.selfheal]``).
+    Without a repository or a variable they are the defaults, built without loading the settings
+    machinery (pydantic): the scorer starts this command once per sample."""
+    import os
+
+    if repo is None and not any(name.startswith(_ENV_PREFIX) for name in os.environ):
+        from selfheal.domain.paths import DEFAULT_APP_ROOTS
+
+        return FingerprintConfig(app_roots=DEFAULT_APP_ROOTS)
     from selfheal.compose.store import build_fingerprint_config
     from selfheal.settings import load_settings
 
@@ -114,7 +125,7 @@ def parse(file: str, as_json: bool, repo: Path | None) -> None:
     config = _fingerprint_config(repo)
     lines, handle = _open_lines(file)
     try:
-        found = ((tb, fingerprint_ids(tb, config)[0]) for tb in extract_tracebacks(lines))
+        found = ((tb, fingerprint_id(tb, config)) for tb in extract_tracebacks(lines))
         if as_json:
             _write_json(found)
             return

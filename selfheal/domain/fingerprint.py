@@ -76,6 +76,12 @@ class FingerprintConfig:
     in_app_prefixes: tuple[str, ...] = ()
     app_roots: tuple[str, ...] = ()  # stripped before the built-in deploy roots (paths.py)
     repo: RepoIndex | None = None
+    # path -> (in app, location-free part): a log repeats few paths many times
+    _memo: dict[str, tuple[bool, str]] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+_DEFAULT_CONFIG = FingerprintConfig()
+_MEMO_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -92,17 +98,31 @@ class Fingerprint:
 
 def is_in_app(path: str, config: FingerprintConfig | None = None) -> bool:
     """True when ``path`` is application code (see the module docstring)."""
-    cfg = config or FingerprintConfig()
+    return _path_facts(path, config or _DEFAULT_CONFIG)[0]
+
+
+def _path_facts(path: str, cfg: FingerprintConfig) -> tuple[bool, str]:
+    """(in app, the part of the path that does not depend on where the code was installed)."""
+    facts = cfg._memo.get(path)
+    if facts is not None:
+        return facts
     p = norm_path(path)
-    for prefix in cfg.in_app_prefixes:
-        if p.startswith(norm_path(prefix)):
-            return True
-    return _NOT_IN_APP_RE.search(p) is None and not is_pseudo_file(p)
+    in_app = any(p.startswith(norm_path(prefix)) for prefix in cfg.in_app_prefixes) or (
+        _NOT_IN_APP_RE.search(p) is None and not is_pseudo_file(p))
+    if in_app:
+        free = identity_name(p)
+    else:
+        lib = library_path(p)
+        free = lib if lib is not None else p
+    facts = (in_app, free)
+    if len(cfg._memo) < _MEMO_MAX:
+        cfg._memo[path] = facts
+    return facts
 
 
 def relative_path(path: str, config: FingerprintConfig | None = None) -> str:
     """``path`` relative to the application (see ``selfheal.domain.paths.app_path``)."""
-    cfg = config or FingerprintConfig()
+    cfg = config or _DEFAULT_CONFIG
     return app_path(path, (*cfg.app_roots, *cfg.in_app_prefixes), cfg.repo)
 
 
@@ -126,15 +146,9 @@ def _frame_key(frame: Frame, config: FingerprintConfig) -> tuple[str, str, str]:
     source = "".join((frame.source or "").split())
     # IPython prints qualified names (`Plot._plot`, `f.<locals>.g`), CPython the bare name.
     function = (frame.function or "").rsplit(".", 1)[-1]
-    return _location_free(frame.file, config), function, source
+    return _path_facts(frame.file, config)[1], function, source
 
 
-def _location_free(path: str, config: FingerprintConfig) -> str:
-    """The part of a frame path that does not depend on where the code was installed."""
-    if is_in_app(path, config):
-        return identity_name(path)
-    lib = library_path(path)
-    return lib if lib is not None else norm_path(path)
 
 
 def _collapse(keys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -150,7 +164,11 @@ def _collapse(keys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
 
 
 def _link_material(link: Link, config: FingerprintConfig, crash_site: bool) -> tuple[list[str], int]:
-    frames = [f for f in link.frames if is_in_app(f.file, config)][-1:] if crash_site else link.frames
+    if crash_site:
+        site = next((f for f in reversed(link.frames) if _path_facts(f.file, config)[0]), None)
+        frames = [site] if site is not None else []
+    else:
+        frames = link.frames
     keys = _collapse([_frame_key(f, config) for f in frames])
     parts = [f"type:{_short_type(link.type)}"]
     parts.extend(f"frame:{p}|{fn}|{src}" for p, fn, src in keys)
@@ -170,18 +188,25 @@ def _digest(parts: list[str]) -> str:
 
 
 def fingerprint_ids(tb: Traceback, config: FingerprintConfig | None = None) -> tuple[str, str]:
-    """``(id, full_hash)`` without building the record models (cheap, for the CLI)."""
-    cfg = config or FingerprintConfig()
-    app_parts: list[str] = []
+    """``(id, full_hash)`` without building the record models."""
+    cfg = config or _DEFAULT_CONFIG
     full_parts: list[str] = []
+    for link in tb.chain:
+        all_parts, _ = _link_material(link, cfg, crash_site=False)
+        full_parts.extend(all_parts)
+        full_parts.append("message:" + normalise_message(link.message))
+    return fingerprint_id(tb, cfg), _digest(full_parts)
+
+
+def fingerprint_id(tb: Traceback, config: FingerprintConfig | None = None) -> str:
+    """The ``id`` alone (cheapest: ``selfheal parse`` prints only this)."""
+    cfg = config or _DEFAULT_CONFIG
+    app_parts: list[str] = []
     in_app_count = 0
     for link in tb.chain:
         parts, count = _link_material(link, cfg, crash_site=True)
         app_parts.extend(parts)
         in_app_count += count
-        all_parts, _ = _link_material(link, cfg, crash_site=False)
-        full_parts.extend(all_parts)
-        full_parts.append("message:" + normalise_message(link.message))
     if in_app_count == 0:
         # No application frame: the crash site (innermost frame, usually in a library) and the
         # message with its parameters stripped. The call path into the library is left out, so
@@ -192,14 +217,14 @@ def fingerprint_ids(tb: Traceback, config: FingerprintConfig | None = None) -> t
             p, fn, src = _frame_key(final_frames[-1], cfg)
             app_parts.append(f"crash:{p}|{fn}|{src}")
         app_parts.append("message:" + normalise_message(tb.final.message))
-    return _digest(app_parts), _digest(full_parts)
+    return _digest(app_parts)
 
 
 def fingerprint(tb: Traceback, config: FingerprintConfig | None = None) -> Fingerprint:
     """Fingerprint a traceback (see the module docstring for the algorithm)."""
     from selfheal.domain.records import FrameRef
 
-    cfg = config or FingerprintConfig()
+    cfg = config or _DEFAULT_CONFIG
     app_id, full = fingerprint_ids(tb, cfg)
     final = tb.final
     refs = tuple(

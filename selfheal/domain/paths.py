@@ -24,6 +24,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 _KEEP_COMPONENTS = 3
+# The configured ``app_roots`` default (Settings uses it; the built-in roots below cover more).
+DEFAULT_APP_ROOTS = ("/var/task/", "/app/", "/srv/app/")
 
 # The import root of installed and standard-library code: everything up to it is location.
 _LIBRARY_ROOT_RE = re.compile(
@@ -119,13 +121,14 @@ class RepoIndex:
     _cache: dict[str, str | None] = field(default_factory=dict, init=False, repr=False)
 
     def __post_init__(self) -> None:
+        self._hash = hash(self.files)
         for f in self.files:
             parts = tuple(x for x in norm_path(f).split("/") if x and x != ".")
             if parts:
                 self._by_name.setdefault(parts[-1], []).append(parts)
 
-    def __hash__(self) -> int:  # configs holding an index are hashable (dataclass(frozen) users)
-        return hash(self.files)
+    def __hash__(self) -> int:  # configs holding an index are hashable (computed once: it is big)
+        return self._hash
 
     def map(self, path: str) -> str | None:
         """The repository file ``path`` runs from, or None."""

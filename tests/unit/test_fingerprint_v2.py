@@ -159,3 +159,17 @@ def test_ignore_paths_match_repository_relative_paths(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     report = json.loads(result.output)
     assert report["ignored"] == report["new"] and len(report["new"]) == 1
+
+
+def test_parse_without_configuration_uses_the_settings_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    from selfheal.cli import parse as parse_cli
+    from selfheal.compose.store import build_fingerprint_config
+    from selfheal.settings import ENV_PREFIX, load_settings
+
+    assert parse_cli._ENV_PREFIX == ENV_PREFIX
+    for name in list(os.environ):
+        if name.startswith(ENV_PREFIX):
+            monkeypatch.delenv(name)
+    assert parse_cli._fingerprint_config(None) == build_fingerprint_config(load_settings(env={}))
+    monkeypatch.setenv(ENV_PREFIX + "APP_ROOTS", "/opt/svc/")
+    assert parse_cli._fingerprint_config(None).app_roots == ("/opt/svc/",)

@@ -19,6 +19,7 @@ beyond the cap only a short tail is kept, and the result is marked ``truncated``
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from collections.abc import Generator, Iterable, Iterator
 from re import Pattern
@@ -55,11 +56,14 @@ from selfheal.domain.extract.lines import (
     split_logical,
     wrapped_frame_start,
 )
-from selfheal.domain.extract.parse import GROUP_HEADER, parse_block
-from selfheal.domain.traceback import Traceback
+from selfheal.domain.extract.parse import GROUP_HEADER, is_marker, parse_block, parse_tail
+from selfheal.domain.traceback import Frame, Link, Traceback
 
 __all__ = ["TracebackScanner", "extract_from_text", "extract_tracebacks"]
 
+NOT_PLAIN, PLAIN_ACCEPTED, PLAIN_ENDED = 0, 1, 2  # results of TracebackScanner.accept_plain
+# Plain blocks reuse the frames the hot path parsed (tests turn it off to compare with parse_block).
+FAST_BUILD = True
 _TAIL_LINES = 80  # lines kept after a block reaches its cap (the exception line is at the end)
 _MAX_MESSAGE_LINES = 20
 _MAX_BLANKS = 4
@@ -71,7 +75,7 @@ class _Block:
     __slots__ = (
         "head", "tail", "nbytes", "frames", "truncated", "first_line", "last_line", "prefix_re",
         "fallback", "group", "ipy", "state", "last_kind", "msg_lines", "blanks", "has_exc", "headerless",
-        "stamped", "pending", "json", "json_before",
+        "stamped", "pending", "json", "json_before", "fast", "fast_end", "expect_src",
     )
 
     def __init__(self, first_line: int, prefix_re: Pattern[str] | None) -> None:
@@ -96,6 +100,11 @@ class _Block:
         self.pending: str | None = None  # a frame line that may continue on the next line
         self.json: list[str] | None = None  # lines of a pretty-printed invoke response, if it is one
         self.json_before: list[str] = []
+        # Frames parsed on the hot path (accept_plain), up to line ``fast_end`` of ``head``, after
+        # which the general parser takes over (None: every line so far came that way).
+        self.fast: list[Frame] = []
+        self.fast_end: int | None = None
+        self.expect_src = False
 
 
 class TracebackScanner:
@@ -111,6 +120,7 @@ class TracebackScanner:
         # The last RECENT_LINES physical lines (line n at n % RECENT_LINES), when the caller keeps
         # them: a pretty-printed invoke response has its errorType before its stackTrace line.
         self.recent: list[str] = [""] * RECENT_LINES
+        self.ended = ""  # the line that ended a block on the hot path (accept_plain)
 
     # -- physical lines -------------------------------------------------------------------------
 
@@ -213,11 +223,81 @@ class TracebackScanner:
                 if self.block is not None:
                     self.block.prefix_re = block.prefix_re
                 return
-        if self._accept(block, content):
+        if self._fast_accept(block, content, lineno) or self._accept(block, content):
             block.last_line = lineno
             return
         yield from self._finish()
         self._idle(line, lineno)
+
+    def accept_plain(self, block: _Block, raw: str, lineno: int) -> int:
+        """The hot path inside a block, for a line that needs no decoding or cleaning (no JSON,
+        no ``\\r``, ANSI, no-break spaces, no header): ``PLAIN_ACCEPTED`` when it belongs to the
+        block; ``PLAIN_ENDED`` when it ends the block (then ``restart`` finishes it and reads the
+        line afresh); ``NOT_PLAIN`` when ``feed`` must take it."""
+        if block.json is not None or len(raw) > MAX_LINE or "Trace" in raw:
+            return NOT_PLAIN
+        line = raw.rstrip("\r\n")
+        # isprintable() is False for "\r", ESC, NUL, tabs and no-break spaces: what clean() handles.
+        if (not line.isprintable() or "[0m" in line or "[0;" in line or "[1;" in line
+                or line.lstrip()[:1] == "{"):
+            return NOT_PLAIN
+        content = line
+        block.stamped = False
+        if block.prefix_re is not None:
+            m = block.prefix_re.match(line)
+            if m is not None and m.end():
+                content = line[m.end() :]
+                block.stamped = not line[: m.end()].isspace()
+        if self._fast_accept(block, content, lineno) or self._accept(block, content):
+            block.last_line = lineno
+            return PLAIN_ACCEPTED
+        self.ended = line
+        return PLAIN_ENDED
+
+    def _fast_accept(self, block: _Block, content: str, lineno: int) -> bool:
+        """The two commonest lines of a plain traceback (a frame, a source line), decided as
+        ``_classify`` would decide them; False when ``_accept`` must decide."""
+        if block.state == "body" and block.pending is None and not block.group and not block.ipy:
+            st = content.strip()
+            if st and 'File "' not in content:
+                if (content[0] in " \t" and "[Previous" not in st and "..." not in st and "…" not in st
+                        and "Trace" not in st and not st.startswith(("The above", "During"))):
+                    block.blanks = 0
+                    block.last_kind = "source"
+                    if block.expect_src and block.fast_end is None:
+                        if not is_marker(st):  # the first line under a frame is its source
+                            block.fast[-1].source = st
+                        block.expect_src = False
+                    self._append(block, content)
+                    block.last_line = lineno
+                    return True
+            elif st and not st.endswith((",", ", in", ", line")) and st.count('"') >= 2:
+                m = FRAME_RE.match(content)
+                if m is not None:
+                    block.blanks = 0
+                    block.frames += 1
+                    block.last_kind = "frame"
+                    if block.fast_end is None:
+                        self._fast_frame(block, m)
+                    self._append(block, content)
+                    block.last_line = lineno
+                    return True
+        return False
+
+    @staticmethod
+    def _fast_frame(block: _Block, m: re.Match[str]) -> None:
+        """Keep the frame parsed, or hand this line and the rest to the general parser."""
+        func, line = m.group("func"), m.group("line")
+        if m.group("in") is None or not func or " " in func.strip() or not line.isdigit():
+            block.fast_end = len(block.head)
+            return
+        block.fast.append(Frame(m.group("file"), int(line), func.strip()))
+        block.expect_src = True
+
+    def restart(self, lineno: int) -> Iterator[Traceback]:
+        """After ``PLAIN_ENDED``: finish the block and read the line that ended it."""
+        yield from self._finish()
+        self._idle(self.ended, lineno)
 
     def _glued_header(self, block: _Block, content: str) -> int | None:
         """The index of a ``Traceback`` header glued to the end of this block's exception line
@@ -317,12 +397,15 @@ class TracebackScanner:
                 return self._classify(block, joined)
             self._classify(block, pending)
         st = content.strip()
-        if st.startswith('File "') and block.state in ("body", "sep") and wrapped_frame_start(content):
+        if (st.startswith('File "') and block.state in ("body", "sep")
+                and (st[-1] in ",n" or st.count('"') < 2) and wrapped_frame_start(content)):
             block.pending = content  # decided by the next line: its continuation or not
             return True
         return self._classify(block, content)
 
     def _classify(self, block: _Block, content: str) -> bool:
+        if block.fast_end is None:
+            block.fast_end = len(block.head)  # from here on the general parser reads the lines
         st = content.strip()
         if not st:
             return self._blank(block, content)
@@ -383,7 +466,9 @@ class TracebackScanner:
         if state == "sep" and st[0] == "-" and st.strip("-") == "":
             self._append(block, content)  # IPython's rule line before the next header
             return True
-        is_frame = FRAME_RE.match(content) or DJANGO_FRAME_RE.match(content) or (
+        # Substring tests first: most lines are source lines, and a regex call costs more.
+        file_line = 'File "' in content
+        is_frame = (file_line and (FRAME_RE.match(content) or DJANGO_FRAME_RE.match(content))) or (
             block.ipy and content[0] not in " \t" and is_frame_start(content)
         )
         if is_frame:
@@ -394,7 +479,8 @@ class TracebackScanner:
             block.last_kind = "frame"
             self._append(block, content)
             return True
-        if REPEAT_RE.match(content) or ELLIPSIS_RE.match(content):
+        if ("[Previous" in content and REPEAT_RE.match(content)) or (
+                ("..." in content or "…" in content) and ELLIPSIS_RE.match(content)):
             self._append(block, content)
             return True
         if block.ipy and state == "body" and IPY_ARROW_RE.match(content):
@@ -464,7 +550,7 @@ class TracebackScanner:
         lines = block.head + list(block.tail or ())
         while lines and not lines[-1].strip():
             lines.pop()
-        chain = parse_block(lines, block.fallback)
+        chain = self._parse(block, lines)
         if not chain or all(link.type is None and not link.frames for link in chain):
             return
         raw = "\n".join(lines)
@@ -474,6 +560,16 @@ class TracebackScanner:
         yield Traceback(
             chain=chain, truncated=truncated, first_line=block.first_line, last_line=block.last_line, raw=raw
         )
+
+    @staticmethod
+    def _parse(block: _Block, lines: list[str]) -> list[Link]:
+        """The block's chain: its hot-path frames finished by the general parser when the block is
+        one plain link, else the general parser on the whole block."""
+        if FAST_BUILD and block.tail is None and not block.group and not block.ipy:
+            rest = lines[len(lines) if block.fast_end is None else block.fast_end :]
+            if not any(HEADER_TEXT in ln or "above exception" in ln for ln in rest):
+                return [parse_tail(block.fast, block.expect_src, rest, lines, block.fallback)]
+        return parse_block(lines, block.fallback)
 
     @property
     def idle(self) -> bool:
@@ -500,11 +596,20 @@ def extract_tracebacks(
     for lineno, raw in enumerate(lines, 1):
         # The hot path: two substring scans reject an ordinary line. "Trace" covers both the
         # `Traceback` header and Lambda's `stackTrace` documents; `File "` a header-less frame.
-        if seg.block is None:
+        block = seg.block
+        if block is None:
             if "Trace" not in raw and 'File "' not in raw:
                 recent[lineno & mask] = raw
                 continue
             seg.prev = recent[(lineno - 1) & mask]
+        else:
+            # Inside a traceback, most lines are plain frames and source lines: no generators.
+            plain = seg.accept_plain(block, raw, lineno)
+            if plain:
+                if plain == PLAIN_ENDED:
+                    yield from seg.restart(lineno)
+                recent[lineno & mask] = raw
+                continue
         yield from seg.feed(raw, lineno)
         recent[lineno & mask] = raw
     yield from seg.finish()
