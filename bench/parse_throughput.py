@@ -119,7 +119,8 @@ def _normal(rng: random.Random, n: int) -> str:
             f"for key=sku-{rng.randint(1, 999)}")
 
 
-RECORDS_PER_MB = 10_800  # ordinary records in a MB of this log (measured): density -> rate
+# Measured sizes in this log: an ordinary record, a traceback (all formats): density -> rate.
+RECORD_BYTES, TRACEBACK_BYTES = 97, 2050
 
 
 def generate(path: Path, megabytes: float, seed: int = 7,
@@ -127,7 +128,9 @@ def generate(path: Path, megabytes: float, seed: int = 7,
     """Write the log (``tb_per_mb`` tracebacks per MB, about; default 6.5); return (lines,
     traceback lines, tracebacks)."""
     rng = random.Random(seed)
-    rate = TB_RATE if tb_per_mb is None else tb_per_mb / RECORDS_PER_MB
+    mb = 1024 * 1024
+    rate = TB_RATE if tb_per_mb is None else (
+        tb_per_mb * RECORD_BYTES / max(1.0, mb - tb_per_mb * (TRACEBACK_BYTES - RECORD_BYTES)))
     target = int(megabytes * 1024 * 1024)
     written = lines = tb_lines = tb_count = n = 0
     with path.open("w", encoding="utf-8", newline="\n") as fh:

@@ -239,7 +239,7 @@ class TracebackScanner:
         line = raw.rstrip("\r\n")
         # isprintable() is False for "\r", ESC, NUL, tabs and no-break spaces: what clean() handles.
         if (not line.isprintable() or "[0m" in line or "[0;" in line or "[1;" in line
-                or line.lstrip()[:1] == "{"):
+                or ("{" in line and line.lstrip()[:1] == "{")):
             return NOT_PLAIN
         content = line
         block.stamped = False
@@ -268,7 +268,12 @@ class TracebackScanner:
                         if not is_marker(st):  # the first line under a frame is its source
                             block.fast[-1].source = st
                         block.expect_src = False
-                    self._append(block, content)
+                    if (block.tail is None and block.nbytes < self.max_bytes
+                            and block.frames <= self.max_frames):
+                        block.head.append(content)  # _append's common case, inlined
+                        block.nbytes += len(content) + 1
+                    else:
+                        self._append(block, content)
                     block.last_line = lineno
                     return True
             elif st and not st.endswith((",", ", in", ", line")) and st.count('"') >= 2:
@@ -279,7 +284,12 @@ class TracebackScanner:
                     block.last_kind = "frame"
                     if block.fast_end is None:
                         self._fast_frame(block, m)
-                    self._append(block, content)
+                    if (block.tail is None and block.nbytes < self.max_bytes
+                            and block.frames <= self.max_frames):
+                        block.head.append(content)  # _append's common case, inlined
+                        block.nbytes += len(content) + 1
+                    else:
+                        self._append(block, content)
                     block.last_line = lineno
                     return True
         return False
