@@ -3,8 +3,8 @@
 DynamoDB: the item lives in the error table as a meta item ``#meta#delivery#<key>`` (no
 ``status``: never an error, never in the index) with ``expires_at`` for the table's TTL. A first
 delivery is one conditional ``PutItem`` (``attribute_not_exists``), so the cost is one write per
-batch on top of one write per distinct fingerprint (a re-delivery: that put, failing, and one
-read). A delivery whose processing raised is marked
+batch on top of one write per distinct fingerprint (a re-delivery: that put and one update, both
+failing their conditions). A delivery whose processing raised is marked
 ``partial`` with the fingerprints it already wrote; its retry claims it back with a conditional
 update and writes only the others. A claim that finds the item ``claimed`` (counted, or a try
 that crashed without reporting) skips the delivery: an occurrence is counted at most once.
@@ -84,11 +84,9 @@ class DynamoDBDeliveryLedger:
         except Exception as exc:
             if not self._conditional_failed(exc):
                 raise
-        # Delivered before: only a partial try may be taken over (by exactly one retry). A read
-        # first, so a plain re-delivery costs one failed put and one read, not two writes.
-        seen = self.client.get_item(TableName=self.table_name, Key=self._key(key), ConsistentRead=True)
-        if seen.get("Item", {}).get("state", {}).get("S") != _PARTIAL:
-            return None
+        # Delivered before: only a partial try may be taken over (by exactly one retry), with a
+        # conditional update; a plain re-delivery costs that failed update and the failed put
+        # (the ingest role may write the table, not read it).
         try:
             out = self.client.update_item(
                 TableName=self.table_name, Key=self._key(key), UpdateExpression="SET #s = :claimed",

@@ -41,7 +41,9 @@ def counts(store: Any) -> list[int]:
 
 
 def test_a_retried_lambda_batch_counts_once(store: Any) -> None:
-    assert isinstance(ingest._get_service().ledger, DynamoDBDeliveryLedger)
+    from selfheal.compose import aws
+
+    assert isinstance(aws.ingest_service().ledger, DynamoDBDeliveryLedger)
     event = cloudwatch_event(traceback_events(3, 2))
     first = ingest.handler(event, LambdaContext())
     assert (first["tracebacks"], first["writes"]) == (6, 3)  # one write per distinct error (+ the ledger's)
