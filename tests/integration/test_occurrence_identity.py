@@ -166,3 +166,14 @@ def test_watch_takes_over_the_offset_an_older_watch_saved(tmp_path: Path) -> Non
     LogFollower(log, state_file_for(settings.home, log)).commit(log.stat().st_size)
     assert build_log_follower(settings, log).read()[0] == []
     assert build_log_follower(settings, log, from_start=True).read()[0] != []
+
+
+def test_the_table_expires_ledger_items_by_the_attribute_the_ledger_writes() -> None:
+    from selfheal.adapters.dynamodb_codec import DELIVERY_TTL_ATTRIBUTE
+    from tests.support.deploy_sam import load_template
+
+    table = load_template()["Resources"]["ErrorsTable"]["Properties"]
+    assert table["TimeToLiveSpecification"] == {"AttributeName": DELIVERY_TTL_ATTRIBUTE, "Enabled": True}
+    with dynamodb_store() as s:  # create_table (tests, benchmarks, tooling) enables it too
+        ttl = s.client.describe_time_to_live(TableName=s.table_name)["TimeToLiveDescription"]
+        assert ttl["AttributeName"] == DELIVERY_TTL_ATTRIBUTE and ttl["TimeToLiveStatus"] == "ENABLED"
