@@ -46,7 +46,7 @@ from selfheal.domain.paths import RepoIndex, app_path, identity_name, is_pseudo_
 from selfheal.domain.traceback import Frame, Link, Traceback
 
 if TYPE_CHECKING:
-    from selfheal.domain.records import FrameRef
+    from selfheal.domain.frame_ref import FrameRef
 
 VERSION = "v2"
 _MESSAGE_MAX = 300
@@ -222,7 +222,7 @@ def fingerprint_id(tb: Traceback, config: FingerprintConfig | None = None) -> st
 
 def fingerprint(tb: Traceback, config: FingerprintConfig | None = None) -> Fingerprint:
     """Fingerprint a traceback (see the module docstring for the algorithm)."""
-    from selfheal.domain.records import FrameRef
+    from selfheal.domain.frame_ref import FrameRef  # here: pydantic stays out of `selfheal parse`
 
     cfg = config or _DEFAULT_CONFIG
     app_id, full = fingerprint_ids(tb, cfg)

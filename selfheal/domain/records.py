@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from selfheal.domain.fingerprint import VERSION as FINGERPRINT_VERSION
+from selfheal.domain.frame_ref import FrameRef
 from selfheal.errors import InvalidTransition
 
 SAMPLE_TRACE_MAX_BYTES = 8 * 1024
@@ -58,15 +59,6 @@ def check_transition(current: Status, new: Status) -> None:
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
-
-
-class FrameRef(BaseModel):
-    """An in-app frame as stored on the record (paths relative to the application root)."""
-
-    file: str
-    function: str | None = None
-    line: int | None = None
-    source: str | None = None
 
 
 class StepRecord(BaseModel):
