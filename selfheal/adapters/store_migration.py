@@ -48,6 +48,9 @@ def migrate_sqlite(store: SqliteErrorStore, config: FingerprintConfig | None = N
     """Re-key the store's records to the current fingerprint version (see module docstring);
     a no-op when the file is already marked current (unless ``force``)."""
     report = MigrationReport()
+    (version,) = store._conn().execute("PRAGMA user_version").fetchone()
+    if version >= SQLITE_SCHEMA_VERSION and not force:
+        return report  # current: no write lock taken (a read-only store still opens)
     with store._tx() as conn:
         conn.execute(ALIASES_SCHEMA)
         (version,) = conn.execute("PRAGMA user_version").fetchone()
