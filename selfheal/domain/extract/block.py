@@ -17,7 +17,7 @@ class Block:
 
     __slots__ = (
         "head", "tail", "nbytes", "frames", "truncated", "first_line", "last_line", "prefix_re",
-        "fallback", "group", "ipy", "state", "last_kind", "msg_lines", "blanks", "has_exc", "headerless",
+        "before", "group", "ipy", "state", "last_kind", "msg_lines", "blanks", "has_exc", "headerless",
         "stamped", "pending", "json", "json_before", "fast", "fast_end", "expect_src",
     )
 
@@ -30,7 +30,7 @@ class Block:
         self.first_line = first_line
         self.last_line = first_line
         self.prefix_re = prefix_re
-        self.fallback: tuple[str, str] | None = None
+        self.before = ""  # the line before the header: Lambda prints the exception line there
         self.group = False
         self.ipy = False
         self.state = "body"  # body | msg | after | sep

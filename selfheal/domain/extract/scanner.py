@@ -235,7 +235,8 @@ class TracebackScanner(LineClassifier):
             return
         idx = line.find(HEADER_TEXT)
         if idx >= 0:
-            ipm = IPY_HEADER_RE.match(line)
+            # IPython's header has the type and two or more spaces before it.
+            ipm = IPY_HEADER_RE.match(line) if line[idx - 2 : idx] in ("  ", " \t", "\t\t", "\t ") else None
             ipy = ipm is not None and not line.rstrip().endswith(":")
             group = False
             if ipy and ipm is not None:
@@ -254,7 +255,7 @@ class TracebackScanner(LineClassifier):
             block = Block(lineno, prefix_pattern(prefix))
             block.group = group
             block.ipy = ipy
-            block.fallback = self._fallback(block)
+            block.before = self.prev
             self.block = block
             self._append(block, line[len(prefix) :])
             return
@@ -262,15 +263,16 @@ class TracebackScanner(LineClassifier):
             # A frame without a header: SyntaxError output, or a paste that lost its header.
             block = Block(lineno, None)
             block.headerless = True
-            block.fallback = self._fallback(block)
+            block.before = self.prev
             self.block = block
             self._accept(block, line)
             return
         self.prev = line
 
-    def _fallback(self, block: Block) -> tuple[str, str] | None:
+    @staticmethod
+    def _fallback(block: Block) -> tuple[str, str] | None:
         """The exception line printed before the header (Lambda ``[ERROR] T: m``, fuzzers)."""
-        prev = self.prev[-MAX_LINE:].rstrip("\r\n")
+        prev = block.before[-MAX_LINE:].rstrip("\r\n")
         prev = clean(prev.rsplit("\n", 1)[-1].rsplit("\r", 1)[-1])
         if not prev:
             return None
@@ -299,14 +301,20 @@ class TracebackScanner(LineClassifier):
         if block.pending is not None:
             self._classify(block, block.pending)
             block.pending = None
-        if block.frames == 0 and not block.has_exc and block.fallback is None:
+        if block.frames == 0 and not block.has_exc and self._fallback(block) is None:
             return
         if block.headerless and not block.has_exc:
             return
         lines = block.head + list(block.tail or ())
         while lines and not lines[-1].strip():
             lines.pop()
-        chain = self._parse(block, lines)
+        chain = self._parse(block, lines, None)
+        if chain and (chain[-1].type is None or block.ipy):
+            # Only a link without its exception line takes the one printed before the header
+            # (looked at here, not for every block: most blocks end with theirs).
+            fallback = self._fallback(block)
+            if fallback is not None:
+                chain = self._parse(block, lines, fallback)
         if not chain or all(link.type is None and not link.frames for link in chain):
             return
         raw = "\n".join(lines)
@@ -318,14 +326,14 @@ class TracebackScanner(LineClassifier):
         )
 
     @staticmethod
-    def _parse(block: Block, lines: list[str]) -> list[Link]:
+    def _parse(block: Block, lines: list[str], fallback: tuple[str, str] | None) -> list[Link]:
         """The block's chain: its hot-path frames finished by the general parser when the block is
         one plain link, else the general parser on the whole block."""
         if FAST_BUILD and block.tail is None and not block.group and not block.ipy:
             rest = lines[len(lines) if block.fast_end is None else block.fast_end :]
             if not any(HEADER_TEXT in ln or "above exception" in ln for ln in rest):
-                return [parse_tail(block.fast, block.expect_src, rest, lines, block.fallback)]
-        return parse_block(lines, block.fallback)
+                return [parse_tail(list(block.fast), block.expect_src, rest, lines, fallback)]
+        return parse_block(lines, fallback)
 
     @property
     def idle(self) -> bool:
