@@ -109,7 +109,9 @@ class TracebackScanner(LineClassifier):
         # One Lambda event holds a whole traceback joined by "\r": split first, then cap each part.
         body = raw if len(raw) <= MAX_LINE else raw[: self.max_bytes] if "\r" in raw else raw[:MAX_LINE]
         for part in split_logical(body):
-            yield from self._line(clean(part), lineno)
+            line = clean(part)
+            if not self._try_line(line, lineno):
+                yield from self._line(line, lineno)
 
     def _pretty_line(self, block: Block, lines: list[str], raw: str, lineno: int) -> Iterator[Traceback]:
         """One more line of a pretty-printed invoke response; parsed at its closing brace."""
@@ -129,14 +131,18 @@ class TracebackScanner(LineClassifier):
         self.block = None
         for raw in lines:
             for part in split_logical(raw[:MAX_LINE]):
-                yield from self._line(clean(part), lineno)
+                line = clean(part)
+                if not self._try_line(line, lineno):
+                    yield from self._line(line, lineno)
 
     def _embedded(self, texts: list[str], lineno: int) -> Iterator[Traceback]:
         """Tracebacks carried whole inside one record: each is a block of its own."""
         yield from self._finish()
         for text in texts:
             for sub in text.splitlines():
-                yield from self._line(clean(sub), lineno)
+                line = clean(sub)
+                if not self._try_line(line, lineno):
+                    yield from self._line(line, lineno)
             yield from self._finish()
 
     def _json_record(self, text: str, lineno: int) -> Generator[Traceback, None, bool]:
@@ -150,10 +156,24 @@ class TracebackScanner(LineClassifier):
             return True
         for part in texts:
             for sub in split_logical(part[:MAX_LINE]):
-                yield from self._line(clean(sub), lineno)
+                line = clean(sub)
+                if not self._try_line(line, lineno):
+                    yield from self._line(line, lineno)
         return True
 
     # -- logical lines --------------------------------------------------------------------------
+
+    def _try_line(self, line: str, lineno: int) -> bool:
+        """``_line`` without a generator for the common cases (idle, a plain frame or source line
+        in an unprefixed block); False when ``_line`` must take the line (nothing changed)."""
+        block = self.block
+        if block is None:
+            self._idle(line, lineno)
+            return True
+        if block.prefix_re is not None or HEADER_TEXT in line:
+            return False
+        block.stamped = False
+        return self._fast_accept(block, line, lineno)
 
     def _line(self, line: str, lineno: int) -> Iterator[Traceback]:
         block = self.block
@@ -305,7 +325,7 @@ class TracebackScanner(LineClassifier):
             return
         if block.headerless and not block.has_exc:
             return
-        lines = block.head + list(block.tail or ())
+        lines = block.head if block.tail is None else block.head + list(block.tail)  # the block is done
         while lines and not lines[-1].strip():
             lines.pop()
         chain = self._parse(block, lines, None)
