@@ -9,7 +9,6 @@ block needs no second pass (``parse.parse_tail``).
 
 from __future__ import annotations
 
-import re
 from collections import deque
 
 from selfheal.domain.extract.block import MAX_BLANKS, MAX_MESSAGE_LINES, TAIL_LINES, Block
@@ -28,7 +27,7 @@ from selfheal.domain.extract.lines import (
     separator_kind,
     wrapped_frame_start,
 )
-from selfheal.domain.extract.parse import GROUP_HEADER, is_marker
+from selfheal.domain.extract.parse import GROUP_HEADER
 from selfheal.domain.traceback import Frame
 
 
@@ -205,7 +204,9 @@ class LineClassifier:
                     block.blanks = 0
                     block.last_kind = "source"
                     if block.expect_src and block.fast_end is None:
-                        if not is_marker(st):  # the first line under a frame is its source
+                        # The first line under a frame is its source, unless a caret/loguru
+                        # marker (parse.is_marker, inlined: this runs for every frame).
+                        if st.strip("^~ -") and st[0] not in "│└┃":
                             block.fast[-1].source = st
                         block.expect_src = False
                     if (block.tail is None and block.nbytes < self.max_bytes
@@ -223,7 +224,14 @@ class LineClassifier:
                     block.frames += 1
                     block.last_kind = "frame"
                     if block.fast_end is None:
-                        self._fast_frame(block, m)
+                        # Keep the frame parsed, or hand this line and the rest to the parser.
+                        file, line, has_in, func = m.group("file", "line", "in", "func")
+                        func = func.strip() if func else func
+                        if has_in is None or not func or " " in func or not line.isdigit():
+                            block.fast_end = len(block.head)
+                        else:
+                            block.fast.append(Frame(file, int(line), func))
+                            block.expect_src = True
                     if (block.tail is None and block.nbytes < self.max_bytes
                             and block.frames <= self.max_frames):
                         block.head.append(content)  # _append's common case, inlined
@@ -233,13 +241,3 @@ class LineClassifier:
                     block.last_line = lineno
                     return True
         return False
-
-    @staticmethod
-    def _fast_frame(block: Block, m: re.Match[str]) -> None:
-        """Keep the frame parsed, or hand this line and the rest to the general parser."""
-        func, line = m.group("func"), m.group("line")
-        if m.group("in") is None or not func or " " in func.strip() or not line.isdigit():
-            block.fast_end = len(block.head)
-            return
-        block.fast.append(Frame(m.group("file"), int(line), func.strip()))
-        block.expect_src = True
