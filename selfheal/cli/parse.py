@@ -107,11 +107,16 @@ def _summary_row(fp: str, group: _Group, config: FingerprintConfig) -> list[Any]
 def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
     """Stream ``{"tracebacks": [...]}``: one traceback in memory at a time, whatever the log size."""
     out = sys.stdout
+    # One encoder for the run, no cycle check (to_dict builds plain trees): json.dumps makes both
+    # per call, which showed in profiles at storm density.
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
     out.write('{"tracebacks": [')
     for n, (tb, fp) in enumerate(found):
         if n:
             out.write(", ")
-        out.write(json.dumps({**tb.to_dict(), "fingerprint": fp}, ensure_ascii=False))
+        doc = tb.to_dict()
+        doc["fingerprint"] = fp
+        out.write(encode(doc))
     out.write("]}\n")
 
 
