@@ -317,8 +317,11 @@ def parse_sub_chain(lines: list[str]) -> list[Link]:
     return chain
 
 
-def parse_block(lines: list[str], fallback: tuple[str, str] | None = None) -> list[Link]:
-    """Parse a whole top-level block into its chain of links (ordered as printed)."""
+def parse_block(lines: list[str], fallback: tuple[str, str] | None = None,
+                first: tuple[list[Frame], bool, int] | None = None) -> list[Link]:
+    """Parse a whole top-level block into its chain of links (ordered as printed). ``first`` =
+    (frames, expect_source, n): the segmenter already parsed the frames of the first ``n`` lines
+    (see ``parse_tail``); the first link is finished from there."""
     # Both separators say "above exception": a substring test spares the other lines the rest.
     sections = _sections(lines, lambda ln: _sep_kind(ln) if "above exception" in ln
                          and ln.lstrip()[:1] not in ("|", "+") else None)
@@ -333,7 +336,11 @@ def parse_block(lines: list[str], fallback: tuple[str, str] | None = None) -> li
         else:
             if not any(ln.strip() for ln in sec):
                 continue
-            link = parse_section(sec, fallback if idx == last else None)
+            fb = fallback if idx == last else None
+            if idx == 0 and first is not None and first[2] <= len(sec):
+                link = parse_tail(first[0], first[1], sec[first[2] :], sec, fb)
+            else:
+                link = parse_section(sec, fb)
         link.link = kind if chain else None
         chain.append(link)
     return chain

@@ -350,9 +350,12 @@ class TracebackScanner(LineClassifier):
         """The block's chain: its hot-path frames finished by the general parser when the block is
         one plain link, else the general parser on the whole block."""
         if FAST_BUILD and block.tail is None and not block.group and not block.ipy:
-            rest = lines[len(lines) if block.fast_end is None else block.fast_end :]
+            end = len(lines) if block.fast_end is None else block.fast_end
+            rest = lines[end:]
             if not any(HEADER_TEXT in ln or "above exception" in ln for ln in rest):
                 return [parse_tail(list(block.fast), block.expect_src, rest, lines, fallback)]
+            # A chain: its first link is finished from the frames parsed on the way.
+            return parse_block(lines, fallback, first=(list(block.fast), block.expect_src, end))
         return parse_block(lines, fallback)
 
     @property
