@@ -10,6 +10,7 @@ purpose. ``--follow`` keeps reading what is appended (like ``tail -f``) until in
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
@@ -120,7 +121,10 @@ def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo:
     if file == "-":
         if follow:
             raise click.BadParameter("--follow needs a file, not standard input", param_hint="FILE")
-        report = service.ingest_lines((line.rstrip("\r\n") for line in sys.stdin), name)
+        # The bytes, decoded here: sys.stdin is strict under a UTF-8 locale, and one invalid byte
+        # in a log must not lose the whole input.
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
+        report = service.ingest_lines((line.rstrip("\r\n") for line in stdin), name)
         _print_report(report, name, as_json)
         return
     path = Path(file)

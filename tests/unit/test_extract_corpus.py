@@ -69,3 +69,14 @@ def test_shared_scorer_gives_exact_results_through_the_cli(shared_dir: Path) -> 
     assert metrics["message"] == "1.000", proc.stdout
     assert (metrics["false_pos"], metrics["errors"]) == ("0", "0"), proc.stdout
     assert int(metrics["samples"]) == len(SAMPLES)
+
+
+def test_a_hostile_pretty_printed_document_is_read_as_lines() -> None:
+    """A ``"stackTrace": [`` line opens a document; one nested deeper than the JSON parser
+    allows (or never closed) is read as ordinary lines, and the traceback after it is found."""
+    from selfheal.domain.extract import extract_from_text
+
+    deep = '{\n  "stackTrace": [\n' + "[\n" * 1500 + "]\n" * 1500 + "]\n}\n"  # within the line cap
+    tail = 'Traceback (most recent call last):\n  File "/app/x.py", line 1, in f\n    g()\nKeyError: 1\n'
+    found = extract_from_text(deep + tail)
+    assert [tb.final.type for tb in found] == ["KeyError"]

@@ -63,7 +63,7 @@ def json_record(text: str, max_bytes: int) -> tuple[bool, list[str]] | None:
     """``(True, [traceback texts])``, ``(False, [lines of the record])`` or None (not a record)."""
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return None
     if not isinstance(obj, dict):
         return None
@@ -87,7 +87,7 @@ def lambda_document(raw: str, max_bytes: int) -> list[str] | None:
         return None
     try:
         obj, _ = json.JSONDecoder().raw_decode(raw, start)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None
@@ -121,6 +121,6 @@ def pretty_document(before: list[str], lines: list[str]) -> list[str] | None:
     then ``lines`` through the closing brace), or None when it is not one."""
     try:
         obj = json.loads("{\n" + "\n".join(line.rstrip("\r\n") for line in (*before, *lines)))
-    except ValueError:
+    except (ValueError, RecursionError):  # nesting deeper than the parser allows
         return None
     return lambda_stack_lines(obj) if isinstance(obj, dict) else None
