@@ -146,16 +146,19 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
 @click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between reads")
 @click.option("--sync-prs", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="seconds between fix-PR syncs (merged -> RESOLVED, closed -> FAILED); 0: never")
+@click.option("--from-start", is_flag=True,
+              help="read LOG from its beginning, not from where the last watch or ingest of it stopped")
 @click.option("--json", "as_json", is_flag=True,
               help="one JSON object per event, then the summary, on standard output")
 def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, poll: float,
-          sync_prs: float, as_json: bool) -> None:
+          sync_prs: float, from_start: bool, as_json: bool) -> None:
     """Follow LOG: ingest new tracebacks and fix new errors until Ctrl-C or SIGTERM.
 
     A clean stop ingests what was read, waits for fixes in flight (a second Ctrl-C abandons
-    them) and remembers the position. A LOG that does not exist yet is waited for. Each fix is
-    reported by its outcome: PR_OPEN, ABSTAINED or FAILED. Fix PRs are synced as `selfheal prs
-    sync` does, so an error whose fix was merged and that shows up again is REGRESSED.
+    them) and remembers the position (the cursor `selfheal ingest` shares). A LOG that does not
+    exist yet is waited for. Each fix is reported by its outcome: PR_OPEN, ABSTAINED or FAILED.
+    Fix PRs are synced as `selfheal prs sync` does, so an error whose fix was merged and that
+    shows up again is REGRESSED.
 
     \b
     Example:
@@ -171,7 +174,7 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
 
     settings = cli_settings(home, repo, model, need_git=True)
     with local_watch(settings, log, model, poll_seconds=poll, sync_prs_seconds=sync_prs,
-                     on_event=say) as session:
+                     on_event=say, from_start=from_start) as session:
         def on_signal(_signum: int) -> None:
             if session.watcher.stopping:
                 raise KeyboardInterrupt

@@ -85,14 +85,15 @@ class WatchSession:
 
 @contextmanager
 def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_seconds: float,
-                sync_prs_seconds: float, on_event: Callable[[str], None],
+                sync_prs_seconds: float, on_event: Callable[[str], None], from_start: bool = False,
                 fix_timeout: float = 3600.0) -> Iterator[WatchSession]:
-    """The local watcher of ``log`` with its workflow engine open for the ``with`` body."""
-    from selfheal.compose.store import build_ingest_service, build_policy
+    """The local watcher of ``log`` with its workflow engine open for the ``with`` body; it reads
+    from the file cursor ``ingest`` shares (``from_start``: from the beginning)."""
+    from selfheal.compose.store import build_ingest_service, build_log_follower, build_policy
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
     from selfheal.services.pr_sync import sync_pull_requests
-    from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
+    from selfheal.services.workflow.watch import Watcher
 
     with local_workflow(settings, model_spec) as wf:
         store = wf.services.store
@@ -103,11 +104,8 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
         def housekeeping() -> str | None:
             return sync_pull_requests(store, wf.services.code_host).summary()
 
-        # Any: Watcher needs only read/commit (LogFollower's shape), which the wrapper has.
-        inner = LogFollower(log, state_file_for(settings.home, log))
-        follower: Any = AnnouncingFollower(inner, log, on_event)
         watcher = Watcher(
-            follower=follower,
+            follower=AnnouncingFollower(build_log_follower(settings, log, from_start), log, on_event),
             ingest=build_ingest_service(settings, store),
             dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
             wait_execution=wait, source=str(log), poll_seconds=poll_seconds, on_event=on_event,
