@@ -151,10 +151,12 @@ def test_the_readmes_watch_after_the_demo_records_nothing_again(demo: dict[str, 
     before = json.loads(subprocess.run([str(SELFHEAL), "errors", *home, "--json"], capture_output=True,
                                        text=True, env=env, timeout=120, check=True).stdout)
     proc = subprocess.Popen([str(SELFHEAL), "watch", demo["log"], "--repo", demo["repo"], *home,
-                             "--sync-prs", "0", "--poll", "0.1"], stdout=subprocess.PIPE,
+                             "--sync-prs", "0", "--poll", "0.1", "--json"], stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True, env=env)
-    assert proc.stdout is not None
-    assert proc.stdout.readline().startswith("watching ")  # set up; its signal handler is in place
+    assert proc.stderr is not None
+    # with --json, people's lines go to stderr: "watching" once set up (its signal handler in place)
+    while not (line := proc.stderr.readline()).startswith("watching "):
+        assert line, "watch ended before it started"
     time.sleep(1)  # several polls of the log
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=120)
