@@ -16,7 +16,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 
 from functions import _runtime
 from selfheal.services.workflow.models import InvokeModelInput, parse_input
-from selfheal.services.workflow.steps import invoke_model
+from selfheal.services.workflow.registry import STEP_FUNCTIONS
 
 STATE = "InvokeModel"
 # An explicit default: outside Lambda (the local engine, tests) the variable may be unset, and
@@ -29,7 +29,9 @@ def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     payload = parse_input(STATE, event)
     assert isinstance(payload, InvokeModelInput)
     services = _runtime.services()
-    result = invoke_model(services, payload)
+    result = STEP_FUNCTIONS[STATE](services, payload)  # a rate limit comes back as a wait
+    if result.flow.wait_state is not None:
+        return result.to_payload()
     reply = json.loads(services.artifacts.get_bytes(result.artifacts["reply"]))
     metrics.add_metric(name="FixCostUSD", unit=MetricUnit.Count, value=float(reply.get("cost_usd") or 0.0))
     metrics.add_metric(name="ModelTokens", unit=MetricUnit.Count,

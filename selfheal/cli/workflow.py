@@ -191,6 +191,7 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
     from selfheal.services.pr_sync import sync_pull_requests
+    from selfheal.services.workflow.chain import continue_if_due
     from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
 
     settings = _settings(home, repo, model)
@@ -203,7 +204,8 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
             wait_execution=lambda ex: wf.engine.wait(ex, timeout=3600.0),
             source=str(log), poll_seconds=poll, on_event=lambda msg: click.echo(f"  {msg}"),
             housekeeping=(lambda: sync_pull_requests(store, wf.services.code_host).summary())
-            if sync_prs > 0 else None, housekeeping_seconds=sync_prs)
+            if sync_prs > 0 else None, housekeeping_seconds=sync_prs,
+            continuation=lambda fp, n, info: continue_if_due(store, wf.engine, fp, n, info))
         watcher.resume_pending(store, settings.min_occurrences)
 
         def on_signal(signum: int, _frame: Any) -> None:

@@ -208,6 +208,7 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
     from selfheal.compose.store import build_ingest_service, build_policy
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
+    from selfheal.services.workflow.chain import continue_if_due
     from selfheal.services.workflow.runner import outcome_of
     from selfheal.settings import Settings, load_settings
 
@@ -245,6 +246,13 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
                 if start.execution is None or start.attempt is None:
                     continue
                 status = _follow(wf.engine, start.execution, progress, FIX_TIMEOUT)
+                execution = start.execution
+                while (nxt := continue_if_due(store, wf.engine, fp, start.attempt,
+                                              wf.engine.describe(execution))) is not None:
+                    if nxt == execution:  # a continuation waits (a rate limit)
+                        time.sleep(0.2)
+                        continue
+                    execution, status = nxt, _follow(wf.engine, nxt, progress, FIX_TIMEOUT)
                 name = start.execution.rsplit(":", 1)[-1]
                 out = outcome_of(store, fp, start.attempt, start.execution, name, status)
                 val = _validation(wf.services.artifacts, out.path)

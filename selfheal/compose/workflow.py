@@ -174,10 +174,14 @@ class LocalWorkflow:
 
     def run(self, fingerprint: str, *, payload: dict[str, Any] | None = None,
             progress: Progress | None = None, timeout: float = 3600.0, force: bool = False) -> FixOutcome:
+        from selfheal.services.workflow.lease import Lease
         from selfheal.services.workflow.runner import run_execution
 
+        home = self.services.settings.home
         return run_execution(self.services.store, self.engine, fingerprint, payload=payload,
-                             progress=progress, timeout=timeout, force=force)
+                             progress=progress, timeout=timeout, force=force,
+                             artifacts=self.services.artifacts,
+                             lease=lambda fp, number: Lease(home, fp, number))
 
 
 @contextmanager

@@ -12,11 +12,12 @@ from typing import Any, ClassVar, Literal
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from selfheal.errors import MalformedInput
+from selfheal.services.workflow.flow import FlowControl
 
 # The Task states, in workflow order (names are part of the interface: ASL, history, re-drive).
 TASK_STATES: tuple[str, ...] = (
     "FetchSource", "BuildPrompt", "InvokeModel", "ValidatePatch", "CommitBranch",
-    "OpenPullRequest", "MarkDone", "RecordAbstain", "RecordFailure",
+    "OpenPullRequest", "MarkDone", "RecordAbstain", "RecordFailure", "ContinueFix",
 )
 # States a re-drive may resume from (the ASL ``ResumeAt`` choice jumps to them).
 RESUMABLE_STATES: tuple[str, ...] = TASK_STATES[:7]
@@ -61,6 +62,8 @@ class FixState(BaseModel):
     commit: str | None = None
     pr_url: str | None = None
     failure: Failure | None = None
+    continue_at: str | None = None  # a segment boundary: the state the next execution starts at
+    flow: FlowControl = Field(default_factory=FlowControl)
 
     model_config = {"extra": "ignore"}
 
@@ -128,12 +131,16 @@ class RecordFailureInput(FixState):
     requires_fields = ("failure",)
 
 
+class ContinueFixInput(FixState):
+    requires_fields = ("attempt",)
+
+
 INPUT_MODELS: dict[str, type[FixState]] = {
     "FetchSource": FetchSourceInput, "BuildPrompt": BuildPromptInput,
     "InvokeModel": InvokeModelInput, "ValidatePatch": ValidatePatchInput,
     "CommitBranch": CommitBranchInput, "OpenPullRequest": OpenPullRequestInput,
     "MarkDone": MarkDoneInput, "RecordAbstain": RecordAbstainInput,
-    "RecordFailure": RecordFailureInput,
+    "RecordFailure": RecordFailureInput, "ContinueFix": ContinueFixInput,
 }
 
 

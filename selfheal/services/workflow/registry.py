@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from selfheal.services.workflow import steps
+from selfheal.services.workflow.continuation import continue_fix, deferrable
 from selfheal.services.workflow.deps import WorkflowServices
 from selfheal.services.workflow.failure import record_failure
 from selfheal.services.workflow.models import FixState
@@ -14,13 +15,14 @@ StepFunction = Callable[[WorkflowServices, FixState], FixState]
 STEP_FUNCTIONS: dict[str, StepFunction] = {
     "FetchSource": steps.fetch_source,
     "BuildPrompt": steps.build_prompt,
-    "InvokeModel": steps.invoke_model,
+    "InvokeModel": deferrable("InvokeModel", steps.invoke_model),
     "ValidatePatch": steps.validate_patch,
-    "CommitBranch": steps.commit_branch,
-    "OpenPullRequest": steps.open_pull_request,
+    "CommitBranch": deferrable("CommitBranch", steps.commit_branch),
+    "OpenPullRequest": deferrable("OpenPullRequest", steps.open_pull_request),
     "MarkDone": steps.mark_done,
     "RecordAbstain": steps.record_abstain,
     "RecordFailure": record_failure,
+    "ContinueFix": continue_fix,
 }
 
 # state -> "module" whose ``handler(event, context)`` is the Lambda entry point
@@ -34,6 +36,7 @@ HANDLER_MODULES: dict[str, str] = {
     "MarkDone": "functions.mark_done",
     "RecordAbstain": "functions.record_abstain",
     "RecordFailure": "functions.record_failure",
+    "ContinueFix": "functions.continue_fix",
 }
 
 

@@ -7,13 +7,14 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
 from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status, StepRecord, utcnow
 from selfheal.errors import ErrorNotFound, InvalidTransition, MalformedInput, StepTimeout
 from selfheal.ports import ArtifactStore, ErrorStore, WorkflowEngine
+from selfheal.services.workflow.chain import follow_attempt
 from selfheal.services.workflow.history import StepView, path_from_attempt, path_from_history
 from selfheal.services.workflow.models import REDRIVE_MARKER, RESUMABLE_STATES
 from selfheal.services.workflow.recorder import artifact_key
@@ -23,12 +24,22 @@ class ProgressEvent(BaseModel):
     """A state change seen while a fix runs."""
 
     state: str
-    event: str  # entered | succeeded | error | caught | failed
+    event: str  # entered | succeeded | error | caught | failed | waiting
     detail: str = ""
     at: datetime | None = None  # the engine's event time
 
 
 Progress = Callable[[ProgressEvent], None]
+
+
+class HeldLease(Protocol):
+    def beat(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
+# (fingerprint, attempt) -> this process's claim on the attempt (selfheal.services.workflow.lease)
+LeaseFactory = Callable[[str, int], HeldLease]
 
 
 class FixOutcome(BaseModel):
@@ -86,8 +97,11 @@ class _ProgressTracker:
         self.progress = progress
         self.seen = 0
         self.state = ""
+        self.execution = ""
 
-    def feed(self, events: list[dict[str, Any]]) -> None:
+    def feed(self, events: list[dict[str, Any]], execution: str = "") -> None:
+        if execution != self.execution:  # a continuation: a new history
+            self.execution, self.seen = execution, 0
         for ev in events[self.seen:]:
             self._one(ev)
         self.seen = len(events)
@@ -106,36 +120,63 @@ class _ProgressTracker:
         elif typ == "TaskStateExited":
             caught = '"failure"' in det.get("output", "") and self.state != "RecordFailure"
             kind = "caught" if caught else "succeeded"
+        elif typ == "WaitStateEntered":
+            kind, detail = "waiting", f"{_wait_seconds(det.get('input'))} s (rate limit)"
         elif typ == "ExecutionFailed":
             kind, detail = "failed", det.get("error", "")
         if kind:
             self.progress(ProgressEvent(state=self.state, event=kind, detail=detail, at=at))
 
 
+def _wait_seconds(state_input: Any) -> str:
+    try:
+        return str(json.loads(state_input)["flow"]["wait_seconds"])
+    except (TypeError, ValueError, KeyError):
+        return "?"
+
+
 def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *,
                   payload: dict[str, Any] | None = None, progress: Progress | None = None,
-                  timeout: float = 3600.0, poll: float = 0.05, force: bool = False) -> FixOutcome:
-    """Begin an attempt, start the workflow, follow it to the end, return the outcome."""
+                  timeout: float = 3600.0, poll: float = 0.05, force: bool = False,
+                  artifacts: ArtifactStore | None = None, lease: LeaseFactory | None = None,
+                  sleep: Callable[[float], None] | None = None) -> FixOutcome:
+    """Begin an attempt, start the workflow, follow it and its continuations in new executions
+    to the end, return the outcome. ``lease(fingerprint, attempt)`` claims the attempt for this
+    process while it runs. The wait before a continuation sleeps with ``sleep`` (default: scaled
+    like the engine's retry intervals, ``retry_scale``)."""
+    if sleep is None:
+        scale = float(getattr(engine, "retry_scale", 1.0))
+        sleep = lambda seconds: time.sleep(seconds * scale)  # noqa: E731
     record, attempt = begin_attempt(store, fingerprint, force)
     name = attempt.execution or execution_name(record, attempt.number)
     body = {**(payload or {}), "fingerprint": fingerprint, "attempt": attempt.number}
+    held = lease(fingerprint, attempt.number) if lease is not None else None
     execution_id = engine.start(name, body)
     tracker = _ProgressTracker(progress) if progress else None
-    deadline = time.monotonic() + timeout
+
+    def on_poll(current: str) -> None:
+        if held is not None:
+            held.beat()
+        if tracker is not None:
+            tracker.feed(engine.history(current), current)
+
+    def countdown(state: str, left: float) -> None:
+        if progress is not None:
+            progress(ProgressEvent(state=state, event="waiting", detail=f"{left:.0f} s"))
+
     try:
-        while True:
-            info = engine.wait(execution_id, timeout=poll)
-            if tracker is not None:
-                tracker.feed(engine.history(execution_id))
-            if info.status != "RUNNING":
-                break
-            if time.monotonic() >= deadline:
-                raise StepTimeout(f"execution {name} still running after {timeout:.0f} s")
+        execution_id, info = follow_attempt(
+            store, engine, fingerprint, attempt.number, execution_id, artifacts=artifacts,
+            deadline=time.monotonic() + timeout, poll=poll, on_poll=on_poll, countdown=countdown,
+            sleep=sleep, beat=held.beat if held is not None else None)
     except (KeyboardInterrupt, StepTimeout) as exc:
         # A local execution dies with this process: say so on the record, so it can be re-driven.
         abandon(store, fingerprint, attempt.number, "Interrupted" if isinstance(exc, KeyboardInterrupt)
                 else type(exc).__name__, str(exc) or "interrupted by the user")
         raise
+    finally:
+        if held is not None:
+            held.release()
     return outcome_of(store, fingerprint, attempt.number, execution_id, name, info.status)
 
 
