@@ -16,13 +16,22 @@ from selfheal.errors import ErrorNotFound, MalformedInput
 
 HOME_HELP = "local state folder (default .selfheal, or SELFHEAL_HOME)"
 MODEL_HELP = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
-_MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗"}
+_MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗", "waiting": "⏳"}
 
 
 def _settings(home: Path | None, repo: Path | None = None, model: str | None = None) -> Any:
     from selfheal.settings import load_settings
 
     return load_settings({"home": home, "repo": repo, "model": model})
+
+
+def sweep_first(settings: Any) -> None:
+    """Fixes left FIXING by a killed process -> FAILED (lost); stale worktrees removed."""
+    from selfheal.compose.sweep import sweep_local
+
+    message = sweep_local(settings)
+    if message:
+        click.echo(f"sweep: {message}", err=True)
 
 
 def _store(settings: Any) -> Any:
@@ -54,6 +63,9 @@ class _ProgressPrinter:
         if ev.event == "entered":
             self.started[ev.state] = now
             click.echo(f"  {_MARK['entered']} {ev.state} ...")
+            return
+        if ev.event == "waiting":  # a rate limit: the countdown to the next try of ev.state
+            click.echo(f"  {_MARK['waiting']} {ev.state}: waiting {ev.detail} as the service asked")
             return
         began = self.started.get(ev.state)
         took = f" ({(now - began) * 1000:.0f} ms)" if began is not None else ""
@@ -97,6 +109,7 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
     from selfheal.compose.workflow import run_fix
 
     settings = _settings(home, repo, model)
+    sweep_first(settings)
     fp = resolve_fingerprint(_store(settings), fingerprint)
     if not as_json:
         click.echo(f"fixing {fp[:12]} with model {model or settings.model}")
@@ -135,6 +148,7 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
     from selfheal.compose.workflow import redrive_fix
 
     settings = _settings(home, repo, model)
+    sweep_first(settings)
     fp = resolve_fingerprint(_store(settings), fingerprint)
     if not as_json:
         click.echo(f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
@@ -195,6 +209,7 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
     from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
 
     settings = _settings(home, repo, model)
+    sweep_first(settings)
     with local_workflow(settings, model) as wf:
         store = wf.services.store
         watcher = Watcher(

@@ -174,7 +174,7 @@ class LocalWorkflow:
 
     def run(self, fingerprint: str, *, payload: dict[str, Any] | None = None,
             progress: Progress | None = None, timeout: float = 3600.0, force: bool = False) -> FixOutcome:
-        from selfheal.services.workflow.lease import Lease
+        from selfheal.adapters.lease_files import Lease
         from selfheal.services.workflow.runner import run_execution
 
         home = self.services.settings.home

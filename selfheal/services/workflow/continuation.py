@@ -23,7 +23,7 @@ import json
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ValidationError
 
@@ -195,8 +195,11 @@ def parse_continuation(body: str | bytes | None) -> ContinuationMessage | None:
         raise MalformedInput(f"not a continuation: {str(body)[:200]!r}") from exc
 
 
+ContinuationAction = Literal["resumed", "duplicate", "stale"]
+
+
 def start_continuation(store: ErrorStore, starter: Any, message: ContinuationMessage
-                       ) -> tuple[str, str | None, str]:
+                       ) -> tuple[ContinuationAction, str | None, str]:
     """Start the execution a continuation message asks for, once: (action, execution, detail)
     with action ``resumed``, ``duplicate`` (already started) or ``stale`` (the fix ended)."""
     record = store.get(message.fingerprint)

@@ -38,7 +38,7 @@ class HeldLease(Protocol):
     def release(self) -> None: ...
 
 
-# (fingerprint, attempt) -> this process's claim on the attempt (selfheal.services.workflow.lease)
+# (fingerprint, attempt) -> this process's claim on the attempt (selfheal.adapters.lease_files)
 LeaseFactory = Callable[[str, int], HeldLease]
 
 

@@ -2,8 +2,9 @@
 
 A local execution lives in the process that runs it (``selfheal fix``/``redrive``). That
 process holds a lease file ``<home>/leases/<fingerprint>-<attempt>.json`` and refreshes its
-heartbeat while it follows the execution; the sweeper (``selfheal.services.workflow.sweeper``)
-counts an attempt whose lease names a dead process, or whose heartbeat is stale, as lost.
+heartbeat while it follows the execution; the sweeper (``selfheal.services.workflow.sweeper``,
+given ``owner_alive``) counts an attempt whose lease names a dead process, or whose heartbeat is
+stale, as lost.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import json
 import os
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -102,3 +104,13 @@ def read_lease(path: Path) -> LeaseInfo | None:
 
 def find_lease(home: Path, fingerprint: str, attempt: int) -> LeaseInfo | None:
     return read_lease(lease_path(home, fingerprint, attempt))
+
+
+def owner_alive(home: Path) -> Callable[[str, int], bool | None]:
+    """``(fingerprint, attempt) -> alive?`` from the leases under ``home`` (None: no lease)."""
+
+    def check(fingerprint: str, attempt: int) -> bool | None:
+        lease = find_lease(home, fingerprint, attempt)
+        return None if lease is None else lease.alive()
+
+    return check
