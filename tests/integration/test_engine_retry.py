@@ -29,5 +29,6 @@ def test_throttled_model_is_retried_then_succeeds(tmp_path: Path) -> None:
     runs = [s for s in att.steps if s.state == "InvokeModel"]
     assert [s.outcome for s in runs] == ["retried", "retried", "succeeded"]
     assert runs[0].error == "ModelThrottled" and "429" in (runs[0].cause or "")
-    waits = [s.duration_ms for s in att.steps if s.state == "Continued" and "ModelThrottled" in (s.cause or "")]
+    waits = [s.duration_ms for s in att.steps
+             if s.state == "Continued" and "ModelThrottled" in (s.cause or "")]
     assert waits == [15_000, 30_000]  # backoff between executions (no Retry-After was given)

@@ -15,6 +15,7 @@ from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status, Ste
 from selfheal.errors import ErrorNotFound, InvalidTransition, MalformedInput, StepTimeout
 from selfheal.ports import ArtifactStore, ErrorStore, WorkflowEngine
 from selfheal.services.workflow.chain import follow_attempt
+from selfheal.services.workflow.flow import CONTINUED_MARKER
 from selfheal.services.workflow.history import StepView, path_from_attempt, path_from_history
 from selfheal.services.workflow.models import REDRIVE_MARKER, RESUMABLE_STATES
 from selfheal.services.workflow.recorder import artifact_key
@@ -242,9 +243,9 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
         return {"fingerprint": record.fingerprint, "redrive": True}
     for att in reversed(record.attempts):
         for step in reversed(att.steps):
-            if step.state == state and step.artifacts.get("input"):
-                data = json.loads(artifacts.get_bytes(step.artifacts["input"]).decode())
-                for key in ("failure", "execution", "attempt"):
+            data = _recorded_input(step, state, artifacts)
+            if data is not None:
+                for key in ("failure", "execution", "attempt", "flow", "continue_at"):
                     data.pop(key, None)
                 if state == "BuildPrompt":  # a fresh repair budget, keeping the last feedback
                     data.update(round=0, reasons=[], verdict="pending")
@@ -252,6 +253,18 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
                 return dict(data)
     raise MalformedInput(f"no recorded run of {state} for error {record.short_id}; "
                          "re-drive from an earlier state")
+
+
+def _recorded_input(step: StepRecord, state: str, artifacts: ArtifactStore) -> dict[str, Any] | None:
+    """The input ``state`` ran (or was to run) with: its own run's input, or the request of a
+    continuation that was to start there (a lost attempt may never have run it)."""
+    if step.state == state and step.artifacts.get("input"):
+        data = json.loads(artifacts.get_bytes(step.artifacts["input"]).decode())
+        return data if isinstance(data, dict) else None
+    if step.state == CONTINUED_MARKER and step.artifacts.get("request"):
+        data = json.loads(artifacts.get_bytes(step.artifacts["request"]).decode())
+        return data if isinstance(data, dict) and data.get("resume_from") == state else None
+    return None
 
 
 def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None = None,
