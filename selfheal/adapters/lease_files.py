@@ -114,3 +114,15 @@ def owner_alive(home: Path) -> Callable[[str, int], bool | None]:
         return None if lease is None else lease.alive()
 
     return check
+
+
+def remove_dead_leases(home: Path) -> int:
+    """Delete the leases of owners that are gone (after a sweep marked their attempts lost)."""
+    removed = 0
+    for path in sorted((home / LEASE_DIR).glob("*.json")):
+        info = read_lease(path)
+        if info is None or not info.alive():
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            removed += 1
+    return removed

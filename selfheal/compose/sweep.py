@@ -10,7 +10,7 @@ from selfheal.settings import Settings
 def sweep_local(settings: Settings) -> str | None:
     """Sweep the local store (see module docstring); a one-line summary when it did something."""
     from selfheal.adapters.artifacts_fs import FsArtifactStore
-    from selfheal.adapters.lease_files import owner_alive
+    from selfheal.adapters.lease_files import owner_alive, remove_dead_leases
     from selfheal.adapters.worktree_sweep import prune_stale_worktrees
     from selfheal.compose.store import LOCAL_DB_NAME, build_local_store
     from selfheal.compose.workflow import ARTIFACTS_DIR
@@ -21,6 +21,7 @@ def sweep_local(settings: Settings) -> str | None:
     report = sweep(build_local_store(settings),
                    SweepPolicy(owner_alive=owner_alive(settings.home)),
                    artifacts=FsArtifactStore(settings.home / ARTIFACTS_DIR))
+    remove_dead_leases(settings.home)  # their attempts are FAILED (lost) now
     if settings.repo is not None and (settings.repo / ".git").exists():
         report.pruned_worktrees = prune_stale_worktrees(settings.repo)
     return report.summary()
