@@ -22,6 +22,8 @@ from selfheal.services.workflow.sweeper import EXPRESS_LIMIT_S, SweepPolicy, Swe
 logger = Logger(service="selfheal-sweep")
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Selfheal"), service="selfheal")
 STANDARD_LIMIT_S = 3600.0
+PAST_DEADLINE_METRIC = "FixesPastDeadline"  # template.yaml's alarm and dashboard watch it
+CONTINUATIONS_METRIC = "ContinuationsStarted"
 
 
 def execution_limit(workflow_type: str) -> float:
@@ -60,8 +62,8 @@ def run(env: dict[str, str] | None = None, *, store: Any = None, artifacts: Any 
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     report = run()
-    metrics.add_metric(name="FixesPastDeadline", unit=MetricUnit.Count, value=report.past_deadline)
-    metrics.add_metric(name="ContinuationsStarted", unit=MetricUnit.Count, value=len(report.started))
+    metrics.add_metric(name=PAST_DEADLINE_METRIC, unit=MetricUnit.Count, value=report.past_deadline)
+    metrics.add_metric(name=CONTINUATIONS_METRIC, unit=MetricUnit.Count, value=len(report.started))
     for fingerprint, attempt, state in report.lost:
         logger.warning("fix lost past its deadline: FAILED, resumable", fingerprint=fingerprint,
                        attempt=attempt, state=state)
