@@ -279,6 +279,13 @@ def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None 
         raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
     state = check_redrivable(record, from_state)
     last = record.current_attempt
+    if artifacts is None and state != "FetchSource":
+        # Without the artifacts the fresh execution cannot resume: it would silently start over
+        # at FetchSource and pay for the model again.
+        raise MalformedInput(
+            f"re-driving {record.short_id} from {state} needs the artifacts bucket (the recorded "
+            f"input of {state}); pass --bucket, or --from-state FetchSource to start over (and "
+            "call the model again) on purpose")
     if artifacts is not None and last is not None:
         payload = redrive_payload(record, artifacts, state)
         payload["resume_from"] = state
