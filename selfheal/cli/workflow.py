@@ -16,6 +16,10 @@ from selfheal.errors import ErrorNotFound, MalformedInput
 
 HOME_HELP = "local state folder (default .selfheal, or SELFHEAL_HOME)"
 MODEL_HELP = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
+ENGINE_HELP = ("local: moto's interpreter in-process (default); sfn: the workflow at "
+               "SELFHEAL_SFN_ENDPOINT_URL (Step Functions Local), see docs/deployment.md")
+_engine_option = click.option("--engine", type=click.Choice(["local", "sfn"]), default="local",
+                              envvar="SELFHEAL_ENGINE", show_default=True, help=ENGINE_HELP)
 _MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗", "waiting": "⏳"}
 
 
@@ -102,9 +106,10 @@ def _finish(out: Any, as_json: bool) -> None:
 @click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="seconds to wait")
 @click.option("--force", is_flag=True, help="restart an error left FIXING by a run that was killed")
+@_engine_option
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
 def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | None, timeout: float,
-        force: bool, as_json: bool) -> None:
+        force: bool, engine: str, as_json: bool) -> None:
     """Run the fix workflow for one error (a fingerprint or a unique prefix of one)."""
     from selfheal.compose.workflow import run_fix
 
@@ -113,8 +118,13 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
     fp = resolve_fingerprint(_store(settings), fingerprint)
     if not as_json:
         click.echo(f"fixing {fp[:12]} with model {model or settings.model}")
-    out = run_fix(settings, fp, model, progress=None if as_json else _ProgressPrinter(), timeout=timeout,
-                  force=force)
+    progress = None if as_json else _ProgressPrinter()
+    if engine == "sfn":
+        from selfheal.compose.sfn_endpoint import run_on_endpoint
+
+        out = run_on_endpoint(settings, fp, progress=progress, timeout=timeout, force=force)
+    else:
+        out = run_fix(settings, fp, model, progress=progress, timeout=timeout, force=force)
     _finish(out, as_json)
 
 
@@ -128,9 +138,10 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
               help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
 @click.option("--bucket", envvar="SELFHEAL_ARTIFACT_BUCKET",
               help="AWS mode: the artifacts bucket; the fresh execution resumes at the state")
+@_engine_option
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
 def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,
-            home: Path | None, table: str | None, bucket: str | None, as_json: bool) -> None:
+            home: Path | None, table: str | None, bucket: str | None, engine: str, as_json: bool) -> None:
     """Re-run a FAILED or ABSTAINED fix, reusing the recorded artifacts of completed states."""
     if table:
         from selfheal.adapters.artifacts_s3 import S3ArtifactStore
@@ -152,7 +163,13 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
     fp = resolve_fingerprint(_store(settings), fingerprint)
     if not as_json:
         click.echo(f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
-    out = redrive_fix(settings, fp, from_state, model, progress=None if as_json else _ProgressPrinter())
+    progress = None if as_json else _ProgressPrinter()
+    if engine == "sfn":
+        from selfheal.compose.sfn_endpoint import run_on_endpoint
+
+        out = run_on_endpoint(settings, fp, from_state=from_state, redrive=True, progress=progress)
+    else:
+        out = redrive_fix(settings, fp, from_state, model, progress=progress)
     _finish(out, as_json)
 
 
