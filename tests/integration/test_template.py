@@ -99,7 +99,8 @@ def test_translated_lint_catches_what_sam_lint_misses(sam: dict[str, Any]) -> No
 
 def test_translation_produces_the_expected_resources(cfn: dict[str, Any]) -> None:
     functions = resources_of(cfn, "AWS::Lambda::Function")
-    assert set(functions) == set(STEP_HANDLERS) | set(PIPELINE_HANDLERS)
+    # ValidatePatchPackage=Image deploys ValidatePatchImageFunction instead of ValidatePatchFunction
+    assert set(functions) == set(STEP_HANDLERS) | set(PIPELINE_HANDLERS) | {"ValidatePatchImageFunction"}
     assert len(resources_of(cfn, "AWS::StepFunctions::StateMachine")) == 1
     assert len(resources_of(cfn, "AWS::DynamoDB::Table")) == 1
     assert len(resources_of(cfn, "AWS::SQS::Queue")) == 2
@@ -116,6 +117,9 @@ def test_substitutions_cover_the_asl_and_point_at_the_step_functions(sam: dict[s
     subs = dict(props["DefinitionSubstitutions"])
     assert set(subs) == asl_placeholders(ASL.read_text(encoding="utf-8"))
     assert subs.pop(QUEUE_URL_SUBSTITUTION) == {"Ref": "FixQueue"}  # the Requeue task's queue
+    image, zipped = subs.pop("ValidatePatchFunctionArn")["Fn::If"][1:]  # ValidatePatchPackage
+    assert (image, zipped) == ({"Fn::GetAtt": ["ValidatePatchImageFunction", "Arn"]},
+                               {"Fn::GetAtt": ["ValidatePatchFunction", "Arn"]})
     for name, value in subs.items():
         logical, attr = value["Fn::GetAtt"]
         assert attr == "Arn" and name == f"{logical}Arn"
@@ -175,7 +179,8 @@ def test_state_machine_type_logging_and_tracing(sam: dict[str, Any], cfn: dict[s
 def test_functions_runtime_architecture_tracing_and_encryption(cfn: dict[str, Any]) -> None:
     for name, fn in resources_of(cfn, "AWS::Lambda::Function").items():
         props = fn["Properties"]
-        assert props["Runtime"] == "python3.12", name
+        assert props.get("Runtime", "python3.12") == "python3.12", name
+        assert "Runtime" in props or props["PackageType"] == "Image", name  # an image has its own
         assert props["Architectures"] == ["arm64"], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert props["KmsKeyArn"] == {"Fn::GetAtt": ["SelfhealKey", "Arn"]}, name

@@ -37,8 +37,11 @@ def lambda_timeouts(sam: dict[str, Any], asl: dict[str, Any]) -> dict[str, float
     for name, state in asl["States"].items():
         if state["Type"] != "Task" or state["Resource"].startswith("arn:aws:states:::"):
             continue
-        logical = subs[substitution_name(name)]["Fn::GetAtt"][0]
-        out[name] = float(sam["Resources"][logical]["Properties"].get("Timeout", default))
+        ref = subs[substitution_name(name)]
+        # a parameter may choose between functions (ValidatePatchPackage): the slower counts
+        choices = ref["Fn::If"][1:] if "Fn::If" in ref else [ref]
+        out[name] = max(float(sam["Resources"][c["Fn::GetAtt"][0]]["Properties"].get("Timeout", default))
+                        for c in choices)
     return out
 
 
