@@ -2,61 +2,28 @@
 reason ``lost`` at the state they were in (``bin/redrive`` resumes there without paying for the
 model again), and continuations waiting longer than SQS can delay are started when due.
 
-Environment: ``TABLE_NAME``, ``SELFHEAL_ARTIFACT_BUCKET``, ``SELFHEAL_STATE_MACHINE_ARN``,
-``SELFHEAL_WORKFLOW_TYPE`` (EXPRESS: an execution ends within 300 s; STANDARD: the definition's
-``TimeoutSeconds``). Metrics (EMF): ``FixesPastDeadline`` (the alarm watches it),
+The sweep is composed by ``selfheal.compose.sweep.sweep_aws`` from the template's environment.
+Metrics (EMF): ``FixesPastDeadline`` (the template's alarm and dashboard watch it),
 ``ContinuationsStarted``.
 """
 
 from __future__ import annotations
 
-import json
-import os
+from collections.abc import Callable
 from typing import Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
-from selfheal.services.workflow.sweeper import EXPRESS_LIMIT_S, SweepPolicy, SweepReport, sweep
+from selfheal.compose import aws
+from selfheal.compose.sweep import sweep_aws
+from selfheal.services.workflow.sweeper import SweepReport
 
-logger = Logger(service="selfheal-sweep")
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "Selfheal"), service="selfheal")
-STANDARD_LIMIT_S = 3600.0
-PAST_DEADLINE_METRIC = "FixesPastDeadline"  # template.yaml's alarm and dashboard watch it
+PAST_DEADLINE_METRIC = "FixesPastDeadline"
 CONTINUATIONS_METRIC = "ContinuationsStarted"
-
-
-def execution_limit(workflow_type: str) -> float:
-    """The longest one execution can run: Express's cap, else the definition's own timeout."""
-    if workflow_type.upper() != "STANDARD":
-        return EXPRESS_LIMIT_S
-    from selfheal.adapters.asl_file import default_asl
-
-    try:
-        return float(json.loads(default_asl().read_text(encoding="utf-8")).get("TimeoutSeconds",
-                                                                               STANDARD_LIMIT_S))
-    except (OSError, ValueError):
-        return STANDARD_LIMIT_S
-
-
-def run(env: dict[str, str] | None = None, *, store: Any = None, artifacts: Any = None,
-        starter: Any = None) -> SweepReport:
-    """One sweep with the services named by ``env`` (tests pass their own)."""
-    env = dict(os.environ) if env is None else env
-    if store is None:
-        from selfheal.compose.store import build_dynamodb_store
-
-        store = build_dynamodb_store(env["TABLE_NAME"])
-    if artifacts is None and env.get("SELFHEAL_ARTIFACT_BUCKET"):
-        from selfheal.adapters.artifacts_s3 import S3ArtifactStore
-
-        artifacts = S3ArtifactStore(env["SELFHEAL_ARTIFACT_BUCKET"])
-    if starter is None and env.get("SELFHEAL_STATE_MACHINE_ARN"):
-        from selfheal.adapters.sfn_aws import AwsWorkflowEngine
-
-        starter = AwsWorkflowEngine(env["SELFHEAL_STATE_MACHINE_ARN"])
-    policy = SweepPolicy(execution_limit_s=execution_limit(env.get("SELFHEAL_WORKFLOW_TYPE", "EXPRESS")))
-    return sweep(store, policy, artifacts=artifacts, starter=starter)
+logger = Logger()
+metrics = aws.metrics()
+run: Callable[[], SweepReport] = sweep_aws  # tests put their own sweep in
 
 
 @metrics.log_metrics

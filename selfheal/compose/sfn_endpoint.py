@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from selfheal.errors import ConfigurationError, ErrorNotFound
+from selfheal.names import ENV_ARTIFACT_BUCKET, ENV_SFN_ENDPOINT_URL, ENV_STATE_MACHINE_ARN, ENV_TABLE_NAME
 from selfheal.settings import Settings
 
 if TYPE_CHECKING:
@@ -23,7 +24,7 @@ if TYPE_CHECKING:
     from selfheal.services.workflow.runner import FixOutcome, Progress
 
 ENGINES = ("local", "sfn")
-ENDPOINT_ENV = "SELFHEAL_SFN_ENDPOINT_URL"
+ENDPOINT_ENV = ENV_SFN_ENDPOINT_URL
 ENDPOINT_POLL_S = 0.1
 
 
@@ -34,7 +35,7 @@ def endpoint_engine(env: Mapping[str, str] | None = None) -> AwsWorkflowEngine:
     env = os.environ if env is None else env
     if not env.get(ENDPOINT_ENV):
         raise ConfigurationError(f"--engine sfn needs {ENDPOINT_ENV} (e.g. http://127.0.0.1:8083 for "
-                                 "Step Functions Local) and SELFHEAL_STATE_MACHINE_ARN")
+                                 f"Step Functions Local) and {ENV_STATE_MACHINE_ARN}")
     engine = build_aws_engine(env)
     engine.poll_interval = ENDPOINT_POLL_S  # a local endpoint: follow it closely
     return engine
@@ -42,13 +43,13 @@ def endpoint_engine(env: Mapping[str, str] | None = None) -> AwsWorkflowEngine:
 
 def endpoint_store(settings: Settings, env: Mapping[str, str]) -> tuple[ErrorStore, ArtifactStore]:
     """The store and artifacts the endpoint's step functions write (see module docstring)."""
-    table, bucket = env.get("SELFHEAL_TABLE_NAME"), env.get("SELFHEAL_ARTIFACT_BUCKET")
+    table, bucket = env.get(ENV_TABLE_NAME), env.get(ENV_ARTIFACT_BUCKET)
     if table:
         from selfheal.adapters.artifacts_s3 import S3ArtifactStore
         from selfheal.compose.store import build_dynamodb_store
 
         if not bucket:
-            raise ConfigurationError("SELFHEAL_TABLE_NAME needs SELFHEAL_ARTIFACT_BUCKET too")
+            raise ConfigurationError(f"{ENV_TABLE_NAME} needs {ENV_ARTIFACT_BUCKET} too")
         return build_dynamodb_store(table), S3ArtifactStore(bucket)
     from selfheal.adapters.artifacts_fs import FsArtifactStore
     from selfheal.compose.store import build_local_store

@@ -15,12 +15,12 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from functions import start_fix
 from selfheal.adapters.sfn_local import LOCAL_QUEUE
+from selfheal.compose import aws
 from selfheal.domain.records import Status
 from selfheal.errors import CodeHostRateLimited
 from selfheal.services.dispatch import FixStarter
 from selfheal.services.policy import Policy
 from selfheal.services.workflow.continuation import due_at, pending_marker
-from selfheal.services.workflow.runner import begin_attempt
 from selfheal.services.workflow.sweeper import SweepPolicy, sweep
 from tests.support.tracking_aws import LambdaContext, sqs_event
 from tests.support.workflow_fakes import MemoryCodeHost, local_engine, make_services, seed_error
@@ -46,13 +46,12 @@ def test_the_queue_carries_a_fix_from_execution_to_execution_once(tmp_path: Any)
     svc = make_services(tmp_path)
     fp = seed_error(svc.store)
     with local_engine(svc) as engine:
-        start_fix.configure(FixStarter(svc.store, engine, Policy()))
+        aws.configure(start_fix=FixStarter(svc.store, engine, Policy()))
         try:
             sqs = boto3.client("sqs", region_name="us-east-1", aws_access_key_id="local",
                                aws_secret_access_key="local")
             url = sqs.get_queue_url(QueueName=LOCAL_QUEUE)["QueueUrl"]
-            record, _ = begin_attempt(svc.store, fp)
-            execution = engine.start(f"{record.short_id}-1", {"fingerprint": fp, "attempt": 1})
+            execution = start_like_start_fix(svc.store, engine, fp)
             names = [execution.rsplit(":", 1)[-1]]
             while _finish(engine, execution) == "SUCCEEDED" and _status(svc, fp) == Status.FIXING:
                 messages = _receive(sqs, url)
@@ -71,7 +70,7 @@ def test_the_queue_carries_a_fix_from_execution_to_execution_once(tmp_path: Any)
                 assert last.artifacts["execution"] == execution
             late = start_fix.record_handler(SQSRecord({"messageId": "m", "body": messages[0]["Body"]}))
         finally:
-            start_fix.configure(None)
+            aws.configure(start_fix=None)
         listed = engine.client.list_executions(stateMachineArn=engine.state_machine())["executions"]
     assert svc.store.get(fp).status == Status.PR_OPEN  # type: ignore[union-attr]
     assert names == [f"{fp[:12]}-1", f"{fp[:12]}-1-c1", f"{fp[:12]}-1-c2"]
@@ -85,8 +84,7 @@ def test_a_wait_past_the_queue_delay_is_started_by_the_sweeper_when_due(tmp_path
     svc = make_services(tmp_path, code_host=host)
     fp = seed_error(svc.store)
     with local_engine(svc) as engine:
-        record, _ = begin_attempt(svc.store, fp)
-        execution = engine.start(f"{record.short_id}-1", {"fingerprint": fp, "attempt": 1})
+        execution = start_like_start_fix(svc.store, engine, fp)
         # what the queue would do for the two segment boundaries, then the long wait
         for _ in range(3):
             assert _finish(engine, execution) == "SUCCEEDED"
@@ -124,3 +122,13 @@ def start_queued(svc: Any, engine: Any, marker: Any) -> str:
         fingerprint=fp, reason="continue", attempt=payload["attempt"], payload=payload))
     assert action == "resumed" and execution is not None
     return execution
+
+
+def start_like_start_fix(store: Any, engine: Any, fp: str) -> str:
+    """What start_fix does on AWS: FIXING, an attempt, an execution (nobody follows it here)."""
+    from selfheal.services.dispatch import FixRequest, FixStarter
+    from selfheal.services.policy import Policy
+
+    started = FixStarter(store, engine, Policy()).start(FixRequest(fingerprint=fp, reason="new"))
+    assert started.execution is not None
+    return started.execution

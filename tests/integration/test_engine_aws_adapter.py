@@ -9,13 +9,12 @@ from moto import mock_aws
 
 from selfheal.adapters.sfn_aws import AwsWorkflowEngine
 from selfheal.adapters.sfn_local import DEFAULT_ASL, function_arn, substitute
+from selfheal.services.workflow.catalogue import STATES
 from selfheal.services.workflow.flow import QUEUE_SUB
-from selfheal.services.workflow.models import TASK_STATES
-from selfheal.services.workflow.registry import substitution_name
 
 
 def filled_substitutions() -> dict[str, str]:
-    return {**{substitution_name(s): function_arn("us-east-1", s) for s in TASK_STATES}, **QUEUE_SUB}
+    return {**{s.substitution: function_arn("us-east-1", s.name) for s in STATES}, **QUEUE_SUB}
 
 
 @mock_aws

@@ -18,9 +18,8 @@ from selfheal.adapters.sfn_local import DEFAULT_ASL, FUNCTION_PREFIX, function_a
 from selfheal.compose.sfn_endpoint import ENDPOINT_ENV, run_on_endpoint
 from selfheal.domain.records import Status
 from selfheal.errors import CodeHostForbidden, ConfigurationError
+from selfheal.services.workflow.catalogue import STATES
 from selfheal.services.workflow.flow import QUEUE_URL_SUBSTITUTION
-from selfheal.services.workflow.models import TASK_STATES
-from selfheal.services.workflow.registry import substitution_name
 from selfheal.settings import Settings
 from tests.support.workflow_fakes import (
     GOOD_REPLY,
@@ -51,7 +50,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
                              retry_scale=0.001)
     kw: dict[str, Any] = {"region_name": "us-east-1", "endpoint_url": url}
     queue = boto3.client("sqs", **kw).create_queue(QueueName="fixes")["QueueUrl"]
-    values = {**{substitution_name(s): function_arn("us-east-1", s) for s in TASK_STATES},
+    values = {**{s.substitution: function_arn("us-east-1", s.name) for s in STATES},
               QUEUE_URL_SUBSTITUTION: queue}
     arn = boto3.client("stepfunctions", **kw).create_state_machine(
         name="fix-error", definition=substitute(DEFAULT_ASL.read_text(encoding="utf-8"), values),
@@ -62,11 +61,19 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         server.stop()
 
 
-def _installed(svc: Any) -> Any:
-    from functions import _runtime
+class _Installed:
+    """The step services every handler uses (``compose.aws.configure(steps=...)``)."""
 
-    _runtime.install(svc)
-    return _runtime
+    def install(self, svc: Any) -> None:
+        from selfheal.compose import aws
+
+        aws.configure(steps=svc)
+
+
+def _installed(svc: Any) -> _Installed:
+    installed = _Installed()
+    installed.install(svc)
+    return installed
 
 
 @pytest.mark.timeout(120)

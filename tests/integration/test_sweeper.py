@@ -17,7 +17,7 @@ from typing import Any
 from selfheal.adapters.lease_files import Lease, find_lease, owner_alive
 from selfheal.domain.records import Status, utcnow
 from selfheal.services.workflow.chain import continue_if_due
-from selfheal.services.workflow.runner import begin_attempt, redrive_payload, run_execution
+from selfheal.services.workflow.runner import redrive_payload, run_execution
 from selfheal.services.workflow.sweeper import LOST, LOST_ERROR, SweepPolicy, attempt_deadline, sweep
 from tests.support.workflow_fakes import (
     GOOD_REPLY,
@@ -60,9 +60,7 @@ def test_an_express_execution_cut_off_in_validate_patch_is_lost_then_redriven_wi
     svc = make_services(tmp_path, model=model, validator=validator)
     fp = seed_error(svc.store)
     with local_engine(svc) as engine:
-        # what start_fix does on AWS: FIXING, an attempt, an execution nobody follows
-        record, attempt = begin_attempt(svc.store, fp)
-        first = engine.start(f"{record.short_id}-1", {"fingerprint": fp, "attempt": 1})
+        first = start_like_start_fix(svc.store, engine, fp)
         # it ends after the model call; the queue (here: continue_if_due) starts the next one
         _wait_for(lambda: engine.describe(first).status != "RUNNING", "the first execution")
         execution = continue_if_due(svc.store, engine, fp, 1, engine.describe(first))
@@ -101,7 +99,8 @@ def test_an_express_execution_cut_off_in_validate_patch_is_lost_then_redriven_wi
 def test_a_live_owner_is_never_swept_and_a_dead_one_at_once(tmp_path: Path) -> None:
     svc = make_services(tmp_path)
     fp = seed_error(svc.store)
-    begin_attempt(svc.store, fp)
+    svc.store.transition(fp, Status.FIXING)
+    svc.store.start_attempt(fp, None)
     home = tmp_path / "home"
     policy = SweepPolicy(owner_alive=owner_alive(home))
     lease = Lease(home, fp, 1)  # this process
@@ -152,3 +151,13 @@ def test_record_failure_writes_the_failed_state_before_failed(tmp_path: Path) ->
     assert out.status == Status.FAILED
     # a re-drive that saw FAILED would have found where to resume: never from the start
     assert store.seen_at_failed == ["OpenPullRequest"]
+
+
+def start_like_start_fix(store: Any, engine: Any, fp: str) -> str:
+    """What start_fix does on AWS: FIXING, an attempt, an execution (nobody follows it here)."""
+    from selfheal.services.dispatch import FixRequest, FixStarter
+    from selfheal.services.policy import Policy
+
+    started = FixStarter(store, engine, Policy()).start(FixRequest(fingerprint=fp, reason="new"))
+    assert started.execution is not None
+    return started.execution

@@ -15,7 +15,6 @@ import pytest
 
 from functions import sweep as sweep_function
 from selfheal.domain.records import Status
-from selfheal.services.workflow.runner import begin_attempt
 from tests.support.deploy_sam import load_template
 from tests.support.workflow_fakes import MemoryErrorStore, seed_error
 
@@ -61,10 +60,13 @@ def test_the_sweep_handler_emits_the_past_deadline_metric(monkeypatch: pytest.Mo
 
     store = MemoryErrorStore()
     fp = seed_error(store)
-    begin_attempt(store, fp)
+    store.transition(fp, Status.FIXING)
+    store.start_attempt(fp, None)
     att = store.get(fp).attempts[-1]  # type: ignore[union-attr]
     store.finish_attempt(fp, att.number, started_at=utcnow() - timedelta(minutes=10))
-    monkeypatch.setattr(sweep_function, "run", lambda: sweep_function.sweep(store))
+    from selfheal.services.workflow.sweeper import sweep
+
+    monkeypatch.setattr(sweep_function, "run", lambda: sweep(store))
     out = io.StringIO()
     with redirect_stdout(out):
         result = sweep_function.handler({}, None)

@@ -12,8 +12,8 @@ from typing import Any
 import pytest
 
 from selfheal.domain.asl_budget import EXPRESS_LIMIT_S, Bounds, BudgetError, retry_delays, worst_path
+from selfheal.names import function_arn_substitution
 from selfheal.services.workflow.flow import INLINE_WAIT_MAX_S, INLINE_WAIT_STATE
-from selfheal.services.workflow.registry import substitution_name
 from tests.support.deploy_sam import ASL, load_template
 
 MARGIN_S = 30  # start latency, clock skew, Lambda cold starts beyond the timeouts
@@ -37,7 +37,7 @@ def lambda_timeouts(sam: dict[str, Any], asl: dict[str, Any]) -> dict[str, float
     for name, state in asl["States"].items():
         if state["Type"] != "Task" or state["Resource"].startswith("arn:aws:states:::"):
             continue
-        ref = subs[substitution_name(name)]
+        ref = subs[function_arn_substitution(name)]
         # a parameter may choose between functions (ValidatePatchPackage): the slower counts
         choices = ref["Fn::If"][1:] if "Fn::If" in ref else [ref]
         out[name] = max(float(sam["Resources"][c["Fn::GetAtt"][0]]["Properties"].get("Timeout", default))

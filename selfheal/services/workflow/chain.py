@@ -14,6 +14,7 @@ from typing import Any
 
 from selfheal.domain.records import utcnow
 from selfheal.errors import StepTimeout
+from selfheal.names import Artifact
 from selfheal.ports import ArtifactStore, ErrorStore, ExecutionInfo, WorkflowEngine
 from selfheal.services.workflow.continuation import (
     continuation_name,
@@ -63,7 +64,7 @@ def follow_attempt(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, 
             return execution_id, info
         output = info.output if isinstance(info.output, dict) else {}
         request: dict[str, Any]
-        if (output.get("flow") or {}).get("request") == marker.artifacts["request"]:
+        if (output.get("flow") or {}).get("request") == marker.artifacts[Artifact.REQUEST]:
             request = next_input(output)  # the execution's output is the continuation
         elif artifacts is not None:
             request = load_request(artifacts, marker)
@@ -104,7 +105,7 @@ def continue_if_due(store: ErrorStore, engine: WorkflowEngine, fingerprint: str,
     att = next((a for a in record.attempts if a.number == number), None) if record else None
     marker = pending_marker(att)
     output = info.output if isinstance(info.output, dict) else {}
-    if marker is None or (output.get("flow") or {}).get("request") != marker.artifacts["request"]:
+    if marker is None or (output.get("flow") or {}).get("request") != marker.artifacts[Artifact.REQUEST]:
         return None
     if due_at(marker) > utcnow():
         return info.execution_id

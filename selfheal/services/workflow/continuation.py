@@ -1,9 +1,10 @@
 """A fix that goes on in a new execution: waits asked for by a service, and segment
 boundaries (an Express execution ends after 5 minutes, uncatchably).
 
-* ``deferrable(state, step)`` wraps a step (``DEFERRABLE_STATES``): a rate limit (any error
+* ``deferred(state, payload, exc)``: in a ``DEFERRABLE_STATES`` step, a rate limit (any error
   carrying ``retry_after``) or, for the model call, any transient error becomes
-  ``payload.flow.wait_*`` instead of an exception; the ASL routes it to ``ContinueFix``.
+  ``payload.flow.wait_*`` instead of an exception (``catalogue.run_state``); the ASL routes it
+  to a wait or to ``ContinueFix``.
 * A short wait of a short state happens inside the execution (the ASL's ``WaitHere`` choice and
   ``RateLimitWait`` state, once per execution).
 * ``continue_fix`` is the ``ContinueFix`` state: it ends the execution and leaves a ``Continued``
@@ -21,7 +22,6 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -29,20 +29,23 @@ from pydantic import BaseModel, ValidationError
 
 from selfheal.domain.records import Attempt, ErrorRecord, Status, StepRecord, utcnow
 from selfheal.errors import MalformedInput, PermanentError, RetryableError
+from selfheal.names import Artifact
 from selfheal.ports import ArtifactStore, ErrorStore
 from selfheal.services.workflow.deps import WorkflowServices
 from selfheal.services.workflow.flow import (
     CONTINUE_REASON,
-    CONTINUE_STATE,
     CONTINUED_MARKER,
+    DEFERRABLE_STATES,
     MAX_CONTINUATIONS,
     SQS_MAX_DELAY_S,
     FlowControl,
 )
-from selfheal.services.workflow.models import RESUMABLE_STATES, FixState
+from selfheal.services.workflow.models import ContinueFixInput, FixState
+from selfheal.services.workflow.recorder import StepHandle
 
-StepFunction = Callable[[WorkflowServices, FixState], FixState]
 _NO_WAIT = object()
+# On a Continued marker: the execution that took it up (not an artifact: an execution id).
+STARTED_EXECUTION = "execution"
 
 
 class ContinuationsExhausted(PermanentError):
@@ -64,24 +67,17 @@ def asked_wait(state: str, exc: Exception, continuations: int) -> float | None:
     return None
 
 
-def deferrable(state: str, step: StepFunction) -> StepFunction:
-    """``step`` with its waits turned into ``payload.flow`` (see module docstring)."""
-
-    def run(svc: WorkflowServices, payload: FixState) -> FixState:
-        payload.flow.wait_state = payload.flow.wait_seconds = payload.flow.wait_error = None
-        try:
-            return step(svc, payload)
-        except RetryableError as exc:
-            wait = asked_wait(state, exc, payload.flow.continuations)
-            if wait is None:
-                raise
-            payload.flow.wait_state, payload.flow.wait_seconds = state, max(1, math.ceil(wait))
-            payload.flow.wait_error = type(exc).__name__
-            return payload
-
-    run.__name__ = getattr(step, "__name__", state)
-    run.__doc__ = step.__doc__
-    return run
+def deferred(state: str, payload: FixState, exc: RetryableError) -> FixState | None:
+    """``payload`` asking for ``state`` to run again after the wait ``exc`` calls for (set on
+    ``payload.flow``), or None when ``exc`` is not deferred (``DEFERRABLE_STATES`` only)."""
+    if state not in DEFERRABLE_STATES:
+        return None
+    wait = asked_wait(state, exc, payload.flow.continuations)
+    if wait is None:
+        return None
+    payload.flow.wait_state, payload.flow.wait_seconds = state, max(1, math.ceil(wait))
+    payload.flow.wait_error = type(exc).__name__
+    return payload
 
 
 def next_input(payload: dict[str, Any]) -> dict[str, Any]:
@@ -99,40 +95,31 @@ def _target(payload: FixState) -> tuple[str, float, str]:
     if flow.wait_state:
         why = f"{flow.wait_error or 'wait'} in {flow.wait_state}"
         return flow.wait_state, float(flow.wait_seconds or 0), why
-    if payload.continue_at:
+    if payload.continue_at:  # a segment boundary, or a queued re-drive's state (AfterFetch)
         return payload.continue_at, 0.0, "segment boundary"
-    if payload.resume_from:
-        return payload.resume_from, 0.0, "re-drive"
-    raise MalformedInput("ContinueFix needs flow.wait_state, continue_at or resume_from")
+    raise MalformedInput("ContinueFix needs flow.wait_state or continue_at")
 
 
-def continue_fix(svc: WorkflowServices, payload: FixState) -> FixState:
+def continue_fix(svc: WorkflowServices, payload: ContinueFixInput, step: StepHandle) -> FixState:
     """The ``ContinueFix`` state (see module docstring)."""
     state, seconds, why = _target(payload)
-    if state not in RESUMABLE_STATES:
-        raise MalformedInput(f"cannot continue at {state!r}")
     flow = payload.flow
-    with svc.recorder.step(CONTINUE_STATE, payload) as step:
-        payload.flow = FlowControl(inline_waits=flow.inline_waits, continuations=flow.continuations)
-        payload.continue_at, payload.failure = None, None
-        payload.resume_from = state
-        payload.flow.continuations += 1
-        if payload.flow.continuations > MAX_CONTINUATIONS:
-            raise ContinuationsExhausted(f"{why}: continued {MAX_CONTINUATIONS} times; giving up")
-        wait = max(0, math.ceil(seconds))
-        request = next_input(payload.to_payload())
-        ref = svc.recorder.save_json(payload, f"continue-{payload.flow.continuations}.json", request)
-        step.artifacts["request"] = ref
-        payload.flow.request = ref
-        if wait <= SQS_MAX_DELAY_S:  # else: no Requeue; the sweeper starts it when due
-            payload.flow.delay_seconds = wait
-        now = utcnow()
-        marker = StepRecord(state=CONTINUED_MARKER, started_at=now,
-                            finished_at=now + timedelta(seconds=wait), duration_ms=wait * 1000,
-                            outcome="succeeded", cause=f"continue at {state} in {wait} s ({why})",
-                            artifacts={"request": ref})
-    assert payload.attempt is not None
-    svc.store.record_step(payload.fingerprint, payload.attempt, marker)
+    payload.flow = FlowControl(inline_waits=flow.inline_waits, continuations=flow.continuations + 1)
+    payload.continue_at, payload.failure = None, None
+    payload.resume_from = state
+    if payload.flow.continuations > MAX_CONTINUATIONS:
+        raise ContinuationsExhausted(f"{why}: continued {MAX_CONTINUATIONS} times; giving up")
+    wait = max(0, math.ceil(seconds))
+    ref = step.save_json(f"continue-{payload.flow.continuations}.json", next_input(payload.to_payload()))
+    step.artifacts[Artifact.REQUEST] = ref
+    payload.flow.request = ref
+    if wait <= SQS_MAX_DELAY_S:  # else: no Requeue; the sweeper starts it when due
+        payload.flow.delay_seconds = wait
+    now = utcnow()
+    svc.store.record_step(payload.fingerprint, step.attempt, StepRecord(
+        state=CONTINUED_MARKER, started_at=now, finished_at=now + timedelta(seconds=wait),
+        duration_ms=wait * 1000, outcome="succeeded", cause=f"continue at {state} in {wait} s ({why})",
+        artifacts={Artifact.REQUEST: ref}))
     return payload
 
 
@@ -143,16 +130,16 @@ def pending_marker(attempt: Attempt | None) -> StepRecord | None:
     if attempt is None or attempt.outcome != "running" or not attempt.steps:
         return None
     last = attempt.steps[-1]
-    if last.state != CONTINUED_MARKER or not last.artifacts.get("request"):
+    if last.state != CONTINUED_MARKER or not last.artifacts.get(Artifact.REQUEST):
         return None
-    return None if last.artifacts.get("execution") else last
+    return None if last.artifacts.get(STARTED_EXECUTION) else last
 
 
 def mark_started(store: ErrorStore, fingerprint: str, attempt: int, marker: StepRecord,
                  execution: str) -> None:
     """Note on the marker that its execution started (a repeated message is then a duplicate)."""
     store.record_step(fingerprint, attempt, marker.model_copy(
-        update={"artifacts": {**marker.artifacts, "execution": execution}}))
+        update={"artifacts": {**marker.artifacts, STARTED_EXECUTION: execution}}))
 
 
 def due_at(marker: StepRecord) -> datetime:
@@ -166,7 +153,7 @@ def continuation_name(record: ErrorRecord | str, attempt: int, continuations: in
 
 
 def load_request(artifacts: ArtifactStore, marker: StepRecord) -> dict[str, Any]:
-    data = json.loads(artifacts.get_bytes(marker.artifacts["request"]).decode())
+    data = json.loads(artifacts.get_bytes(marker.artifacts[Artifact.REQUEST]).decode())
     if not isinstance(data, dict):
         raise MalformedInput("a continuation request must be a JSON object")
     return data
@@ -209,7 +196,7 @@ def start_continuation(store: ErrorStore, starter: Any, message: ContinuationMes
         return "stale", None, f"continuation of attempt {message.attempt} but the error is {status}"
     marker = pending_marker(att)
     request = (message.payload.get("flow") or {}).get("request")
-    if marker is None or marker.artifacts.get("request") != request:
+    if marker is None or marker.artifacts.get(Artifact.REQUEST) != request:
         return "duplicate", None, "continuation already started"
     data = next_input(message.payload)
     name = continuation_name(record, att.number, int(data["flow"]["continuations"]))

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from pydantic import BaseModel
 
+from selfheal.names import QUEUE_URL_SUBSTITUTION
+
 # The Task that decides how a fix continues (inline wait, or a new execution).
 CONTINUE_STATE = "ContinueFix"
 # The ASL service-integration Task that re-queues the fix (SQS SendMessage with DelaySeconds).
@@ -20,7 +22,6 @@ INLINE_WAIT_STATE = "RateLimitWait"
 CONTINUED_MARKER = "Continued"
 # The ASL substitution of the fix queue's URL (SAM DefinitionSubstitutions), and a placeholder
 # value for checks that only parse the definition.
-QUEUE_URL_SUBSTITUTION = "FixQueueUrl"
 QUEUE_SUB = {QUEUE_URL_SUBSTITUTION: "https://sqs.us-east-1.amazonaws.com/123456789012/selfheal-fixes"}
 # The queue message reason of a continuation (``functions/start_fix.py``).
 CONTINUE_REASON = "continue"

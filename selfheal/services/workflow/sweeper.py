@@ -26,6 +26,7 @@ from typing import Any
 from selfheal.domain.records import Attempt, ErrorRecord, Status, StepRecord, utcnow
 from selfheal.errors import ConcurrentUpdate, InvalidTransition, SelfhealError
 from selfheal.ports import ArtifactStore, ErrorStore
+from selfheal.services.workflow.catalogue import RESUMABLE_STATES
 from selfheal.services.workflow.continuation import (
     continuation_name,
     due_at,
@@ -34,7 +35,6 @@ from selfheal.services.workflow.continuation import (
     pending_marker,
 )
 from selfheal.services.workflow.flow import CONTINUE_STATE, SQS_MAX_DELAY_S
-from selfheal.services.workflow.models import RESUMABLE_STATES
 
 LOST = "lost"  # the reason on the attempt and the start of the status reason
 LOST_ERROR = "AttemptLost"  # the attempt's error class name (like a caught error's)
