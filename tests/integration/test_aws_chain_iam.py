@@ -443,7 +443,8 @@ NOT_DRIVEN = {
     ("StartFixFunction", "kms:GenerateDataKey"): "the encrypted table (DynamoDB's key use is not modelled)",
     ("SyncPullRequestsFunction", "kms:GenerateDataKey"): "the encrypted table (not modelled)",
     **{(f, "kms:Decrypt"): "the encrypted table (DynamoDB's key use is not modelled)"
-       for f in ("MarkDoneFunction", "RecordFailureFunction", "RecordAbstainFunction", "ContinueFixFunction")},
+       for f in ("MarkDoneFunction", "RecordFailureFunction", "RecordAbstainFunction",
+                 "ContinueFixFunction")},
 }
 
 
