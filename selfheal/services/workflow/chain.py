@@ -33,11 +33,14 @@ COUNTDOWN_TICK_S = 1.0
 def wait_with_countdown(seconds: float, state: str, *, countdown: Countdown | None = None,
                         sleep: Callable[[float], None] = time.sleep,
                         beat: Callable[[], None] | None = None) -> None:
-    """Sleep ``seconds`` in ticks, reporting what is left before each."""
+    """Sleep ``seconds`` in ticks of a second, reporting what is left at the start, every ten
+    seconds and each of the last five (a countdown, not a line per second of a long wait)."""
     left = max(0.0, seconds)
+    first = True
     while left > 0:
-        if countdown is not None:
+        if countdown is not None and (first or left <= 5 or round(left) % 10 == 0):
             countdown(state, left)
+        first = False
         if beat is not None:
             beat()
         tick = min(COUNTDOWN_TICK_S, left)
