@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +13,7 @@ from typing import Any
 import boto3
 import pytest
 import requests
+from moto.core.config import default_user_config
 
 from selfheal.adapters import moto_lambda_hook
 from selfheal.adapters.sfn_local import DEFAULT_ASL, FUNCTION_PREFIX, function_arn, substitute
@@ -44,6 +46,7 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
         monkeypatch.setenv(key, "testing")
     # the server's backends live in this process: start from none (executions are named per error)
     requests.post(f"{url}/moto-api/reset", timeout=10)
+    saved = copy.deepcopy(default_user_config)
     requests.post(f"{url}/moto-api/config", timeout=10, json={
         "stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
     moto_lambda_hook.install({FUNCTION_PREFIX + s: h for s, h in real_handlers().items()},
@@ -58,6 +61,9 @@ def endpoint(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str]]:
     try:
         yield {ENDPOINT_ENV: url, "SELFHEAL_STATE_MACHINE_ARN": arn, "AWS_REGION": "us-east-1"}
     finally:
+        # the server's config is this process's moto config: put it back for the tests after us
+        requests.post(f"{url}/moto-api/config", timeout=10, json=saved)
+        requests.post(f"{url}/moto-api/reset", timeout=10)
         server.stop()
 
 
