@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from selfheal.domain.records import MESSAGE_MAX_CHARS, ErrorRecord, Observation, Status, cap_text, utcnow
 from selfheal.errors import ConcurrentUpdate, InvalidTransition
-from selfheal.ports import ErrorStore, ObserveResult
+from selfheal.ports import DeliveryLedger, ErrorStore, ObserveResult
 from selfheal.services.policy import Policy
 
 if TYPE_CHECKING:
@@ -39,11 +39,12 @@ class IngestReport:
     to_fix: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)  # to_fix fingerprint -> new|redrive|regressed
     oversized: int = 0  # events cut to CloudWatch's event size limit
+    redelivered: int = 0  # deliveries already counted (a retried or duplicated batch): skipped
     problems: list[str] = field(default_factory=list)  # one readable line per skipped input
 
     def merge(self, other: IngestReport) -> None:
         """Add ``other`` (a later batch) into this report."""
-        for name in ("tracebacks", "distinct", "duplicates", "writes", "oversized"):
+        for name in ("tracebacks", "distinct", "duplicates", "writes", "oversized", "redelivered"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("new", "regressed", "ignored", "to_fix", "problems"):
             getattr(self, name).extend(getattr(other, name))
@@ -57,7 +58,7 @@ class IngestService:
     """Turns log input into error records (see module docstring)."""
 
     def __init__(self, store: ErrorStore, policy: Policy, fingerprint_config: FingerprintConfig,
-                 redact_patterns: Iterable[str] = ()) -> None:
+                 redact_patterns: Iterable[str] = (), ledger: DeliveryLedger | None = None) -> None:
         from selfheal.domain.redact import Redactor
 
         self.store = store
@@ -65,6 +66,8 @@ class IngestService:
         self.redactor = Redactor(tuple(redact_patterns))
         self.policy = policy
         self.fingerprint_config = fingerprint_config
+        # Occurrence identity on AWS: a delivery (log stream + event ids) is counted once.
+        self.ledger = ledger
 
     def ingest_lines(self, lines: Iterable[str], source: str,
                      seen_at: datetime | None = None) -> IngestReport:
@@ -76,10 +79,22 @@ class IngestService:
 
     def ingest_batch(self, batch: SubscriptionBatch) -> IngestReport:
         """Ingest one decoded CloudWatch Logs subscription batch. An oversized event (cut by the
-        decoder to CloudWatch's event limit) is still processed, and reported in ``problems``."""
+        decoder to CloudWatch's event limit) is still processed, and reported in ``problems``.
+        With a ledger, a delivery already counted is skipped (``redelivered``); one whose earlier
+        try failed part-way writes only the fingerprints that try did not."""
         from selfheal.domain.cloudwatch import MAX_EVENT_CHARS, extract_from_batch
+        from selfheal.domain.occurrence import delivery_key
 
         report = IngestReport()
+        key = None
+        done: set[str] = set()
+        if self.ledger is not None and batch.events:
+            key = delivery_key(batch.log_group, batch.log_stream, (ev.id for ev in batch.events))
+            claimed = self.ledger.claim(key)
+            if claimed is None:
+                report.redelivered += 1
+                return report
+            done = claimed
         for event in batch.events:
             if event.truncated:
                 report.oversized += 1
@@ -89,11 +104,20 @@ class IngestService:
         source = f"{batch.log_group} {batch.log_stream}".strip()
         found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC))
                  for tb, ev in extract_from_batch(batch))
-        report.merge(self.ingest_tracebacks(found, source))
+        applied: set[str] = set()
+        try:
+            report.merge(self.ingest_tracebacks(found, source, skip=done, applied=applied))
+        except Exception:
+            if key is not None and self.ledger is not None:
+                self.ledger.fail(key, done | applied)  # the retry writes only the rest
+            raise
         return report
 
-    def ingest_tracebacks(self, found: Iterable[tuple[Traceback, datetime]], source: str) -> IngestReport:
-        """Group tracebacks by fingerprint in memory, then write once per distinct fingerprint."""
+    def ingest_tracebacks(self, found: Iterable[tuple[Traceback, datetime]], source: str, *,
+                          skip: set[str] | frozenset[str] = frozenset(),
+                          applied: set[str] | None = None) -> IngestReport:
+        """Group tracebacks by fingerprint in memory, then write once per distinct fingerprint
+        (except those in ``skip``, written by an earlier try); ``applied`` collects the written."""
         from selfheal.domain.fingerprint import fingerprint
         from selfheal.domain.redact import redact_frames
 
@@ -114,7 +138,11 @@ class IngestService:
                 sample_trace=self.redactor.redact(cap_text(tb.raw)), source=source, seen_at=when)
         report.distinct = len(pending)
         for obs in pending.values():
+            if obs.fingerprint in skip:
+                continue
             self._apply(obs, report)
+            if applied is not None:
+                applied.add(obs.fingerprint)
         report.duplicates = report.tracebacks - len(report.new)
         return report
 
