@@ -218,3 +218,12 @@ def hint_other_stores(current: Path) -> None:
     if others:
         click.echo("other stores: " + ", ".join(str(h) for h in others[:5])
                    + " (choose one with --repo or --home)", err=True)
+
+
+def sweep_first(settings: Settings) -> None:
+    """Fixes left FIXING by a killed process -> FAILED (lost); stale worktrees removed."""
+    from selfheal.compose.sweep import sweep_local
+
+    message = sweep_local(settings)
+    if message:
+        click.echo(f"sweep: {message}", err=True)

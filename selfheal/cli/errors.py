@@ -22,6 +22,7 @@ from selfheal.cli.common import (
     json_option,
     local_store,
     repo_option,
+    sweep_first,
 )
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.domain.records import Status
@@ -48,6 +49,8 @@ def _list_options(fn: _F) -> _F:
 
 def _store(ctx: click.Context, home: Path | None, repo: Path | None = None) -> SqliteErrorStore:
     group_options = ctx.find_object(dict) or {}  # ``selfheal errors --home H show FP``
+    if home is None and repo is None and "settings" in group_options:
+        return local_store(group_options["settings"])
     return local_store(cli_settings(home or group_options.get("home"), repo or group_options.get("repo")))
 
 
@@ -90,7 +93,9 @@ def errors(ctx: click.Context, home: Path | None, repo: Path | None, status: str
       selfheal errors --status new --repo ~/src/orders
     """
     ctx.ensure_object(dict)
-    ctx.obj.update(home=home, repo=repo)
+    settings = cli_settings(home, repo)
+    ctx.obj.update(home=home, repo=repo, settings=settings)
+    sweep_first(settings)  # fixes a killed process left FIXING are FAILED before anyone reads them
     if ctx.invoked_subcommand is None:
         _list(_store(ctx, home, repo), status.upper() if status else None, limit, as_json)
 

@@ -23,9 +23,15 @@ from selfheal.cli.common import (
     outcome_exit_code,
     repo_option,
     stop_on_signals,
+    sweep_first,
 )
 from selfheal.cli.output import echo_json
 from selfheal.names import ENV_ARTIFACT_BUCKET, ENV_TABLE_NAME
+
+ENGINE_HELP = ("local: moto's interpreter in-process (default); sfn: the workflow at "
+               "SELFHEAL_SFN_ENDPOINT_URL (Step Functions Local), see docs/deployment.md")
+_engine_option = click.option("--engine", type=click.Choice(["local", "sfn"]), default="local",
+                              envvar="SELFHEAL_ENGINE", show_default=True, help=ENGINE_HELP)
 
 
 def _store(settings: Any) -> Any:
@@ -75,9 +81,10 @@ def _finish(out: Any, as_json: bool) -> None:
 @home_option
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="seconds to wait")
 @click.option("--force", is_flag=True, help="restart an error left FIXING by a run that was killed")
+@_engine_option
 @json_option
 def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | None, timeout: float,
-        force: bool, as_json: bool) -> None:
+        force: bool, engine: str, as_json: bool) -> None:
     """Run the fix workflow for one error (a fingerprint or a unique prefix of one).
 
     Ends PR_OPEN (exit 0), ABSTAINED (exit 3) or FAILED (exit 1).
@@ -88,13 +95,22 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
     """
     from selfheal.compose.workflow import run_fix
     settings = cli_settings(home, repo, model, need_git=True)
+    sweep_first(settings)
     fp = find_error(_store(settings), fingerprint)
+
+    def run(progress: Any) -> Any:
+        if engine == "sfn":
+            from selfheal.compose.sfn_endpoint import run_on_endpoint
+
+            return run_on_endpoint(settings, fp, progress=progress, timeout=timeout, force=force)
+        return run_fix(settings, fp, model, progress=progress, timeout=timeout, force=force)
+
     if as_json:
-        out = run_fix(settings, fp, model, timeout=timeout, force=force)
+        out = run(None)
     else:
         click.echo(f"fixing {fp[:12]} with model {settings.model}")
         with _live_progress(settings) as progress:
-            out = run_fix(settings, fp, model, progress=progress, timeout=timeout, force=force)
+            out = run(progress)
     _finish(out, as_json)
 
 
@@ -108,9 +124,10 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
               help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
 @click.option("--bucket", envvar=ENV_ARTIFACT_BUCKET,
               help="AWS mode: the artifacts bucket; the fresh execution resumes at the state")
+@_engine_option
 @json_option
 def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,
-            home: Path | None, table: str | None, bucket: str | None, as_json: bool) -> None:
+            home: Path | None, table: str | None, bucket: str | None, engine: str, as_json: bool) -> None:
     """Re-run a FAILED or ABSTAINED fix, reusing the recorded artifacts of completed states.
 
     \b
@@ -128,13 +145,22 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
         return
     from selfheal.compose.workflow import redrive_fix
     settings = cli_settings(home, repo, model, need_git=True)
+    sweep_first(settings)
     fp = find_error(_store(settings), fingerprint)
+
+    def run(progress: Any) -> Any:
+        if engine == "sfn":
+            from selfheal.compose.sfn_endpoint import run_on_endpoint
+
+            return run_on_endpoint(settings, fp, from_state=from_state, redrive=True, progress=progress)
+        return redrive_fix(settings, fp, from_state, model, progress=progress)
+
     if as_json:
-        out = redrive_fix(settings, fp, from_state, model)
+        out = run(None)
     else:
         click.echo(f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
         with _live_progress(settings) as progress:
-            out = redrive_fix(settings, fp, from_state, model, progress=progress)
+            out = run(progress)
     _finish(out, as_json)
 
 
@@ -173,6 +199,7 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
             click.echo(f"  {message}")
 
     settings = cli_settings(home, repo, model, need_git=True)
+    sweep_first(settings)
     with local_watch(settings, log, model, poll_seconds=poll, sync_prs_seconds=sync_prs,
                      on_event=say, from_start=from_start) as session:
         def on_signal(_signum: int) -> None:

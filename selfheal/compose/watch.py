@@ -93,6 +93,7 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
     from selfheal.services.pr_sync import sync_pull_requests
+    from selfheal.services.workflow.chain import continue_if_due
     from selfheal.services.workflow.watch import Watcher
 
     with local_workflow(settings, model_spec) as wf:
@@ -111,5 +112,6 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
             wait_execution=wait, source=str(log), poll_seconds=poll_seconds, on_event=on_event,
             housekeeping=housekeeping if sync_prs_seconds > 0 else None,
             housekeeping_seconds=sync_prs_seconds,
-            outcome=lambda fp, number, info: fix_outcome(store, fp, number, str(info.status)))
+            outcome=lambda fp, number, info: fix_outcome(store, fp, number, str(info.status)),
+            continuation=lambda fp, number, info: continue_if_due(store, wf.engine, fp, number, info))
         yield WatchSession(watcher, store, wf.engine.describe, settings.min_occurrences)

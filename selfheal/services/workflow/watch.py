@@ -120,6 +120,9 @@ class Watcher:
     # (fingerprint, attempt, ended execution's info) -> what a finished fix is reported as (the
     # CLI: the error's outcome, PR_OPEN / ABSTAINED / FAILED); default: the engine's status
     outcome: Callable[[str, int, Any], str] | None = None
+    # (fingerprint, attempt, ended execution's info) -> the execution that carries the fix on
+    # (a continuation, ``selfheal.services.workflow.chain.continue_if_due``), else None
+    continuation: Callable[[str, int, Any], str | None] | None = None
     stats: WatchStats = field(default_factory=WatchStats)
     _stop: threading.Event = field(default_factory=threading.Event)
     _inflight: list[str] = field(default_factory=list)
@@ -160,9 +163,27 @@ class Watcher:
                 self.on_event(f"started fix {execution.rsplit(':', 1)[-1]}")
         return bool(lines)
 
+    def _carried_on(self, execution: str, info: Any) -> str | None:
+        """The execution that carries an ended one's fix on (tracked in its place), or None."""
+        if self.continuation is None or execution not in self._started:
+            return None
+        fp, number = self._started[execution]
+        nxt = self.continuation(fp, number, info)
+        if nxt is not None and nxt != execution:
+            self._started[nxt] = (fp, number)
+        return nxt
+
     def _wait_all(self) -> None:
-        for execution in self._inflight:
-            info = self.wait_execution(execution)
+        for first in self._inflight:
+            execution = first
+            while True:
+                info = self.wait_execution(execution)
+                nxt = self._carried_on(execution, info)
+                if nxt is None:
+                    break
+                if nxt == execution:  # a continuation not due yet
+                    time.sleep(min(1.0, self.poll_seconds))
+                execution = nxt
             self.stats.finished.append(execution)
             self.on_event(self._ended(execution, info))
         self._inflight = []
@@ -182,8 +203,11 @@ class Watcher:
         still = []
         for execution in self._inflight:
             info = describe(execution)
-            if info.status == "RUNNING":
+            nxt = None if info.status == "RUNNING" else self._carried_on(execution, info)
+            if info.status == "RUNNING" or nxt == execution:
                 still.append(execution)
+            elif nxt is not None:
+                still.append(nxt)
             else:
                 self.stats.finished.append(execution)
                 self.on_event(self._ended(execution, info))
