@@ -224,6 +224,7 @@ def sweep_first(settings: Settings) -> None:
     """Fixes left FIXING by a killed process -> FAILED (lost); stale worktrees removed."""
     from selfheal.compose.sweep import sweep_local
 
+    local_store(settings)  # an unusable errors.db is one line (local_store), not the sweep's traceback
     message = sweep_local(settings)
     if message:
         click.echo(f"sweep: {message}", err=True)
