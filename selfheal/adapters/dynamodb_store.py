@@ -32,6 +32,7 @@ from selfheal.adapters.store_common import (
     transition_fields,
     ts,
 )
+from selfheal.domain.capture import CapturedInput, merge_inputs
 from selfheal.domain.records import (
     Attempt,
     ErrorRecord,
@@ -47,6 +48,7 @@ __all__ = ["META_PREFIX", "STATUS_INDEX", "TABLE_SCHEMA", "DynamoDBErrorStore", 
            "_default_client", "_plain", "_unplain", "create_table", "from_item", "record_from_image",
            "to_av", "ts"]
 
+INPUTS_ATTRIBUTE = "captured_inputs"
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
               "InternalServerError", "ServiceUnavailable"}
 
@@ -335,3 +337,36 @@ class DynamoDBErrorStore:
     def count_attempts_since(self, since: datetime) -> int:
         """Attempts started since ``since`` (minute resolution, rounding towards more)."""
         return int(self._sum_buckets("attempts", since))
+
+    # --- captured failing inputs (InputStore) -----------------------------------------------
+    # Kept on the record's item as a list of JSON strings (``captured_inputs``): at most
+    # ``keep`` inputs of ``settings.capture_max_bytes`` each, so the item stays far below
+    # DynamoDB's 400 KB. Written only while fewer than ``keep`` are kept (a full list costs no
+    # write), with a condition on the list's size so two writers cannot both append.
+
+    def inputs(self, fingerprint: str) -> builtins.list[CapturedInput]:
+        out = self._call("get_item", TableName=self.table_name, Key=self._key(fingerprint),
+                         ProjectionExpression="#i", ExpressionAttributeNames={"#i": INPUTS_ATTRIBUTE},
+                         ConsistentRead=True)
+        raw = from_item(out.get("Item") or {}).get(INPUTS_ATTRIBUTE) or []
+        return [CapturedInput.model_validate_json(text) for text in raw]
+
+    def add_inputs(self, fingerprint: str, inputs: Sequence[CapturedInput], keep: int) -> int:
+        for _ in range(3):
+            kept = self.inputs(fingerprint)
+            merged = merge_inputs(kept, inputs, keep)
+            if len(merged) == len(kept):
+                return len(kept)
+            e = _Expr()
+            name = e.name(INPUTS_ATTRIBUTE)
+            same = f"attribute_not_exists({name})" if not kept else f"size({name}) = {e.value(len(kept))}"
+            cond = f"attribute_exists({e.name('status')}) AND {same}"
+            try:
+                self._call("update_item", TableName=self.table_name, Key=self._key(fingerprint),
+                           UpdateExpression=f"SET {name} = {e.value([m.model_dump_json() for m in merged])}",
+                           ConditionExpression=cond, **e.kwargs())
+                return len(merged)
+            except Exception as exc:
+                if self._code(exc) != "ConditionalCheckFailedException":
+                    raise
+        return len(self.inputs(fingerprint))

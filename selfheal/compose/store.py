@@ -45,7 +45,14 @@ def build_fingerprint_config(settings: Settings) -> FingerprintConfig:
 
 
 def build_ingest_service(settings: Settings, store: ErrorStore) -> IngestService:
+    from selfheal.domain.capture import DEFAULT_LABELS, CaptureConfig
+    from selfheal.ports import InputStore
     from selfheal.services.ingest import IngestService
 
+    capture = CaptureConfig(enabled=settings.capture_inputs,
+                            labels=tuple(settings.capture_labels) or DEFAULT_LABELS,
+                            max_bytes=settings.capture_max_bytes)
     return IngestService(store, build_policy(settings), build_fingerprint_config(settings),
-                         redact_patterns=settings.redact_patterns)
+                         redact_patterns=settings.redact_patterns, capture=capture,
+                         inputs=store if isinstance(store, InputStore) else None,
+                         keep_inputs=settings.capture_keep)

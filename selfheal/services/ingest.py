@@ -6,21 +6,28 @@ write the policy decides: a new error matching an ignore rule becomes IGNORED; a
 again after RESOLVED becomes REGRESSED (its PR kept as ``previous_pr_url``); and the report
 lists the errors whose fix should start (``to_fix``), decided exactly as the AWS dispatch
 function decides from the table's stream.
+
+Failing inputs: with a ``CaptureConfig`` and an ``InputStore``, the log is also read by an
+``InvocationTracker`` (``selfheal.domain.capture``); each traceback's occurrence carries the event
+logged in its invocation, and the first ``keep`` distinct inputs of an error are stored (one
+extra write per error per batch, none once the error has ``keep`` inputs).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
+from selfheal.domain.capture import DEFAULT_KEEP
 from selfheal.domain.records import MESSAGE_MAX_CHARS, ErrorRecord, Observation, Status, cap_text, utcnow
 from selfheal.errors import ConcurrentUpdate, InvalidTransition
-from selfheal.ports import ErrorStore, ObserveResult
+from selfheal.ports import ErrorStore, InputStore, ObserveResult
 from selfheal.services.policy import Policy
 
 if TYPE_CHECKING:
+    from selfheal.domain.capture import CaptureConfig, CapturedInput, InvocationTracker
     from selfheal.domain.cloudwatch import SubscriptionBatch
     from selfheal.domain.fingerprint import FingerprintConfig
     from selfheal.domain.traceback import Traceback
@@ -39,11 +46,14 @@ class IngestReport:
     to_fix: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)  # to_fix fingerprint -> new|redrive|regressed
     oversized: int = 0  # events cut to CloudWatch's event size limit
+    captured: int = 0  # tracebacks paired with the event of their invocation
+    input_writes: int = 0  # store writes of captured inputs
     problems: list[str] = field(default_factory=list)  # one readable line per skipped input
 
     def merge(self, other: IngestReport) -> None:
         """Add ``other`` (a later batch) into this report."""
-        for name in ("tracebacks", "distinct", "duplicates", "writes", "oversized"):
+        for name in ("tracebacks", "distinct", "duplicates", "writes", "oversized", "captured",
+                     "input_writes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("new", "regressed", "ignored", "to_fix", "problems"):
             getattr(self, name).extend(getattr(other, name))
@@ -57,7 +67,8 @@ class IngestService:
     """Turns log input into error records (see module docstring)."""
 
     def __init__(self, store: ErrorStore, policy: Policy, fingerprint_config: FingerprintConfig,
-                 redact_patterns: Iterable[str] = ()) -> None:
+                 redact_patterns: Iterable[str] = (), *, capture: CaptureConfig | None = None,
+                 inputs: InputStore | None = None, keep_inputs: int = DEFAULT_KEEP) -> None:
         from selfheal.domain.redact import Redactor
 
         self.store = store
@@ -65,6 +76,15 @@ class IngestService:
         self.redactor = Redactor(tuple(redact_patterns))
         self.policy = policy
         self.fingerprint_config = fingerprint_config
+        self.capture = capture if inputs is not None and capture is not None and capture.enabled else None
+        self.inputs = inputs
+        self.keep_inputs = keep_inputs
+        self._inputs_full: set[str] = set()  # errors known to hold ``keep_inputs`` inputs already
+
+    def _tracker(self) -> InvocationTracker | None:
+        from selfheal.domain.capture import InvocationTracker
+
+        return None if self.capture is None else InvocationTracker(self.capture, self.redactor)
 
     def ingest_lines(self, lines: Iterable[str], source: str,
                      seen_at: datetime | None = None) -> IngestReport:
@@ -72,7 +92,11 @@ class IngestService:
         from selfheal.domain.extract import extract_tracebacks
 
         when = seen_at or utcnow()
-        return self.ingest_tracebacks(((tb, when) for tb in extract_tracebacks(lines)), source)
+        tracker = self._tracker()
+        if tracker is None:
+            return self.ingest_tracebacks(((tb, when) for tb in extract_tracebacks(lines)), source)
+        found = ((tb, when) for tb in extract_tracebacks(tracker.watch(lines)))
+        return self.ingest_tracebacks(found, source, capture=lambda tb: tracker.input_for(tb.first_line))
 
     def ingest_batch(self, batch: SubscriptionBatch) -> IngestReport:
         """Ingest one decoded CloudWatch Logs subscription batch. An oversized event (cut by the
@@ -87,20 +111,41 @@ class IngestService:
                     f"oversized log event {event.id} in {batch.log_group} {batch.log_stream}: cut to "
                     f"{MAX_EVENT_CHARS} characters; its traceback is kept as truncated")
         source = f"{batch.log_group} {batch.log_stream}".strip()
-        found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC))
-                 for tb, ev in extract_from_batch(batch))
-        report.merge(self.ingest_tracebacks(found, source))
+        pairs = extract_from_batch(batch)
+        tracker = self._tracker() if pairs else None
+        if tracker is None:
+            found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC)) for tb, ev in pairs)
+            report.merge(self.ingest_tracebacks(found, source))
+            return report
+        # One subscription batch is one log stream: positions are the events' indexes.
+        index = {}
+        for position, event in enumerate(batch.events):
+            tracker.observe(position, event.message)
+            index[id(event)] = position
+        where = {id(tb): index[id(ev)] for tb, ev in pairs}
+        found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC)) for tb, ev in pairs)
+        report.merge(self.ingest_tracebacks(found, source,
+                                            capture=lambda tb: tracker.input_for(where[id(tb)])))
         return report
 
-    def ingest_tracebacks(self, found: Iterable[tuple[Traceback, datetime]], source: str) -> IngestReport:
-        """Group tracebacks by fingerprint in memory, then write once per distinct fingerprint."""
+    def ingest_tracebacks(self, found: Iterable[tuple[Traceback, datetime]], source: str, *,
+                          capture: Callable[[Traceback], CapturedInput | None] | None = None) -> IngestReport:
+        """Group tracebacks by fingerprint in memory, then write once per distinct fingerprint.
+        ``capture`` gives a traceback's failing input (the event of its invocation), if known."""
         from selfheal.domain.fingerprint import fingerprint
 
         report = IngestReport()
         pending: dict[str, Observation] = {}
+        captured: dict[str, dict[str, CapturedInput]] = {}
         for tb, when in found:
             report.tracebacks += 1
             fp = fingerprint(tb, self.fingerprint_config)
+            item = capture(tb) if capture is not None else None
+            if item is not None:
+                report.captured += 1
+                held = captured.setdefault(fp.id, {})
+                if len(held) < self.keep_inputs:
+                    held.setdefault(item.digest, item.model_copy(update={"seen_at": when}))
             seen = pending.get(fp.id)
             if seen is not None:
                 seen.count += 1
@@ -114,8 +159,16 @@ class IngestService:
         report.distinct = len(pending)
         for obs in pending.values():
             self._apply(obs, report)
+            self._keep_inputs(obs.fingerprint, list(captured.get(obs.fingerprint, {}).values()), report)
         report.duplicates = report.tracebacks - len(report.new)
         return report
+
+    def _keep_inputs(self, fingerprint: str, items: list[CapturedInput], report: IngestReport) -> None:
+        if not items or self.inputs is None or fingerprint in self._inputs_full:
+            return
+        report.input_writes += 1
+        if self.inputs.add_inputs(fingerprint, items, self.keep_inputs) >= self.keep_inputs:
+            self._inputs_full.add(fingerprint)
 
     def _apply(self, obs: Observation, report: IngestReport) -> None:
         result = self.store.observe(obs)

@@ -142,3 +142,21 @@ def test_attempt_operations_on_missing_records(store: Any) -> None:
     store.start_attempt(FP, None)
     with pytest.raises(ValueError):
         store.finish_attempt(FP, 1, count=3)
+
+
+def test_captured_inputs_first_distinct_kept_and_capped(store: Any) -> None:
+    from selfheal.domain.capture import make_input
+    from selfheal.ports import InputStore
+
+    assert isinstance(store, InputStore)
+    store.observe(obs(FP))
+    assert store.inputs(FP) == []
+    a, b, c, d = (make_input({"n": i, "token": f"sekret-{i}-value"}, "runtime", f"rid-{i}") for i in range(4))
+    assert store.add_inputs(FP, [a, a, b], keep=3) == 2
+    assert store.add_inputs(FP, [b, c, d], keep=3) == 3  # d comes too late: the first three stay
+    assert store.add_inputs(FP, [d], keep=3) == 3
+    kept = store.inputs(FP)
+    assert [k.digest for k in kept] == [a.digest, b.digest, c.digest]
+    assert kept[0].value() == {"n": 0, "token": "[REDACTED:secret]"} and kept[0].request_id == "rid-0"
+    rec = store.get(FP)
+    assert rec is not None and rec.count == 1  # the record itself is unchanged
