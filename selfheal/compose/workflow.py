@@ -47,11 +47,17 @@ def build_model(spec: str, settings: Settings) -> FixModel:
 
 # --- the services of the steps ---------------------------------------------------------------
 
-def _context_builder(settings: Settings) -> Callable[[ErrorRecord, SourceRepository, str], FixContext]:
+def _context_builder(settings: Settings, store: object = None
+                     ) -> Callable[[ErrorRecord, SourceRepository, str], FixContext]:
     from selfheal.domain.context import build_context
+    from selfheal.ports import InputStore
+
+    inputs = store if isinstance(store, InputStore) else None
 
     def build(record: ErrorRecord, source: SourceRepository, revision: str) -> FixContext:
-        return build_context(record, source, revision, settings=settings)
+        # The recorded failing inputs become the replay validation runs (selfheal.domain.reproduce).
+        recorded = inputs.inputs(record.fingerprint) if inputs is not None else []
+        return build_context(record, source, revision, settings=settings, inputs=recorded)
 
     return build
 
@@ -106,11 +112,12 @@ def build_local_services(settings: Settings, model_spec: str | None = None) -> W
     if settings.repo is None and not getattr(settings, "repo_url", None):
         raise ConfigurationError("no repository: pass --repo PATH or set SELFHEAL_REPO")
     source, host = build_source(settings)
+    store = build_local_store(settings)
     return WorkflowServices(
-        settings=settings, store=build_local_store(settings),
+        settings=settings, store=store,
         artifacts=FsArtifactStore(settings.home / ARTIFACTS_DIR), source=source, code_host=host,
         model=build_model(model_spec or settings.model, settings),
-        build_context=_context_builder(settings), build_prompt=_prompt_builder(settings),
+        build_context=_context_builder(settings, store), build_prompt=_prompt_builder(settings),
         validate=_validator(settings, source), compose_pr=_pr_composer(settings))
 
 
@@ -127,10 +134,11 @@ def build_aws_services(env: Mapping[str, str] | None = None) -> WorkflowServices
     if not table or not bucket:
         raise ConfigurationError("SELFHEAL_TABLE_NAME and SELFHEAL_ARTIFACT_BUCKET must be set")
     source, host = _aws_code_host(settings, env)
+    store = build_dynamodb_store(table)
     return WorkflowServices(
-        settings=settings, store=build_dynamodb_store(table), artifacts=S3ArtifactStore(bucket),
+        settings=settings, store=store, artifacts=S3ArtifactStore(bucket),
         source=source, code_host=host, model=build_model(settings.model, settings),
-        build_context=_context_builder(settings), build_prompt=_prompt_builder(settings),
+        build_context=_context_builder(settings, store), build_prompt=_prompt_builder(settings),
         validate=_validator(settings, source), compose_pr=_pr_composer(settings))
 
 

@@ -108,6 +108,17 @@ def make_input(event: dict[str, Any], kind: CaptureKind, request_id: str = "", *
                          request_id=request_id, truncated=truncated, seen_at=seen_at)
 
 
+def redact_event(text: str, redactor: Redactor) -> str | None:
+    """``text`` (a stored event) redacted again value by value; None when it is not a JSON object."""
+    try:
+        value = json.loads(text)
+    except ValueError:
+        return None
+    if not isinstance(value, dict):
+        return None
+    return json.dumps(_redact_value(value, redactor), ensure_ascii=False, separators=(",", ":"))
+
+
 def merge_inputs(kept: Sequence[CapturedInput], new: Iterable[CapturedInput],
                  keep: int = DEFAULT_KEEP) -> list[CapturedInput]:
     """The first ``keep`` distinct inputs of ``kept`` followed by ``new`` (replayable ones first

@@ -14,6 +14,7 @@ from selfheal.domain.edit_format import apply_proposal, parse_reply
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.domain.prompt import prompt_tokens
 from selfheal.domain.records import ErrorRecord, Status, utcnow
+from selfheal.domain.reproduce import with_regression_test
 from selfheal.domain.validation_report import ValidationReport
 from selfheal.errors import (
     EditRejected,
@@ -148,6 +149,7 @@ def _verdict(svc: WorkflowServices, payload: FixState, context: FixContext,
         return "invalid", f"{type(exc).__name__}: {exc}", None, None
     if proposal.abstained:
         return "abstain", f"model abstained: {proposal.abstain_reason}", proposal, None
+    proposal = with_regression_test(proposal, context)  # the recorded input's replay ships with the fix
     assert payload.revision is not None
     try:
         report = svc.validate(context, proposal, payload.revision)
