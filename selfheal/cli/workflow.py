@@ -74,6 +74,9 @@ def _print_outcome(out: Any) -> None:
         click.echo(f"  re-drive with: selfheal redrive {out.fingerprint[:12]}")
 
 
+EXIT_ABSTAINED = 3
+
+
 def _finish(out: Any, as_json: bool) -> None:
     if as_json:
         echo_json(out.model_dump(mode="json"))
@@ -81,6 +84,10 @@ def _finish(out: Any, as_json: bool) -> None:
         _print_outcome(out)
     if str(out.status) == "FAILED":
         raise SystemExit(1)
+    if str(out.status) == "ABSTAINED":
+        # No verified fix: distinct from done (0), error (1) and usage (2); the suggested patch
+        # and the reason are in `selfheal errors show`.
+        raise SystemExit(EXIT_ABSTAINED)
 
 
 @click.command()

@@ -12,6 +12,7 @@ from typing import Any
 from selfheal.domain.cost import CostGuard, PriceTable
 from selfheal.domain.edit_format import apply_proposal, parse_reply
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
+from selfheal.domain.pr_body import diff_summary
 from selfheal.domain.prompt import prompt_tokens
 from selfheal.domain.records import ErrorRecord, Status, utcnow
 from selfheal.domain.reproduce import with_regression_test
@@ -179,6 +180,9 @@ def validate_patch(svc: WorkflowServices, payload: FixState) -> FixState:
                                                          report.model_dump(mode="json"))
             payload.artifacts["validation"] = step.artifacts["validation"]
             payload.verified = report.verified
+        if verdict != "valid" and report is not None and report.valid and not report.verified:
+            # Valid but unverified (unverified = abstain): kept for a human if the error abstains.
+            payload.artifacts["suggested"] = step.artifacts["proposal"]
         if verdict != "valid":
             step.artifacts["feedback"] = rec.save_text(payload, f"{prefix}/feedback.txt", feedback)
             payload.artifacts["feedback"] = step.artifacts["feedback"]
@@ -249,6 +253,15 @@ def mark_done(svc: WorkflowServices, payload: FixState) -> FixState:
     return payload
 
 
+def _keep_suggested(svc: WorkflowServices, payload: FixState) -> str:
+    """The last valid but unverified edit as a unified diff artifact; its reference."""
+    context = _context(svc, payload)
+    proposal = EditProposal.model_validate(_load_json(svc, payload.artifacts["suggested"]))
+    patched = apply_proposal(context.files, proposal)
+    _, diff = diff_summary(context.files, {p: t for p, t in patched.items() if context.files.get(p) != t})
+    return svc.recorder.save_text(payload, "suggested.diff", diff)
+
+
 def record_abstain(svc: WorkflowServices, payload: FixState) -> FixState:
     """FIXING -> ABSTAINED with the reason of every round."""
     with svc.recorder.step("RecordAbstain", payload):
@@ -256,6 +269,8 @@ def record_abstain(svc: WorkflowServices, payload: FixState) -> FixState:
         reasons = payload.reasons or ["the attempt budget is spent"]
         if payload.verdict == "invalid":
             reasons = [*reasons, f"no valid fix after {payload.round} of {payload.max_rounds} rounds"]
+        if payload.artifacts.get("suggested"):
+            reasons.append(f"suggested patch kept (valid, not verified): {_keep_suggested(svc, payload)}")
         if _record(svc, payload.fingerprint).status != Status.ABSTAINED:  # at-least-once repeat
             svc.store.transition(payload.fingerprint, Status.ABSTAINED, expected=[Status.FIXING],
                                  reason="; ".join(reasons)[:1000])
