@@ -180,7 +180,8 @@ def validate_patch(svc: WorkflowServices, payload: FixState) -> FixState:
                                                          report.model_dump(mode="json"))
             payload.artifacts["validation"] = step.artifacts["validation"]
             payload.verified = report.verified
-        if verdict != "valid" and report is not None and report.valid and not report.verified:
+        if (verdict != "valid" and report is not None and not report.verified
+                and (report.valid or report.failed_gate == "verified")):
             # Valid but unverified (unverified = abstain): kept for a human if the error abstains.
             payload.artifacts["suggested"] = step.artifacts["proposal"]
         if verdict != "valid":
