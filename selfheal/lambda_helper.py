@@ -47,7 +47,10 @@ def lambda_helper(handler: F | None = None, *, stream: IO[str] | None = None) ->
                     "message": f"unhandled {type(exc).__name__} in {func.__module__}.{func.__qualname__}",
                     "requestId": str(getattr(context, "aws_request_id", "") or ""),
                     HELPER_FIELD: event,
-                    "exception": traceback.format_exc(),
+                    # From the handler down, as the Lambda runtime prints it: this wrapper's
+                    # frame is left out, so a copy of this file in the service is not the entry.
+                    "exception": "".join(traceback.format_exception(
+                        type(exc), exc, exc.__traceback__.tb_next if exc.__traceback__ else None)),
                 }
                 out = stream or sys.stdout
                 out.write(json.dumps(record, default=str) + "\n")
