@@ -98,7 +98,7 @@ def _pytest_argv(files: list[str], junit: Path) -> list[str]:
             f"--junitxml={junit}", "-o", "junit_family=xunit1", *files]
 
 
-def _file_outcomes(outcomes: dict[str, str], path: str) -> dict[str, str]:
+def file_outcomes(outcomes: dict[str, str], path: str) -> dict[str, str]:
     module = path[:-3].replace("/", ".")
     return {t: o for t, o in outcomes.items()
             if t.startswith(path + "::") or t == module or t.startswith(module + "::")}
@@ -109,7 +109,7 @@ def _run_test_file(tree: Path, path: str, sandbox: Sandbox,
     with tempfile.TemporaryDirectory(prefix="selfheal-repro-") as scratch:
         junit = Path(scratch) / "repro.xml"
         run = sandbox.run(_pytest_argv([path], junit), tree, timeout=timeout, writable=[Path(scratch)])
-        outcomes = _file_outcomes(parse_junit(junit) or {}, path)
+        outcomes = file_outcomes(parse_junit(junit) or {}, path)
     return outcomes, run
 
 
@@ -218,7 +218,7 @@ def run_within_baseline(tree: Path, checks: list[ReproCheck], files: dict[str, s
     settled: list[ReproCheck] = []
     ids: set[str] = set()
     for check in checks:
-        outcomes = _file_outcomes(run.outcomes, check.target)
+        outcomes = file_outcomes(run.outcomes, check.target)
         if not outcomes:
             continue
         ids.update(outcomes)
@@ -252,7 +252,7 @@ def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction
         if check.failed_before is None:
             continue
         if check.kind == "regression_test":
-            outcomes = _file_outcomes(after.outcomes or {}, check.target)
+            outcomes = file_outcomes(after.outcomes or {}, check.target)
             if not outcomes:  # the project's test command does not collect it: run it alone
                 outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
                 _record(check, run, "after")
