@@ -160,3 +160,26 @@ def test_redaction_keeps_json_valid() -> None:
     value = captured.value()
     assert value["headers"]["Authorization"] == "[REDACTED:secret]"
     assert value["email"] == "[REDACTED:email]" and value["note"] == 'quote " inside'
+
+
+def test_helper_record_passes_the_stacks_default_subscription_filter() -> None:
+    """On AWS only events matching TracebackFilterPattern reach ingest: the helper's one record
+    (event + traceback) must match the default pattern's OR terms."""
+    import re
+    from pathlib import Path
+
+    template = (Path(__file__).resolve().parents[2] / "template.yaml").read_text()
+    default = re.search(r"TracebackFilterPattern:.*?Default: '([^']*)'", template, re.DOTALL)
+    assert default is not None
+    terms = re.findall(r'\?"([^"]+)"', default.group(1))
+    assert terms
+    buf = io.StringIO()
+
+    @lambda_helper(stream=buf)
+    def handler(event: dict[str, object], context: object) -> object:
+        return event["name"]
+
+    with pytest.raises(KeyError):
+        handler({"id": 1}, object())
+    line = buf.getvalue().strip()
+    assert "\n" not in line and any(term in line for term in terms)
