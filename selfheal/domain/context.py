@@ -56,6 +56,7 @@ from selfheal.settings import Settings
 CHARS_PER_TOKEN = 3.5  # code tokenises denser than prose; 3.5 errs towards overestimating
 PROMPT_OVERHEAD_TOKENS = 780  # system prompt + edit-format instructions + headers (measured ~730)
 MIN_SECTION_BUDGET = 400
+REPRODUCE_OVERHEAD_TOKENS = 170  # the prompt's wording around the recorded input / test pattern
 WINDOW = 3  # lines either side of a failing line
 MERGE_GAP = 2  # sections this close are shown as one (saves a header, keeps reading order)
 _KIND_ORDER = {"function": 0, "window": 1, "class": 2, "definition": 3, "imports": 4, "module": 5}
@@ -344,8 +345,14 @@ def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | N
     message = redactor.redact(record.message)
     frame_lines = "\n".join(f"  {f.file}:{f.line} in {f.function}  |  {f.source or ''}"
                             for f in record.frames)
+    replay = reproduction_fields(record, inputs, indexed, repo_files,
+                                 lambda p: repo.read_file(p, rev), redactor)
+    # The prompt also shows the recorded inputs, or the test pattern with its fixed wording.
+    shown = "\n".join([*replay.get("recorded_inputs", [])[:3], replay.get("test_pattern", ""),
+                       *replay.get("test_imports", [])])
     budget = max(MIN_SECTION_BUDGET, settings.prompt_token_budget - PROMPT_OVERHEAD_TOKENS
-                 - estimate_tokens(trace) - estimate_tokens(message) - estimate_tokens(frame_lines))
+                 - estimate_tokens(trace) - estimate_tokens(message) - estimate_tokens(frame_lines)
+                 - estimate_tokens(shown) - REPRODUCE_OVERHEAD_TOKENS)
     if budget == MIN_SECTION_BUDGET:
         notes.append(f"prompt token budget {settings.prompt_token_budget} is below what the trace and the "
                      f"fixed prompt need; the code keeps a minimum of {MIN_SECTION_BUDGET} tokens")
@@ -354,8 +361,6 @@ def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | N
         s.text = redactor.redact(s.text)
     if redactor.total:
         notes.append("redacted " + ", ".join(f"{k}: {v}" for k, v in sorted(redactor.counts.items())))
-    replay = reproduction_fields(record, inputs, indexed, repo_files,
-                                 lambda p: repo.read_file(p, rev), redactor)
     return FixContext(
         **replay,
         fingerprint=record.fingerprint, exc_type=record.exc_type, message=message,
