@@ -295,11 +295,14 @@ def _run_script(tree: Path, check: ReproCheck, reproduction: str, phase: str, sa
     return run
 
 
-def gate(checks: list[ReproCheck], newly_passing: list[str]) -> tuple[GateResult, bool]:
+def gate(checks: list[ReproCheck], newly_passing: list[str],
+         after_output: str = "") -> tuple[GateResult, bool]:
     """The reproduction verdict and whether the patch is verified.
 
-    Fails when a reproduction that failed before still fails after. Verified when some
-    reproduction, or some test of the suite that failed before, passes after.
+    Fails when a reproduction that failed before still fails after; the failing output (the
+    replay's own run after the patch, else the tail of the tests after it, ``after_output``)
+    goes into the evidence for the repair loop. Verified when some reproduction, or some test of
+    the suite that failed before, passes after.
     """
     contradicted = [c for c in checks if c.contradicts]
     verifying = [c for c in checks if c.verifies]
@@ -307,6 +310,9 @@ def gate(checks: list[ReproCheck], newly_passing: list[str]) -> tuple[GateResult
     evidence: dict[str, object] = {"checks": [c.summary() for c in checks], "newly_passing": newly_passing}
     if contradicted:
         detail = "; ".join(f"{c.target}: {c.detail}" for c in contradicted)
+        own = [c.commands[-1].output_tail for c in contradicted if c.kind == "recorded_input"
+               and c.commands and c.commands[-1].label.startswith("reproduction after")]
+        evidence["output_tail"] = (own[0] if own else after_output)[-3000:]
         return GateResult(gate="reproduction", passed=False, detail=detail, evidence=evidence), False
     if verifying:
         detail = "; ".join(f"{c.target}: {c.detail}" for c in verifying)

@@ -298,7 +298,7 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
     repro.run_after(tree, checks, after, context.reproduction, sandbox=sandbox, timeout=timeout)
     for check in checks:
         v.report.commands.extend(check.commands)
-    repro_gate, verified = repro.gate(checks, comparison.newly_passing)
+    repro_gate, verified = repro.gate(checks, comparison.newly_passing, after.command.output_tail)
     v.report.verified = verified
     if not v.add(repro_gate):
         return
