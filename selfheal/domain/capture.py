@@ -150,13 +150,16 @@ class InvocationTracker:
         self._rid_at: OrderedDict[int, str] = OrderedDict()
         self._events: OrderedDict[str, tuple[int, CapturedInput]] = OrderedDict()
         self._pending: tuple[str, int, list[str], CaptureKind] | None = None  # (rid, rank, lines, kind)
+        self.lines_seen = 0  # lines read by ``watch`` so far (the next chunk's base)
 
     # -- reading ---------------------------------------------------------------------------------
 
-    def watch(self, lines: Iterable[str]) -> Iterator[str]:
-        """Yield ``lines`` unchanged, observing each (1-based line numbers, as the extractor)."""
-        for number, line in enumerate(lines, 1):
+    def watch(self, lines: Iterable[str], base: int = 0) -> Iterator[str]:
+        """Yield ``lines`` unchanged, observing each at ``base`` + its 1-based number (the
+        extractor's numbering; a followed file passes the lines read before as ``base``)."""
+        for number, line in enumerate(lines, base + 1):
             self.observe(number, line)
+            self.lines_seen = number
             yield line
 
     def observe(self, position: int, text: str) -> None:

@@ -80,6 +80,7 @@ class IngestService:
         self.inputs = inputs
         self.keep_inputs = keep_inputs
         self._inputs_full: set[str] = set()  # errors known to hold ``keep_inputs`` inputs already
+        self._trackers: dict[str, InvocationTracker] = {}  # per log source, across calls
 
     def _tracker(self) -> InvocationTracker | None:
         from selfheal.domain.capture import InvocationTracker
@@ -92,11 +93,23 @@ class IngestService:
         from selfheal.domain.extract import extract_tracebacks
 
         when = seen_at or utcnow()
-        tracker = self._tracker()
+        tracker = self._source_tracker(source)
         if tracker is None:
             return self.ingest_tracebacks(((tb, when) for tb in extract_tracebacks(lines)), source)
-        found = ((tb, when) for tb in extract_tracebacks(tracker.watch(lines)))
-        return self.ingest_tracebacks(found, source, capture=lambda tb: tracker.input_for(tb.first_line))
+        # One tracker per source across calls: a followed file's chunk may start inside an
+        # invocation whose START and event lines came in the previous chunk.
+        base = tracker.lines_seen
+        found = ((tb, when) for tb in extract_tracebacks(tracker.watch(lines, base)))
+        return self.ingest_tracebacks(found, source,
+                                      capture=lambda tb: tracker.input_for(base + tb.first_line))
+
+    def _source_tracker(self, source: str) -> InvocationTracker | None:
+        tracker = self._trackers.pop(source, None) or self._tracker()
+        if tracker is not None:
+            self._trackers[source] = tracker  # most recently used last
+            while len(self._trackers) > 64:
+                self._trackers.pop(next(iter(self._trackers)))
+        return tracker
 
     def ingest_batch(self, batch: SubscriptionBatch) -> IngestReport:
         """Ingest one decoded CloudWatch Logs subscription batch. An oversized event (cut by the

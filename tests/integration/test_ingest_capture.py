@@ -88,3 +88,19 @@ def test_cloudwatch_batch_through_the_ingest_lambda_pairs_by_request_id() -> Non
         kept = store.inputs(records[0].fingerprint)
         assert [k.value() for k in kept] == [{"user": {"id": "u-bad"}}]
         assert kept[0].kind == "powertools" and kept[0].request_id == rid(2)
+
+
+def test_a_followed_file_pairs_across_chunks(tmp_path: Path) -> None:
+    """`selfheal watch` ingests a growing file chunk by chunk: START and the event may arrive in one
+    chunk and the traceback in the next."""
+    store = SqliteErrorStore(tmp_path / "errors.db")
+    svc = build_ingest_service(Settings(home=tmp_path), store)
+    lines = invocation(rid(5), {"id": "u-5"})
+    first = svc.ingest_lines(lines[:2], "app.log")
+    assert first.tracebacks == 0
+    second = svc.ingest_lines(lines[2:], "app.log")
+    assert second.tracebacks == 1 and second.captured == 1
+    assert [k.value() for k in store.inputs(second.new[0])] == [{"user": {"id": "u-5"}}]
+    # another source does not see this stream's invocation
+    other = svc.ingest_lines(lines[2:], "other.log")
+    assert other.tracebacks == 1 and other.captured == 0
