@@ -107,6 +107,8 @@ def test_fix_opens_a_branch_and_pr_record_then_history_and_drawing(service: tupl
     assert git(repo, "diff", "--name-only", f"main...{branch}").split() == ["orders/handler.py", regression]
     shipped = git(repo, "show", f"{branch}:{regression}")
     assert "from orders.handler import handle" in shipped and '{"customer":"c-7"}' in shipped
+    shown = cli("errors", "show", fp[:12], home=home).stdout
+    assert "captured inputs: 1" in shown and f'runtime {RID}: {{"customer":"c-7"}}' in shown
     assert git(repo, "rev-parse", "HEAD") == head_before  # the user's checkout is untouched
     assert git(repo, "status", "--porcelain") == ""
 
