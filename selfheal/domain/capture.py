@@ -173,9 +173,11 @@ class InvocationTracker:
             self._platform_line(position, first)
             return
         if first.startswith("{"):
-            self._json_line(position, first.strip())
+            # Cheap test first: only records that name an invocation can matter (JSON logs are big).
+            if "equestId" in first or "request_id" in first or "platform." in first or HELPER_FIELD in first:
+                self._json_line(position, first.strip())
             return
-        m = _RUNTIME_RE.match(text.rstrip("\r\n"))
+        m = _RUNTIME_RE.match(text.rstrip("\r\n")) if first.startswith("[") else None
         if m is not None:
             rid, message = m.group(1), m.group(2).replace("\r", "\n")
             self._note_rid(position, rid)

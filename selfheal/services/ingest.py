@@ -125,16 +125,20 @@ class IngestService:
                     f"{MAX_EVENT_CHARS} characters; its traceback is kept as truncated")
         source = f"{batch.log_group} {batch.log_stream}".strip()
         pairs = extract_from_batch(batch)
-        tracker = self._tracker() if pairs else None
+        tracker = self._source_tracker(source)
         if tracker is None:
             found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC)) for tb, ev in pairs)
             report.merge(self.ingest_tracebacks(found, source))
             return report
-        # One subscription batch is one log stream: positions are the events' indexes.
+        # One subscription batch is one log stream: positions are the events' indexes, after
+        # those of the stream's earlier batches (a warm function pairs an event delivered in one
+        # batch with the traceback delivered in the next).
         index = {}
-        for position, event in enumerate(batch.events):
+        base = tracker.lines_seen
+        for position, event in enumerate(batch.events, base + 1):
             tracker.observe(position, event.message)
             index[id(event)] = position
+        tracker.lines_seen = base + len(batch.events)
         where = {id(tb): index[id(ev)] for tb, ev in pairs}
         found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC)) for tb, ev in pairs)
         report.merge(self.ingest_tracebacks(found, source,

@@ -104,3 +104,21 @@ def test_a_followed_file_pairs_across_chunks(tmp_path: Path) -> None:
     # another source does not see this stream's invocation
     other = svc.ingest_lines(lines[2:], "other.log")
     assert other.tracebacks == 1 and other.captured == 0
+
+
+def test_cloudwatch_event_and_traceback_in_consecutive_batches_of_a_stream() -> None:
+    """A warm ingest function keeps the stream's invocation state between subscription batches."""
+    from selfheal.domain.cloudwatch import decode_subscription
+    from tests.support.tracking_logs import subscription_data
+
+    start = f"START RequestId: {rid(7)} Version: $LATEST"
+    event_line = "Received event: " + json.dumps({"user": {"id": "u-7"}})
+    error = "\r".join(["[ERROR] KeyError: 'name'", "Traceback (most recent call last):",
+                       '  File "/var/task/profiles/app.py", line 9, in handler',
+                       '    first = event["user"]["name"].split()[0]', "KeyError: 'name'"])
+    with dynamodb_store() as store:
+        svc = IngestService(store, Policy(), FingerprintConfig(), capture=CaptureConfig(), inputs=store)
+        first = svc.ingest_batch(decode_subscription(subscription_data([start, event_line])))
+        second = svc.ingest_batch(decode_subscription(subscription_data([error, f"END RequestId: {rid(7)}"])))
+        assert first.tracebacks == 0 and second.tracebacks == 1 and second.captured == 1
+        assert [k.value() for k in store.inputs(second.new[0])] == [{"user": {"id": "u-7"}}]
