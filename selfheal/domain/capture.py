@@ -259,7 +259,7 @@ class InvocationTracker:
         try:
             obj = json.loads(body)
         except ValueError:
-            if kind == "print" and "\n" not in body:  # json.dumps(event, indent=2): read on
+            if kind == "print" and body.strip() == "{":  # json.dumps(event, indent=2): read on
                 self._pending = (rid, rank, [body], kind)
             return
         if isinstance(obj, dict):

@@ -183,3 +183,9 @@ def test_helper_record_passes_the_stacks_default_subscription_filter() -> None:
         handler({"id": 1}, object())
     line = buf.getvalue().strip()
     assert "\n" not in line and any(term in line for term in terms)
+
+
+def test_a_printed_dict_repr_does_not_swallow_the_event_line() -> None:
+    log = "\n".join([f"START RequestId: {RID_A}", "config: {'debug': True}",
+                     "Received event: " + json.dumps({"id": 5}), *TRACE, f"END RequestId: {RID_A}"])
+    assert _pairs(log) == [{"id": 5}]
