@@ -28,9 +28,12 @@ def reproduction_fields(record: ErrorRecord, inputs: Sequence[CapturedInput],
     short_id = record.fingerprint[:12]
     if pattern is not None:
         out.update(test_pattern_path=pattern.path, test_pattern=redactor.redact(pattern.text),
-                   test_imports=pattern.imports, new_test_path=pattern.new_test_path(short_id))
-    else:
-        out["new_test_path"] = f"tests/test_selfheal_{short_id}.py"
+                   test_imports=pattern.imports)
+    path = pattern.new_test_path(short_id) if pattern is not None else f"tests/test_selfheal_{short_id}.py"
+    stem, taken, n = path.removesuffix(".py"), set(repo_files), 2
+    while path in taken:  # a regression after an earlier fix that shipped its own test
+        path, n = f"{stem}_{n}.py", n + 1
+    out["new_test_path"] = path
     events = [e for e in (redact_event(c.event, redactor) for c in inputs if not c.truncated) if e]
     out["recorded_inputs"] = events
     outer = next((path for index, path in mapped if index == 0), None)

@@ -128,3 +128,14 @@ def test_hostile_event_stays_data(tmp_path: Path, event_text: str) -> None:
                         inputs=[make_input(json.loads(event_text), "print")])
     compiled = compile(ctx.reproduction, "replay", "exec")  # still one valid module
     assert "os.system" not in {c for c in compiled.co_names}
+
+
+def test_a_regression_after_an_earlier_fix_gets_a_new_test_name(tmp_path: Path) -> None:
+    from selfheal.domain.redact import Redactor
+    from selfheal.domain.reproduce import reproduction_fields
+
+    files = ["profiles/__init__.py", "profiles/app.py", "tests/test_app.py",
+             "tests/test_selfheal_ffffffffffff.py"]
+    fields = reproduction_fields(record(), [make_input({"user": {}}, "print")], [(0, "profiles/app.py")],
+                                 files, lambda p: APP if p == "profiles/app.py" else TESTS, Redactor())
+    assert fields["regression_test_path"] == "tests/test_selfheal_ffffffffffff_2.py"
