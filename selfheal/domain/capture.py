@@ -7,8 +7,8 @@ extractor (``observe`` per line, or per CloudWatch event) and answers ``input_fo
 
 Where the event is read from (best first, the first of the best kind in an invocation wins):
 
-1. ``helper``: a record written by ``selfheal.lambda_helper`` (``selfheal_event`` field), which
-   logs the event and the traceback together;
+1. ``helper``: a record with a ``selfheal_event`` field: written by ``selfheal.lambda_helper``
+   (event and traceback together), or by Powertools after ``logger.append_keys(selfheal_event=event)``;
 2. ``powertools``: Powertools' ``inject_lambda_context(log_event=True)`` record (``message`` is the
    event, ``location`` is ``decorate:N``, ``function_request_id`` the request id);
 3. ``runtime`` / ``json_log`` / ``print``: a message ``<label>: <JSON object>`` whose label matches

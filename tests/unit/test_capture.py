@@ -189,3 +189,37 @@ def test_a_printed_dict_repr_does_not_swallow_the_event_line() -> None:
     log = "\n".join([f"START RequestId: {RID_A}", "config: {'debug': True}",
                      "Received event: " + json.dumps({"id": 5}), *TRACE, f"END RequestId: {RID_A}"])
     assert _pairs(log) == [{"id": 5}]
+
+
+def test_powertools_append_keys_puts_the_event_on_the_exception_record() -> None:
+    """The Powertools-compatible way: ``logger.append_keys(selfheal_event=event)`` makes the record
+    that carries the traceback carry the event too (one record, like the helper's)."""
+    from aws_lambda_powertools import Logger
+
+    buf = io.StringIO()
+    logger = Logger(service="profiles-append-keys", logger_handler=logging.StreamHandler(buf))
+
+    class Context:
+        function_name = "profiles"
+        memory_limit_in_mb = 128
+        invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:profiles"
+        aws_request_id = RID_B
+
+    @logger.inject_lambda_context(clear_state=True)
+    def handler(event: dict[str, object], context: object) -> object:
+        logger.append_keys(selfheal_event=event)
+        try:
+            return event["name"]
+        except KeyError:
+            logger.exception("profile failed")
+            raise
+
+    with pytest.raises(KeyError):
+        handler({"id": 3}, Context())
+    records = [json.loads(line) for line in buf.getvalue().splitlines()]
+    assert len(records) == 1 and "exception" in records[0]  # nothing else logged: one record
+    tracker = InvocationTracker()
+    found = [tracker.input_for(tb.first_line)
+             for tb in extract_tracebacks(tracker.watch(buf.getvalue().splitlines()))]
+    assert [f.value() if f else None for f in found] == [{"id": 3}]
+    assert found[0] is not None and found[0].kind == "helper"
