@@ -57,6 +57,7 @@ _SECRET_KEY_RE = re.compile(r"(?i)(password|passwd|secret|token|api[_-]?key|auth
 _RANKS: dict[str, int] = {"helper": 0, "powertools": 1, "labelled": 2, "bare": 3}
 _MAX_PENDING_LINES = 400
 _MAX_TRACKED = 2048
+_MAX_HELD_BYTES = 2 * 1024 * 1024  # events held per stream (a long-lived ingest follows many)
 
 
 class CapturedInput(BaseModel):
@@ -151,6 +152,7 @@ class InvocationTracker:
         self._events: OrderedDict[str, tuple[int, CapturedInput]] = OrderedDict()
         self._pending: tuple[str, int, list[str], CaptureKind] | None = None  # (rid, rank, lines, kind)
         self.lines_seen = 0  # lines read by ``watch`` so far (the next chunk's base)
+        self._held_bytes = 0
 
     # -- reading ---------------------------------------------------------------------------------
 
@@ -296,10 +298,15 @@ class InvocationTracker:
         if held is not None and held[0] <= rank:
             return
         captured = make_input(event, kind, rid, redactor=self.redactor, max_bytes=self.config.max_bytes)
+        if held is not None:
+            self._held_bytes -= len(held[1].event)
         self._events[rid] = (rank, captured)
         self._events.move_to_end(rid)
-        while len(self._events) > _MAX_TRACKED:
-            self._events.popitem(last=False)
+        self._held_bytes += len(captured.event)
+        over = lambda: self._held_bytes > _MAX_HELD_BYTES and len(self._events) > 1  # noqa: E731
+        while len(self._events) > _MAX_TRACKED or over():
+            _, (_, dropped) = self._events.popitem(last=False)  # the oldest invocation's event
+            self._held_bytes -= len(dropped.event)
 
     # -- answering -------------------------------------------------------------------------------
 

@@ -26,6 +26,8 @@ from selfheal.errors import ConcurrentUpdate, InvalidTransition
 from selfheal.ports import ErrorStore, InputStore, ObserveResult
 from selfheal.services.policy import Policy
 
+_MAX_SOURCES = 32  # log streams whose invocation state is kept (each holds at most 2 MB of events)
+
 if TYPE_CHECKING:
     from selfheal.domain.capture import CaptureConfig, CapturedInput, InvocationTracker
     from selfheal.domain.cloudwatch import SubscriptionBatch
@@ -107,7 +109,7 @@ class IngestService:
         tracker = self._trackers.pop(source, None) or self._tracker()
         if tracker is not None:
             self._trackers[source] = tracker  # most recently used last
-            while len(self._trackers) > 64:
+            while len(self._trackers) > _MAX_SOURCES:
                 self._trackers.pop(next(iter(self._trackers)))
         return tracker
 

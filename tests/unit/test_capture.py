@@ -223,3 +223,17 @@ def test_powertools_append_keys_puts_the_event_on_the_exception_record() -> None
              for tb in extract_tracebacks(tracker.watch(buf.getvalue().splitlines()))]
     assert [f.value() if f else None for f in found] == [{"id": 3}]
     assert found[0] is not None and found[0].kind == "helper"
+
+
+def test_memory_held_per_stream_is_bounded() -> None:
+    """A long-lived ingest keeps the events of recent invocations only (about 2 MB per stream)."""
+    tracker = InvocationTracker()
+    blob = "x" * 10_000
+    for i in range(400):
+        rid = f"{i:08x}-0000-4000-8000-000000000000"
+        tracker.observe(3 * i, f"START RequestId: {rid}")
+        tracker.observe(3 * i + 1, "event: " + json.dumps({"n": i, "blob": blob}))
+        tracker.observe(3 * i + 2, f"END RequestId: {rid}")
+    assert tracker._held_bytes <= 2 * 1024 * 1024
+    assert tracker.input_for(3 * 399 + 1) is not None  # the latest invocation's event is kept
+    assert tracker.input_for(1) is None  # the first one's was let go
