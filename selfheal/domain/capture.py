@@ -176,7 +176,8 @@ class InvocationTracker:
             return
         if first.startswith("{"):
             # Cheap test first: only records that name an invocation can matter (JSON logs are big).
-            if "equestId" in first or "request_id" in first or "platform." in first or HELPER_FIELD in first:
+            if (self._current is not None or "equestId" in first or "request_id" in first
+                    or "platform." in first or HELPER_FIELD in first):
                 self._json_line(position, first.strip())
             return
         m = _RUNTIME_RE.match(text.rstrip("\r\n")) if first.startswith("[") else None
@@ -229,12 +230,17 @@ class InvocationTracker:
                 elif kind in ("platform.runtimeDone", "platform.report", "platform.end"):
                     self._close(position, rid)
             return
-        rid = next((v for k in ("function_request_id", "requestId", "aws_request_id", "request_id")
-                    if isinstance(v := obj.get(k), str) and v), None) or self._current
+        named = next((v for k in ("function_request_id", "requestId", "aws_request_id", "request_id")
+                      if isinstance(v := obj.get(k), str) and v), None)
+        rid = named or self._current
         if rid is None:
             return
         self._note_rid(position, rid)
         message = obj.get("message")
+        if named is None and not {"message", "msg", "level", "levelname"} & obj.keys():
+            # print(json.dumps(event)) inside START/END: the object itself, a weak candidate
+            self._keep(rid, _RANKS["bare"], obj, "print")
+            return
         if isinstance(obj.get(HELPER_FIELD), dict):
             self._keep(rid, _RANKS["helper"], obj[HELPER_FIELD], "helper")
         elif isinstance(message, dict) and "errorType" not in message:

@@ -237,3 +237,11 @@ def test_memory_held_per_stream_is_bounded() -> None:
     assert tracker._held_bytes <= 2 * 1024 * 1024
     assert tracker.input_for(3 * 399 + 1) is not None  # the latest invocation's event is kept
     assert tracker.input_for(1) is None  # the first one's was let go
+
+
+def test_an_event_printed_as_bare_json_inside_an_invocation() -> None:
+    log = "\n".join([f"START RequestId: {RID_A}", json.dumps({"user": {"id": "u-9"}}), *TRACE,
+                     f"END RequestId: {RID_A}"])
+    assert _pairs(log) == [{"user": {"id": "u-9"}}]
+    outside = "\n".join([json.dumps({"user": {"id": "u-9"}}), *TRACE])
+    assert _pairs(outside) == [None]
