@@ -18,13 +18,15 @@ Where the event is read from (best first, the first of the best kind in an invoc
    ``json.dumps(event, indent=2)`` spans lines: it is read until the object closes);
 4. weakest: any other message that is a bare JSON object or ``<label>: <JSON object>``.
 
-Only JSON objects count (Lambda events are objects). The event is redacted value by value (the
+Only objects count (Lambda events are objects): JSON, or a dict printed with Python's ``repr``
+(``print(event)``, read with ``ast.literal_eval``: literals only). The event is redacted value by value (the
 JSON stays valid), canonicalised and capped; an event over the cap is kept marked ``truncated``
 (shown, never replayed). Pure: no I/O.
 """
 
 from __future__ import annotations
 
+import ast
 import bisect
 import hashlib
 import json
@@ -133,6 +135,20 @@ def merge_inputs(kept: Sequence[CapturedInput], new: Iterable[CapturedInput],
             seen.add(item.digest)
             out.append(item)
     return out
+
+
+def _python_literal(text: str, max_bytes: int) -> Any:
+    """A dict printed with Python's ``repr`` (``print(event)``), read with ``ast.literal_eval``:
+    literals only, nothing is evaluated; None for anything else or anything too large."""
+    body = text.strip()
+    if not (body.startswith("{") and body.endswith("}")) or len(body) > 4 * max_bytes:
+        return None
+    try:
+        value = ast.literal_eval(body)
+        json.dumps(value)  # only what JSON can hold (no sets, bytes, tuples as keys)
+    except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
+        return None
+    return value
 
 
 class InvocationTracker:
@@ -269,7 +285,8 @@ class InvocationTracker:
         except ValueError:
             if kind == "print" and body.strip() == "{":  # json.dumps(event, indent=2): read on
                 self._pending = (rid, rank, [body], kind)
-            return
+                return
+            obj = _python_literal(body, self.config.max_bytes)  # print(event) / logger.info(event)
         if isinstance(obj, dict):
             self._keep(rid, rank, obj, kind)
 

@@ -245,3 +245,12 @@ def test_an_event_printed_as_bare_json_inside_an_invocation() -> None:
     assert _pairs(log) == [{"user": {"id": "u-9"}}]
     outside = "\n".join([json.dumps({"user": {"id": "u-9"}}), *TRACE])
     assert _pairs(outside) == [None]
+
+
+def test_print_event_python_repr_is_read_as_literals_only() -> None:
+    event = {"user": {"id": "u-1", "active": True, "tags": None}, "n": 2}
+    log = "\n".join([f"START RequestId: {RID_A}", f"event: {event!r}", *TRACE, f"END RequestId: {RID_A}"])
+    assert _pairs(log) == [event]
+    hostile = "\n".join([f"START RequestId: {RID_A}", "event: {'x': __import__('os').system('true')}", *TRACE,
+                         f"END RequestId: {RID_A}"])
+    assert _pairs(hostile) == [None]  # not a literal: nothing is evaluated, nothing captured
