@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from selfheal.domain.records import Status  # noqa: E402
-from selfheal.services.workflow.runner import begin_attempt, run_execution  # noqa: E402
+from selfheal.services.workflow.runner import run_execution  # noqa: E402
 from tests.support.workflow_fakes import (  # noqa: E402
     local_engine,
     make_services,
@@ -41,24 +41,24 @@ def fingerprint(i: int) -> str:
 
 
 def plain_loop(tmp: Path, runs: int) -> list[float]:
-    from functions import _runtime
+    from selfheal.compose import aws
 
     svc = make_services(tmp / "plain")
     handlers = real_handlers()
-    _runtime.install(svc)
+    aws.configure(steps=svc)
     times = []
     try:
         for i in range(runs):
             fp = seed_error(svc.store, fingerprint(i))
             t0 = time.perf_counter()
-            _, attempt = begin_attempt(svc.store, fp)
-            payload = {"fingerprint": fp, "attempt": attempt.number}
+            svc.store.transition(fp, Status.FIXING, reason="bench")
+            payload = {"fingerprint": fp, "attempt": svc.store.start_attempt(fp, None).number}
             for state in HAPPY_PATH:
                 payload = handlers[state](payload, None)
             times.append(time.perf_counter() - t0)
             assert svc.store.get(fp).status == Status.PR_OPEN  # type: ignore[union-attr]
     finally:
-        _runtime.install(None)
+        aws.configure(steps=None)
     return times
 
 

@@ -1,11 +1,9 @@
-"""Lambda handler of the ``BuildPrompt`` state: validate the input model, run the step, return the
-output model (the business logic is ``selfheal.services.workflow.steps.build_prompt``; the shared
-validate -> step -> output path is ``selfheal.compose.runtime.state_handler``)."""
+"""Lambda handler of the ``BuildPrompt`` state (the catalogue entry this module's name derives
+from): validate its input model, run its step, return the output payload. The step is in
+``selfheal.services.workflow``; the services come from ``selfheal.compose.aws``."""
 
 from __future__ import annotations
 
-from selfheal.compose.runtime import state_handler
+from selfheal.compose.aws import handler_for_module
 
-STATE = "BuildPrompt"
-
-handler = state_handler(STATE)
+handler = handler_for_module(__name__)

@@ -5,64 +5,43 @@ change to QUEUED (re-drive) and on a change to REGRESSED; never on a mere count 
 (``selfheal.services.dispatch.decide``). Failed records are reported as batch item failures,
 so the stream retries from them instead of re-sending the whole batch.
 
-Environment: ``QUEUE_URL`` (the fix queue); ``SELFHEAL_MIN_OCCURRENCES``,
-``SELFHEAL_IGNORE_TYPES``, ``SELFHEAL_IGNORE_PATHS``, ``SELFHEAL_IGNORE_MESSAGES``.
-Metrics (EMF, namespace ``selfheal``): StreamRecords, FixRequestsQueued.
+Environment: ``SELFHEAL_QUEUE_URL`` (the fix queue); ``SELFHEAL_MIN_OCCURRENCES``,
+``SELFHEAL_IGNORE_TYPES``, ``SELFHEAL_IGNORE_PATHS``, ``SELFHEAL_IGNORE_MESSAGES`` (built by
+``selfheal.compose.aws.build_dispatch``). Metrics (EMF, namespace and service from the template's
+environment): StreamRecords, FixRequestsQueued.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from selfheal.adapters.dynamodb_store import record_from_image
+from selfheal.compose import aws
 from selfheal.services.dispatch import decide
-from selfheal.services.policy import Policy
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger(service="selfheal-dispatch")
-metrics = Metrics(namespace="selfheal", service="dispatch")
+logger = Logger()
+metrics = aws.metrics()
 processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
-_deps: dict[str, Any] = {}
-
-
-def configure(*, policy: Policy | None = None, sqs: Any = None, queue_url: str | None = None) -> None:
-    """Inject the policy, SQS client and queue URL (tests); unset ones come from the environment."""
-    _deps.clear()
-    _deps.update({k: v for k, v in {"policy": policy, "sqs": sqs, "queue_url": queue_url}.items() if v})
-
-
-def _dep(name: str) -> Any:
-    if name not in _deps:
-        if name == "policy":
-            from selfheal.settings import load_settings
-
-            _deps[name] = Policy.from_settings(load_settings())
-        elif name == "sqs":
-            import boto3
-
-            _deps[name] = boto3.client("sqs")
-        else:
-            _deps[name] = os.environ["QUEUE_URL"]
-    return _deps[name]
 
 
 def record_handler(record: DynamoDBRecord) -> str | None:
     """Send the fix request this stream record calls for; return its reason (or None)."""
     metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=1)
     images = record.raw_event.get("dynamodb") or {}
-    request = decide(_dep("policy"), record_from_image(images.get("OldImage")),
+    deps = aws.dispatch_deps()
+    request = decide(deps.policy, record_from_image(images.get("OldImage")),
                      record_from_image(images.get("NewImage")))
     if request is None:
         return None
-    _dep("sqs").send_message(QueueUrl=_dep("queue_url"), MessageBody=request.body())
+    deps.sqs.send_message(QueueUrl=deps.queue_url, MessageBody=request.body())
     logger.info("fix request queued", fingerprint=request.fingerprint, reason=request.reason)
     metrics.add_metric(name="FixRequestsQueued", unit=MetricUnit.Count, value=1)
     return request.reason

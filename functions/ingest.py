@@ -6,48 +6,39 @@ kinesis.data``). A record that cannot be decoded, a control message, an empty ba
 oversized log event is logged (one line each) and counted; the other records are processed.
 Store failures raise, so Lambda retries the invocation.
 
-Environment: ``TABLE_NAME`` (the error table); ``SELFHEAL_IN_APP_PREFIXES``,
+Environment: ``SELFHEAL_TABLE_NAME`` (the error table); ``SELFHEAL_IN_APP_PREFIXES``,
 ``SELFHEAL_APP_ROOTS``, ``SELFHEAL_MIN_OCCURRENCES``, ``SELFHEAL_IGNORE_TYPES``,
 ``SELFHEAL_IGNORE_PATHS``, ``SELFHEAL_IGNORE_MESSAGES`` (see ``selfheal.settings``).
-Metrics (EMF, namespace ``selfheal``): TracebacksSeen, NewErrors, Duplicates, RegressedErrors,
-IgnoredErrors, StoreWrites, MalformedRecords, ControlMessages, EmptyBatches, OversizedEvents.
+Metrics (EMF, namespace and service from the template's environment): TracebacksSeen, NewErrors,
+Duplicates, RegressedErrors, IgnoredErrors, StoreWrites, MalformedRecords, ControlMessages,
+EmptyBatches, OversizedEvents.
 
 Imports stay light (this runs on every log batch): boto3 and the extractor load on first use.
 """
 
 from __future__ import annotations
 
-import os
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.data_classes.cloud_watch_logs_event import CloudWatchLogsEvent
+
+from selfheal.compose import aws
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
     from selfheal.services.ingest import IngestReport, IngestService
 
-logger = Logger(service="selfheal-ingest")
-metrics = Metrics(namespace="selfheal", service="ingest")
-_service: IngestService | None = None
+logger = Logger()
+metrics = aws.metrics()
 
 
 def configure(service: IngestService | None) -> None:
-    """Use ``service`` (tests, local runs); ``None`` rebuilds from the environment on next use."""
-    global _service
-    _service = service
-
-
-def _get_service() -> IngestService:
-    global _service
-    if _service is None:
-        from selfheal.compose.store import build_dynamodb_store, build_ingest_service
-        from selfheal.settings import load_settings
-
-        _service = build_ingest_service(load_settings(), build_dynamodb_store(os.environ["TABLE_NAME"]))
-    return _service
+    """Use ``service`` (tests, local runs); ``None`` rebuilds from the environment on next use
+    (``selfheal.compose.aws.configure(ingest=...)``)."""
+    aws.configure(ingest=service)
 
 
 def _payloads(event: dict[str, Any]) -> list[tuple[str, Any]]:
@@ -85,7 +76,7 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
             logger.warning("empty batch skipped", record=record_id, log_group=batch.log_group)
             metrics.add_metric(name="EmptyBatches", unit=MetricUnit.Count, value=1)
             continue
-        report = _get_service().ingest_batch(batch)
+        report = aws.ingest_service().ingest_batch(batch)
         for problem in report.problems:
             logger.warning(problem, record=record_id)
         total.merge(report)

@@ -1,11 +1,9 @@
-"""Lambda handler of the ``RecordAbstain`` state: validate the input model, run the step, return the
-output model (the business logic is ``selfheal.services.workflow.steps.record_abstain``; the shared
-validate -> step -> output path is ``selfheal.compose.runtime.state_handler``)."""
+"""Lambda handler of the ``RecordAbstain`` state (the catalogue entry this module's name derives
+from): validate its input model, run its step, return the output payload. The step is in
+``selfheal.services.workflow``; the services come from ``selfheal.compose.aws``."""
 
 from __future__ import annotations
 
-from selfheal.compose.runtime import state_handler
+from selfheal.compose.aws import handler_for_module
 
-STATE = "RecordAbstain"
-
-handler = state_handler(STATE)
+handler = handler_for_module(__name__)

@@ -129,6 +129,11 @@ class ArtifactNotFound(PermanentError):
     """An artifact reference points at nothing."""
 
 
+class ArtifactChanged(PermanentError):
+    """An artifact's content differs from the digest its reference carries (it was overwritten
+    after it was written)."""
+
+
 RETRYABLE_ERROR_NAMES = tuple(
     sorted(c.__name__ for c in (ModelThrottled, ModelUnavailable, CodeHostRateLimited,
                                 CodeHostUnavailable, StepTimeout, StoreUnavailable))

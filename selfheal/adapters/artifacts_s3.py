@@ -1,10 +1,21 @@
-"""``ArtifactStore`` on an S3 bucket (AWS mode). References are ``s3://bucket/key``."""
+"""``ArtifactStore`` on an S3 bucket (AWS mode). References are ``s3://bucket/key#sha256=<hex>``.
+
+The digest makes an artifact tamper-evident: ``get_bytes`` refuses content that differs from what
+was written (``ArtifactChanged``). The workflow passes references in its payload, which no step
+Lambda can change for another execution, so a function that may write objects (ValidatePatch,
+which runs model-written code) cannot swap another fix's proposal before CommitBranch reads it.
+A reference without a digest (written by an older version) is read unchecked.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
-from selfheal.errors import ArtifactNotFound, MalformedInput, StoreUnavailable
+from selfheal.errors import ArtifactChanged, ArtifactNotFound, MalformedInput, StoreUnavailable
+
+DIGEST = "#sha256="
 
 
 class S3ArtifactStore:
@@ -29,16 +40,19 @@ class S3ArtifactStore:
             self.client.put_object(Bucket=self.bucket, Key=full, Body=data)
         except Exception as exc:
             raise _map(exc, full) from exc
-        return f"s3://{self.bucket}/{full}"
+        return f"s3://{self.bucket}/{full}{DIGEST}{hashlib.sha256(data).hexdigest()}"
 
     def get_bytes(self, ref: str) -> bytes:
         if not ref.startswith("s3://"):
             raise MalformedInput(f"not an s3:// artifact reference: {ref!r}")
-        bucket, _, key = ref[5:].partition("/")
+        location, _, digest = ref.partition(DIGEST)
+        bucket, _, key = location[5:].partition("/")
         try:
             body: bytes = self.client.get_object(Bucket=bucket, Key=key)["Body"].read()
         except Exception as exc:
-            raise _map(exc, ref) from exc
+            raise _map(exc, location) from exc
+        if digest and not hmac.compare_digest(hashlib.sha256(body).hexdigest(), digest):
+            raise ArtifactChanged(f"artifact {location} changed after it was written")
         return body
 
 

@@ -18,6 +18,7 @@ from selfheal.adapters import asl_file, moto_lambda_hook
 from selfheal.adapters.moto_lambda_hook import Handler
 from selfheal.adapters.sfn_common import StepFunctionsExecutions
 from selfheal.errors import ConfigurationError
+from selfheal.names import function_arn_substitution
 
 ACCOUNT = "123456789012"
 FUNCTION_PREFIX = "selfheal-"
@@ -82,7 +83,7 @@ class LocalWorkflowEngine(StepFunctionsExecutions):
 
         self._client = boto3.client("stepfunctions", region_name=self.region,
                                     aws_access_key_id="local", aws_secret_access_key="local")
-        values = {f"{s}FunctionArn": function_arn(self.region, s) for s in self._handlers}
+        values = {function_arn_substitution(s): function_arn(self.region, s) for s in self._handlers}
         definition = substitute(asl_file.read_definition(self._definition_path), values)
         self._machine_arn = self._client.create_state_machine(
             name=self.machine_name, definition=definition, type=self.workflow_type,

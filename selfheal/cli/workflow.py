@@ -13,6 +13,7 @@ import click
 
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.errors import ErrorNotFound, MalformedInput
+from selfheal.names import ENV_ARTIFACT_BUCKET, ENV_TABLE_NAME
 
 HOME_HELP = "local state folder (default .selfheal, or SELFHEAL_HOME)"
 MODEL_HELP = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
@@ -118,9 +119,9 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
 @click.option("--repo", type=click.Path(path_type=Path), help="the service's git repository")
 @click.option("--model", help=MODEL_HELP)
 @click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
-@click.option("--table", envvar="SELFHEAL_TABLE_NAME",
+@click.option("--table", envvar=ENV_TABLE_NAME,
               help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
-@click.option("--bucket", envvar="SELFHEAL_ARTIFACT_BUCKET",
+@click.option("--bucket", envvar=ENV_ARTIFACT_BUCKET,
               help="AWS mode: the artifacts bucket; the fresh execution resumes at the state")
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
 def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,

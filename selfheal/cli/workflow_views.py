@@ -12,6 +12,7 @@ from selfheal.adapters.asl_file import default_asl, read_definition
 from selfheal.cli.output import echo_json, fmt_time, print_table
 from selfheal.domain.records import Attempt, ErrorRecord
 from selfheal.errors import ErrorNotFound
+from selfheal.names import execution_name
 from selfheal.services.workflow.history import StepView, path_from_attempt, run_status
 
 ASL = default_asl()  # the checkout's statemachine/ file, else the installed copy
@@ -24,7 +25,7 @@ def _runs(store: Any, fingerprint: str | None) -> list[tuple[ErrorRecord, Attemp
 
 
 def execution_id(record: ErrorRecord, attempt: Attempt) -> str:
-    name = attempt.execution or f"{record.short_id}-{attempt.number}"
+    name = attempt.execution or execution_name(record.fingerprint, attempt.number)
     return name.rsplit(":", 1)[-1]
 
 

@@ -23,12 +23,16 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, Field
 
 import selfheal
-from selfheal.errors import ConfigurationError, StepTimeout
+from selfheal.errors import ConfigurationError
+from selfheal.names import Artifact
+
+if TYPE_CHECKING:
+    from selfheal.services.workflow.runner import ProgressEvent
 
 SAMPLE = Path(selfheal.__file__).resolve().parent / "samples" / "orders"
 REPO_NAME = "orders-service"
@@ -165,38 +169,33 @@ def run_service(repo: Path) -> tuple[int, int]:
 
 # --- following an execution ------------------------------------------------------------------
 
-def _follow(engine: Any, execution_id: str, progress: Progress, timeout: float) -> str:
-    """Wait for the execution, reporting each Task state as it finishes; returns its status."""
-    seen, entered = 0, {}
-    deadline = time.monotonic() + timeout
-    while True:
-        info = engine.wait(execution_id, timeout=0.05)
-        events = engine.history(execution_id)
-        for ev in events[seen:]:
-            details = next((v for k, v in ev.items()
-                            if k.endswith("EventDetails") and isinstance(v, dict)), {})
-            at = ev.get("timestamp")
-            if ev.get("type") == "TaskStateEntered":
-                entered[details.get("name", "")] = at
-            elif ev.get("type") == "TaskStateExited":
-                name = details.get("name", "")
-                began = entered.get(name)
-                ms = (int((at - began).total_seconds() * 1000)
-                      if isinstance(at, datetime) and isinstance(began, datetime) else None)
-                progress(DemoEvent(kind="state", state=name, duration_ms=ms,
-                                   ok=name not in ("RecordFailure", "RecordAbstain")))
-        seen = len(events)
-        if info.status != "RUNNING":
-            return info.status
-        if time.monotonic() >= deadline:
-            raise StepTimeout(f"execution {execution_id} still running after {timeout:.0f} s")
+class _StateTimes:
+    """Turns the runner's progress events into the demo's: one per finished Task state, with its
+    duration (``ok`` is False for the states that record a failure or an abstention)."""
+
+    def __init__(self, progress: Progress) -> None:
+        self.progress = progress
+        self.entered: dict[str, datetime | None] = {}
+
+    def __call__(self, event: ProgressEvent) -> None:
+        from selfheal.services.workflow.catalogue import BY_NAME
+
+        if event.event == "entered":
+            self.entered[event.state] = event.at
+        elif event.event in ("succeeded", "caught"):
+            began = self.entered.get(event.state)
+            ms = (int((event.at - began).total_seconds() * 1000)
+                  if event.at is not None and began is not None else None)
+            entry = BY_NAME.get(event.state)
+            self.progress(DemoEvent(kind="state", state=event.state, duration_ms=ms,
+                                    ok=entry is not None and entry.resumable))
 
 
 def _validation(artifacts: Any, path: list[Any]) -> dict[str, Any]:
     """The last validation report of a run (tests before/after), if there is one."""
     import json
 
-    refs = [v.artifacts["validation"] for v in path if "validation" in v.artifacts]
+    refs = [v.artifacts[Artifact.VALIDATION] for v in path if Artifact.VALIDATION in v.artifacts]
     if not refs:
         return {}
     report: dict[str, Any] = json.loads(artifacts.get_bytes(refs[-1]).decode("utf-8"))
@@ -211,7 +210,7 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
     from selfheal.compose.store import build_ingest_service, build_policy
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
-    from selfheal.services.workflow.runner import outcome_of
+    from selfheal.services.workflow.runner import follow_execution
     from selfheal.settings import Settings, load_settings
 
     started = time.monotonic()
@@ -247,9 +246,8 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
             for start in dispatcher.drain():
                 if start.execution is None or start.attempt is None:
                     continue
-                status = _follow(wf.engine, start.execution, progress, FIX_TIMEOUT)
-                name = start.execution.rsplit(":", 1)[-1]
-                out = outcome_of(store, fp, start.attempt, start.execution, name, status)
+                out = follow_execution(store, wf.engine, fp, start.attempt, start.execution,
+                                       progress=_StateTimes(progress), timeout=FIX_TIMEOUT)
                 val = _validation(wf.services.artifacts, out.path)
                 fixes.append(FixSummary(
                     fingerprint=fp, exc_type=record.exc_type, message=record.message,

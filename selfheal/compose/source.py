@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from selfheal.errors import ConfigurationError
+from selfheal.names import ENV_HOME
 from selfheal.ports import CodeHost, Secrets, SourceRepository
 from selfheal.settings import Settings
 
@@ -110,5 +111,5 @@ def build_aws_source(settings: Settings, env: Mapping[str, str] | None = None,
                                  "use github:owner/name or gitlab:group/name in AWS mode")
     if not via_api:
         # Lambda's only writable place is /tmp: keep the clone cache and PR records there.
-        settings = settings.model_copy(update={"home": Path(env.get("SELFHEAL_HOME", "/tmp/selfheal"))})
+        settings = settings.model_copy(update={"home": Path(env.get(ENV_HOME, "/tmp/selfheal"))})
     return build_source(settings, secrets)

@@ -11,6 +11,10 @@ change to FIXING (the claim: only one worker wins), (2) ``start_attempt`` (attem
 whatever step is missing; one whose start is complete is a no-op. A start younger than
 ``IN_FLIGHT_GRACE`` that looks incomplete may still be running in another worker: the request
 is deferred (``FixDeferred``, retried later) instead of racing it.
+
+The same ``FixStarter`` starts every fix: the queue's requests (start_fix Lambda), the local
+dispatcher (``selfheal watch``, the demo) and a person's ``selfheal fix`` (reason ``manual``,
+optionally ``force`` to replace a run left FIXING by a killed process).
 """
 
 from __future__ import annotations
@@ -23,8 +27,9 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from selfheal.domain.records import Attempt, ErrorRecord, Status, utcnow
-from selfheal.errors import ConcurrentUpdate, ErrorNotFound, FixDeferred, MalformedInput
+from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status, utcnow
+from selfheal.errors import ConcurrentUpdate, ErrorNotFound, FixDeferred, InvalidTransition, MalformedInput
+from selfheal.names import execution_name
 from selfheal.ports import ErrorStore
 from selfheal.services.policy import EXPECTED_STATUS, EnqueueReason, Policy
 
@@ -32,12 +37,19 @@ IN_FLIGHT_GRACE = timedelta(seconds=60)
 HOUR = timedelta(hours=1)
 
 
+# Why a fix starts: a queued reason (``EnqueueReason``), or a person asked for it.
+StartReason = Literal["new", "redrive", "regressed", "manual"]
+# Statuses a person may start a fix from (a PR_OPEN error may be fixed again).
+MANUAL_STARTABLE = frozenset(STARTABLE | {Status.PR_OPEN})
+
+
 class FixRequest(BaseModel):
-    """The queue message body: ``{"fingerprint": ..., "reason": "new|redrive|regressed"}``."""
+    """The queue message body: ``{"fingerprint": ..., "reason": "new|redrive|regressed"}``
+    (``manual`` for a start a person asked for)."""
 
     model_config = ConfigDict(extra="ignore")
     fingerprint: str = Field(pattern=r"^[0-9a-f]{8,64}$")
-    reason: EnqueueReason
+    reason: StartReason
 
     def body(self) -> str:
         return self.model_dump_json()
@@ -80,10 +92,6 @@ class StartOutcome:
     detail: str = ""
 
 
-def execution_name(fingerprint: str, attempt: int) -> str:
-    return f"{fingerprint[:12]}-{attempt}"
-
-
 class FixStarter:
     """The start-fix service (see module docstring for the ordering)."""
 
@@ -94,20 +102,33 @@ class FixStarter:
         self.policy = policy
         self.clock = clock
 
-    def start(self, request: FixRequest) -> StartOutcome:
+    def start(self, request: FixRequest, *, force: bool = False,
+              payload: dict[str, Any] | None = None) -> StartOutcome:
         """Start (or finish starting) a fix. Raises ``ErrorNotFound`` for an unknown error and
-        ``FixDeferred`` when the hourly cap is reached or another worker is mid-start."""
+        ``FixDeferred`` when the hourly cap is reached or another worker is mid-start.
+
+        A ``manual`` request starts from any of ``MANUAL_STARTABLE`` and raises
+        ``InvalidTransition`` otherwise; ``force`` first marks a run left FIXING as failed and
+        skips the hourly cap. ``payload`` is merged into the execution input (a re-drive's)."""
         fp = request.fingerprint
+        manual = request.reason == "manual"
         for _ in range(3):
             rec = self.store.get(fp)
             if rec is None:
                 raise ErrorNotFound(f"no error {fp}")
-            if rec.status == Status.FIXING:
-                return self._continue(rec)
-            if rec.status != EXPECTED_STATUS[request.reason]:
+            if rec.status == Status.FIXING and force:
+                self._replace_running(rec)
+                continue
+            if rec.status == Status.FIXING and not manual:
+                return self._continue(rec, payload)
+            if manual and rec.status not in MANUAL_STARTABLE:
+                hint = " (a run that was killed? use --force)" if rec.status == Status.FIXING else ""
+                raise InvalidTransition(f"error {rec.short_id} is {rec.status}; a fix starts from "
+                                        f"{', '.join(sorted(STARTABLE))} or PR_OPEN{hint}")
+            if not manual and rec.status != EXPECTED_STATUS[request.reason]:
                 return StartOutcome(fp, "stale", detail=f"{request.reason} request but error is {rec.status}")
             started = self.store.count_attempts_since(self.clock() - HOUR)
-            if self.policy.cap_reached(started):
+            if not force and self.policy.cap_reached(started):
                 raise FixDeferred(f"{started} fixes started in the last hour "
                                   f"(cap {self.policy.max_fixes_per_hour}); {fp} waits")
             try:
@@ -116,10 +137,21 @@ class FixStarter:
             except ConcurrentUpdate:
                 continue  # someone changed it between our read and write: look again
             attempt = self.store.start_attempt(fp, None)
-            return self._launch(fp, attempt, "started")
+            return self._launch(fp, attempt, "started", payload)
         raise FixDeferred(f"error {fp} keeps changing; retry later")
 
-    def _continue(self, rec: ErrorRecord) -> StartOutcome:
+    def _replace_running(self, rec: ErrorRecord) -> None:
+        """A forced start: the run left FIXING is marked failed, and the error FAILED."""
+        current = rec.current_attempt
+        if current is not None:
+            abandon(self.store, rec.fingerprint, current.number, "Abandoned",
+                    "a forced start replaced this run")
+        fresh = self.store.get(rec.fingerprint) or rec
+        if fresh.status == Status.FIXING:
+            self.store.transition(rec.fingerprint, Status.FAILED, expected=[Status.FIXING],
+                                  reason="a forced start replaced this run")
+
+    def _continue(self, rec: ErrorRecord, payload: dict[str, Any] | None = None) -> StartOutcome:
         """The record is FIXING: a duplicate, or a start that stopped part-way."""
         fp = rec.fingerprint
         att = rec.current_attempt
@@ -129,17 +161,34 @@ class FixStarter:
         if att is not None and att.outcome == "running":
             if now - att.started_at < IN_FLIGHT_GRACE:
                 raise FixDeferred(f"attempt {att.number} of {fp} is being started; retry later")
-            return self._launch(fp, att, "resumed")
+            return self._launch(fp, att, "resumed", payload)
         if now - rec.updated_at < IN_FLIGHT_GRACE:
             raise FixDeferred(f"a fix of {fp} is being started; retry later")
         attempt = self.store.start_attempt(fp, None)
-        return self._launch(fp, attempt, "resumed")
+        return self._launch(fp, attempt, "resumed", payload)
 
-    def _launch(self, fp: str, attempt: Attempt, action: StartAction) -> StartOutcome:
+    def _launch(self, fp: str, attempt: Attempt, action: StartAction,
+                payload: dict[str, Any] | None = None) -> StartOutcome:
         name = execution_name(fp, attempt.number)
-        execution = self.starter.start(name, {"fingerprint": fp, "attempt": attempt.number})
+        body = {**(payload or {}), "fingerprint": fp, "attempt": attempt.number}
+        execution = self.starter.start(name, body)
         self.store.finish_attempt(fp, attempt.number, execution=execution)
         return StartOutcome(fp, action, attempt.number, execution)
+
+
+def abandon(store: ErrorStore, fingerprint: str, number: int, error: str, cause: str) -> None:
+    """Mark a still-running attempt failed at its running state and the error FAILED."""
+    record = store.get(fingerprint)
+    att = next((a for a in record.attempts if a.number == number), None) if record else None
+    if record is None or att is None or att.outcome != "running":
+        return
+    running = [s for s in att.steps if s.outcome in ("running", "retried")]
+    state = running[-1].state if running else (att.steps[-1].state if att.steps else "Start")
+    store.finish_attempt(fingerprint, number, outcome="failed", failed_state=state, error=error,
+                         cause=cause, finished_at=utcnow())
+    if record.status == Status.FIXING:
+        store.transition(fingerprint, Status.FAILED, expected=[Status.FIXING],
+                         reason=f"{state}: {error}: {cause}"[:1000])
 
 
 @dataclass

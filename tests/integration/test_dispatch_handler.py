@@ -9,6 +9,8 @@ import pytest
 
 from functions import dispatch
 from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
+from selfheal.compose import aws as aws_root
+from selfheal.compose.aws import DispatchDeps
 from selfheal.domain.fingerprint import FingerprintConfig
 from selfheal.domain.records import Status
 from selfheal.services.ingest import IngestService
@@ -21,9 +23,9 @@ from tests.support.tracking_stores import TABLE
 @pytest.fixture
 def aws() -> Iterator[TrackingAws]:
     with tracking_aws() as a:
-        dispatch.configure(policy=Policy(), sqs=a.sqs, queue_url=a.queue_url)
+        aws_root.configure(dispatch=DispatchDeps(Policy(), a.sqs, a.queue_url))
         yield a
-    dispatch.configure()
+    aws_root.configure(dispatch=None)
 
 
 def run_dispatch(aws: TrackingAws) -> tuple[list[dict[str, str]], dict[str, object]]:

@@ -9,15 +9,14 @@ from moto import mock_aws
 
 from selfheal.adapters.sfn_aws import AwsWorkflowEngine
 from selfheal.adapters.sfn_local import DEFAULT_ASL, function_arn, substitute
-from selfheal.services.workflow.models import TASK_STATES
-from selfheal.services.workflow.registry import substitution_name
+from selfheal.services.workflow.catalogue import STATES
 
 
 @mock_aws
 def test_start_is_idempotent_by_name_and_history_is_readable() -> None:
     client = boto3.client("stepfunctions", region_name="us-east-1")
     definition = substitute(DEFAULT_ASL.read_text(),
-                            {substitution_name(s): function_arn("us-east-1", s) for s in TASK_STATES})
+                            {s.substitution: function_arn("us-east-1", s.name) for s in STATES})
     arn = client.create_state_machine(name="selfheal-fix", definition=definition, type="STANDARD",
                                       roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
     engine = AwsWorkflowEngine(arn, client=client, poll_interval=0.01)

@@ -13,7 +13,7 @@ from moto import mock_aws
 
 from selfheal.adapters.dynamodb_store import DynamoDBErrorStore, create_table
 from selfheal.adapters.sfn_local import LocalWorkflowEngine
-from selfheal.compose import runtime
+from selfheal.compose import aws
 from selfheal.domain.capture import make_input
 from selfheal.domain.records import FrameRef, Observation, Status
 from selfheal.services.workflow.runner import run_execution
@@ -33,8 +33,7 @@ def test_handlers_build_aws_services_from_env_and_fix_to_a_pushed_branch(
                         "SELFHEAL_PARAMETER_PREFIX": "/selfheal-test/", "SELFHEAL_MODEL": "rules",
                         "SELFHEAL_HOME": str(tmp_path / "lambda-tmp")}.items():
         monkeypatch.setenv(name, value)
-    monkeypatch.setattr(runtime, "_from_env", None)
-    runtime.install(None)
+    aws.configure(steps=None)  # the step handlers build their services from the environment
     with mock_aws():
         create_table("errors")
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket="artifacts")

@@ -26,7 +26,9 @@ def test_happy_path_opens_a_pull_request_and_records_every_state(tmp_path: Path)
     assert "event.get('order_items', [])" in host.commits[record.branch][APP]  # type: ignore[attr-defined]
     # every state recorded on the attempt, in order, succeeded, with artifact references
     att = record.attempts[-1]
-    assert att.outcome == "pr_open" and att.execution == out.execution_name
+    # one start protocol (FixStarter): the attempt records the started execution's id, as on AWS
+    assert att.outcome == "pr_open" and att.execution == out.execution_id
+    assert out.execution_id.rsplit(":", 1)[-1] == out.execution_name
     assert [s.state for s in att.steps] == ["FetchSource", "BuildPrompt", "InvokeModel", "ValidatePatch",
                                             "CommitBranch", "OpenPullRequest", "MarkDone"]
     assert all(s.outcome == "succeeded" and s.duration_ms is not None for s in att.steps)
@@ -44,7 +46,7 @@ def test_tasks_repeated_after_success_are_no_ops(tmp_path: Path) -> None:
     """Express runs tasks at least once: a second MarkDone or OpenPullRequest changes nothing."""
     import importlib
 
-    from functions import _runtime
+    from selfheal.compose import aws
 
     svc = make_services(tmp_path)
     fp = seed_error(svc.store)
@@ -52,13 +54,13 @@ def test_tasks_repeated_after_success_are_no_ops(tmp_path: Path) -> None:
         run_execution(svc.store, engine, fp, timeout=60)
     att = svc.store.get(fp).attempts[-1]  # type: ignore[union-attr]
     inputs = {s.state: json.loads(Path(s.artifacts["input"]).read_text()) for s in att.steps}
-    _runtime.install(svc)
+    aws.configure(steps=svc)
     try:
         for state, module in (("OpenPullRequest", "functions.open_pull_request"),
                               ("MarkDone", "functions.mark_done")):
             importlib.import_module(module).handler(inputs[state], None)
     finally:
-        _runtime.install(None)
+        aws.configure(steps=None)
     record = svc.store.get(fp)
     assert record is not None and record.status == Status.PR_OPEN
     assert len(svc.code_host.prs) == 1  # type: ignore[attr-defined]

@@ -50,11 +50,11 @@ def test_interrupt_marks_the_attempt_failed_and_redrivable(tmp_path: Path) -> No
 
 def test_a_killed_run_blocks_a_new_fix_until_forced(tmp_path: Path) -> None:
     from selfheal.errors import InvalidTransition
-    from selfheal.services.workflow.runner import begin_attempt
-
     svc = make_services(tmp_path)
     fp = seed_error(svc.store)
-    begin_attempt(svc.store, fp)  # a run whose process was killed: FIXING, attempt running
+    # a run whose process was killed: FIXING, attempt running
+    svc.store.transition(fp, Status.FIXING, reason="fix attempt 1 started")
+    svc.store.start_attempt(fp, f"{fp[:12]}-1")
     with local_engine(svc) as engine:
         with pytest.raises(InvalidTransition, match="--force"):
             run_execution(svc.store, engine, fp, timeout=60)

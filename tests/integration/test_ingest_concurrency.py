@@ -13,6 +13,8 @@ import pytest
 
 from functions import dispatch
 from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
+from selfheal.compose import aws as aws_root
+from selfheal.compose.aws import DispatchDeps
 from selfheal.domain.fingerprint import FingerprintConfig
 from selfheal.domain.records import Status
 from selfheal.services.ingest import IngestReport, IngestService
@@ -31,11 +33,11 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Any]:
             yield s
     else:
         with atomic_moto_requests(), tracking_aws() as aws:
-            dispatch.configure(policy=Policy(), sqs=aws.sqs, queue_url=aws.queue_url)
+            aws_root.configure(dispatch=DispatchDeps(Policy(), aws.sqs, aws.queue_url))
             store = DynamoDBErrorStore(TABLE, client=aws.ddb)
             store.aws = aws  # type: ignore[attr-defined]
             yield store
-        dispatch.configure()
+        aws_root.configure(dispatch=None)
 
 
 def test_eight_threads_exact_counts(store: Any) -> None:

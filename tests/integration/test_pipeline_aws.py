@@ -11,6 +11,9 @@ import pytest
 
 from functions import dispatch, ingest, start_fix
 from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
+from selfheal.adapters.sfn_aws import AwsWorkflowEngine
+from selfheal.compose import aws as aws_root
+from selfheal.compose.aws import DispatchDeps
 from selfheal.domain.fingerprint import FingerprintConfig
 from selfheal.domain.records import Status
 from selfheal.services.dispatch import FixStarter
@@ -32,14 +35,14 @@ from tests.support.tracking_stores import TABLE
 def aws() -> Iterator[TrackingAws]:
     with tracking_aws() as a:
         store = DynamoDBErrorStore(TABLE, client=a.ddb)
-        ingest.configure(IngestService(store, Policy(), FingerprintConfig()))
-        dispatch.configure(policy=Policy(), sqs=a.sqs, queue_url=a.queue_url)
-        start_fix.configure(FixStarter(store, start_fix.StepFunctionsStarter(a.state_machine_arn, a.sfn),
+        aws_root.configure(ingest=IngestService(store, Policy(), FingerprintConfig()))
+        aws_root.configure(dispatch=DispatchDeps(Policy(), a.sqs, a.queue_url))
+        aws_root.configure(start_fix=FixStarter(store, AwsWorkflowEngine(a.state_machine_arn, client=a.sfn),
                                        Policy()))
         yield a
-    ingest.configure(None)
-    dispatch.configure()
-    start_fix.configure(None)
+    aws_root.configure(ingest=None)
+    aws_root.configure(dispatch=None)
+    aws_root.configure(start_fix=None)
 
 
 def pump_stream(aws: TrackingAws) -> int:
@@ -98,7 +101,7 @@ def test_poison_message_reaches_the_dlq_and_the_rest_starts(aws: TrackingAws) ->
 
 def test_hourly_cap_leaves_the_rest_on_the_queue(aws: TrackingAws) -> None:
     store = DynamoDBErrorStore(TABLE, client=aws.ddb)
-    start_fix.configure(FixStarter(store, start_fix.StepFunctionsStarter(aws.state_machine_arn, aws.sfn),
+    aws_root.configure(start_fix=FixStarter(store, AwsWorkflowEngine(aws.state_machine_arn, client=aws.sfn),
                                    Policy(max_fixes_per_hour=1)))
     ingest.handler(cloudwatch_event(traceback_events(2, 1)), LambdaContext())
     pump_stream(aws)

@@ -14,6 +14,8 @@ import pytest
 from functions import dispatch, sync_prs
 from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
 from selfheal.adapters.github import GitHubHost, make_client
+from selfheal.compose import aws as aws_root
+from selfheal.compose.aws import DispatchDeps
 from selfheal.domain.records import Status
 from selfheal.errors import ConfigurationError
 from selfheal.services.ingest import IngestService
@@ -35,11 +37,11 @@ def aws(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[TrackingAws
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("SELFHEAL_HOME", str(tmp_path / "lambda-tmp"))
     with tracking_aws() as a:
-        dispatch.configure(policy=Policy(), sqs=a.sqs, queue_url=a.queue_url)
-        sync_prs.configure()
+        aws_root.configure(dispatch=DispatchDeps(Policy(), a.sqs, a.queue_url))
+        aws_root.configure(sync=None)
         yield a
-    dispatch.configure()
-    sync_prs.configure()
+    aws_root.configure(dispatch=None)
+    aws_root.configure(sync=None)
 
 
 def _configure_github(gh: FakeGitHub) -> None:
@@ -90,4 +92,4 @@ def test_merged_pr_resolves_and_the_regression_is_queued(aws: TrackingAws, tmp_p
 def test_missing_table_setting_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("SELFHEAL_TABLE_NAME", raising=False)
     with pytest.raises(ConfigurationError, match="SELFHEAL_TABLE_NAME"):
-        sync_prs.build_from_env({})
+        aws_root.build_pr_sync({})

@@ -131,3 +131,37 @@ def test_local_dispatcher_drains_and_keeps_capped(store: SqliteErrorStore) -> No
     store.transition(FP, Status.QUEUED)
     queue.pending.clear()
     assert queue.collect_queued() == 1 and queue.pending[0].reason == "redrive"
+
+
+# --- a person's start (selfheal fix) goes through the same protocol ----------------------------
+
+
+def test_manual_start_from_a_finished_state_and_with_a_payload(store: SqliteErrorStore) -> None:
+    fs, rec = starter_for(store)
+    store.transition(FP, Status.FIXING, reason="test")
+    store.transition(FP, Status.ABSTAINED, reason="test")
+    out = fs.start(FixRequest(fingerprint=FP, reason="manual"), payload={"resume_from": "BuildPrompt"})
+    assert (out.action, out.attempt) == ("started", 1)
+    assert rec.started == {"0123456789ab-1": {"resume_from": "BuildPrompt", "fingerprint": FP, "attempt": 1}}
+
+
+def test_manual_start_of_a_running_fix_needs_force(store: SqliteErrorStore) -> None:
+    from selfheal.errors import InvalidTransition
+
+    fs, rec = starter_for(store)
+    fs.start(FixRequest(fingerprint=FP, reason="new"))  # running (or killed) elsewhere
+    with pytest.raises(InvalidTransition, match="--force"):
+        fs.start(FixRequest(fingerprint=FP, reason="manual"))
+    out = fs.start(FixRequest(fingerprint=FP, reason="manual"), force=True)
+    assert (out.action, out.attempt) == ("started", 2)
+    first = store.get(FP).attempts[0]  # type: ignore[union-attr]
+    assert (first.outcome, first.error) == ("failed", "Abandoned")
+
+
+def test_manual_start_respects_the_hourly_cap_unless_forced(store: SqliteErrorStore) -> None:
+    fs, rec = starter_for(store, Policy(max_fixes_per_hour=1))
+    fs.start(FixRequest(fingerprint=FP, reason="new"))
+    store.transition(FP, Status.FAILED, reason="test")
+    with pytest.raises(FixDeferred):
+        fs.start(FixRequest(fingerprint=FP, reason="manual"))
+    assert fs.start(FixRequest(fingerprint=FP, reason="manual"), force=True).attempt == 2

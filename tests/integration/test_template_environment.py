@@ -41,13 +41,14 @@ def cfn() -> dict[str, Any]:
     return translate(load_template())
 
 
-@pytest.mark.parametrize("logical", ["FetchSourceFunction", "InvokeModelFunction", "ValidatePatchFunction",
-                                     "CommitBranchFunction", "OpenPullRequestFunction"])
-def test_step_functions_build_their_services_from_the_template_env(cfn: dict[str, Any], logical: str) -> None:
+@pytest.mark.parametrize("state", ["FetchSource", "InvokeModel", "CommitBranch", "OpenPullRequest"])
+def test_step_functions_build_their_services_from_the_template_env(cfn: dict[str, Any], state: str) -> None:
     from selfheal.adapters.dynamodb_store import create_table
-    from selfheal.compose.workflow import build_aws_services
+    from selfheal.compose.aws import build_step
+    from selfheal.services.workflow.catalogue import state as catalogue_state
 
-    env = function_env(cfn, logical)
+    entry = catalogue_state(state)
+    env = function_env(cfn, entry.function_logical_id)
     with mock_aws():
         create_table(PHYSICAL["ErrorsTable"], client=boto3.client("dynamodb", region_name="us-east-1"))
         boto3.client("s3", region_name="us-east-1").create_bucket(Bucket=PHYSICAL["ArtifactsBucket"])
@@ -56,13 +57,15 @@ def test_step_functions_build_their_services_from_the_template_env(cfn: dict[str
         for name, value in {"repository_url": "https://github.com/acme/orders", "code_host": "github",
                             "github_token": "ghp_" + "x" * 36, "base_branch": "main"}.items():
             ssm.put_parameter(Name=f"/selfheal/{name}", Value=value, Type="SecureString", KeyId=key)
-        services = build_aws_services(env)
+        services = build_step(state, env)
     assert services.settings.repo_url == "github:acme/orders"  # from SSM
     assert services.settings.base_branch == "main"
     assert services.settings.model == f"bedrock:{MODEL}"  # from the template's ModelId
     assert services.settings.max_attempts == 3
     assert str(services.settings.home) == "/tmp/selfheal"  # Lambda's writable place
-    assert type(services.model).__name__ == "BedrockModel"
-    assert type(services.code_host).__name__ == "GitHubHost"
+    if "model" in entry.uses:
+        assert type(services.model).__name__ == "BedrockModel"
+    if "code_host" in entry.uses:
+        assert type(services.code_host).__name__ == "GitHubHost"
     assert type(services.store).__name__ == "DynamoDBErrorStore"
     assert services.store.table_name == PHYSICAL["ErrorsTable"]  # type: ignore[attr-defined]

@@ -32,8 +32,8 @@ from selfheal.domain.records import (
 from selfheal.domain.validation_report import GateResult, ValidationReport
 from selfheal.errors import ConcurrentUpdate, ErrorNotFound, SourceNotFound
 from selfheal.ports import ObserveResult, PullRequest, SourceRepository
+from selfheal.services.workflow.catalogue import STATES
 from selfheal.services.workflow.deps import PullRequestDraft, WorkflowServices
-from selfheal.services.workflow.registry import HANDLER_MODULES
 from selfheal.settings import Settings
 
 
@@ -243,7 +243,8 @@ class ScriptedValidator:
         self.verdicts = list(verdicts)
         self.calls = 0
 
-    def __call__(self, context: FixContext, proposal: EditProposal, revision: str) -> ValidationReport:
+    def __call__(self, context: FixContext, proposal: EditProposal, revision: str,
+                 tree: bytes | None = None) -> ValidationReport:
         self.calls += 1
         failed = self.verdicts.pop(0) if self.verdicts else None
         if failed:
@@ -289,17 +290,17 @@ def make_services(tmp_path: Path, *, model: Any = None, validator: Any = None, s
 
 def real_handlers() -> dict[str, Callable[[dict[str, Any], Any], Any]]:
     """State name -> the real Lambda handler function of ``functions/``."""
-    return {s: importlib.import_module(m).handler for s, m in HANDLER_MODULES.items()}
+    return {s.name: importlib.import_module(s.handler_module).handler for s in STATES}
 
 
 @contextmanager
 def local_engine(services: WorkflowServices, retry_scale: float = 0.001) -> Iterator[LocalWorkflowEngine]:
     """The moto engine running the real ASL and handlers with ``services`` installed."""
-    from functions import _runtime
+    from selfheal.compose import aws
 
-    _runtime.install(services)
+    aws.configure(steps=services)
     try:
         with LocalWorkflowEngine(real_handlers(), retry_scale=retry_scale) as engine:
             yield engine
     finally:
-        _runtime.install(None)
+        aws.configure(steps=None)

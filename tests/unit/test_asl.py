@@ -6,7 +6,6 @@ from __future__ import annotations
 import importlib
 import json
 import os
-import re
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,8 +17,8 @@ from moto import mock_aws
 
 from selfheal.adapters.sfn_local import DEFAULT_ASL, function_arn, substitute
 from selfheal.errors import RETRYABLE_ERROR_NAMES
-from selfheal.services.workflow.models import INPUT_MODELS, RESUMABLE_STATES, TASK_STATES
-from selfheal.services.workflow.registry import HANDLER_MODULES, STEP_FUNCTIONS, substitution_name
+from selfheal.services.workflow.catalogue import RESUMABLE_STATES, STATE_NAMES, STATES
+from selfheal.services.workflow.models import FixState
 
 LAMBDA_TRANSIENT = {"Lambda.ServiceException", "Lambda.TooManyRequestsException",
                     "Lambda.SdkClientException", "States.Timeout"}
@@ -36,7 +35,7 @@ def tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
 
 def test_moto_accepts_the_definition_with_substitutions_filled(asl: dict[str, Any]) -> None:
     text = substitute(DEFAULT_ASL.read_text(encoding="utf-8"),
-                      {substitution_name(s): function_arn("us-east-1", s) for s in TASK_STATES})
+                      {s.substitution: function_arn("us-east-1", s.name) for s in STATES})
     assert "${" not in text
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         client = boto3.client("stepfunctions", region_name="us-east-1")
@@ -58,14 +57,27 @@ def test_moto_rejects_a_broken_definition() -> None:
                                         roleArn="arn:aws:iam::123456789012:role/r")
 
 
-def test_task_states_match_handlers_steps_and_input_models(asl: dict[str, Any]) -> None:
-    names = set(tasks(asl))
-    assert names == set(TASK_STATES) == set(HANDLER_MODULES) == set(STEP_FUNCTIONS) == set(INPUT_MODELS)
-    for state, module_name in HANDLER_MODULES.items():
-        module = importlib.import_module(module_name)
-        assert state == module.STATE and callable(module.handler)
-        assert tasks(asl)[state]["Resource"] == "${" + substitution_name(state) + "}"
-        assert Path(module.__file__ or "").stem == re.sub(r"(?<!^)(?=[A-Z])", "_", state).lower()
+def test_the_asl_task_states_are_the_catalogue(asl: dict[str, Any]) -> None:
+    """The ASL is held against the one definition: every Task is a catalogue state (and back),
+    its Resource is the state's substitution, and ``functions/<state>.py`` serves it."""
+    assert set(tasks(asl)) == set(STATE_NAMES)
+    assert len(STATE_NAMES) == len(set(STATE_NAMES))
+    handlers = sorted(p.stem for p in (Path(__file__).parents[2] / "functions").glob("*.py"))
+    for state in STATES:
+        module = importlib.import_module(state.handler_module)
+        assert callable(module.handler)
+        assert tasks(asl)[state.name]["Resource"] == "${" + state.substitution + "}"
+        assert state.handler_module.rsplit(".", 1)[1] in handlers
+        assert issubclass(state.input_model, FixState) and callable(state.step)
+
+
+def test_a_handler_module_serves_only_its_own_state() -> None:
+    from selfheal.compose.aws import state_for_module
+    from selfheal.errors import ConfigurationError
+
+    assert state_for_module("functions.validate_patch").name == "ValidatePatch"
+    with pytest.raises(ConfigurationError):
+        state_for_module("functions.ingest")
 
 
 def test_every_task_retries_transient_errors_with_backoff_and_full_jitter(asl: dict[str, Any]) -> None:
@@ -137,7 +149,7 @@ def test_asl_validator_accepts_it_when_installed(tmp_path: Path) -> None:
     if cmd is None:
         pytest.skip("npm asl-validator is not installed (set ASL_VALIDATOR or put it on PATH)")
     filled = substitute(DEFAULT_ASL.read_text(encoding="utf-8"),
-                        {substitution_name(s): function_arn("us-east-1", s) for s in TASK_STATES})
+                        {s.substitution: function_arn("us-east-1", s.name) for s in STATES})
     path = tmp_path / "fix_error.asl.json"
     path.write_text(filled, encoding="utf-8")
     proc = subprocess.run([*cmd, "--json-definition", filled], capture_output=True, text=True, timeout=120)

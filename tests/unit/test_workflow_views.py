@@ -12,8 +12,9 @@ from selfheal.adapters.sfn_local import DEFAULT_ASL
 from selfheal.domain.records import Attempt, StepRecord
 from selfheal.domain.svg import render_svg
 from selfheal.errors import MalformedInput
+from selfheal.services.workflow.catalogue import state as catalogue_state
 from selfheal.services.workflow.history import path_from_attempt, path_from_history, run_status
-from selfheal.services.workflow.models import parse_input
+from selfheal.services.workflow.models import FixState, parse_input
 
 T0 = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
 
@@ -23,14 +24,35 @@ def step(state: str, outcome: str, sec: int, error: str | None = None) -> StepRe
                       outcome=outcome, error=error)  # type: ignore[arg-type]
 
 
+def _parse(state: str, event: object) -> FixState:
+    return parse_input(state, catalogue_state(state).input_model, event)
+
+
 def test_input_models_name_what_is_missing() -> None:
-    assert parse_input("FetchSource", {"fingerprint": "abc"}).fingerprint == "abc"
+    assert _parse("FetchSource", {"fingerprint": "abc"}).fingerprint == "abc"
     with pytest.raises(MalformedInput, match="BuildPromptInput needs context"):
-        parse_input("BuildPrompt", {"fingerprint": "abc", "attempt": 1, "revision": "r"})
+        _parse("BuildPrompt", {"fingerprint": "abc", "attempt": 1, "revision": "r"})
     with pytest.raises(MalformedInput, match="fingerprint"):
-        parse_input("FetchSource", {"attempt": 1})
+        _parse("FetchSource", {"attempt": 1})
     with pytest.raises(MalformedInput, match="JSON object"):
-        parse_input("MarkDone", ["not", "an", "object"])
+        _parse("MarkDone", ["not", "an", "object"])
+
+
+@pytest.mark.parametrize(("state", "missing"), [
+    ("BuildPrompt", "revision"), ("InvokeModel", "attempt"), ("ValidatePatch", "revision"),
+    ("CommitBranch", "attempt"), ("OpenPullRequest", "commit"), ("MarkDone", "pr_url"),
+    ("RecordAbstain", "attempt"), ("RecordFailure", "failure")])
+def test_required_fields_are_declared_not_checked_later(state: str, missing: str) -> None:
+    """Each state's input model types what the state needs: a payload without it is refused at
+    the edge, and a parsed one is the exact model with the field set (no assert narrows it)."""
+    full = {"fingerprint": "abc", "attempt": 1, "revision": "r", "branch": "b", "commit": "c",
+            "pr_url": "https://x/pr/1", "failure": {"Error": "E", "Cause": "c"},
+            "artifacts": {"context": "c", "prompt": "p", "reply": "r", "proposal": "p", "validation": "v"}}
+    model = catalogue_state(state).input_model
+    parsed = parse_input(state, model, full)
+    assert type(parsed) is model and getattr(parsed, missing) is not None
+    with pytest.raises(MalformedInput, match=missing):
+        parse_input(state, model, {k: v for k, v in full.items() if k != missing})
 
 
 def test_path_from_attempt_merges_retries_and_marks_caught() -> None:

@@ -2,7 +2,7 @@
 
 Ports (``ErrorStore``, ``ArtifactStore``, ``SourceRepository``, ``CodeHost``, ``FixModel``) come
 from ``selfheal.ports``; the four callables below are the workflow's view of the fix-generation,
-validation and publishing services, adapted to these signatures by ``selfheal.compose.workflow``.
+validation and publishing services, adapted to these signatures by ``selfheal.compose.services``.
 """
 
 from __future__ import annotations
@@ -24,8 +24,9 @@ from selfheal.settings import Settings
 ContextBuilder = Callable[[ErrorRecord, SourceRepository, str], FixContext]
 # The prompt of repair round N (1-based) with the previous round's feedback.
 PromptBuilder = Callable[[FixContext, int, "str | None"], Prompt]
-# Run the gates on a proposal against the tree at a revision.
-PatchValidator = Callable[[FixContext, EditProposal, str], ValidationReport]
+# Run the gates on a proposal against the tree at a revision (from the stored tree snapshot when
+# one is given, else from the source repository).
+PatchValidator = Callable[[FixContext, EditProposal, str, "bytes | None"], ValidationReport]
 
 
 class PullRequestDraft(BaseModel):
@@ -60,6 +61,8 @@ class WorkflowServices:
     build_prompt: PromptBuilder
     validate: PatchValidator
     compose_pr: PullRequestComposer
+    # FetchSource also stores the tree it resolved (AWS: ValidatePatch has no code host)
+    snapshot_tree: bool = False
 
     @property
     def recorder(self) -> StepRecorder:

@@ -7,8 +7,8 @@ import json
 
 from selfheal.domain.records import ALLOWED_TRANSITIONS, Attempt, Status, StepRecord, utcnow
 from selfheal.services.workflow.deps import WorkflowServices
-from selfheal.services.workflow.models import Failure, FixState
-from selfheal.services.workflow.recorder import CAUSE_MAX_CHARS
+from selfheal.services.workflow.models import Failure, FixState, RecordFailureInput
+from selfheal.services.workflow.recorder import CAUSE_MAX_CHARS, StepHandle
 
 
 def failure_cause(failure: Failure) -> str:
@@ -35,27 +35,24 @@ def failed_step(attempt: Attempt | None) -> StepRecord | None:
     return None
 
 
-def record_failure(svc: WorkflowServices, payload: FixState) -> FixState:
+def record_failure(svc: WorkflowServices, payload: RecordFailureInput, step: StepHandle) -> FixState:
     """Write state, error and cause on the attempt; move the error to FAILED."""
-    assert payload.failure is not None
     error, cause = payload.failure.Error, failure_cause(payload.failure)
-    with svc.recorder.step("RecordFailure", payload):
-        assert payload.attempt is not None
-        record = svc.store.get(payload.fingerprint)
-        attempt = next((a for a in record.attempts if a.number == payload.attempt), None) if record else None
-        step = failed_step(attempt)
-        state = step.state if step else "unknown"
-        if step is not None and step.outcome != "failed":
-            # Retries exhausted (or the step never reported back): the last run is the failure.
-            finished = step.finished_at or utcnow()
-            svc.store.record_step(payload.fingerprint, payload.attempt, step.model_copy(update={
-                "outcome": "failed", "error": error, "cause": cause, "finished_at": finished,
-                "duration_ms": step.duration_ms
-                if step.duration_ms is not None else int((finished - step.started_at).total_seconds() * 1000),
-            }))
-        if record is not None and Status.FAILED in ALLOWED_TRANSITIONS[record.status]:
-            svc.store.transition(payload.fingerprint, Status.FAILED, expected=[record.status],
-                                 reason=f"{state}: {error}: {cause}"[:1000])
-        svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="failed",
-                                 failed_state=state, error=error, cause=cause, finished_at=utcnow())
+    record = svc.store.get(payload.fingerprint)
+    attempt = next((a for a in record.attempts if a.number == step.attempt), None) if record else None
+    failed = failed_step(attempt)
+    state = failed.state if failed else "unknown"
+    if failed is not None and failed.outcome != "failed":
+        # Retries exhausted (or the step never reported back): the last run is the failure.
+        finished = failed.finished_at or utcnow()
+        svc.store.record_step(payload.fingerprint, step.attempt, failed.model_copy(update={
+            "outcome": "failed", "error": error, "cause": cause, "finished_at": finished,
+            "duration_ms": failed.duration_ms
+            if failed.duration_ms is not None else int((finished - failed.started_at).total_seconds() * 1000),
+        }))
+    if record is not None and Status.FAILED in ALLOWED_TRANSITIONS[record.status]:
+        svc.store.transition(payload.fingerprint, Status.FAILED, expected=[record.status],
+                             reason=f"{state}: {error}: {cause}"[:1000])
+    svc.store.finish_attempt(payload.fingerprint, step.attempt, outcome="failed",
+                             failed_state=state, error=error, cause=cause, finished_at=utcnow())
     return payload

@@ -7,19 +7,13 @@ payload and returns it updated; ``Catch`` adds ``failure`` (``ResultPath: $.fail
 
 from __future__ import annotations
 
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from selfheal.errors import MalformedInput
+from selfheal.names import Artifact
 
-# The Task states, in workflow order (names are part of the interface: ASL, history, re-drive).
-TASK_STATES: tuple[str, ...] = (
-    "FetchSource", "BuildPrompt", "InvokeModel", "ValidatePatch", "CommitBranch",
-    "OpenPullRequest", "MarkDone", "RecordAbstain", "RecordFailure",
-)
-# States a re-drive may resume from (the ASL ``ResumeAt`` choice jumps to them).
-RESUMABLE_STATES: tuple[str, ...] = TASK_STATES[:7]
 # The marker step a queued (AWS) re-drive request leaves on the attempt it re-drives.
 REDRIVE_MARKER = "RedriveRequested"
 
@@ -64,14 +58,13 @@ class FixState(BaseModel):
 
     model_config = {"extra": "ignore"}
 
-    # artifact names (``artifacts`` keys) and fields this state needs in its input
-    requires_artifacts: ClassVar[tuple[str, ...]] = ()
-    requires_fields: ClassVar[tuple[str, ...]] = ()
+    # artifacts (``artifacts`` keys) this state needs in its input; required scalar fields are
+    # declared non-Optional by each input model below
+    requires_artifacts: ClassVar[tuple[Artifact, ...]] = ()
 
     @model_validator(mode="after")
-    def _check_requirements(self) -> FixState:
-        missing = [a for a in self.requires_artifacts if not self.artifacts.get(a)]
-        missing += [f for f in self.requires_fields if getattr(self, f) in (None, "")]
+    def _check_artifacts(self) -> FixState:
+        missing = [str(a) for a in self.requires_artifacts if not self.artifacts.get(a)]
         if missing:
             raise ValueError(f"{type(self).__name__} needs {', '.join(missing)}")
         return self
@@ -88,58 +81,59 @@ class FixState(BaseModel):
 
 
 class FetchSourceInput(FixState):
-    pass
+    """A fresh start (fingerprint, maybe an attempt number) or a re-drive."""
 
 
 class BuildPromptInput(FixState):
-    requires_artifacts = ("context",)
-    requires_fields = ("attempt", "revision")
+    requires_artifacts = (Artifact.CONTEXT,)
+    attempt: int
+    revision: str = Field(min_length=1)
 
 
 class InvokeModelInput(FixState):
-    requires_artifacts = ("context", "prompt")
-    requires_fields = ("attempt",)
+    requires_artifacts = (Artifact.CONTEXT, Artifact.PROMPT)
+    attempt: int
 
 
 class ValidatePatchInput(FixState):
-    requires_artifacts = ("context", "reply")
-    requires_fields = ("attempt", "revision")
+    requires_artifacts = (Artifact.CONTEXT, Artifact.REPLY)
+    attempt: int
+    revision: str = Field(min_length=1)
 
 
 class CommitBranchInput(FixState):
-    requires_artifacts = ("context", "proposal", "validation")
-    requires_fields = ("attempt", "revision")
+    requires_artifacts = (Artifact.CONTEXT, Artifact.PROPOSAL, Artifact.VALIDATION)
+    attempt: int
+    revision: str = Field(min_length=1)
 
 
 class OpenPullRequestInput(FixState):
-    requires_artifacts = ("context", "proposal", "validation")
-    requires_fields = ("attempt", "branch", "commit")
+    requires_artifacts = (Artifact.CONTEXT, Artifact.PROPOSAL, Artifact.VALIDATION)
+    attempt: int
+    branch: str = Field(min_length=1)
+    commit: str = Field(min_length=1)
 
 
 class MarkDoneInput(FixState):
-    requires_fields = ("attempt", "branch", "pr_url")
+    attempt: int
+    branch: str = Field(min_length=1)
+    pr_url: str = Field(min_length=1)
 
 
 class RecordAbstainInput(FixState):
-    requires_fields = ("attempt",)
+    attempt: int
 
 
 class RecordFailureInput(FixState):
-    requires_fields = ("failure",)
+    failure: Failure
 
 
-INPUT_MODELS: dict[str, type[FixState]] = {
-    "FetchSource": FetchSourceInput, "BuildPrompt": BuildPromptInput,
-    "InvokeModel": InvokeModelInput, "ValidatePatch": ValidatePatchInput,
-    "CommitBranch": CommitBranchInput, "OpenPullRequest": OpenPullRequestInput,
-    "MarkDone": MarkDoneInput, "RecordAbstain": RecordAbstainInput,
-    "RecordFailure": RecordFailureInput,
-}
+M = TypeVar("M", bound=FixState)
 
 
-def parse_input(state: str, event: Any) -> FixState:
-    """Validate ``event`` as the input of ``state``; raise ``MalformedInput`` with the reason."""
-    model = INPUT_MODELS[state]
+def parse_input(state: str, model: type[M], event: Any) -> M:
+    """Validate ``event`` as ``model`` (the input of ``state``); raise ``MalformedInput`` with
+    the reason."""
     if not isinstance(event, dict):
         raise MalformedInput(f"{state} input must be a JSON object, got {type(event).__name__}")
     try:

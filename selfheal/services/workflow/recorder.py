@@ -11,8 +11,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from selfheal.domain.records import STARTABLE, ErrorRecord, Status, StepRecord, utcnow
+from selfheal.domain.records import STARTABLE, Status, StepRecord, utcnow
 from selfheal.errors import ErrorNotFound, SelfhealError
+from selfheal.names import Artifact
 from selfheal.ports import ArtifactStore, ErrorStore
 from selfheal.services.workflow.models import FixState
 
@@ -23,12 +24,26 @@ _BOOKKEEPING_STATES = frozenset({"RecordFailure", "RecordAbstain"})
 
 @dataclass
 class StepHandle:
-    """What a running step may add to its record: artifact references by name."""
+    """A running step: its state and attempt, the artifacts it stored so far (by name), and
+    where to store more."""
 
     state: str
+    fingerprint: str
     attempt: int
     started_at: datetime
+    artifacts_store: ArtifactStore
     artifacts: dict[str, str] = field(default_factory=dict)
+
+    def save_json(self, name: str, data: object) -> str:
+        """Store ``data`` as the JSON artifact ``name`` of this attempt; return its reference."""
+        blob = json.dumps(data, ensure_ascii=False, default=str).encode()
+        return self.artifacts_store.put_bytes(artifact_key(self.fingerprint, self.attempt, name), blob)
+
+    def save_text(self, name: str, text: str) -> str:
+        return self.save_bytes(name, text.encode())
+
+    def save_bytes(self, name: str, data: bytes) -> str:
+        return self.artifacts_store.put_bytes(artifact_key(self.fingerprint, self.attempt, name), data)
 
 
 def artifact_key(fingerprint: str, attempt: int, name: str) -> str:
@@ -45,38 +60,27 @@ class StepRecorder:
         self._artifacts = artifacts
         self._clock = clock
 
-    def ensure_attempt(self, state_name: str, payload: FixState) -> ErrorRecord:
+    def ensure_attempt(self, state_name: str, payload: FixState) -> int:
         """Make sure the payload's attempt exists on the record (a plain start input carries
         only the fingerprint and maybe a number) and the error is FIXING; set
-        ``payload.attempt``. Returns the fresh record."""
+        ``payload.attempt`` and return it."""
         record = self._store.get(payload.fingerprint)
         if record is None:
             raise ErrorNotFound(f"no error record for fingerprint {payload.fingerprint}")
         numbers = {a.number for a in record.attempts}
-        if payload.attempt is None or payload.attempt not in numbers:
+        attempt = payload.attempt
+        if attempt is None or attempt not in numbers:
             if state_name in _BOOKKEEPING_STATES and record.attempts:
-                payload.attempt = record.attempts[-1].number
+                attempt = record.attempts[-1].number
             else:
-                payload.attempt = self._store.start_attempt(payload.fingerprint,
-                                                            payload.execution_name).number
+                attempt = self._store.start_attempt(payload.fingerprint, payload.execution_name).number
+        payload.attempt = attempt
         # Starters (start_fix, the CLI) move the error to FIXING; this covers a bare start (a
         # console "Start execution"). An error already PR_OPEN is a task repeated after success.
         if state_name not in _BOOKKEEPING_STATES and record.status in STARTABLE:
-            record = self._store.transition(payload.fingerprint, Status.FIXING,
-                                            expected=[record.status],
-                                            reason=f"fix workflow at {state_name}")
-        return record
-
-    def save_json(self, payload: FixState, name: str, data: object) -> str:
-        """Store ``data`` as a JSON artifact of the payload's attempt; return its reference."""
-        assert payload.attempt is not None
-        blob = json.dumps(data, ensure_ascii=False, default=str).encode()
-        return self._artifacts.put_bytes(artifact_key(payload.fingerprint, payload.attempt, name), blob)
-
-    def save_text(self, payload: FixState, name: str, text: str) -> str:
-        assert payload.attempt is not None
-        return self._artifacts.put_bytes(artifact_key(payload.fingerprint, payload.attempt, name),
-                                         text.encode())
+            self._store.transition(payload.fingerprint, Status.FIXING, expected=[record.status],
+                                   reason=f"fix workflow at {state_name}")
+        return attempt
 
     @contextmanager
     def step(self, state_name: str, payload: FixState) -> Iterator[StepHandle]:
@@ -84,14 +88,14 @@ class StepRecorder:
 
         The step's input payload is stored as the artifact ``input``: a re-drive from this
         state starts from exactly that input."""
-        self.ensure_attempt(state_name, payload)
-        assert payload.attempt is not None
+        attempt = self.ensure_attempt(state_name, payload)
         started = self._clock()
         stamp = started.strftime("%Y%m%dT%H%M%S%f")
-        handle = StepHandle(state=state_name, attempt=payload.attempt, started_at=started)
-        handle.artifacts["input"] = self.save_json(payload, f"steps/{stamp}-{state_name}.input.json",
-                                                   payload.model_dump(mode="json", exclude_none=True))
-        self._store.record_step(payload.fingerprint, payload.attempt,
+        handle = StepHandle(state=state_name, fingerprint=payload.fingerprint, attempt=attempt,
+                            started_at=started, artifacts_store=self._artifacts)
+        handle.artifacts[Artifact.INPUT] = handle.save_json(
+            f"steps/{stamp}-{state_name}.input.json", payload.model_dump(mode="json", exclude_none=True))
+        self._store.record_step(payload.fingerprint, attempt,
                                 StepRecord(state=state_name, started_at=started,
                                            artifacts=dict(handle.artifacts)))
         payload.resume_from = None  # used by the ResumeAt choice that brought us here

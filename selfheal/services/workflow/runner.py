@@ -11,12 +11,19 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status, StepRecord, utcnow
+from selfheal.domain.records import ErrorRecord, Status, StepRecord, utcnow
 from selfheal.errors import ErrorNotFound, InvalidTransition, MalformedInput, StepTimeout
+from selfheal.names import Artifact, execution_name
 from selfheal.ports import ArtifactStore, ErrorStore, WorkflowEngine
+from selfheal.services.dispatch import FixRequest, FixStarter, abandon
+from selfheal.services.policy import Policy
+from selfheal.services.workflow.catalogue import RESUMABLE_STATES
 from selfheal.services.workflow.history import StepView, path_from_attempt, path_from_history
-from selfheal.services.workflow.models import REDRIVE_MARKER, RESUMABLE_STATES
+from selfheal.services.workflow.models import REDRIVE_MARKER
 from selfheal.services.workflow.recorder import artifact_key
+
+__all__ = ["FixOutcome", "ProgressEvent", "abandon", "follow_execution", "outcome_of", "redrive_payload",
+           "request_redrive", "run_execution"]
 
 
 class ProgressEvent(BaseModel):
@@ -47,36 +54,6 @@ class FixOutcome(BaseModel):
     error: str | None = None
     cause: str | None = None
     path: list[StepView] = Field(default_factory=list)
-
-
-def execution_name(record: ErrorRecord, attempt: int) -> str:
-    """Deterministic, like the AWS start_fix Lambda: ``<fingerprint prefix>-<attempt>``."""
-    return f"{record.short_id}-{attempt}"
-
-
-def begin_attempt(store: ErrorStore, fingerprint: str, force: bool = False) -> tuple[ErrorRecord, Attempt]:
-    """Move the error to FIXING (conditional on the status read) and open an attempt.
-    ``force``: an error stuck in FIXING (its process was killed) is first marked FAILED."""
-    record = store.get(fingerprint)
-    if record is None:
-        raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
-    if force and record.status == Status.FIXING:
-        current = record.current_attempt
-        if current is not None:
-            abandon(store, fingerprint, current.number, "Abandoned", "a forced start replaced this run")
-        record = store.get(fingerprint) or record
-        if record.status == Status.FIXING:
-            record = store.transition(fingerprint, Status.FAILED, expected=[Status.FIXING],
-                                      reason="a forced start replaced this run")
-    if record.status not in STARTABLE | {Status.PR_OPEN}:
-        hint = " (a run that was killed? use --force)" if record.status == Status.FIXING else ""
-        raise InvalidTransition(f"error {record.short_id} is {record.status}; a fix starts from "
-                                f"{', '.join(sorted(STARTABLE))} or PR_OPEN{hint}")
-    number = len(record.attempts) + 1
-    record = store.transition(fingerprint, Status.FIXING, expected=[record.status],
-                              reason=f"fix attempt {number} started")
-    attempt = store.start_attempt(fingerprint, execution_name(record, number))
-    return record, attempt
 
 
 class _ProgressTracker:
@@ -114,12 +91,24 @@ class _ProgressTracker:
 
 def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *,
                   payload: dict[str, Any] | None = None, progress: Progress | None = None,
-                  timeout: float = 3600.0, poll: float = 0.05, force: bool = False) -> FixOutcome:
-    """Begin an attempt, start the workflow, follow it to the end, return the outcome."""
-    record, attempt = begin_attempt(store, fingerprint, force)
-    name = attempt.execution or execution_name(record, attempt.number)
-    body = {**(payload or {}), "fingerprint": fingerprint, "attempt": attempt.number}
-    execution_id = engine.start(name, body)
+                  timeout: float = 3600.0, poll: float = 0.05, force: bool = False,
+                  policy: Policy | None = None) -> FixOutcome:
+    """Start a fix as a person asks for one (``FixStarter``, reason ``manual``), follow it to the
+    end, return the outcome. ``force`` replaces a run left FIXING by a killed process."""
+    start = FixStarter(store, engine, policy or Policy()).start(
+        FixRequest(fingerprint=fingerprint, reason="manual"), force=force, payload=payload)
+    if start.attempt is None or start.execution is None:
+        raise InvalidTransition(f"no fix started for {fingerprint}: {start.detail or start.action}")
+    return follow_execution(store, engine, fingerprint, start.attempt, start.execution,
+                            progress=progress, timeout=timeout, poll=poll)
+
+
+def follow_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, attempt: int,
+                     execution_id: str, *, progress: Progress | None = None, timeout: float = 3600.0,
+                     poll: float = 0.05) -> FixOutcome:
+    """Follow a started execution to its end, reporting progress; return the outcome. A local
+    execution dies with this process: an interrupt or a timeout marks the attempt failed."""
+    name = execution_name(fingerprint, attempt)
     tracker = _ProgressTracker(progress) if progress else None
     deadline = time.monotonic() + timeout
     try:
@@ -132,26 +121,10 @@ def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *
             if time.monotonic() >= deadline:
                 raise StepTimeout(f"execution {name} still running after {timeout:.0f} s")
     except (KeyboardInterrupt, StepTimeout) as exc:
-        # A local execution dies with this process: say so on the record, so it can be re-driven.
-        abandon(store, fingerprint, attempt.number, "Interrupted" if isinstance(exc, KeyboardInterrupt)
+        abandon(store, fingerprint, attempt, "Interrupted" if isinstance(exc, KeyboardInterrupt)
                 else type(exc).__name__, str(exc) or "interrupted by the user")
         raise
-    return outcome_of(store, fingerprint, attempt.number, execution_id, name, info.status)
-
-
-def abandon(store: ErrorStore, fingerprint: str, number: int, error: str, cause: str) -> None:
-    """Mark a still-running attempt failed at its running state and the error FAILED."""
-    record = store.get(fingerprint)
-    att = next((a for a in record.attempts if a.number == number), None) if record else None
-    if record is None or att is None or att.outcome != "running":
-        return
-    running = [s for s in att.steps if s.outcome in ("running", "retried")]
-    state = running[-1].state if running else (att.steps[-1].state if att.steps else "Start")
-    store.finish_attempt(fingerprint, number, outcome="failed", failed_state=state, error=error,
-                         cause=cause, finished_at=utcnow())
-    if record.status == Status.FIXING:
-        store.transition(fingerprint, Status.FAILED, expected=[Status.FIXING],
-                         reason=f"{state}: {error}: {cause}"[:1000])
+    return outcome_of(store, fingerprint, attempt, execution_id, name, info.status)
 
 
 def outcome_of(store: ErrorStore, fingerprint: str, number: int, execution_id: str, name: str,
@@ -201,8 +174,8 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
         return {"fingerprint": record.fingerprint, "redrive": True}
     for att in reversed(record.attempts):
         for step in reversed(att.steps):
-            if step.state == state and step.artifacts.get("input"):
-                data = json.loads(artifacts.get_bytes(step.artifacts["input"]).decode())
+            if step.state == state and step.artifacts.get(Artifact.INPUT):
+                data = json.loads(artifacts.get_bytes(step.artifacts[Artifact.INPUT]).decode())
                 for key in ("failure", "execution", "attempt"):
                     data.pop(key, None)
                 if state == "BuildPrompt":  # a fresh repair budget, keeping the last feedback
@@ -233,6 +206,6 @@ def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None 
         now = utcnow()
         store.record_step(fingerprint, last.number, StepRecord(
             state=REDRIVE_MARKER, started_at=now, finished_at=now, duration_ms=0, outcome="succeeded",
-            cause=f"re-drive requested from {state}", artifacts={"request": ref}))
+            cause=f"re-drive requested from {state}", artifacts={Artifact.REQUEST: ref}))
     return store.transition(fingerprint, Status.QUEUED, expected=[record.status],
                             reason=f"re-drive requested (from {state})")

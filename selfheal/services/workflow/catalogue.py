@@ -1,0 +1,107 @@
+"""The state catalogue: every Task state of the fix workflow, defined once.
+
+Each ``State`` names the ASL Task state, its input model, its step function, whether a re-drive
+may resume there, and what it uses beyond the store and the artifacts (the AWS composition
+builds exactly that for its Lambda, and the template grants exactly that; tests hold the ASL,
+``template.yaml`` and ``functions/`` against this tuple). Registry, handler modules, recorder
+step names and re-drive states all derive from it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+from selfheal.names import function_arn_substitution
+from selfheal.services.workflow import steps
+from selfheal.services.workflow.deps import WorkflowServices
+from selfheal.services.workflow.failure import record_failure
+from selfheal.services.workflow.models import (
+    BuildPromptInput,
+    CommitBranchInput,
+    FetchSourceInput,
+    FixState,
+    InvokeModelInput,
+    MarkDoneInput,
+    OpenPullRequestInput,
+    RecordAbstainInput,
+    RecordFailureInput,
+    ValidatePatchInput,
+    parse_input,
+)
+from selfheal.services.workflow.recorder import StepHandle
+
+# What a state may use besides the store and the artifacts:
+#   source     the repository (through the code host's API on AWS: the token),
+#   code_host  branches and pull requests (the token),
+#   model      the fix model (Bedrock on AWS),
+#   parameters the non-secret settings bin/configure stored in SSM (repository, model id, ...).
+Need = Literal["source", "code_host", "model", "parameters"]
+StepFunction = Callable[[WorkflowServices, Any, StepHandle], FixState]
+
+
+@dataclass(frozen=True)
+class State:
+    """One Task state of the fix workflow."""
+
+    name: str
+    input_model: type[FixState]
+    step: StepFunction
+    resumable: bool
+    uses: frozenset[Need] = frozenset()
+
+    @property
+    def handler_module(self) -> str:
+        """The module whose ``handler(event, context)`` is this state's Lambda entry point."""
+        return "functions." + re.sub(r"(?<!^)(?=[A-Z])", "_", self.name).lower()
+
+    @property
+    def substitution(self) -> str:
+        """The SAM ``DefinitionSubstitutions`` key of this state's function ARN."""
+        return function_arn_substitution(self.name)
+
+    @property
+    def function_logical_id(self) -> str:
+        """The state's Lambda in ``template.yaml``."""
+        return f"{self.name}Function"
+
+    @property
+    def needs_token(self) -> bool:
+        return bool(self.uses & {"source", "code_host"})
+
+
+STATES: tuple[State, ...] = (
+    State("FetchSource", FetchSourceInput, steps.fetch_source, True,
+          frozenset({"source", "parameters"})),
+    State("BuildPrompt", BuildPromptInput, steps.build_prompt, True),
+    State("InvokeModel", InvokeModelInput, steps.invoke_model, True, frozenset({"model", "parameters"})),
+    State("ValidatePatch", ValidatePatchInput, steps.validate_patch, True),
+    State("CommitBranch", CommitBranchInput, steps.commit_branch, True,
+          frozenset({"code_host", "parameters"})),
+    State("OpenPullRequest", OpenPullRequestInput, steps.open_pull_request, True,
+          frozenset({"source", "code_host", "parameters"})),
+    State("MarkDone", MarkDoneInput, steps.mark_done, True),
+    State("RecordAbstain", RecordAbstainInput, steps.record_abstain, False),
+    State("RecordFailure", RecordFailureInput, record_failure, False),
+)
+
+BY_NAME: dict[str, State] = {s.name: s for s in STATES}
+STATE_NAMES: tuple[str, ...] = tuple(s.name for s in STATES)
+RESUMABLE_STATES: tuple[str, ...] = tuple(s.name for s in STATES if s.resumable)
+
+
+def state(name: str) -> State:
+    """The catalogue entry of ``name`` (``KeyError`` for a name that is not a Task state)."""
+    return BY_NAME[name]
+
+
+def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, Any]:
+    """Validate ``event`` as ``name``'s input, run its step inside its recorder step, return the
+    payload for the next state: what every step handler does."""
+    entry = BY_NAME[name]
+    payload = parse_input(name, entry.input_model, event)
+    with services.recorder.step(name, payload) as handle:
+        result = entry.step(services, payload, handle)
+    return result.to_payload()
