@@ -60,8 +60,8 @@ class Settings(BaseModel):
     capture_inputs: bool = True
     capture_labels: list[str] = Field(default_factory=list)  # regexes for "<label>: {...}"; empty: defaults
     # per input, after redaction; larger ones are shown, not replayed. With ``capture_keep`` it
-    # bounds what an error's DynamoDB item carries (at most 5 x 48 KB, far below its 400 KB)
-    capture_max_bytes: int = Field(default=16 * 1024, ge=256, le=48 * 1024)
+    # bounds what an error's DynamoDB item carries (at most 5 x 32 KB, far below its 400 KB)
+    capture_max_bytes: int = Field(default=16 * 1024, ge=256, le=32 * 1024)
     capture_keep: int = Field(default=3, ge=1, le=5)  # distinct inputs kept per error (the first seen)
     # source control
     base_branch: str | None = None

@@ -49,6 +49,7 @@ __all__ = ["META_PREFIX", "STATUS_INDEX", "TABLE_SCHEMA", "DynamoDBErrorStore", 
            "to_av", "ts"]
 
 INPUTS_ATTRIBUTE = "captured_inputs"
+DIGESTS_ATTRIBUTE = "captured_digests"
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
               "InternalServerError", "ServiceUnavailable"}
 
@@ -339,10 +340,11 @@ class DynamoDBErrorStore:
         return int(self._sum_buckets("attempts", since))
 
     # --- captured failing inputs (InputStore) -----------------------------------------------
-    # Kept on the record's item as a list of JSON strings (``captured_inputs``): at most
-    # ``keep`` inputs of ``settings.capture_max_bytes`` each, so the item stays far below
-    # DynamoDB's 400 KB. Written only while fewer than ``keep`` are kept (a full list costs no
-    # write), with a condition on the list's size so two writers cannot both append.
+    # Kept on the record's item as a list of JSON strings (``captured_inputs``) with their
+    # digests in a string set (``captured_digests``): at most ``keep`` inputs of
+    # ``settings.capture_max_bytes`` each, so the item stays far below DynamoDB's 400 KB. Each
+    # new input is ONE conditional UpdateItem (the list is not full, the digest not in the set),
+    # so the ingest function needs no read permission and two writers cannot exceed ``keep``.
 
     def inputs(self, fingerprint: str) -> builtins.list[CapturedInput]:
         out = self._call("get_item", TableName=self.table_name, Key=self._key(fingerprint),
@@ -352,21 +354,26 @@ class DynamoDBErrorStore:
         return [CapturedInput.model_validate_json(text) for text in raw]
 
     def add_inputs(self, fingerprint: str, inputs: Sequence[CapturedInput], keep: int) -> int:
-        for _ in range(3):
-            kept = self.inputs(fingerprint)
-            merged = merge_inputs(kept, inputs, keep)
-            if len(merged) == len(kept):
-                return len(kept)
+        kept = -1  # unknown until a write answers
+        for item in merge_inputs([], inputs, keep):  # distinct, replayable first
             e = _Expr()
-            name = e.name(INPUTS_ATTRIBUTE)
-            same = f"attribute_not_exists({name})" if not kept else f"size({name}) = {e.value(len(kept))}"
-            cond = f"attribute_exists({e.name('status')}) AND {same}"
+            lst, digests, status = e.name(INPUTS_ATTRIBUTE), e.name(DIGESTS_ATTRIBUTE), e.name("status")
+            empty, new, limit = e.value([]), e.value([item.model_dump_json()]), e.value(keep)
+            e.values[":digest_set"] = {"SS": [item.digest]}
+            e.values[":digest"] = {"S": item.digest}
             try:
-                self._call("update_item", TableName=self.table_name, Key=self._key(fingerprint),
-                           UpdateExpression=f"SET {name} = {e.value([m.model_dump_json() for m in merged])}",
-                           ConditionExpression=cond, **e.kwargs())
-                return len(merged)
+                out = self._call(
+                    "update_item", TableName=self.table_name, Key=self._key(fingerprint),
+                    UpdateExpression=f"SET {lst} = list_append(if_not_exists({lst}, {empty}), {new}) "
+                                     f"ADD {digests} :digest_set",
+                    ConditionExpression=(f"attribute_exists({status}) AND (attribute_not_exists({lst}) "
+                                         f"OR size({lst}) < {limit}) AND NOT contains({digests}, :digest)"),
+                    ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD", **e.kwargs())
             except Exception as exc:
                 if self._code(exc) != "ConditionalCheckFailedException":
                     raise
-        return len(self.inputs(fingerprint))
+                old = getattr(exc, "response", {}).get("Item") or {}
+                kept = len(from_item(old).get(INPUTS_ATTRIBUTE) or []) if old else kept
+                continue
+            kept = len(from_item(out.get("Attributes") or {}).get(INPUTS_ATTRIBUTE) or [])
+        return kept
