@@ -15,7 +15,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from aws_lambda_powertools import Logger
 from aws_lambda_powertools.metrics import MetricUnit
 
 from selfheal.compose import aws
@@ -24,7 +23,7 @@ from selfheal.services.pr_sync import sync_pull_requests
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
 
-logger = Logger()
+logger = aws.logger()
 metrics = aws.metrics()
 
 

@@ -24,20 +24,44 @@ class RetryableError(SelfhealError):
     retryable = True
 
 
-class ModelThrottled(RetryableError):
+MAX_RETRY_AFTER_S = 3600.0  # the longest wait a service may ask for (GitHub's primary window is 1 h)
+
+
+class RateLimited(RetryableError):
+    """The service asked the caller to wait before trying again.
+
+    ``retry_after`` is that wait in seconds, computed by the adapter from the service's own headers
+    (``Retry-After``, GitHub's ``x-ratelimit-reset`` for a primary limit, at least 60 s for a GitHub
+    secondary limit), clamped to ``[0, MAX_RETRY_AFTER_S]``; None when the service said nothing and
+    the caller's own backoff applies. The workflow (not the adapter) honours it.
+    """
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = (None if retry_after is None
+                            else min(max(0.0, float(retry_after)), MAX_RETRY_AFTER_S))
+
+
+def retry_after_of(exc: BaseException) -> float | None:
+    """The wait the service asked for when ``exc`` is a ``RateLimited`` (seconds, capped), else None."""
+    return exc.retry_after if isinstance(exc, RateLimited) else None
+
+
+class ModelThrottled(RateLimited):
     """The model provider rate-limited or throttled the call (HTTP 429, ThrottlingException)."""
+
+
+class ModelNotReady(RateLimited):
+    """The model is not ready to serve yet (Bedrock ``ModelNotReadyException``, HTTP 429: a model
+    being loaded, e.g. an imported model after a pause); the same call succeeds once it is loaded."""
 
 
 class ModelUnavailable(RetryableError):
     """The model provider failed transiently (HTTP 5xx, timeout, connection refused)."""
 
 
-class CodeHostRateLimited(RetryableError):
-    """The code host rate-limited the call (403/429 with Retry-After or reset headers)."""
-
-    def __init__(self, message: str, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+class CodeHostRateLimited(RateLimited):
+    """The code host rate-limited the call (403/429; ``retry_after`` from its headers)."""
 
 
 class CodeHostUnavailable(RetryableError):
@@ -138,3 +162,5 @@ RETRYABLE_ERROR_NAMES = tuple(
     sorted(c.__name__ for c in (ModelThrottled, ModelUnavailable, CodeHostRateLimited,
                                 CodeHostUnavailable, StepTimeout, StoreUnavailable))
 )
+# Raised only by the model call: InvokeModel's Retry matches these besides RETRYABLE_ERROR_NAMES.
+MODEL_RETRYABLE_ERROR_NAMES = (ModelNotReady.__name__,)

@@ -141,6 +141,7 @@ class PullRequest(BaseModel):
     draft: bool = True
     created: bool = False  # False when an existing PR was found and updated
     labels: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)  # what went wrong around an open PR (labels)
 
 
 class CodeHost(Protocol):

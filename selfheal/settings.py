@@ -43,6 +43,7 @@ class Settings(BaseModel):
     max_cost_per_day_usd: float = 20.0
     redact_patterns: list[str] = Field(default_factory=list)
     max_output_tokens: int = 4096
+    max_output_tokens_cut_off: int = 0  # output cap after a cut-off reply (0: max_output_tokens)
     model_prices: list[str] = Field(default_factory=list)  # "model-substring=IN/OUT" USD per 1M tokens
     anthropic_base_url: str = "https://api.anthropic.com"
     model_timeout_seconds: float = 300.0

@@ -6,6 +6,7 @@ import os
 import tempfile
 from pathlib import Path, PurePosixPath
 
+from selfheal import known_secrets
 from selfheal.errors import ArtifactNotFound, MalformedInput
 
 
@@ -22,6 +23,7 @@ class FsArtifactStore:
         return self.root.joinpath(*rel.parts)
 
     def put_bytes(self, key: str, data: bytes) -> str:
+        data = known_secrets.scrub_bytes(data)  # nothing stored carries a secret this process holds
         path = self._path(key)
         path.parent.mkdir(parents=True, exist_ok=True)
         # Write then rename: a reader never sees half an artifact.

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 from typing import Any
 
+from selfheal import known_secrets
 from selfheal.errors import ArtifactChanged, ArtifactNotFound, MalformedInput, StoreUnavailable
 
 DIGEST = "#sha256="
@@ -35,6 +36,7 @@ class S3ArtifactStore:
         return self._client
 
     def put_bytes(self, key: str, data: bytes) -> str:
+        data = known_secrets.scrub_bytes(data)  # nothing stored carries a secret this process holds
         full = f"{self.prefix}{key}"
         try:
             self.client.put_object(Bucket=self.bucket, Key=full, Body=data)

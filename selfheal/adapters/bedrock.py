@@ -10,9 +10,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
+from selfheal.adapters.http_json import as_int, retry_after_header
 from selfheal.domain.fixing import ModelReply, Prompt
 from selfheal.errors import (
     ConfigurationError,
+    ModelNotReady,
     ModelReplyMalformed,
     ModelRequestRejected,
     ModelThrottled,
@@ -22,7 +24,7 @@ from selfheal.errors import (
 THROTTLING_CODES = frozenset({"ThrottlingException", "ServiceQuotaExceededException",
                               "TooManyRequestsException", "Throttling", "RequestLimitExceeded"})
 TRANSIENT_CODES = frozenset({"ModelTimeoutException", "InternalServerException",
-                             "ServiceUnavailableException", "ModelNotReadyException", "ModelErrorException",
+                             "ServiceUnavailableException", "ModelErrorException",
                              "InternalFailure", "ServiceUnavailable"})
 
 
@@ -87,28 +89,45 @@ class BedrockModel:
 
 
 def _map_client_error(exc: Any) -> Exception:
-    err = exc.response.get("Error", {}) if isinstance(exc.response, dict) else {}
+    response = exc.response if isinstance(exc.response, dict) else {}
+    err = response.get("Error", {})
     code = str(err.get("Code", ""))
-    status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+    meta = response.get("ResponseMetadata", {})
+    status = int(meta.get("HTTPStatusCode") or 0)
     message = str(err.get("Message", ""))[:300]
+    wait = retry_after_header(meta.get("HTTPHeaders") or {})
+    # ModelNotReadyException is an HTTP 429 too: its own condition, checked before throttling.
+    if code == "ModelNotReadyException":
+        return ModelNotReady(f"bedrock model is not ready ({code}): {message}", retry_after=wait)
     if code in THROTTLING_CODES or status == 429:
-        return ModelThrottled(f"bedrock throttled the call ({code or status}): {message}")
+        return ModelThrottled(f"bedrock throttled the call ({code or status}): {message}", retry_after=wait)
     if code in TRANSIENT_CODES or status >= 500:
         return ModelUnavailable(f"bedrock failed transiently ({code or status}): {message}")
     return ModelRequestRejected(f"bedrock rejected the request ({code or status}): {message}")
 
 
 def _reply(response: Any, model_id: str, latency_ms: int) -> ModelReply:
-    try:
-        content = response["output"]["message"]["content"]
-        texts = [block["text"] for block in content if isinstance(block, dict) and "text" in block]
-    except (KeyError, TypeError) as exc:
-        raise ModelReplyMalformed(f"bedrock response lacks output.message.content ({exc!r})") from None
-    if not texts or not all(isinstance(t, str) for t in texts):
-        raise ModelReplyMalformed("bedrock response has no text content")
-    usage = response.get("usage") or {}
-    metrics = response.get("metrics") or {}
+    """The reply with its usage, whatever the content: an empty or text-less content list (a reply
+    cut off at ``max_tokens`` before any text, a guardrail) is an empty text for the caller to
+    judge, not an error, so its tokens are still counted; only a body that is not a Converse reply
+    at all (no ``output.message``) is ``ModelReplyMalformed``. Text blocks are joined with newlines;
+    reasoning, tool-use and other blocks are not the answer and are skipped."""
+    if not isinstance(response, dict):
+        raise ModelReplyMalformed("bedrock response is not an object")
+    output = response.get("output")
+    message = output.get("message") if isinstance(output, dict) else None
+    if not isinstance(message, dict):
+        raise ModelReplyMalformed("bedrock response lacks output.message (not a Converse reply)")
+    content = message.get("content")
+    blocks = content if isinstance(content, list) else []
+    texts = [b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)]
+    usage: dict[str, Any] = response.get("usage") or {}
+    metrics: dict[str, Any] = response.get("metrics") or {}
+    if not isinstance(usage, dict) or not isinstance(metrics, dict):
+        raise ModelReplyMalformed("bedrock response has an odd usage or metrics block")
     latency = metrics.get("latencyMs")
-    return ModelReply(text="".join(texts), model_id=model_id, tokens_in=int(usage.get("inputTokens") or 0),
-                      tokens_out=int(usage.get("outputTokens") or 0), stop_reason=response.get("stopReason"),
+    stop = response.get("stopReason")
+    return ModelReply(text="\n".join(texts), model_id=model_id, tokens_in=as_int(usage.get("inputTokens")),
+                      tokens_out=as_int(usage.get("outputTokens")),
+                      stop_reason=stop if isinstance(stop, str) else None,
                       latency_ms=latency if isinstance(latency, int) else latency_ms)

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
 
 from selfheal.adapters.ssh import classify_git_failure
+from selfheal.envscrub import scrub_env
 from selfheal.errors import CodeHostUnavailable, ConfigurationError, EditRejected, StepTimeout
 
 _KEEP_ENV = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
@@ -28,8 +29,9 @@ def decode_text(data: bytes) -> str | None:
 
 
 def scrubbed_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """A minimal environment for git: no credentials of ours leak into hooks or ssh."""
-    env = {k: os.environ[k] for k in _KEEP_ENV if k in os.environ}
+    """A minimal environment for git (``selfheal.envscrub``, plus git's home and temp folder): no
+    credentials of ours leak into hooks or ssh. ``extra`` is ours (author, ssh command): kept."""
+    env = scrub_env(os.environ, keep=_KEEP_ENV)
     env.update({"LANG": "C", "LC_ALL": "C", "GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "/bin/false"})
     env.update(extra or {})
     return env

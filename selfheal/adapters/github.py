@@ -2,13 +2,16 @@
 through blobs, trees, commits and refs, so no ``git`` binary is needed (Lambda has none).
 
 Works against github.com and GitHub Enterprise (``base_url=https://host/api/v3``). HTTP
-failures become errors named by condition: rate limits and 5xx are retryable, 401/403/422 are
-not (see ``classify``).
+failures become errors named by condition (``github_client.classify``: rate limits carry GitHub's
+wait). GitHub's replicas lag a moment behind writes: a 422 when opening a PR for a branch just
+written, or labelling a PR just opened, is retried a few times with short backoff here; a PR a
+concurrent run opened first is adopted; a label that cannot be added never fails an open PR.
 """
 
 from __future__ import annotations
 
 import base64
+import logging
 import re
 import shutil
 import tarfile
@@ -16,12 +19,11 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import requests
-from github import Auth, Github, GithubException, InputGitTreeElement, RateLimitExceededException
+from github import Github, GithubException, InputGitTreeElement
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
 
@@ -34,12 +36,13 @@ from selfheal.adapters.codehost_common import (
     write_blob,
 )
 from selfheal.adapters.git_process import decode_text
+from selfheal.adapters.github_client import SECONDARY_LIMIT_WAIT_S as SECONDARY_LIMIT_WAIT_S
+from selfheal.adapters.github_client import classify as classify
+from selfheal.adapters.github_client import make_client as make_client
+from selfheal.adapters.github_client import rate_limit_wait as rate_limit_wait
 from selfheal.adapters.local_git import foreign_commits_message, safe_repo_path
 from selfheal.errors import (
-    CodeHostAuthFailed,
     CodeHostForbidden,
-    CodeHostRateLimited,
-    CodeHostUnavailable,
     ConfigurationError,
     EditRejected,
     SelfhealError,
@@ -48,69 +51,14 @@ from selfheal.errors import (
 from selfheal.ports import PullRequest
 
 _SHA = re.compile(r"^[0-9a-f]{40}$")
-
-
-def make_client(token: str | None, base_url: str | None = None, *, timeout: int = 15,
-                throttle: bool = True) -> Github:
-    """A PyGithub client; ``throttle=False`` turns off its client-side pacing and retries (tests,
-    and the workflow, which retries with its own backoff)."""
-    kwargs: dict[str, Any] = {"timeout": timeout}
-    if base_url:
-        kwargs["base_url"] = base_url.rstrip("/")
-    if token:
-        kwargs["auth"] = Auth.Token(token)
-    if not throttle:
-        kwargs.update(seconds_between_requests=0, seconds_between_writes=0, retry=None)
-    return Github(**kwargs)
-
-
-def _retry_after(headers: dict[str, Any]) -> float | None:
-    h = {str(k).lower(): str(v) for k, v in (headers or {}).items()}
-    if "retry-after" in h:
-        value = h["retry-after"].strip()
-        if value.isdigit():
-            return float(value)
-        try:
-            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
-        except (TypeError, ValueError):
-            return None
-    if h.get("x-ratelimit-reset", "").isdigit():
-        return max(0.0, float(h["x-ratelimit-reset"]) - time.time())
-    return None
-
-
-def classify(exc: Exception, what: str) -> SelfhealError:
-    """Map a PyGithub/requests failure to an error class named by condition."""
-    if isinstance(exc, requests.exceptions.RequestException):
-        return CodeHostUnavailable(f"{what}: cannot reach GitHub ({type(exc).__name__})")
-    if not isinstance(exc, GithubException):
-        return CodeHostUnavailable(f"{what}: {type(exc).__name__}: {exc}")
-    status = exc.status
-    data = exc.data if isinstance(exc.data, dict) else {}
-    message = str(data.get("message") or exc.message or "")
-    details = "; ".join(str(e.get("message") or e.get("code")) for e in data.get("errors", [])
-                        if isinstance(e, dict))
-    text = f"{message} ({details})" if details else message
-    headers = {str(k).lower(): v for k, v in (exc.headers or {}).items()}
-    limited = status == 429 or isinstance(exc, RateLimitExceededException) or (
-        status == 403 and ("retry-after" in headers or str(headers.get("x-ratelimit-remaining")) == "0"))
-    if limited:
-        wait = _retry_after(headers)
-        hint = f"; retry after {wait:.0f}s" if wait is not None else ""
-        return CodeHostRateLimited(f"{what}: GitHub rate limit ({status}: {text}){hint}", retry_after=wait)
-    if status >= 500:
-        return CodeHostUnavailable(f"{what}: GitHub error {status}: {text}")
-    if status == 401:
-        return CodeHostAuthFailed(f"{what}: GitHub rejected the token (401: {text})")
-    if status in (403, 422):
-        return CodeHostForbidden(f"{what}: GitHub refused ({status}: {text})")
-    if status == 404:
-        return ConfigurationError(f"{what}: not found, or the token cannot see it (404: {text})")
-    return CodeHostForbidden(f"{what}: GitHub error {status}: {text}")
+log = logging.getLogger(__name__)
 
 
 class _GitHubBase(HostApiCalls):
     _host_error: ClassVar[type[Exception]] = GithubException
+    # Waits before retrying a write GitHub's replicas have not caught up with (seconds, ~7 s in all).
+    lag_delays: tuple[float, ...] = (1.0, 2.0, 4.0)
+    _sleep = staticmethod(time.sleep)
 
     def __init__(self, full_name: str, *, token: str | None = None, base_url: str | None = None,
                  client: Github | None = None, base_branch: str | None = None) -> None:
@@ -134,7 +82,7 @@ class _GitHubBase(HostApiCalls):
         with self._lock:
             if self._repo_obj is None:
                 if self._client is None:
-                    self._client = make_client(self._token, self._base_url)
+                    self._client = make_client(self._token, self._base_url, throttle=False)
                 self._repo_obj = self._call(f"open {self.full_name}", self._client.get_repo, self.full_name)
             assert self._repo_obj is not None
             return self._repo_obj
@@ -145,7 +93,8 @@ class _GitHubBase(HostApiCalls):
 
     def resolve(self, ref: str | None = None) -> str:
         name = ref or self.default_branch()
-        commit = self._find(f"resolve {name}", self.repo().get_commit, name, missing=(404, 422))
+        # 409: GitHub's answer for a repository without commits ("Git Repository is empty.")
+        commit = self._find(f"resolve {name}", self.repo().get_commit, name, missing=(404, 409, 422))
         if commit is None:
             raise SourceNotFound(f"no commit {name!r} in {self.full_name}")
         return str(commit.sha)
@@ -165,7 +114,15 @@ class GitHubRepository(_GitHubBase):
         return list(tree.tree)
 
     def list_files(self, revision: str) -> list[str]:
-        return [e.path for e in self._tree(revision) if e.type == "blob"]
+        sha = self.resolve(revision)
+        tree = self._call("read tree", self.repo().get_git_tree, sha, recursive=True)
+        if not tree.raw_data.get("truncated"):
+            return [e.path for e in tree.tree if e.type == "blob"]
+        # GitHub truncates recursive listings of large trees; the tarball names every file.
+        with temporary_tree("selfheal-gh-list-") as root:
+            if not self._from_tarball(sha, root):
+                raise SourceNotFound(f"{self.full_name} is too large to list through the API at {sha[:12]}")
+            return sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
 
     def read_file(self, path: str, revision: str) -> str | None:
         if not readable_path(path):
@@ -247,8 +204,7 @@ class GitHubHost(_GitHubBase):
         repo = self.repo()
         base_sha = base_revision if _SHA.match(base_revision) else self.resolve(base_revision)
         base = self._call("read base commit", repo.get_git_commit, base_sha)
-        modes = {e.path: e.mode for e in self._call("read base tree", repo.get_git_tree, base.tree.sha,
-                                                    recursive=True).tree}
+        modes = self._modes(base.tree.sha, sorted(files))
         check_commit_files(files, modes)  # all of them before the first blob is written
         elements = []
         for path in sorted(files):
@@ -278,6 +234,36 @@ class GitHubHost(_GitHubBase):
                 raise classify(exc, f"create branch {branch}") from exc
         self._call(f"update branch {branch}", ref.edit, commit.sha, force=True)
         return str(commit.sha)
+
+    def _modes(self, tree_sha: str, paths: list[str]) -> dict[str, str]:
+        """path -> git mode at the base, for at least ``paths``. A recursive listing that GitHub
+        truncated (large trees) misses entries, and a missing path would be written as 100644
+        (an executable losing its bit): then each path is looked up directory by directory."""
+        repo = self.repo()
+        tree = self._call("read base tree", repo.get_git_tree, tree_sha, recursive=True)
+        modes = {e.path: e.mode for e in tree.tree}
+        if not tree.raw_data.get("truncated"):
+            return modes
+        listings: dict[str, dict[str, Any]] = {}
+
+        def entries(sha: str) -> dict[str, Any]:
+            if sha not in listings:
+                listing = self._call("read tree", repo.get_git_tree, sha)
+                listings[sha] = {e.path: e for e in listing.tree}
+            return listings[sha]
+
+        for path in paths:
+            sha, parts = tree_sha, path.split("/")
+            for i, part in enumerate(parts):
+                entry = entries(sha).get(part)
+                if entry is None:
+                    modes.pop(path, None)  # a new file
+                    break
+                if i == len(parts) - 1 or entry.type != "tree":
+                    modes[path] = entry.mode  # the file, or a non-directory in the way
+                    break
+                sha = entry.sha
+        return modes
 
     def _is_ancestor(self, older: str, newer: str) -> bool:
         if older == newer:
@@ -309,38 +295,86 @@ class GitHubHost(_GitHubBase):
                           labels: Sequence[str] = (), draft: bool = True) -> PullRequest:
         open_prs = self._pulls(branch, "open")
         if open_prs:
-            pr = open_prs[0]
-            changed = (pr.body or "") != body
-            self._call("update pull request", pr.edit, title=title, body=body)
-            if changed:
-                # Editing a body notifies nobody; a comment tells reviewers the fix was redone.
-                head = str(pr.head.sha or "")[:12]
-                self._call("comment on pull request", pr.create_issue_comment,
-                           f"selfheal regenerated this fix (head `{head}`); the description is updated.")
-            created = False
+            pr, created = open_prs[0], False
         else:
-            pr = self._create(branch, base, title, body, draft)
-            created = True
-        have = {lb.name for lb in pr.labels}
-        missing = [lb for lb in labels if lb not in have]
-        if missing:
-            self._call("label pull request", pr.add_to_labels, *missing)
-            pr = self._call("read pull request", self.repo().get_pull, pr.number)
-        return _to_port(pr, created=created)
+            pr, created = self._create(branch, base, title, body, draft)
+        if not created:
+            self._refresh(pr, title, body)
+        pr, notes = self._label(pr, labels)
+        return _to_port(pr, created=created).model_copy(update={"notes": notes})
 
-    def _create(self, branch: str, base: str, title: str, body: str, draft: bool) -> GhPullRequest:
-        repo = self.repo()
+    def _refresh(self, pr: GhPullRequest, title: str, body: str) -> None:
+        """Point an existing open PR's title and body at this run's fix."""
+        changed = (pr.body or "") != body
+        self._call("update pull request", pr.edit, title=title, body=body)
+        if changed:
+            # Editing a body notifies nobody; a comment tells reviewers the fix was redone.
+            head = str(pr.head.sha or "")[:12]
+            self._call("comment on pull request", pr.create_issue_comment,
+                       f"selfheal regenerated this fix (head `{head}`); the description is updated.")
+
+    def _label(self, pr: GhPullRequest, labels: Sequence[str]) -> tuple[GhPullRequest, list[str]]:
+        """Add the missing ``labels``. GitHub may not resolve a PR opened a moment ago (422 "Could
+        not resolve to a node"): retried with short backoff. The PR is open whatever happens here,
+        so a label that still fails is logged and noted, never raised."""
+        missing = [lb for lb in labels if lb not in {x.name for x in pr.labels}]
+        if not missing:
+            return pr, []
         try:
-            return repo.create_pull(base=base, head=branch, title=title, body=body, draft=draft)
-        except GithubException as exc:
-            text = str(exc.data).lower()
-            if exc.status == 422 and draft and "draft" in text:
-                # Draft PRs are unavailable on some plans: open a normal PR (the body says unverified).
-                return self._call("open pull request", repo.create_pull, base=base, head=branch,
-                                  title=title, body=body, draft=False)
-            raise classify(exc, f"open pull request from {branch}") from exc
-        except requests.exceptions.RequestException as exc:
-            raise classify(exc, f"open pull request from {branch}") from exc
+            self._lagging(f"label pull request #{pr.number}", lambda: pr.add_to_labels(*missing))
+            return self._call("read pull request", self.repo().get_pull, pr.number), []
+        except SelfhealError as exc:
+            log.warning("pull request #%s is open but not labelled %s: %s", pr.number, missing, exc)
+            return pr, [f"labels {', '.join(missing)} not added: {type(exc).__name__}: {exc}"]
+
+    def _create(self, branch: str, base: str, title: str, body: str,
+                draft: bool) -> tuple[GhPullRequest, bool]:
+        """Open the PR: (pr, True); or (pr, False) when a concurrent run opened it first (422 "A
+        pull request already exists": adopted). A 422 right after the branch was written ("No
+        commits between", GitHub's PR service lagging behind the new ref) is retried with short
+        backoff before it counts; a plan without draft PRs gets a normal one (the body says
+        unverified)."""
+        repo = self.repo()
+        what = f"open pull request from {branch}"
+
+        def create() -> GhPullRequest:
+            nonlocal draft
+            try:
+                return repo.create_pull(base=base, head=branch, title=title, body=body, draft=draft)
+            except GithubException as exc:
+                if exc.status == 422 and draft and "draft" in str(exc.data).lower():
+                    draft = False
+                    return repo.create_pull(base=base, head=branch, title=title, body=body, draft=False)
+                raise
+
+        adopted: list[GhPullRequest] = []
+
+        def adopt(exc: GithubException) -> bool:
+            # Whatever the 422 says, an open PR from the branch now means someone opened it.
+            adopted.extend(self._pulls(branch, "open")[:1])
+            return bool(adopted)
+
+        pr = self._lagging(what, create, give_up=adopt)
+        return (adopted[0], False) if pr is None else (pr, True)
+
+    def _lagging(self, what: str, fn: Any, give_up: Any = None) -> Any:
+        """``fn()``, retrying a 422 after each of ``lag_delays`` (GitHub's replicas catch up within
+        seconds); ``give_up(exc)`` true ends the retries with None. Other failures raise at once."""
+        for delay in (*self.lag_delays, None):
+            try:
+                return fn()
+            except GithubException as exc:
+                if exc.status != 422:
+                    raise classify(exc, what) from exc
+                if give_up is not None and give_up(exc):
+                    return None
+                if delay is None:
+                    raise classify(exc, what) from exc
+                log.info("%s: GitHub answered 422, retrying in %.1fs (replica lag)", what, delay)
+                self._sleep(delay)
+            except requests.exceptions.RequestException as exc:
+                raise classify(exc, what) from exc
+        raise AssertionError("unreachable")
 
 
 def _to_port(pr: GhPullRequest, created: bool) -> PullRequest:

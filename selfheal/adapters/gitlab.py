@@ -59,13 +59,28 @@ def make_client(token: str | None, url: str = "https://gitlab.com", *, timeout: 
                          retry_transient_errors=False)
 
 
-def _retry_after() -> float | None:
-    headers = {k.lower(): v for k, v in (getattr(_last_headers, "value", None) or {}).items()}
-    if str(headers.get("retry-after", "")).isdigit():
-        return float(headers["retry-after"])
-    if str(headers.get("ratelimit-reset", "")).isdigit():
-        return max(0.0, float(headers["ratelimit-reset"]) - time.time())
-    return None
+def _watch_headers(client: gitlab.Gitlab) -> None:
+    """Make a client built elsewhere remember response headers too (for ``Retry-After``)."""
+    hooks = getattr(getattr(client, "session", None), "hooks", None)
+    if isinstance(hooks, dict) and _remember_headers not in hooks.setdefault("response", []):
+        hooks["response"].append(_remember_headers)
+
+
+DEFAULT_LIMIT_WAIT_S = 60.0  # a 429 that names no time: GitLab's limits count per minute
+
+
+def rate_limit_wait(headers: dict[str, Any] | None, now: float | None = None) -> float:
+    """The wait GitLab asks for on a 429, in seconds: ``Retry-After`` (GitLab sends up to 600),
+    else ``RateLimit-Reset`` (epoch seconds), else one minute."""
+    h = {str(k).lower(): str(v).strip() for k, v in (headers or {}).items()}
+    clock = time.time() if now is None else now
+    try:
+        return max(0.0, float(h["retry-after"]))
+    except (KeyError, ValueError):
+        pass
+    if h.get("ratelimit-reset", "").isdigit():
+        return max(1.0, float(h["ratelimit-reset"]) - clock)
+    return DEFAULT_LIMIT_WAIT_S
 
 
 def classify(exc: Exception, what: str) -> SelfhealError:
@@ -77,8 +92,9 @@ def classify(exc: Exception, what: str) -> SelfhealError:
     code = exc.response_code or 0
     text = str(exc.error_message)
     if code == 429:
-        wait = _retry_after()
-        return CodeHostRateLimited(f"{what}: GitLab rate limit (429: {text})", retry_after=wait)
+        wait = rate_limit_wait(getattr(_last_headers, "value", None))
+        return CodeHostRateLimited(f"{what}: GitLab rate limit (429: {text}); retry after {wait:.0f}s",
+                                   retry_after=wait)
     if code >= 500:
         return CodeHostUnavailable(f"{what}: GitLab error {code}: {text}")
     if code == 401 or isinstance(exc, GitlabAuthenticationError):
@@ -114,6 +130,7 @@ class _GitLabBase(HostApiCalls):
             if self._project is None:
                 if self._client is None:
                     self._client = make_client(self._token, self._url)
+                _watch_headers(self._client)
                 self._project = self._call(f"open {self.project_path}", self._client.projects.get,
                                            self.project_path)
             return self._project
@@ -220,16 +237,25 @@ class GitLabHost(_GitLabBase):
                           labels: Sequence[str] = (), draft: bool = True) -> PullRequest:
         full_title = f"Draft: {title}" if draft else title
         opened = self._merge_requests(branch, "opened")
-        if opened:
-            mr = opened[0]
-            mr.title, mr.description = full_title, body
-            mr.labels = list(dict.fromkeys([*mr.labels, *labels]))
-            self._call("update merge request", mr.save)
-            return _to_port(mr, created=False)
-        mr = self._call(f"open merge request from {branch}", self.project().mergerequests.create,
-                        {"source_branch": branch, "target_branch": base, "title": full_title,
-                         "description": body, "labels": ",".join(labels), "remove_source_branch": False})
-        return _to_port(mr, created=True)
+        if not opened:
+            try:
+                mr = self.project().mergerequests.create(
+                    {"source_branch": branch, "target_branch": base, "title": full_title,
+                     "description": body, "labels": ",".join(labels), "remove_source_branch": False},
+                    **_NO_WAIT)
+                return _to_port(mr, created=True)
+            except GitlabError as exc:
+                # 409 "Another open merge request already exists": a concurrent run opened it; adopt it.
+                opened = self._merge_requests(branch, "opened") if exc.response_code == 409 else []
+                if not opened:
+                    raise classify(exc, f"open merge request from {branch}") from exc
+            except requests.exceptions.RequestException as exc:
+                raise classify(exc, f"open merge request from {branch}") from exc
+        mr = opened[0]
+        mr.title, mr.description = full_title, body
+        mr.labels = list(dict.fromkeys([*mr.labels, *labels]))
+        self._call("update merge request", mr.save)
+        return _to_port(mr, created=False)
 
 
 def _to_port(mr: Any, created: bool) -> PullRequest:

@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Mapping
 from pathlib import Path
 
+from selfheal import known_secrets
 from selfheal.errors import ConfigurationError
 
 ENV_PREFIX = "SELFHEAL_SECRET_"
@@ -35,10 +36,9 @@ class EnvSecrets:
         self._file_values: dict[str, str] | None = None
 
     def get(self, name: str) -> str | None:
-        value = self._env.get(env_name(name, self._prefix))
-        if value:
-            return value
-        return self._load_file().get(name)
+        value = self._env.get(env_name(name, self._prefix)) or self._load_file().get(name)
+        known_secrets.register(value)  # scrubbed from anything that leaves the process
+        return value or None
 
     def _load_file(self) -> dict[str, str]:
         if self._file_values is not None:

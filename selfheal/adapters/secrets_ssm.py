@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
+from selfheal import known_secrets
 from selfheal.errors import ConfigurationError, StoreUnavailable
 
 _TRANSIENT = {"ThrottlingException", "TooManyUpdates", "InternalServerError", "ServiceUnavailable"}
@@ -58,6 +59,7 @@ class SsmSecrets:
                 raise ConfigurationError(f"cannot read SSM parameter {param}: {code}") from exc
         except BotoCoreError as exc:
             raise StoreUnavailable(f"cannot reach SSM reading {param}: {type(exc).__name__}") from exc
+        known_secrets.register(value)  # scrubbed from anything that leaves the process
         with self._lock:
             self._cache[name] = value
         return value

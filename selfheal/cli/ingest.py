@@ -9,6 +9,7 @@ truncated) is read again from its start.
 
 from __future__ import annotations
 
+import io
 import sys
 import threading
 import time
@@ -123,7 +124,10 @@ def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo:
         _follow(service, Path(file), name, as_json, interval)
         return
     if file == "-":
-        report = service.ingest_lines((line.rstrip("\r\n") for line in sys.stdin), name)
+        # The bytes, decoded here: sys.stdin is strict under a UTF-8 locale, and one invalid byte
+        # in a log must not lose the whole input.
+        stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
+        report = service.ingest_lines((line.rstrip("\r\n") for line in stdin), name)
     else:
         report = _ingest_file(service, Path(file), name, show_progress=not as_json and sys.stderr.isatty())
     _print_report(report, name, as_json)

@@ -38,7 +38,7 @@ from selfheal.settings import load_settings
 # ingest and dispatch Lambdas load this module on every cold start and never run a step.
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools import Logger, Metrics
 
     from selfheal.ports import CodeHost, ErrorStore, FixModel, SourceRepository
     from selfheal.services.dispatch import FixStarter
@@ -148,6 +148,13 @@ def state_for_module(module: str) -> State:
 def handler_for_module(module: str) -> Handler:
     """The state handler of ``functions/<state>.py``, from its module name."""
     return state_handler(state_for_module(module).name)
+
+
+def logger() -> Logger:
+    """Powertools ``Logger`` with the service the template sets (the same default as ``metrics``)."""
+    from aws_lambda_powertools import Logger
+
+    return Logger(service=os.environ.get(ENV_SERVICE_NAME) or METRIC_SERVICE)
 
 
 def metrics() -> Metrics:

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, Field
 
 import selfheal
+from selfheal.envscrub import scrub_env
 from selfheal.errors import ConfigurationError
 from selfheal.names import Artifact
 
@@ -102,9 +103,8 @@ class DemoResult(BaseModel):
 # --- the sample service ----------------------------------------------------------------------
 
 def _quiet_env(**extra: str) -> dict[str, str]:
-    """A small environment for our subprocesses: no credentials or tokens pass through."""
-    keep = {k: os.environ[k] for k in ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR") if k in os.environ}
-    return {**keep, "PYTHONDONTWRITEBYTECODE": "1", **extra}
+    """A small environment for our subprocesses (``selfheal.envscrub``): no credentials or tokens."""
+    return scrub_env(os.environ, {"PYTHONDONTWRITEBYTECODE": "1", **extra}, keep=("HOME", "TMPDIR"))
 
 
 def _git(repo: Path, *args: str) -> str:

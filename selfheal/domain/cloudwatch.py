@@ -2,7 +2,9 @@
 
 A subscription filter delivers ``{"awslogs": {"data": <base64 of gzip of JSON>}}``; the JSON holds
 one log stream's events. ``decode_subscription`` turns ``data`` into a typed batch and names the
-stage that failed (base64, gzip, JSON, shape) in a ``MalformedInput``. Outside Lambda a traceback
+stage that failed (base64, gzip, JSON, shape) in a ``MalformedInput``; an event of the wrong
+shape inside a good payload is left out and named in ``SubscriptionBatch.skipped``, so the
+payload's other events are still read. Outside Lambda a traceback
 often arrives as one event per line; ``extract_from_batch`` feeds the events of the stream to the
 extractor as consecutive lines, so such a traceback is reassembled, and each traceback is reported
 with the event it starts in. Pure: no AWS calls.
@@ -49,6 +51,7 @@ class SubscriptionBatch:
     control: bool
     owner: str = ""
     subscription_filters: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # events left out, and why (malformed)
 
 
 def _b64(data: str | bytes) -> bytes:
@@ -74,19 +77,19 @@ def _gunzip(blob: bytes) -> bytes:
         raise MalformedInput(f"CloudWatch Logs payload: gzip decompression failed: {exc}") from exc
 
 
-def _events(items: list[Any]) -> list[LogEvent]:
+def _events(items: list[Any], skipped: list[str]) -> list[LogEvent]:
     """Validate and convert ``logEvents`` (up to ~10,000 events per payload, so a fast path)."""
     try:
         events = [LogEvent(it["id"], it["timestamp"], it["message"]) for it in items]
     except (KeyError, TypeError):
-        return _events_checked(items)
+        return _events_checked(items, skipped)
     well_typed = (
         {type(e.message) for e in events} <= {str}
         and {type(e.timestamp) for e in events} <= {int}
         and {type(e.id) for e in events} <= {str}
     )
     if not well_typed:
-        return _events_checked(items)
+        return _events_checked(items, skipped)
     if events and max(map(len, (e.message for e in events))) > MAX_EVENT_CHARS:
         for e in events:
             if len(e.message) > MAX_EVENT_CHARS:
@@ -95,20 +98,24 @@ def _events(items: list[Any]) -> list[LogEvent]:
     return events
 
 
-def _events_checked(items: list[Any]) -> list[LogEvent]:
-    """The careful conversion: defaults for missing fields, a clear error for wrong types."""
+def _events_checked(items: list[Any], skipped: list[str]) -> list[LogEvent]:
+    """The careful conversion: defaults for missing fields; an event of the wrong shape is left
+    out (why goes to ``skipped``) so the valid events of the payload are still ingested."""
     out: list[LogEvent] = []
     append = out.append
     for index, item in enumerate(items):
         if type(item) is not dict:
-            raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}] is not an object")
+            skipped.append(f"logEvents[{index}] is not an object")
+            continue
         message = item.get("message")
         if type(message) is not str:
-            raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].message is not a string")
+            skipped.append(f"logEvents[{index}].message is {type(message).__name__}, not a string")
+            continue
         timestamp = item.get("timestamp", 0)
         if type(timestamp) is not int:
             if isinstance(timestamp, bool) or not isinstance(timestamp, float):
-                raise MalformedInput(f"CloudWatch Logs payload: logEvents[{index}].timestamp is not a number")
+                skipped.append(f"logEvents[{index}].timestamp is not a number")
+                continue
             timestamp = int(timestamp)
         truncated = len(message) > MAX_EVENT_CHARS
         if truncated:
@@ -117,13 +124,20 @@ def _events_checked(items: list[Any]) -> list[LogEvent]:
     return out
 
 
-def decode_subscription(data: str | bytes) -> SubscriptionBatch:
-    """Decode a subscription ``data`` field (base64 -> gzip -> JSON) into a batch."""
+def decode_subscription(data: object) -> SubscriptionBatch:
+    """Decode a subscription ``data`` field (base64 -> gzip -> JSON) into a batch.
+
+    Anything that is not such a payload (no data, ``None``, a number, nesting too deep for the
+    parser) raises ``MalformedInput``; nothing else escapes."""
+    if not isinstance(data, str | bytes):
+        raise MalformedInput(f"CloudWatch Logs payload: data is {type(data).__name__}, not a base64 string")
     blob = _gunzip(_b64(data))
     try:
         doc = json.loads(blob)
     except (ValueError, UnicodeDecodeError) as exc:
         raise MalformedInput(f"CloudWatch Logs payload: JSON decoding failed: {exc}") from exc
+    except RecursionError as exc:
+        raise MalformedInput("CloudWatch Logs payload: JSON nested too deeply") from exc
     if not isinstance(doc, dict):
         raise MalformedInput("CloudWatch Logs payload: JSON document is not an object")
     filters = doc.get("subscriptionFilters") or []
@@ -140,7 +154,7 @@ def decode_subscription(data: str | bytes) -> SubscriptionBatch:
     items = doc.get("logEvents")
     if not isinstance(items, list):
         raise MalformedInput("CloudWatch Logs payload: logEvents is missing or not a list")
-    batch.events = _events(items)
+    batch.events = _events(items, batch.skipped)
     return batch
 
 

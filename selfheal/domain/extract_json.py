@@ -63,7 +63,7 @@ def json_record(text: str, max_bytes: int) -> tuple[bool, list[str]] | None:
     """``(True, [traceback texts])``, ``(False, [lines of the record])`` or None (not a record)."""
     try:
         obj = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than the parser allows
         return None
     if not isinstance(obj, dict):
         return None

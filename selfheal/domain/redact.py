@@ -6,6 +6,10 @@ with ``str.find`` rather than a lazy ``.*?``. So a multi-megabyte log line of ``
 ``aaaa...`` costs one pass, not a quadratic backtrack. Extra patterns from settings are compiled
 as given; their author is responsible for their complexity.
 
+Payment card numbers (13-19 digits, plain or grouped by spaces or dashes) are redacted when an
+issuer prefix and the Luhn checksum say so; the e-mail rule needs a local part that starts with a
+letter or digit, so decorators in a diff (``+@pytest.mark.parametrize``) are left alone.
+
 Replacements look like ``[REDACTED:kind]`` so a reviewer sees that (and what kind of) data was
 removed. Redacted source no longer matches the repository byte for byte: an edit whose SEARCH text
 spans a redaction does not apply, which is the safe outcome.
@@ -16,9 +20,11 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from selfheal import known_secrets
+from selfheal.domain.records import FrameRef
 from selfheal.errors import ConfigurationError
 
 _TOK = r"A-Za-z0-9_\-"  # the alphabet of token-like runs
@@ -80,6 +86,26 @@ def _looks_random(value: str) -> bool:
     return classes >= 2 and shannon_bits(value) >= _HIGH_ENTROPY_BITS
 
 
+def luhn_valid(digits: str) -> bool:
+    """The Luhn checksum of a string of digits holds (what every payment card number satisfies)."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = ord(ch) - 48
+        if i % 2:
+            d = d * 2 - 9 if d > 4 else d * 2
+        total += d
+    return total % 10 == 0
+
+
+def _card(m: re.Match[str]) -> str | None:
+    digits = re.sub(r"[ -]", "", m.group(0))
+    # Issuer prefixes (2: Mastercard, 3: Amex/Diners/JCB, 4: Visa, 5: Mastercard, 6: Discover...)
+    # and the checksum: a 16-digit id, an epoch in milliseconds or an order number rarely passes both.
+    if not 13 <= len(digits) <= 19 or digits[0] not in "23456" or not luhn_valid(digits):
+        return None
+    return "[REDACTED:card-number]"
+
+
 def _assignment(m: re.Match[str]) -> str | None:
     value = m.group("value")
     if value.lower() in _NOT_SECRETS or value.startswith("[REDACTED"):
@@ -115,9 +141,14 @@ BUILTIN_RULES: tuple[Rule, ...] = (
     Rule("bearer-token", re.compile(r"(?i)(?<![A-Za-z0-9_])(bearer)[ \t]{1,4}[A-Za-z0-9\-._~+/]{8,4096}=*"),
          _bearer),
     Rule("url-password", re.compile(r"://([^\s:/@\"']{1,256}):([^\s@/\"']{1,256})@"), _url_password),
+    # The local part starts with a letter or digit: a diff line "+@pytest.mark.parametrize" or
+    # "-@decorator" is code, not an address; so is "a@b.method(" (matrix product, then a call).
     Rule("email", re.compile(
-        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){1,8}"),
-         _whole("email")),
+        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9][A-Za-z0-9._%+\-]{0,63}@[A-Za-z0-9\-]{1,63}"
+        r"(?:\.[A-Za-z0-9\-]{1,63}){0,7}\.[A-Za-z]{2,24}(?!\.?[A-Za-z0-9_(\-])"), _whole("email")),
+    # 13-19 digits, optionally grouped by single spaces or dashes; kept unless the checksum holds.
+    Rule("card-number", re.compile(r"(?<![0-9A-Za-z_.\-])[0-9](?:[ -]?[0-9]){12,18}(?![0-9A-Za-z_])"),
+         _card),
     Rule("assignment", _ASSIGNMENT, _assignment),
 )
 
@@ -141,9 +172,13 @@ class Redactor:
                 raise ConfigurationError(f"invalid redact pattern {pattern!r}: {exc}") from exc
 
     def redact(self, text: str) -> str:
-        """Return ``text`` with every secret replaced by ``[REDACTED:kind]``."""
+        """Return ``text`` with every secret replaced by ``[REDACTED:kind]``: the values this
+        process knows (and their encodings, ``selfheal.known_secrets``) first, then the patterns."""
         if not text:
             return text
+        text, known = known_secrets.scrub(text)
+        if known:
+            self.counts["known-secret"] += known
         text = self._redact_pem(text)
         for rule in BUILTIN_RULES:
             text = self._apply(rule, text)
@@ -186,6 +221,11 @@ class Redactor:
             out.append("[REDACTED:private-key]")
             self.counts["private-key"] += 1
             pos = stop
+
+
+def redact_frames(frames: Iterable[FrameRef], redactor: Redactor) -> list[FrameRef]:
+    """``frames`` with each stored source line redacted (they are stored and shown like the trace)."""
+    return [f.model_copy(update={"source": redactor.redact(f.source)}) if f.source else f for f in frames]
 
 
 def redact(text: str, extra_patterns: Sequence[str] = ()) -> str:

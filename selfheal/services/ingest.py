@@ -152,6 +152,7 @@ class IngestService:
         """Group tracebacks by fingerprint in memory, then write once per distinct fingerprint.
         ``capture`` gives a traceback's failing input (the event of its invocation), if known."""
         from selfheal.domain.fingerprint import fingerprint
+        from selfheal.domain.redact import redact_frames
 
         report = IngestReport()
         pending: dict[str, Observation] = {}
@@ -173,7 +174,7 @@ class IngestService:
             pending[fp.id] = Observation(
                 fingerprint=fp.id, fingerprint_version=fp.version, full_hash=fp.full_hash,
                 exc_type=fp.exc_type, message=self.redactor.redact(fp.message[:MESSAGE_MAX_CHARS]),
-                frames=list(fp.in_app_frames),
+                frames=redact_frames(fp.in_app_frames, self.redactor),  # source lines are stored too
                 sample_trace=self.redactor.redact(cap_text(tb.raw)), source=source, seen_at=when)
         report.distinct = len(pending)
         for obs in pending.values():

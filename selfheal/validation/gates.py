@@ -127,6 +127,20 @@ def allowed_files(proposal: EditProposal, offered: Iterable[str]) -> GateResult:
                              evidence=evidence), t)
 
 
+def app_code(proposal: EditProposal) -> GateResult:
+    """The edit changes application code: an edit of tests alone is never a fix."""
+    t = time.monotonic()
+    app = sorted({e.path for e in proposal.edits if e.search != e.replace and not is_test_path(e.path)
+                  and PurePosixPath(e.path).name != "conftest.py"})
+    if not app:
+        return _timed(GateResult(gate="app_code", passed=False,
+                                 detail="the edit changes no application code (only tests): "
+                                        "that is never a fix",
+                                 evidence={"files": _paths(proposal)}), t)
+    return _timed(GateResult(gate="app_code", passed=True, detail=f"changes {', '.join(app)}",
+                             evidence={"files": app}), t)
+
+
 def inside_repo(proposal: EditProposal, tree: Path | None = None) -> GateResult:
     """Every path is relative, has no ``..``, and (given the checked-out ``tree``) reaches a
     regular file through real directories: no symlink on the way, none at the end."""

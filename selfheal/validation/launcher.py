@@ -2,7 +2,8 @@
 
 Standard library only: it runs before the project's code, outside any virtual environment.
 
-``launcher.py [--rw PATH]... [--hide PATH]... [--readonly HOST_MNT_NS] -- COMMAND [ARG]...``
+``launcher.py [--rw PATH]... [--hide PATH]... [--readonly HOST_MNT_NS] [--user UID:GID[:DIR]]
+-- COMMAND [ARG]...``
 
 1. brings the loopback interface up (a new network namespace has it down);
 2. with ``--readonly`` (refused unless this process's mount namespace differs from the caller's
@@ -11,7 +12,11 @@ Standard library only: it runs before the project's code, outside any virtual en
    over a file), then remounts every other mount read-only (``/sys`` and ``/proc/sys`` too; ``/dev``
    stays, with a fresh ``/dev/shm``);
    any failure aborts with exit 126 (fail closed: never run tests half-contained);
-3. runs COMMAND as a child and reaps orphans until it exits, like a tiny init: as PID 1 of a
+3. with ``--nodump``: makes itself non-dumpable (no same-uid process can ptrace it);
+   with ``--user`` (root only): drops every group, then to UID:GID, sets ``no_new_privs`` and
+   checks that no capability is left (else exit 126), then enters DIR: from here nothing can
+   change the mounts, ``RLIMIT_NPROC`` applies, and files only root may read stay unreadable;
+4. runs COMMAND as a child and reaps orphans until it exits, like a tiny init: as PID 1 of a
    PID namespace the command would otherwise get odd signal defaults and leave zombies.
 """
 
@@ -101,25 +106,75 @@ def contain(rw: list[str], hide: list[str]) -> None:
         _mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV, "size=256m,mode=1777")
 
 
-def _parse(argv: list[str]) -> tuple[list[str], list[str], str | None, list[str]]:
-    rw: list[str] = []
-    hide: list[str] = []
-    host_ns: str | None = None
+PR_SET_PDEATHSIG, PR_SET_DUMPABLE, PR_SET_NO_NEW_PRIVS = 1, 4, 38
+SIGKILL = 9
+
+
+def no_dump() -> None:
+    """Make this process non-dumpable: processes of the same uid can no longer ptrace it."""
+    import ctypes
+
+    if ctypes.CDLL(None, use_errno=True).prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_DUMPABLE)")
+
+
+def drop_user(uid: int, gid: int) -> None:
+    """Become ``uid``:``gid`` with no supplementary group, no capability and ``no_new_privs``."""
+    import ctypes
+
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_NO_NEW_PRIVS)")
+    # The uid change cleared bubblewrap's --die-with-parent: the sandbox must still die (and
+    # with it, as PID 1, every process in it) when the monitor is killed on a timeout.
+    if libc.prctl(PR_SET_PDEATHSIG, SIGKILL, 0, 0, 0) != 0:
+        raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG)")
+    with open("/proc/self/status", encoding="ascii") as fh:
+        caps = {k: v.strip() for k, _, v in (line.partition(":") for line in fh) if k.startswith("Cap")}
+    if any(int(caps.get(k, "0"), 16) for k in ("CapEff", "CapPrm", "CapAmb")):
+        raise OSError(1, f"capabilities left after dropping to uid {uid}: {caps}")
+
+
+class _Args:
+    """The parsed command line."""
+
+    def __init__(self) -> None:
+        self.rw: list[str] = []
+        self.hide: list[str] = []
+        self.host_ns: str | None = None
+        self.user: str | None = None  # "UID:GID" or "UID:GID:DIR" (the directory to run in)
+        self.nodump = False
+        self.command: list[str] = []
+
+
+def _parse(argv: list[str]) -> _Args:
+    args = _Args()
     i = 0
     while i < len(argv) and argv[i] != "--":
-        if argv[i] in ("--rw", "--hide", "--readonly") and i + 1 < len(argv):
+        if argv[i] == "--nodump":
+            args.nodump = True
+            i += 1
+        elif argv[i] in ("--rw", "--hide", "--readonly", "--user") and i + 1 < len(argv):
+            value = argv[i + 1]
             if argv[i] == "--readonly":
-                host_ns = argv[i + 1]
+                args.host_ns = value
+            elif argv[i] == "--user":
+                args.user = value
             else:
-                (rw if argv[i] == "--rw" else hide).append(argv[i + 1])
+                (args.rw if argv[i] == "--rw" else args.hide).append(value)
             i += 2
         else:
             raise SystemExit(f"launcher: unexpected argument {argv[i]!r}")
-    return rw, hide, host_ns, argv[i + 1:]
+    args.command = argv[i + 1:]
+    return args
 
 
 def main(argv: list[str]) -> int:
-    rw, hide, host_ns, command = _parse(argv)
+    args = _parse(argv)
+    rw, hide, host_ns, command, user = args.rw, args.hide, args.host_ns, args.command, args.user
     if not command:
         sys.stderr.write("launcher: no command\n")
         return SETUP_FAILED
@@ -135,6 +190,21 @@ def main(argv: list[str]) -> int:
             os.chdir(os.getcwd())
         except OSError as exc:
             sys.stderr.write(f"selfheal sandbox: filesystem containment failed: {exc}\n")
+            return SETUP_FAILED
+    if user is not None:
+        try:
+            uid, gid, *where = user.split(":", 2)
+            drop_user(int(uid), int(gid))
+            if where:  # entered only now: before, it belonged to the unprivileged uid
+                os.chdir(where[0])
+        except (OSError, ValueError) as exc:
+            sys.stderr.write(f"selfheal sandbox: cannot drop to an unprivileged user: {exc}\n")
+            return SETUP_FAILED
+    if args.nodump:  # after the uid change, which resets the flag
+        try:
+            no_dump()
+        except OSError as exc:
+            sys.stderr.write(f"selfheal sandbox: {exc}\n")
             return SETUP_FAILED
     pid = os.fork()
     if pid == 0:

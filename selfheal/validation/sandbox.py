@@ -4,15 +4,25 @@ Every run gets: an argument list (never a shell), a wall-clock timeout that kill
 process group, a scrubbed environment (an allow-list of harmless variables, minus anything that
 looks like a credential, with a fresh temporary ``HOME``/``TMPDIR``), resource limits set with
 ``setrlimit`` in the child (address space, processes, CPU seconds, file size, no core dumps), and
-no network when ``unshare`` can create a network namespace (probed once per process). What could
-not be enforced is reported in ``Sandbox.notes`` so the verdict says so.
+the import paths the runtime added outside ``PYTHONPATH`` (a Lambda layer), so the child finds
+pytest where its parent found it.
+
+Containment, probed once per process, best first: bubblewrap (``selfheal.validation.bwrap``:
+the test process holds no capability over its mounts, runs as an unprivileged uid, sees no other
+process, no network, no credential folder and not selfheal's home; a seccomp filter,
+``selfheal.validation.seccomp``, is the second wall); else ``unshare`` and ``launcher.py``
+(namespaces and a read-only filesystem, but the test process is root in them and could undo the
+mounts); else nothing. Without a PID namespace selfheal makes itself non-dumpable, so tests
+running as its uid cannot read its ``/proc/<pid>/environ``. What could not be enforced is
+reported first in ``Sandbox.notes`` so the verdict and the pull request say so.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fnmatch
+import json
 import os
+import platform
 import resource
 import shutil
 import signal
@@ -22,46 +32,25 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from selfheal.domain.validation_report import CommandRun
+from selfheal.envscrub import scrub_env
+from selfheal.validation import bwrap as bw
+from selfheal.validation import seccomp
+from selfheal.validation.runtime_paths import runtime_import_paths, runtime_paths
 
 OUTPUT_TAIL_CHARS = 8000
-
-# Variables a test run may see (before the deny patterns below, which win).
-_ALLOW_NAMES = frozenset({"PATH", "LANG", "LANGUAGE", "TZ", "TERM", "PYTHONHASHSEED", "PYTHONUTF8",
-                          "PYTHONIOENCODING", "PYTHONDONTWRITEBYTECODE", "PYTHONWARNINGS",
-                          "PYTHONFAULTHANDLER", "SOURCE_DATE_EPOCH"})
-_ALLOW_PATTERNS = ("LC_*",)
-# Anything that looks like a credential or a way to reach one, even if allowed above.
-_DENY_PATTERNS = ("AWS_*", "*_TOKEN", "*TOKEN*", "*_KEY", "*_KEY_*", "*KEY_ID*", "*SECRET*", "*PASSWORD*",
-                  "*PASSWD*", "*CREDENTIAL*", "GITHUB_*", "GH_*", "GITLAB_*", "SSH_*", "GPG_*", "GNUPG*",
-                  "ANTHROPIC_*", "OPENAI_*", "AZURE_*", "GOOGLE_*", "GCP_*", "SELFHEAL_*", "*_AUTH*",
-                  "DOCKER_*", "KUBECONFIG", "NETRC", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL")
 
 LAUNCHER = Path(__file__).with_name("launcher.py")
 # Credential stores in the real home directory: hidden (empty) inside the sandbox, where the
 # filesystem is otherwise readable.
 HIDDEN_HOME_ENTRIES = (".aws", ".ssh", ".gnupg", ".config", ".docker", ".kube", ".azure", ".netrc",
-                       ".git-credentials", ".pypirc", ".npmrc", ".selfheal", ".bash_history")
-
-
-def _matches(name: str, patterns: Sequence[str]) -> bool:
-    upper = name.upper()
-    return any(fnmatch.fnmatchcase(upper, p) for p in patterns)
-
-
-def scrub_env(env: Mapping[str, str], extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """Keep only harmless variables of ``env``; never anything credential-like (``extra`` too)."""
-    kept = {k: v for k, v in env.items()
-            if (k in _ALLOW_NAMES or _matches(k, _ALLOW_PATTERNS)) and not _matches(k, _DENY_PATTERNS)}
-    kept.setdefault("PATH", os.defpath)
-    kept.setdefault("LANG", "C.UTF-8")
-    for k, v in (extra or {}).items():
-        if not _matches(k, _DENY_PATTERNS):
-            kept[k] = v
-    return kept
+                       ".git-credentials", ".pypirc", ".npmrc", ".selfheal", ".bash_history", ".zsh_history",
+                       ".python_history", ".pgpass", ".my.cnf", ".boto", ".s3cfg", ".vault-token",
+                       ".password-store", ".terraform.d", ".local/share/keyrings", ".cargo/credentials",
+                       ".cargo/credentials.toml", ".gem/credentials", ".m2/settings.xml", ".claude")
 
 
 @dataclass(frozen=True)
@@ -84,6 +73,8 @@ class Isolation:
     filesystem: bool = False
     host_mnt_ns: str = ""
     notes: tuple[str, ...] = ()
+    bwrap: str = ""  # the bubblewrap binary when it works here (preferred over ``unshare``)
+    drop_to: tuple[int, int] | None = None  # uid, gid the tests run as (bwrap as root)
 
 
 _probe_lock = threading.Lock()
@@ -99,10 +90,11 @@ def probe_isolation(*, refresh: bool = False) -> Isolation:
         return _probe_result
 
 
-def _try(argv: list[str]) -> str | None:
+def _try(argv: list[str], pass_fds: Sequence[int] = ()) -> str | None:
     """None when ``argv`` succeeds, else why not (one line)."""
     try:
-        proc = subprocess.run(argv, capture_output=True, timeout=20, env=scrub_env(os.environ))
+        proc = subprocess.run(argv, capture_output=True, timeout=20, env=scrub_env(os.environ),
+                              pass_fds=pass_fds)
     except (OSError, subprocess.TimeoutExpired) as exc:
         return str(exc)
     if proc.returncode == 0:
@@ -111,9 +103,57 @@ def _try(argv: list[str]) -> str | None:
     return lines[-1] if lines else f"exit {proc.returncode}"
 
 
-def _probe() -> Isolation:
+_BWRAP_NOTES = ("network: isolated (network namespace, loopback only)",
+                "processes: own PID namespace and /proc; other processes and their environment invisible",
+                "filesystem: read-only except the work tree and a temporary home; private /tmp; "
+                "credential folders and selfheal's home hidden",
+                "mounts: locked (bubblewrap; the test process has no capabilities and no_new_privs)")
+
+
+def _probe_bwrap() -> tuple[Isolation | None, str]:
+    """Isolation through bubblewrap when a trial run works here, else None and why not."""
+    binary = shutil.which("bwrap")
+    if binary is None:
+        return None, "bubblewrap (bwrap) is not installed"
+    drop_to = (bw.SANDBOX_UID, bw.SANDBOX_GID) if os.geteuid() == 0 else None
+    launcher = [sys.executable, "-I", "-S", str(LAUNCHER)]
+    with tempfile.TemporaryDirectory(prefix="selfheal-probe-") as rw:
+        plan = bw.MountPlan(writable=[Path(rw).resolve()], readable=runtime_paths(LAUNCHER))
+        lent = contextlib.nullcontext() if drop_to is None else bw.lend(plan.writable, *drop_to)
+        filt = seccomp.filter_fd()
+        with lent:
+            argv = bw.build(binary, ["true"], Path(rw).resolve(), plan, drop_to=drop_to, launcher=launcher)
+            if filt is not None:
+                argv[1:1] = ["--seccomp", str(filt)]
+            try:
+                why = _try(argv, () if filt is None else (filt,))
+            finally:
+                if filt is not None:
+                    os.close(filt)
+    if why is not None:
+        return None, f"bubblewrap does not work here: {why}"
+    who = (f"user: tests run as uid {drop_to[0]} (RLIMIT_NPROC applies)" if drop_to else
+           f"user: tests run as uid {os.geteuid()} in a user namespace without capabilities; "
+           "nested user namespaces disabled")
+    wall = ("syscalls: seccomp filter denies mount, unshare, setns, ptrace, keyctl, bpf" if filt is not None
+            else f"syscalls not filtered: no seccomp table for {platform.machine()}")
+    return Isolation(bwrap=binary, drop_to=drop_to, network=True, pid=True, filesystem=True,
+                     notes=(*_BWRAP_NOTES, who, wall)), ""
+
+
+def _probe(*, use_bwrap: bool = True) -> Isolation:
     if not sys.platform.startswith("linux"):
         return Isolation(notes=(f"network isolation unavailable: {sys.platform} has no namespaces",))
+    boxed, bwrap_why = _probe_bwrap() if use_bwrap else (None, "bubblewrap not used (disabled)")
+    if boxed is not None:
+        return boxed
+    fallback = _probe_unshare()
+    lost = (f"mounts not locked: {bwrap_why}; without it the test process is root in its namespaces "
+            "and could remount or unmount (fallback: unshare)")
+    return replace(fallback, notes=(lost, *fallback.notes))
+
+
+def _probe_unshare() -> Isolation:
     unshare = shutil.which("unshare")
     if unshare is None:
         return Isolation(notes=("network isolation unavailable: the unshare binary is missing",))
@@ -175,19 +215,27 @@ def _limit_setter(limits: SandboxLimits, timeout: float) -> Callable[[], None]:
 
 @dataclass
 class Sandbox:
-    """Runs commands contained; ``notes`` says what containment this machine provides."""
+    """Runs commands contained; ``notes`` says what containment this machine provides (what is
+    missing first)."""
 
     limits: SandboxLimits = field(default_factory=SandboxLimits)
     isolate_network: bool = True
     base_env: Mapping[str, str] | None = None  # default: os.environ, scrubbed
     notes: list[str] = field(default_factory=list)
+    hide: Sequence[Path] = ()  # besides the real home's credential folders: selfheal's home, ...
 
     def __post_init__(self) -> None:
         self._iso = probe_isolation() if self.isolate_network else Isolation(
             notes=("network isolation unavailable: disabled by configuration", "filesystem: writable"))
-        self.notes.extend(self._iso.notes)
-        if os.geteuid() == 0 and self.limits.max_processes is not None:
-            self.notes.append("process limit not enforced: RLIMIT_NPROC does not apply to root")
+        missing = [n for n in self._iso.notes if _is_missing(n)]
+        self.notes.extend([*missing, *(n for n in self._iso.notes if not _is_missing(n))])
+        if os.geteuid() == 0 and self._iso.drop_to is None and self.limits.max_processes is not None:
+            self.notes.insert(0, "process limit not enforced: RLIMIT_NPROC does not apply to root")
+        if not self._iso.pid and _no_dump_self():
+            # No PID namespace (Lambda): the tests run as our uid and could read our environment
+            # (the function's AWS credentials) from /proc/<ppid>/environ. Not any more.
+            self.notes.append("processes: no PID namespace; selfheal made itself non-dumpable, so the "
+                              "tests cannot read its environment or trace it")
         if self.limits.memory_mb is not None:
             lim = self.limits
             self.notes.append(f"limits: address space {lim.memory_mb} MB, processes {lim.max_processes}, "
@@ -201,17 +249,25 @@ class Sandbox:
     def isolation(self) -> Isolation:
         return self._iso
 
-    def _wrap(self, argv: list[str], writable: Sequence[Path]) -> list[str]:
+    def hidden_paths(self) -> list[Path]:
+        """Credential folders of the real home and ``hide``, resolved (existing or not)."""
+        home = Path.home().resolve()
+        return list(dict.fromkeys([*(home / n for n in HIDDEN_HOME_ENTRIES),
+                                   *(Path(p).resolve() for p in self.hide)]))
+
+    def _wrap(self, argv: list[str], cwd: Path, writable: Sequence[Path]) -> list[str]:
         """``argv`` inside the namespaces and the launcher, when this machine has them."""
+        launcher = [sys.executable, "-I", "-S", str(LAUNCHER)]
+        rw = list(dict.fromkeys(Path(p).resolve() for p in writable))
+        if self._iso.bwrap:
+            plan = bw.MountPlan(writable=rw, readable=runtime_paths(LAUNCHER), hidden=self.hidden_paths())
+            return bw.build(self._iso.bwrap, argv, cwd.resolve(), plan, drop_to=self._iso.drop_to,
+                            launcher=launcher)
         if not self._iso.unshare:
             return argv
-        launcher = [sys.executable, "-I", "-S", str(LAUNCHER)]
         if self._iso.filesystem:
-            rw = [Path(p).resolve() for p in writable]
             launcher += [a for p in rw for a in ("--rw", str(p))]
-            home = Path.home().resolve()
-            for name in HIDDEN_HOME_ENTRIES:
-                hidden = home / name
+            for hidden in self.hidden_paths():
                 # Never hide a directory that holds a writable path (the tree would vanish).
                 if (hidden.exists() or hidden.is_symlink()) and not any(p.is_relative_to(hidden) for p in rw):
                     launcher += ["--hide", str(hidden)]
@@ -236,27 +292,48 @@ class Sandbox:
             tmp.mkdir()
             run_env = scrub_env(os.environ if self.base_env is None else self.base_env, env)
             run_env.update({"HOME": str(home), "TMPDIR": str(tmp), "PYTHONNOUSERSITE": "1"})
+            layers = runtime_import_paths()
+            if layers:  # the runtime's bootstrap put them on sys.path; a fresh child needs them too
+                run_env["PYTHONPATH"] = os.pathsep.join(layers)
             out_path = Path(scratch) / "output"
-            full = self._wrap(argv, [cwd, Path(scratch), *writable])
+            lent = [home, tmp, cwd, *writable]
+            full = self._wrap(argv, cwd, [cwd, home, tmp, *writable])
+            drop = self._iso.drop_to if self._iso.bwrap else None
             # Output goes to a file, not a pipe: a grandchild that keeps a pipe open could
             # otherwise block us after the timeout kill.
-            with out_path.open("wb") as out:
-                try:
-                    proc = subprocess.Popen(full, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL,
-                                            stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
-                                            preexec_fn=_limit_setter(self.limits, timeout))  # noqa: PLW1509
-                except OSError as exc:
-                    return CommandRun(argv=argv, cwd=str(cwd), exit_code=None,
-                                      duration_ms=_ms(started), output_tail=f"cannot start: {exc}")
-                timed_out = False
-                try:
-                    code: int | None = proc.wait(timeout=timeout)
-                except subprocess.TimeoutExpired:
-                    timed_out = True
-                    _kill_group(proc)
-                    code = None
-                else:
-                    _kill_group(proc)  # leftovers (daemons a test forgot) die with the run
+            info_r, fds = -1, []
+            if self._iso.bwrap:  # bubblewrap reports the sandbox's PID 1 there: killing it ends the sandbox
+                info_r, info_w = os.pipe()
+                fds = [info_w]
+                prefix = ["--info-fd", str(info_w)]
+                if (filt := seccomp.filter_fd()) is not None:  # the second wall
+                    fds.append(filt)
+                    prefix += ["--seccomp", str(filt)]
+                full = [full[0], *prefix, *full[1:]]
+            try:
+                with out_path.open("wb") as out, (bw.lend(lent, *drop) if drop else contextlib.nullcontext()):
+                    try:
+                        proc = subprocess.Popen(full, cwd=cwd, env=run_env, stdin=subprocess.DEVNULL,
+                                                stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+                                                pass_fds=fds,
+                                                preexec_fn=_limit_setter(self.limits, timeout))  # noqa: PLW1509
+                    except OSError as exc:
+                        return CommandRun(argv=argv, cwd=str(cwd), exit_code=None,
+                                          duration_ms=_ms(started), output_tail=f"cannot start: {exc}")
+                    finally:
+                        for fd in fds:
+                            os.close(fd)
+                    timed_out = False
+                    try:
+                        code: int | None = proc.wait(timeout=timeout)
+                    except subprocess.TimeoutExpired:
+                        timed_out = True
+                        code = None
+                    # Leftovers (daemons a test forgot, or everything on a timeout) die with the run.
+                    _kill_group(proc, _sandbox_pid(info_r))
+            finally:
+                if info_r >= 0:
+                    os.close(info_r)
             tail = _tail(out_path)
         if timed_out:
             tail = f"{tail}\n[selfheal: killed after {timeout:g}s timeout]".lstrip("\n")
@@ -264,7 +341,43 @@ class Sandbox:
                           duration_ms=_ms(started), output_tail=tail)
 
 
-def _kill_group(proc: subprocess.Popen[bytes]) -> None:
+def _no_dump_self() -> bool:
+    """Make this process non-dumpable (its /proc files then belong to root and ptrace access is
+    refused to other processes of its uid); False where that is not possible."""
+    if not sys.platform.startswith("linux"):
+        return False
+    import ctypes
+
+    try:
+        return int(ctypes.CDLL(None, use_errno=True).prctl(4, 0, 0, 0, 0)) == 0  # PR_SET_DUMPABLE
+    except (OSError, AttributeError):
+        return False
+
+
+def _is_missing(note: str) -> bool:
+    return any(w in note for w in ("unavailable", "not enforced", "not locked", "writable", "no PID"))
+
+
+def _sandbox_pid(fd: int) -> int | None:
+    """The sandbox's PID 1 as bubblewrap wrote it to its info pipe (read without blocking)."""
+    if fd < 0:
+        return None
+    os.set_blocking(fd, False)
+    try:
+        data = os.read(fd, 65536)
+        pid = json.loads(data.decode("utf-8", "replace") or "{}").get("child-pid")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return pid if isinstance(pid, int) and pid > 1 else None
+
+
+def _kill_group(proc: subprocess.Popen[bytes], ns_pid: int | None = None) -> None:
+    if ns_pid is not None and proc.poll() is None:
+        # PID 1 of the sandbox's PID namespace: when it dies, the kernel kills every process in
+        # it, including those in their own session (bubblewrap's --new-session) and those that
+        # dropped to another uid (which clears --die-with-parent).
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.kill(ns_pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):

@@ -17,14 +17,14 @@ from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from selfheal.domain.fixing import EditProposal, FixContext
 from selfheal.domain.validation_report import GateResult, TestCounts, ValidationReport
 from selfheal.ports import SourceRepository
 from selfheal.settings import Settings
-from selfheal.validation import gates, repro
+from selfheal.validation import gates, repro, testguard
 from selfheal.validation.sandbox import Sandbox, SandboxLimits
 from selfheal.validation.testrun import (
     Comparison,
@@ -175,7 +175,7 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
                 and v.add(gates.size(proposal, settings.max_edit_bytes))):
             return v.finish()
         before = _read_files(tree, proposal)
-        if not v.add(gates.no_test_deletion(proposal, before)):
+        if not (v.add(gates.no_test_deletion(proposal, before)) and v.add(gates.app_code(proposal))):
             return v.finish()
         applied, changed = gates.applies(proposal, before)
         if not (v.add(applied) and v.add(gates.parses(changed)) and v.add(gates.lint(before, changed))):
@@ -183,8 +183,8 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
         write_files(tree, changed)
         sandbox = sandbox or sandbox_for(settings)
         v.report.sandbox_notes = list(sandbox.notes)
-        _test_phase(v, repo, revision, tree, context, proposal, settings, changed, baseline,
-                    cache or DEFAULT_BASELINE_CACHE, sandbox)
+        _test_phase(v, TestPhase(repo, revision, tree, context, proposal, settings, changed, baseline,
+                                 cache or DEFAULT_BASELINE_CACHE, sandbox))
     return v.finish()
 
 
@@ -204,9 +204,10 @@ def prime_baseline(repo: SourceRepository, revision: str, settings: Settings, *,
 
 
 def sandbox_for(settings: Settings) -> Sandbox:
-    """The sandbox ``settings`` ask for (limits per test run)."""
+    """The sandbox ``settings`` ask for (limits per test run; selfheal's home and secrets hidden)."""
+    hide = [settings.home, *([settings.secrets_file] if settings.secrets_file else [])]
     return Sandbox(limits=SandboxLimits(memory_mb=settings.sandbox_memory_mb,
-                                        max_processes=settings.sandbox_max_processes))
+                                        max_processes=settings.sandbox_max_processes), hide=hide)
 
 
 def _read_files(tree: Path, proposal: EditProposal) -> dict[str, str]:
@@ -219,12 +220,40 @@ def _read_files(tree: Path, proposal: EditProposal) -> dict[str, str]:
     return out
 
 
-def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Path, context: FixContext,
-                proposal: EditProposal, settings: Settings, changed: dict[str, str],
-                baseline: TestCounts | None, cache: BaselineCache, sandbox: Sandbox) -> None:
+@dataclass(frozen=True)
+class TestPhase:
+    """What the test phase of one validation works on: the patched ``tree`` (a checkout of
+    ``revision`` with ``changed`` written), the edit and its context, and how to run tests."""
+
+    __test__ = False  # not a pytest test class
+
+    repo: SourceRepository
+    revision: str
+    tree: Path
+    context: FixContext
+    proposal: EditProposal
+    settings: Settings
+    changed: dict[str, str]
+    baseline: TestCounts | None  # counts of the unpatched revision, when the caller has them
+    cache: BaselineCache
+    sandbox: Sandbox
+
+
+def _test_phase(v: _Validation, phase: TestPhase) -> None:
+    repo, revision, tree, context = phase.repo, phase.revision, phase.tree, phase.context
+    proposal, settings, changed, baseline = phase.proposal, phase.settings, phase.changed, phase.baseline
+    cache, sandbox = phase.cache, phase.sandbox
     command = list(settings.test_command)
     timeout = settings.test_timeout_seconds
     planned = repro.plan(proposal, context.reproduction)
+    # A new test that replaces the code under test proves nothing (and its patch can make other
+    # tests pass): it is no reproduction, and no suite test it runs beside can verify the fix.
+    untrusted = testguard.untrusted_reproductions(
+        {c.target: changed[c.target] for c in planned if c.kind == "regression_test" and c.target in changed},
+        [*context.offered_files, *changed])
+    planned = [c for c in planned if c.target not in untrusted]
+    v.report.sandbox_notes += [f"reproduction: {path} cannot count: it replaces the code under test "
+                               f"({'; '.join(why[:3])})" for path, why in untrusted.items()]
     keys: list[tuple[str, ...]] = [
         (revision, c.kind, c.target, changed.get(c.target, "") if c.kind == "regression_test"
          else context.reproduction, context.exc_type) for c in planned]
@@ -298,7 +327,8 @@ def _test_phase(v: _Validation, repo: SourceRepository, revision: str, tree: Pat
     repro.run_after(tree, checks, after, context.reproduction, sandbox=sandbox, timeout=timeout)
     for check in checks:
         v.report.commands.extend(check.commands)
-    repro_gate, verified = repro.gate(checks, comparison.newly_passing, after.command.output_tail)
+    repro_gate, verified = repro.gate(checks, [] if untrusted else comparison.newly_passing,
+                                      after.command.output_tail)
     v.report.verified = verified
     if not v.add(repro_gate):
         return

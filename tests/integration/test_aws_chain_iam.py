@@ -19,6 +19,7 @@ import io
 import json
 import linecache
 import os
+import re
 import time
 import traceback
 from collections.abc import Callable
@@ -256,13 +257,18 @@ def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Ro
                             for m in got:
                                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
 
-                def wait_all() -> list[str]:
+                def settle(fingerprint: str) -> list[str]:
+                    """Deliver stream records and queue messages (continuations included) until
+                    the error's fix has ended and no execution runs; the executions' names."""
                     deadline = time.monotonic() + 240
                     while True:
+                        pump()
                         runs = sfn.list_executions(stateMachineArn=machine)["executions"]
-                        if runs and all(r["status"] != "RUNNING" for r in runs):
+                        record = DynamoDBErrorStore(TABLE, client=ddb).get(fingerprint)
+                        done = record is not None and record.status not in (Status.QUEUED, Status.FIXING)
+                        if done and all(r["status"] != "RUNNING" for r in runs):
                             return [r["name"] for r in runs]
-                        assert time.monotonic() < deadline, runs
+                        assert time.monotonic() < deadline, (record, runs)
                         time.sleep(0.05)
 
                 # GitHub refuses the first pull request: OpenPullRequest fails -> RecordFailure.
@@ -270,8 +276,7 @@ def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Ro
                 result = handlers["IngestFunction"](cloudwatch_event([logged_crash()]), LambdaContext())
                 assert len(result["new"]) == 1, result
                 fp = result["new"][0]
-                pump()
-                wait_all()
+                settle(fp)
                 store = DynamoDBErrorStore(TABLE, client=ddb)
                 first = store.get(fp)
                 assert first is not None
@@ -280,8 +285,8 @@ def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Ro
 
                 redrive = load_redrive()  # the operator's script, in-process (moto is in-process)
                 assert redrive.main([fp[:12], "--table", TABLE, "--bucket", BUCKET, "--region", REGION]) == 0
-                pump()  # QUEUED -> dispatch -> SQS -> start_fix -> a fresh execution
-                executions = wait_all()
+                # QUEUED -> dispatch -> SQS -> start_fix -> a fresh execution
+                executions = settle(fp)
                 final = store.get(fp)
                 assert final is not None
                 model_calls = len(bedrock.requests)
@@ -297,8 +302,7 @@ def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Ro
                 second = handlers["IngestFunction"](cloudwatch_event(
                     [real_traceback("ratio", {"paid": 3, "count": 0})]), LambdaContext())
                 assert len(second["new"]) == 1, second
-                pump()
-                wait_all()
+                settle(second["new"][0])
                 abstained = store.get(second["new"][0])
                 assert abstained is not None
             finally:
@@ -324,7 +328,9 @@ def test_the_chain_reaches_pr_open_under_each_functions_own_role(chain: Chain) -
     assert (chain.first_status, chain.first_failed_state) == (Status.FAILED, "OpenPullRequest")
     assert chain.final_status == Status.PR_OPEN and chain.pr_url and chain.pulls == 1
     assert chain.model_calls == 1  # the re-drive resumed at OpenPullRequest: no second model call
-    assert sorted(chain.executions) == sorted(f"{chain.fingerprint[:12]}-{n}" for n in (1, 2))
+    # one attempt per execution chain (a continuation is named <name>-c<k>)
+    assert {re.sub(r"-c\d+$", "", n) for n in chain.executions} == {
+        f"{chain.fingerprint[:12]}-{n}" for n in (1, 2)}
     assert chain.synced_status == Status.RESOLVED  # the merged PR, seen by the scheduled sync
     assert chain.abstained_status == Status.ABSTAINED
     used = {c.function for c in chain.log.calls}
@@ -411,6 +417,9 @@ def test_every_granted_action_is_needed(chain: Chain, function: str, action: str
     function and action (so nothing is granted that no path uses)."""
     if (function, action) in NOT_DRIVEN:
         pytest.skip(NOT_DRIVEN[(function, action)])
+    if function not in {c.function for c in chain.log.calls}:
+        # (the first test requires every catalogue state, the pipeline and the state machine)
+        pytest.skip(f"{function} is not driven by this chain")
     denied = chain.log.evaluate(chain.roles.without(function, action))
     assert (function, action) in {(c.function, c.action) for c in denied}, (
         f"{function} is granted {action} but no call of the chain needs it")

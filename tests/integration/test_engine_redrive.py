@@ -79,3 +79,26 @@ def test_queued_redrive_resumes_in_a_fresh_execution_without_the_model(tmp_path:
     first = svc.store.get(fp).attempts[0]  # type: ignore[union-attr]
     assert first.steps[-1].state == "RedriveRequested"
     assert "OpenPullRequest" in (first.steps[-1].cause or "")
+
+
+def test_a_request_to_resume_at_a_state_that_is_not_resumable_is_refused(tmp_path: Path) -> None:
+    """The catalogue's invariant on every step's output: ``resume_from`` names a resumable state
+    (an unknown name would make the ASL's ResumeAt start over and pay for the model again)."""
+    import json
+
+    from selfheal.domain.records import StepRecord, utcnow
+    from selfheal.services.workflow.catalogue import run_state
+
+    svc = make_services(tmp_path)
+    fp = seed_error(svc.store)
+    svc.store.transition(fp, Status.FIXING, reason="test")
+    first = svc.store.start_attempt(fp, None).number
+    ref = svc.artifacts.put_bytes("req.json", json.dumps({"fingerprint": fp,
+                                                           "resume_from": "RecordFailure"}).encode())
+    now = utcnow()
+    marker = StepRecord(state="RedriveRequested", started_at=now, finished_at=now, duration_ms=0,
+                        outcome="succeeded", artifacts={"request": ref})
+    svc.store.record_step(fp, first, marker)
+    second = svc.store.start_attempt(fp, None).number
+    with pytest.raises(MalformedInput, match="RecordFailure"):
+        run_state("FetchSource", svc, {"fingerprint": fp, "attempt": second})

@@ -94,6 +94,25 @@ def test_source_contract(backend: Backend) -> None:
     assert not tree.exists()
 
 
+def test_source_contract_holds_for_the_stored_tree(backend: Backend) -> None:
+    """What AWS's ValidatePatch reads instead of the code host (FetchSource stores it): the same
+    contract, from a snapshot of each backend's tree."""
+    from selfheal.adapters.tree_snapshot import SnapshotSource, snapshot_tree
+
+    head = backend.source.resolve()
+    src = SnapshotSource(snapshot_tree(backend.source, head), head, backend.source.default_branch())
+    assert src.default_branch() == "trunk" and src.resolve() == head
+    assert sorted(src.list_files(head)) == ["app.py", "run.sh", "tests/test_app.py"]
+    assert src.read_file("tests/test_app.py", head) == TEST_PY
+    assert src.read_file("absent.py", head) is None
+    with src.checkout(head) as tree:
+        assert (tree / "app.py").read_text() == APP_PY
+        with backend.source.checkout(head) as original:
+            mode = (original / "run.sh").stat().st_mode & 0o111
+            assert (tree / "run.sh").stat().st_mode & 0o111 == mode
+    assert not tree.exists()
+
+
 def test_code_host_contract(backend: Backend) -> None:
     host, base = backend.host, backend.source.resolve()
     c1 = host.commit_branch("selfheal/feedc0ffee12", base, {"app.py": APP_PY + "# fix\n"}, "fix")

@@ -39,7 +39,9 @@ def _repo(gh: FakeGitHub) -> GitHubRepository:
 
 
 def _host(gh: FakeGitHub) -> GitHubHost:
-    return GitHubHost("acme/svc", client=_client(gh))
+    host = GitHubHost("acme/svc", client=_client(gh))
+    host.lag_delays = (0.01, 0.01, 0.01)  # a PR for a missing branch is a 422 retried as lag first
+    return host
 
 
 def test_reads_source_through_the_api(gh: FakeGitHub) -> None:

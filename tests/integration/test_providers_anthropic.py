@@ -84,7 +84,6 @@ def test_errors_map_to_condition_classes(server: ModelServer, status: int, code:
     b"upstream connect error or disconnect/reset before headers",
     b'["not", "an", "object"]',
     b'{"content": "text instead of blocks"}',
-    b'{"content": [{"type": "tool_use", "id": "t", "name": "x", "input": {}}], "usage": {}}',
 ])
 def test_malformed_responses(server: ModelServer, body: bytes) -> None:
     server.reply_raw(200, body)

@@ -87,7 +87,6 @@ def test_errors_map_to_condition_classes_without_hidden_retries(
 @pytest.mark.parametrize("body", [
     b"<html>502 Bad Gateway</html>",
     b'{"output": {}}',
-    b'{"output": {"message": {"role": "assistant", "content": [{"toolUse": {"name": "x"}}]}}, "usage": {}}',
 ])
 def test_malformed_responses(server: ModelServer, body: bytes) -> None:
     server.reply_raw(200, body)

@@ -25,27 +25,14 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
+from tests.support.fake_faults import Fault, GitHubMisbehaviour, HttpError
+
 Response = tuple[int, dict[str, str], Any]
-
-
-class HttpError(Exception):
-    def __init__(self, status: int, message: str, **extra: Any) -> None:
-        super().__init__(message)
-        self.status, self.body = status, {"message": message, **extra}
+__all__ = ["Fault", "FakeGitHub", "HttpError", "serve_app"]
 
 
 @dataclass
-class Fault:
-    status: int
-    message: str
-    headers: dict[str, str]
-    times: int
-    method: str | None = None
-    path: str | None = None  # regular expression searched in the request path
-
-
-@dataclass
-class FakeGitHub:
+class FakeGitHub(GitHubMisbehaviour):
     """The server state. Start it with ``serve()`` (a context manager)."""
 
     bare: Path
@@ -60,6 +47,12 @@ class FakeGitHub:
     port: int = 0
     tarballs: bool = True  # serve GET .../tarball/{ref} (False: clients must fall back to blobs)
     archive_downloads: int = 0
+    drafts: bool = True  # False: like a plan without draft PRs (422 on draft=true)
+    visible: bool = True  # False: a private repository the token cannot see (404 everywhere)
+    empty: bool = False  # True: a repository without commits (409 on git reads)
+    large_file_bytes: int = 1024 * 1024  # contents API: larger files come as encoding "none"
+    tree_limit: int | None = None  # recursive tree listings cut to this many entries, truncated
+    lag: dict[str, int] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- test controls ---------------------------------------------------------------------
@@ -69,9 +62,9 @@ class FakeGitHub:
         return f"http://127.0.0.1:{self.port}/api/v3"
 
     def inject(self, status: int, message: str = "fault", headers: dict[str, str] | None = None,
-               times: int = 1, method: str | None = None, path: str | None = None) -> None:
+               times: int = 1, method: str | None = None, path: str | None = None, body: Any = None) -> None:
         """Answer the next ``times`` matching requests with this error."""
-        self.faults.append(Fault(status, message, headers or {}, times, method, path))
+        self.faults.append(Fault(status, message, headers or {}, times, method, path, body))
 
     def close_pull(self, number: int, merged: bool = False) -> None:
         pr = self.pulls[number]
@@ -145,7 +138,9 @@ class FakeGitHub:
                 if fault.times > 0 and (fault.method in (None, method)) and \
                         (fault.path is None or re.search(fault.path, path)):
                     fault.times -= 1
-                    return fault.status, fault.headers, {"message": fault.message}
+                    headers = {**fault.headers, **(fault.headers_at() if fault.headers_at else {})}
+                    return fault.status, headers, fault.body if fault.body is not None else \
+                        {"message": fault.message}
             if path.startswith("/_codeload/") and self.tarballs:
                 # like codeload.github.com: the redirect URL itself authorises the download
                 sha = path.rsplit("/", 1)[-1]
@@ -159,8 +154,11 @@ class FakeGitHub:
                 if auth not in (f"token {self.token}", f"Bearer {self.token}"):
                     return 401, {}, {"message": "Bad credentials"}
             prefix = f"/api/v3/repos/{self.owner}/{self.name}"
-            if not path.startswith(prefix):
-                return 404, {}, {"message": "Not Found"}
+            if not path.startswith(prefix) or not self.visible:
+                return 404, {}, {"message": "Not Found",
+                                 "documentation_url": "https://docs.github.com/rest/repos/repos#get-a-repository"}
+            if self.empty and re.match(r"/(commits|contents|git/trees|tarball|compare)", path[len(prefix):]):
+                return 409, {}, {"message": "Git Repository is empty."}
             try:
                 return self.route(method, path[len(prefix):], query, body)
             except HttpError as exc:
@@ -207,6 +205,9 @@ class FakeGitHub:
             return 200, {}, self.pull_json(pr)
         if (g := m(r"/issues/(\d+)/labels", sub)):
             pr = self.pulls.get(int(g[1])) or _raise(404, "Not Found")
+            if method == "POST" and self.lag.get("labels"):
+                self.lag["labels"] -= 1
+                raise HttpError(422, f"Could not resolve to a node with the global id of 'PR_kwDO{g[1]}'.")
             if method == "POST":
                 names = body if isinstance(body, list) else body.get("labels", [])
                 pr["labels"] = list(dict.fromkeys([*pr["labels"], *names]))
@@ -247,9 +248,10 @@ class FakeGitHub:
         blob = self.git("rev-parse", f"{sha}:{path}")
         data = subprocess.run(["git", "cat-file", "blob", blob], cwd=self.bare, capture_output=True,
                               timeout=30, check=True).stdout
-        return 200, {}, {"type": "file", "encoding": "base64", "size": len(data),
+        large = len(data) > self.large_file_bytes  # GitHub: 1-100 MB files come without content
+        return 200, {}, {"type": "file", "encoding": "none" if large else "base64", "size": len(data),
                          "name": path.rsplit("/", 1)[-1], "path": path, "sha": blob,
-                         "content": base64.b64encode(data).decode(),
+                         "content": "" if large else base64.b64encode(data).decode(),
                          "url": f"{self.api}/contents/{path}?ref={ref}",
                          "git_url": f"{self.api}/git/blobs/{blob}"}
 
@@ -326,7 +328,10 @@ class FakeGitHub:
             entries.append({"path": path, "mode": mode, "type": kind, "sha": obj,
                             "size": None if size == "-" else int(size),
                             "url": f"{self.api}/git/{kind}s/{obj}"})
-        return {"sha": sha, "url": f"{self.api}/git/trees/{sha}", "tree": entries, "truncated": False}
+        truncated = recursive and self.tree_limit is not None and len(entries) > self.tree_limit
+        if truncated:
+            entries = entries[:self.tree_limit]
+        return {"sha": sha, "url": f"{self.api}/git/trees/{sha}", "tree": entries, "truncated": truncated}
 
     def create_tree(self, body: dict[str, Any]) -> str:
         with tempfile.TemporaryDirectory() as td:
@@ -359,10 +364,22 @@ class FakeGitHub:
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "field": "head" if head_sha is None else "base",
                  "code": "invalid"}])
+        if self.lag.get("race"):
+            self.lag["race"] -= 1
+            self.create_pull({**body, "title": "opened by a concurrent run"})
         if any(p["head"] == head and p["base"] == base and p["state"] == "open" for p in self.pulls.values()):
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "code": "custom",
                  "message": f"A pull request already exists for {self.owner}:{head}."}])
+        if body.get("draft") and not self.drafts:
+            raise HttpError(422, "Validation Failed", errors=[
+                {"resource": "PullRequest", "code": "custom",
+                 "message": "Draft pull requests are not supported in this repository."}])
+        if self.lag.get("pulls"):
+            self.lag["pulls"] -= 1
+            raise HttpError(422, "Validation Failed", errors=[
+                {"resource": "PullRequest", "code": "custom",
+                 "message": f"No commits between {base} and {head}"}])
         if self.git("rev-list", "--count", f"{base_sha}..{head_sha}") == "0":
             raise HttpError(422, "Validation Failed", errors=[
                 {"resource": "PullRequest", "code": "custom",
@@ -405,7 +422,9 @@ def serve_app(handle: Any, name: str) -> Iterator[int]:
             is_raw = isinstance(payload, bytes)
             data = payload if is_raw else json.dumps(payload).encode()
             self.send_response(status)
-            self.send_header("Content-Type", "text/plain" if is_raw else "application/json; charset=utf-8")
+            if not any(k.lower() == "content-type" for k in headers):
+                kind = "text/plain" if is_raw else "application/json; charset=utf-8"
+                self.send_header("Content-Type", kind)
             self.send_header("Content-Length", str(len(data)))
             for k, v in headers.items():
                 self.send_header(k, v)

@@ -33,6 +33,9 @@ class FakeGitLab:
     faults: list[Fault] = field(default_factory=list)
     port: int = 0
     multi: dict[str, list[str]] = field(default_factory=dict)  # the current request's query lists
+    per_page: int = 20  # GitLab's default page size; lists are paginated with Link/X-Next-Page
+    race: int = 0  # the next N merge-request creations find one opened by a concurrent run (409)
+    _path: str = ""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property
@@ -40,8 +43,24 @@ class FakeGitLab:
         return f"http://127.0.0.1:{self.port}"
 
     def inject(self, status: int, message: str = "fault", headers: dict[str, str] | None = None,
-               times: int = 1, method: str | None = None, path: str | None = None) -> None:
-        self.faults.append(Fault(status, message, headers or {}, times, method, path))
+               times: int = 1, method: str | None = None, path: str | None = None, body: Any = None) -> None:
+        self.faults.append(Fault(status, message, headers or {}, times, method, path, body))
+
+    def page(self, items: list[Any]) -> Response:
+        """One page of ``items`` as GitLab serves lists (``page``/``per_page``, at most 100), with
+        ``X-Next-Page``/``X-Total`` and a ``Link: <...>; rel="next"`` header while more remain."""
+        q = {k: v[-1] for k, v in self.multi.items()}
+        size = min(100, int(q.get("per_page") or self.per_page))
+        number = max(1, int(q.get("page") or 1))
+        chunk = items[(number - 1) * size: number * size]
+        headers = {"X-Page": str(number), "X-Per-Page": str(size), "X-Total": str(len(items)),
+                   "X-Total-Pages": str(max(1, -(-len(items) // size))), "X-Next-Page": ""}
+        if number * size < len(items):
+            query = "&".join(f"{k}={v}" for k, vs in self.multi.items() if k not in ("page", "per_page")
+                             for v in vs)
+            nxt = f"{self.url}{self._path}?{query}&page={number + 1}&per_page={size}".replace("?&", "?")
+            headers.update({"X-Next-Page": str(number + 1), "Link": f'<{nxt}>; rel="next"'})
+        return 200, headers, chunk
 
     def close_mr(self, iid: int, merged: bool = False) -> None:
         self.mrs[iid]["state"] = "merged" if merged else "closed"
@@ -88,11 +107,13 @@ class FakeGitLab:
         path, query = parts.path, {k: v[-1] for k, v in parse_qs(parts.query).items()}
         with self._lock:
             self.multi = parse_qs(parts.query)
+            self._path = path
             for fault in self.faults:
                 if fault.times > 0 and fault.method in (None, method) and \
                         (fault.path is None or re.search(fault.path, path)):
                     fault.times -= 1
-                    return fault.status, fault.headers, {"message": fault.message}
+                    return fault.status, fault.headers, fault.body if fault.body is not None else \
+                        {"message": fault.message}
             if self.token is not None and headers.get("private-token") != self.token:
                 return 401, {}, {"message": "401 Unauthorized"}
             m = re.fullmatch(r"/api/v4/projects/([^/]+)(/.*)?", path)
@@ -130,7 +151,7 @@ class FakeGitLab:
                     mode, kind, obj = meta.split()
                     entries.append({"id": obj, "name": p.rsplit("/", 1)[-1], "type": kind, "path": p,
                                     "mode": mode})
-            return 200, {}, entries
+            return self.page(entries)
         if (g := m(r"/repository/files/(.+)/raw", sub)) and method == "GET":
             sha = self.rev(q.get("ref", "HEAD")) or _raise(404, "404 Commit Not Found")
             try:
@@ -149,7 +170,7 @@ class FakeGitLab:
                    if ("source_branch" not in q or mr["source_branch"] == q["source_branch"])
                    and (q.get("state", "all") == "all" or mr["state"] == q["state"])]
             out.sort(key=lambda mr: mr["iid"], reverse=q.get("sort", "desc") == "desc")
-            return 200, {}, [self.mr_json(mr) for mr in out]
+            return self.page([self.mr_json(mr) for mr in out])
         if sub == "/merge_requests" and method == "POST":
             return 201, {}, self.create_mr(body)
         if (g := m(r"/merge_requests/(\d+)", sub)) and method in ("GET", "PUT"):
@@ -201,6 +222,9 @@ class FakeGitLab:
         src, tgt = body["source_branch"], body["target_branch"]
         if self.rev(f"refs/heads/{src}") is None or self.rev(f"refs/heads/{tgt}") is None:
             raise HttpError(400, f"Source branch \"{src}\" or target branch does not exist")
+        if self.race:
+            self.race -= 1
+            self.create_mr({**body, "title": "opened by a concurrent run"})
         for mr in self.mrs.values():
             if mr["source_branch"] == src and mr["target_branch"] == tgt and mr["state"] == "opened":
                 raise HttpError(409, f"Another open merge request already exists for this source branch: "

@@ -327,8 +327,10 @@ class CallLog:
         prefix = model.signing_name
         function = self._acting.get()
         if function is None:
-            # Outside every function: the test's own setup, or the state machine invoking a step.
-            if (prefix, operation) != ("lambda", "Invoke"):
+            # Outside every function: the test's own setup (the main thread), else moto's
+            # interpreter running an execution: the state machine's role invokes the steps and
+            # makes the service integrations' calls (an SQS send, say).
+            if threading.current_thread() is threading.main_thread() or prefix not in ("lambda", "sqs"):
                 return
             function = "FixStateMachine"
         requests = iam_requests(prefix, operation, params, self.physical)

@@ -102,16 +102,44 @@ class ModelServer:
                                   "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
                                             "total_tokens": tokens_in + tokens_out}})
 
-    def reply_error(self, status: int, code: str = "", message: str = "error") -> None:
-        """An error in this API's shape (``code``: the AWS error type for Bedrock)."""
+    def reply_content(self, content: Any, stop: str, tokens_in: int = 1200, tokens_out: int = 150,
+                      **message: Any) -> None:
+        """A successful reply whose content is given in this API's own shape, with any stop reason:
+        Converse/Anthropic content block lists (empty; reasoning, tool-use and text blocks mixed),
+        or OpenAI's ``message.content`` (None, a string, parts; ``message`` adds e.g. ``refusal``)."""
         if self.kind == "bedrock":
-            self.reply_json(status, {"message": message}, {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/"})
+            self.reply_json(200, {"output": {"message": {"role": "assistant", "content": content}},
+                                  "stopReason": stop,
+                                  "usage": {"inputTokens": tokens_in, "outputTokens": tokens_out,
+                                            "totalTokens": tokens_in + tokens_out},
+                                  "metrics": {"latencyMs": 640}})
         elif self.kind == "anthropic":
-            headers = {"retry-after": "7"} if status == 429 else {}
-            error = {"type": code or "api_error", "message": message}
-            self.reply_json(status, {"type": "error", "error": error}, headers)
+            self.reply_json(200, {"id": "msg_02", "type": "message", "role": "assistant",
+                                  "model": "claude-sonnet-4-5-20250929", "content": content,
+                                  "stop_reason": stop,
+                                  "usage": {"input_tokens": tokens_in, "output_tokens": tokens_out}})
         else:
-            self.reply_json(status, {"error": {"message": message, "type": code or "server_error"}})
+            answer = {"role": "assistant", "content": content, **message}
+            self.reply_json(200, {"id": "chatcmpl-2", "object": "chat.completion", "model": "qwen2.5-coder",
+                                  "choices": [{"index": 0, "finish_reason": stop, "message": answer}],
+                                  "usage": {"prompt_tokens": tokens_in, "completion_tokens": tokens_out,
+                                            "total_tokens": tokens_in + tokens_out}})
+
+    def reply_error(self, status: int, code: str = "", message: str = "error",
+                    headers: dict[str, str] | None = None) -> None:
+        """An error in this API's shape (``code``: the AWS error type for Bedrock). Anthropic's 429
+        carries ``retry-after: 7`` unless ``headers`` says otherwise; the others send only
+        ``headers``."""
+        if self.kind == "bedrock":
+            self.reply_json(status, {"message": message},
+                            {"x-amzn-ErrorType": f"{code}:http://internal.amazon.com/", **(headers or {})})
+        elif self.kind == "anthropic":
+            default = {"retry-after": "7"} if status == 429 else {}
+            error = {"type": code or "api_error", "message": message}
+            sent = default if headers is None else headers
+            self.reply_json(status, {"type": "error", "error": error}, sent)
+        else:
+            self.reply_json(status, {"error": {"message": message, "type": code or "server_error"}}, headers)
 
     # ----------------------------------------------------------------- serving
     def _next(self) -> Scripted:

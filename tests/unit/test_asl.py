@@ -16,7 +16,7 @@ import pytest
 from moto import mock_aws
 
 from selfheal.adapters.sfn_local import DEFAULT_ASL, function_arn, substitute
-from selfheal.errors import RETRYABLE_ERROR_NAMES
+from selfheal.errors import MODEL_RETRYABLE_ERROR_NAMES, RETRYABLE_ERROR_NAMES, RetryableError
 from selfheal.services.workflow.catalogue import RESUMABLE_STATES, STATE_NAMES, STATES
 from selfheal.services.workflow.models import FixState
 
@@ -90,6 +90,21 @@ def test_every_task_retries_transient_errors_with_backoff_and_full_jitter(asl: d
             assert retrier["BackoffRate"] > 1 and retrier["JitterStrategy"] == "FULL", name
             assert "States.ALL" not in retrier["ErrorEquals"], name
         assert state["TimeoutSeconds"] > 0
+
+
+def test_model_only_conditions_are_retried_by_invoke_model_and_every_retryable_class_somewhere(
+        asl: dict[str, Any]) -> None:
+    import selfheal.errors as errors
+
+    def covered(name: str) -> set[str]:
+        return {e for r in tasks(asl)[name]["Retry"] for e in r["ErrorEquals"]}
+
+    assert set(MODEL_RETRYABLE_ERROR_NAMES) <= covered("InvokeModel")
+    everywhere = set().union(*(covered(name) for name in tasks(asl)))
+    classes = [c for c in vars(errors).values() if isinstance(c, type) and issubclass(c, RetryableError)]
+    # FixDeferred is handled by SQS redelivery before an execution starts, not by the ASL.
+    leaves = {c.__name__ for c in classes if not c.__subclasses__() and c.__name__ != "FixDeferred"}
+    assert leaves <= everywhere, leaves - everywhere
 
 
 def test_every_task_but_record_failure_catches_everything_into_record_failure(asl: dict[str, Any]) -> None:

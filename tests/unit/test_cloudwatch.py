@@ -72,8 +72,6 @@ def test_control_message_has_no_events() -> None:
         (base64.b64encode(gzip.compress(b"\xff\xfe")).decode(), "JSON"),
         (base64.b64encode(gzip.compress(b"[1, 2]")).decode(), "not an object"),
         (base64.b64encode(gzip.compress(b'{"messageType": "DATA_MESSAGE"}')).decode(), "logEvents"),
-        (base64.b64encode(gzip.compress(b'{"logEvents": [{"message": 3}]}')).decode(), "message"),
-        (base64.b64encode(gzip.compress(b'{"logEvents": [7]}')).decode(), r"logEvents\[0\] is not an object"),
     ],
 )
 def test_malformed_payloads_name_the_failing_stage(data: str, stage: str) -> None:
@@ -113,3 +111,13 @@ def test_oversized_event_is_capped_and_marked_truncated() -> None:
     assert batch.events[0].truncated and len(batch.events[0].message) == MAX_EVENT_CHARS
     ((tb, _),) = extract_from_batch(batch)
     assert tb.truncated
+
+
+def test_events_of_the_wrong_shape_are_skipped_not_the_payload() -> None:
+    """#16: one event whose message is not a string must not drop the valid events beside it."""
+    good = {"id": "1", "timestamp": 1, "message": "ok"}
+    doc = {"logEvents": [{"message": 3}, 7, good, {"message": "x", "timestamp": "late"}]}
+    batch = decode_subscription(base64.b64encode(gzip.compress(json.dumps(doc).encode())).decode())
+    assert [e.message for e in batch.events] == ["ok"]
+    assert batch.skipped == ["logEvents[0].message is int, not a string", "logEvents[1] is not an object",
+                             "logEvents[3].timestamp is not a number"]

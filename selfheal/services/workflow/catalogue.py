@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from selfheal.errors import MalformedInput
 from selfheal.names import function_arn_substitution
 from selfheal.services.workflow import steps
 from selfheal.services.workflow.deps import WorkflowServices
@@ -99,9 +100,13 @@ def state(name: str) -> State:
 
 def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, Any]:
     """Validate ``event`` as ``name``'s input, run its step inside its recorder step, return the
-    payload for the next state: what every step handler does."""
+    payload for the next state: what every step handler does. A payload that names a state to
+    resume from names a resumable one (else the ASL's ``ResumeAt`` would start over)."""
     entry = BY_NAME[name]
     payload = parse_input(name, entry.input_model, event)
     with services.recorder.step(name, payload) as handle:
         result = entry.step(services, payload, handle)
+    if result.resume_from is not None and result.resume_from not in RESUMABLE_STATES:
+        raise MalformedInput(f"{name} asks to resume at {result.resume_from!r}, which is not one of "
+                             f"{', '.join(RESUMABLE_STATES)}")
     return result.to_payload()

@@ -11,7 +11,7 @@ import json
 from typing import Any
 
 from selfheal.domain.cost import CostGuard, PriceTable
-from selfheal.domain.edit_format import apply_proposal, parse_reply
+from selfheal.domain.edit_format import apply_proposal
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.domain.pr_body import diff_summary
 from selfheal.domain.prompt import prompt_tokens
@@ -21,12 +21,12 @@ from selfheal.domain.validation_report import ValidationReport
 from selfheal.errors import (
     EditRejected,
     ErrorNotFound,
-    ModelReplyMalformed,
     PatchDoesNotApply,
     PullRequestClosed,
     SourceNotFound,
 )
 from selfheal.names import Artifact
+from selfheal.services.generate import judge_reply, next_round_limits
 from selfheal.services.publish import commit_message, fix_branch_name
 from selfheal.services.workflow.deps import PullRequestDraft, WorkflowServices
 from selfheal.services.workflow.models import (
@@ -122,7 +122,17 @@ def build_prompt(svc: WorkflowServices, payload: BuildPromptInput, step: StepHan
     feedback_ref = payload.artifacts.get(Artifact.FEEDBACK)
     feedback = svc.artifacts.get_bytes(feedback_ref).decode() if feedback_ref else None
     round_no = payload.round + 1
-    prompt = svc.build_prompt(context, round_no, feedback)
+    # How the previous reply stopped sizes this round (a cut-off: a higher output cap; the
+    # context window exceeded: a smaller context).
+    max_output = svc.settings.max_output_tokens
+    previous_prompt = payload.artifacts.get(Artifact.PROMPT)
+    previous_reply = payload.artifacts.get(Artifact.REPLY)
+    if previous_prompt and previous_reply:
+        context, max_output = next_round_limits(
+            Prompt.model_validate(_load_json(svc, previous_prompt)),
+            ModelReply.model_validate(_load_json(svc, previous_reply)), context, svc.settings)
+    prompt = svc.build_prompt(context, round_no, feedback).model_copy(
+        update={"max_output_tokens": max_output})
     ref = step.save_json(f"round-{round_no}/prompt.json", prompt.model_dump(mode="json"))
     step.artifacts[Artifact.PROMPT] = payload.artifacts[Artifact.PROMPT] = ref
     payload.round, payload.verdict = round_no, "pending"
@@ -157,12 +167,16 @@ def invoke_model(svc: WorkflowServices, payload: InvokeModelInput, step: StepHan
 def _verdict(svc: WorkflowServices, payload: ValidatePatchInput, context: FixContext,
              reply: ModelReply) -> tuple[str, str, EditProposal | None, ValidationReport | None]:
     """(verdict, feedback, proposal, report) for one reply."""
-    try:
-        proposal = parse_reply(reply.text, context.offered_files)
-    except (ModelReplyMalformed, EditRejected) as exc:
-        return "invalid", f"{type(exc).__name__}: {exc}", None, None
-    if proposal.abstained:
-        return "abstain", f"model abstained: {proposal.abstain_reason}", proposal, None
+    prompt_ref = payload.artifacts.get(Artifact.PROMPT)
+    cap = (Prompt.model_validate(_load_json(svc, prompt_ref)).max_output_tokens if prompt_ref
+           else svc.settings.max_output_tokens)
+    judged = judge_reply(reply, context.offered_files, cap)  # usage is recorded: stop reason, then parse
+    if judged.outcome == "rejected":
+        return "invalid", judged.reason or "the reply was rejected", None, None
+    proposal = judged.proposal
+    if proposal is None or proposal.abstained:  # the model's abstention, or the provider's filter
+        reason = f"model abstained: {judged.reason}" if proposal is not None else str(judged.reason)
+        return "abstain", reason, proposal, None
     proposal = with_regression_test(proposal, context)  # the recorded input's replay ships with the fix
     try:
         report = svc.validate(context, proposal, payload.revision, _tree(svc, payload))
