@@ -5,10 +5,15 @@ DynamoDB and $2.43 of Lambda. This replays a sample of such a month (CloudWatch 
 batches through ``functions.ingest.handler`` into a moto DynamoDB table), counts the store
 writes and their write units (DynamoDB bills an UpdateItem by the item's size, 1 WRU per KB),
 scales the sample to the month, and prints the cost next to the guidance's table and next to
-"one write per event" (the guidance sample's approach). It also measures the ingest handler's
-cold import time in fresh subprocesses, side by side with its neighbours.
+"one write per event" (the guidance sample's approach). The handler runs with the delivery
+ledger the composition root builds (one conditional put per delivered batch, so a retried or
+duplicated delivery counts nothing); ``--retry-rate`` re-delivers that share of the batches, as
+Lambda's retries and CloudWatch's duplicates do, and the report shows what a re-delivery costs
+and that it adds no count. It also measures the ingest handler's cold import time in fresh
+subprocesses, side by side with its neighbours.
 
     .venv/bin/python bench/ingest_cost.py [--events 2000] [--batch-size 100] [--distribution both]
+                                          [--retry-rate 0.1]
 
 Prices (us-east-1, on-demand, arm64 as template.yaml deploys): DynamoDB $0.625 per million WRU,
 $0.25 per GB-month; Lambda $0.20 per million requests and $0.0000133334 per GB-second. The Lambda
@@ -120,7 +125,7 @@ _CUMULATIVE: dict[int, list[float]] = {}
 
 
 def replay(events: int, unique: int, batch_size: int, frames: int, distribution: str,
-           seed: int) -> dict[str, Any]:
+           seed: int, retry_rate: float = 0.0) -> dict[str, Any]:
     """Send ``events`` events in subscription batches through the ingest handler on moto."""
     os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
     os.environ.setdefault("AWS_ACCESS_KEY_ID", "bench")
@@ -132,10 +137,10 @@ def replay(events: int, unique: int, batch_size: int, frames: int, distribution:
     from moto import mock_aws
 
     from functions import ingest
+    from selfheal.adapters.delivery_ledger import DELIVERY_PREFIX
     from selfheal.adapters.dynamodb_store import DynamoDBErrorStore, create_table
-    from selfheal.domain.fingerprint import FingerprintConfig
-    from selfheal.services.ingest import IngestService
-    from selfheal.services.policy import Policy
+    from selfheal.compose.store import build_ingest_service
+    from selfheal.settings import load_settings
     from tests.support.tracking_aws import LambdaContext
     from tests.support.tracking_logs import subscription_data
 
@@ -145,10 +150,11 @@ def replay(events: int, unique: int, batch_size: int, frames: int, distribution:
         raw = boto3.client("dynamodb", region_name="us-east-1")
         create_table("bench-errors", raw)
         client = CountingClient(raw)
-        ingest.configure(IngestService(DynamoDBErrorStore("bench-errors", client=client), Policy(),
-                                       FingerprintConfig(app_roots=("/var/task/",))))
+        ingest.configure(build_ingest_service(load_settings(env={}), DynamoDBErrorStore("bench-errors",
+                                                                                         client=client)))
         occurrence = Counter[int]()
         batches, distinct_per_batch, handler_seconds, excess = 0, [], 0.0, 0
+        retries, retry_writes, retry_counted = 0, 0, 0
         sent = 0
         while sent < events:
             n = min(batch_size, events - sent)
@@ -157,7 +163,8 @@ def replay(events: int, unique: int, batch_size: int, frames: int, distribution:
             for e in ids:
                 occurrence[e] += 1
                 messages.append(traceback_message(e, occurrence[e], frames))
-            event = {"awslogs": {"data": subscription_data(messages, start_ms=1_764_424_800_000 + sent)}}
+            event = {"awslogs": {"data": subscription_data(messages, start_ms=1_764_424_800_000 + sent,
+                                                           first_id=36_000_000 + sent)}}
             before = sum(client.writes.values())
             t0 = time.perf_counter()
             result = ingest.handler(event, LambdaContext())
@@ -166,11 +173,19 @@ def replay(events: int, unique: int, batch_size: int, frames: int, distribution:
             # metric it prints the set to stdout anyway (garbling --json): drop it per invocation
             ingest.metrics.clear_metrics()
             written = sum(client.writes.values()) - before
-            # a new error takes two requests (a conditional update that fails, then the create)
-            excess = max(excess, written - result["distinct"] - len(result["new"]))
+            # a new error takes two requests (a conditional update that fails, then the create);
+            # the delivery ledger one conditional put per batch
+            excess = max(excess, written - result["distinct"] - len(result["new"]) - 1)
             distinct_per_batch.append(result["distinct"])
             batches += 1
             sent += n
+            if rng.random() < retry_rate:  # the same delivery again: Lambda's retry or a duplicate
+                before = sum(client.writes.values())
+                again = ingest.handler(event, LambdaContext())
+                ingest.metrics.clear_metrics()
+                retries += 1
+                retry_writes += sum(client.writes.values()) - before
+                retry_counted += again["tracebacks"]
         ingest.configure(None)
         items = []
         scan: dict[str, Any] = {"TableName": "bench-errors"}
@@ -180,9 +195,13 @@ def replay(events: int, unique: int, batch_size: int, frames: int, distribution:
             if "LastEvaluatedKey" not in out:
                 break
             scan["ExclusiveStartKey"] = out["LastEvaluatedKey"]
-    sizes = {i["fingerprint"]["S"]: item_size(i) for i in items}
+    sizes = {i["fingerprint"]["S"]: item_size(i) for i in items if "status" in i}
     writes = sum(client.writes.values())
+    ledger_writes = sum(v for k, v in client.writes.items() if k.startswith(DELIVERY_PREFIX))
+    counted = sum(int(i["count"]["N"]) for i in items if "status" in i)
     return {"distribution": distribution, "events": events, "batches": batches, "writes": writes,
+            "ledger_writes": ledger_writes, "retries": retries, "retry_writes": retry_writes,
+            "retry_tracebacks_counted": retry_counted, "occurrences_counted": counted,
             "errors": len([i for i in items if "status" in i]),
             "distinct_per_batch": statistics.mean(distinct_per_batch), "max_excess_writes": excess,
             "handler_ms": 1000 * handler_seconds / batches,
@@ -193,12 +212,13 @@ def replay(events: int, unique: int, batch_size: int, frames: int, distribution:
 def monthly(run: dict[str, Any], month_events: int, unique: int, batch_size: int, latency_ms: float,
             memory_mb: int) -> dict[str, float]:
     """Scale a replay to the month. Per batch the handler writes once per distinct error
-    (measured), and each of the month's ``unique`` errors costs one extra request once, when it
-    is created (a conditional update that fails, then the put)."""
+    (measured) plus the delivery ledger's one small put (1 WRU), and each of the month's
+    ``unique`` errors costs one extra request once, when it is created (a conditional update that
+    fails, then the put)."""
     batches = month_events / batch_size
     item_wru = math.ceil(run["mean_item_bytes"] / 1024)
-    writes = run["distinct_per_batch"] * batches + unique
-    wru = run["distinct_per_batch"] * batches * item_wru + unique * (1 + item_wru)
+    writes = run["distinct_per_batch"] * batches + unique + batches
+    wru = run["distinct_per_batch"] * batches * item_wru + unique * (1 + item_wru) + batches
     storage_gb = run["mean_item_bytes"] * unique / 1e9
     dynamodb = wru * WRU_PRICE + storage_gb * STORAGE_PRICE_GB
     per_batch_writes = writes / batches
@@ -230,11 +250,14 @@ def main() -> None:
     ap.add_argument("--memory-mb", type=int, default=256)
     ap.add_argument("--distribution", choices=["zipf", "uniform", "both"], default="both")
     ap.add_argument("--imports", type=int, default=5, help="subprocess imports per module (median)")
+    ap.add_argument("--retry-rate", type=float, default=0.1,
+                    help="share of batches delivered twice (Lambda retries, duplicated deliveries)")
     ap.add_argument("--json", action="store_true")
     args = ap.parse_args()
 
     dists = ["zipf", "uniform"] if args.distribution == "both" else [args.distribution]
-    runs = [replay(args.events, args.unique, args.batch_size, args.frames, d, seed=7) for d in dists]
+    runs = [replay(args.events, args.unique, args.batch_size, args.frames, d, seed=7,
+                   retry_rate=args.retry_rate) for d in dists]
     costs = [monthly(r, args.month_events, args.unique, args.batch_size, args.write_latency_ms,
                      args.memory_mb) for r in runs]
     imports = {m: import_seconds(m, args.imports) for m in
@@ -252,6 +275,12 @@ def main() -> None:
         ("store writes per 1,000 events, month", [f"{c['writes_per_1000']:.1f}" for c in costs]),
         ("  (one write per event: 1,000.0)", ["" for _ in runs]),
         ("writes beyond 1/distinct (+1/new)", [str(r["max_excess_writes"]) for r in runs]),
+        ("  delivery ledger writes (+1/batch)", [f"{r['ledger_writes']:,}" for r in runs]),
+        ("re-delivered batches", [f"{r['retries']:,}" for r in runs]),
+        ("  writes per re-delivery", [f"{r['retry_writes'] / max(1, r['retries']):.1f}" for r in runs]),
+        ("  tracebacks counted again", [str(r["retry_tracebacks_counted"]) for r in runs]),
+        ("occurrences counted / events sent",
+         [f"{r['occurrences_counted']:,}/{r['events']:,}" for r in runs]),
         ("mean item size (bytes)", [f"{r['mean_item_bytes']:.0f}" for r in runs]),
         ("handler ms/batch (moto included)", [f"{r['handler_ms']:.1f}" for r in runs]),
         ("handler ms/batch outside the store", [f"{r['handler_ms_outside_store']:.1f}" for r in runs]),

@@ -78,8 +78,12 @@ def parse_parse_throughput(out: str) -> list[Headline]:
     rss = _search(r"peak RSS (\d+) MB on (\d+) MB \(target", out, "peak RSS")
     cw = float(_search(r"RATIO decode\+extract/\(gzip\+json\) = ([\d.]+)", out, "CloudWatch ratio")[1])
     rss_mb, log_mb = int(rss[1]), int(rss[2])
+    storm = _search(r"RATIO storm parse --json/scan = ([\d.]+) at (\d+) tracebacks per MB", out,
+                    "storm ratio")
     return [
         Headline("extract / 'Traceback' in line", f"{ratio:.2f}", "<= 4", ratio <= 4),
+        Headline(f"parse --json / scan at {storm[2]} tracebacks per MB", f"{float(storm[1]):.2f}", "<= 4",
+                 float(storm[1]) <= 4),
         Headline(f"peak RSS on a {log_mb} MB log", f"{rss_mb} MB", "< 150 MB on 1 GB", rss_mb < 150),
         Headline("CloudWatch 1 MB decode+extract / gzip+json", f"{cw:.2f}", "<= 2", cw <= 2),
     ]

@@ -17,7 +17,8 @@ Environment: ``SELFHEAL_TABLE_NAME`` (the error table); ``SELFHEAL_IN_APP_PREFIX
 ``SELFHEAL_IGNORE_PATHS``, ``SELFHEAL_IGNORE_MESSAGES`` (see ``selfheal.settings``).
 Metrics (EMF, namespace and service from the template's environment): TracebacksSeen, NewErrors,
 Duplicates, RegressedErrors, IgnoredErrors, StoreWrites, MalformedRecords, MalformedEvents,
-ControlMessages, EmptyBatches, OversizedEvents.
+ControlMessages, EmptyBatches, OversizedEvents, RedeliveredBatches (a delivery already counted,
+skipped: each log event is counted once).
 
 Imports stay light (this runs on every log batch): boto3 and the extractor load on first use.
 """
@@ -155,12 +156,13 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
                 writes=total.writes, failed_records=len(run.failures))
     return {"tracebacks": total.tracebacks, "distinct": total.distinct, "new": total.new,
             "regressed": total.regressed, "ignored": total.ignored, "duplicates": total.duplicates,
-            "writes": total.writes, "oversized": total.oversized, "batchItemFailures": run.failures}
+            "writes": total.writes, "oversized": total.oversized, "redelivered": total.redelivered,
+            "batchItemFailures": run.failures}
 
 
 def _emit(report: IngestReport) -> None:
     for name, value in (("TracebacksSeen", report.tracebacks), ("NewErrors", len(report.new)),
                         ("Duplicates", report.duplicates), ("RegressedErrors", len(report.regressed)),
                         ("IgnoredErrors", len(report.ignored)), ("StoreWrites", report.writes),
-                        ("OversizedEvents", report.oversized)):
+                        ("OversizedEvents", report.oversized), ("RedeliveredBatches", report.redelivered)):
         metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)

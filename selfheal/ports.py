@@ -94,6 +94,20 @@ class InputStore(Protocol):
         ...
 
 
+class DeliveryLedger(Protocol):
+    """Which log deliveries were already counted (occurrence identity on AWS: a retried or
+    duplicated CloudWatch Logs delivery carries the same log stream and event ids)."""
+
+    def claim(self, key: str) -> set[str] | None:
+        """Claim delivery ``key``: None when it was already counted (skip it), else the
+        fingerprints an earlier, failed try already wrote (empty for a first delivery)."""
+        ...
+
+    def fail(self, key: str, done: set[str]) -> None:
+        """The claimed delivery failed after writing ``done``: a retry writes only the rest."""
+        ...
+
+
 class ArtifactStore(Protocol):
     """Blobs that workflow states hand to each other by reference (S3 on AWS, a folder locally)."""
 

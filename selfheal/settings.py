@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
+from selfheal.domain.paths import DEFAULT_APP_ROOTS
 from selfheal.errors import ConfigurationError
 
 ENV_PREFIX = "SELFHEAL_"
@@ -29,7 +30,7 @@ class Settings(BaseModel):
     model: str = "rules"  # rules | bedrock:ID | anthropic:ID | openai:URL#MODEL
     bedrock_model_id: str = "us.anthropic.claude-sonnet-4-5-20250929-v1:0"
     in_app_prefixes: list[str] = Field(default_factory=list)
-    app_roots: list[str] = Field(default_factory=lambda: ["/var/task/", "/app/", "/srv/app/"])
+    app_roots: list[str] = Field(default_factory=lambda: list(DEFAULT_APP_ROOTS))
     # policy
     min_occurrences: int = 1
     ignore_types: list[str] = Field(default_factory=list)

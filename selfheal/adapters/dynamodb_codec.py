@@ -39,6 +39,8 @@ from selfheal.domain.records import ErrorRecord
 
 STATUS_INDEX = "status-first_seen"
 META_PREFIX = "#meta#"
+# The TTL attribute of meta items that expire (delivery_ledger); the template enables it.
+DELIVERY_TTL_ATTRIBUTE = "expires_at"
 TABLE_SCHEMA: dict[str, Any] = {
     "BillingMode": "PAY_PER_REQUEST",
     "KeySchema": [{"AttributeName": "fingerprint", "KeyType": "HASH"}],
@@ -62,6 +64,8 @@ def create_table(table_name: str, client: Any = None) -> dict[str, Any]:
     client = client or _default_client()
     client.create_table(TableName=table_name, **TABLE_SCHEMA)
     client.get_waiter("table_exists").wait(TableName=table_name)
+    client.update_time_to_live(TableName=table_name, TimeToLiveSpecification={
+        "AttributeName": DELIVERY_TTL_ATTRIBUTE, "Enabled": True})
     table: dict[str, Any] = client.describe_table(TableName=table_name)["Table"]
     return table
 

@@ -132,6 +132,12 @@ class DynamoDBErrorStore:
             return None
         out = self._call("get_item", TableName=self.table_name, Key=self._key(fingerprint),
                          ConsistentRead=True)
+        item = out.get("Item") or {}
+        from selfheal.adapters.store_migration import ALIAS_ATTRIBUTE
+
+        if ALIAS_ATTRIBUTE in item:  # an id from before a fingerprint migration names its merged record
+            out = self._call("get_item", TableName=self.table_name,
+                             Key=self._key(item[ALIAS_ATTRIBUTE]["S"]), ConsistentRead=True)
         return record_from_image(out.get("Item"))
 
     def _batch_get(self, fingerprints: Sequence[str]) -> builtins.list[ErrorRecord]:

@@ -7,6 +7,7 @@ Schema (created on first use)::
     steps(fingerprint, attempt, state, started_at, data JSON)   PK (fingerprint, attempt, state, started_at)
     usage(at, fingerprint, attempt, tokens_in, tokens_out, cost_usd)
     inputs(fingerprint, digest, position, data JSON)           PK (fingerprint, digest)
+    aliases(old PK, new)     ids from before a fingerprint migration (``store_migration``)
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a read-check-write (a status
 transition, an attempt number) cannot interleave with another writer, in this process or
@@ -102,6 +103,9 @@ class SqliteErrorStore:
         self._local = threading.local()
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._conn().executescript(_SCHEMA)
+        from selfheal.adapters.store_migration import migrate_sqlite
+
+        migrate_sqlite(self)  # once per file: re-keys records of an older fingerprint version
 
     # --- connection handling ---------------------------------------------------------------
 
@@ -196,7 +200,13 @@ class SqliteErrorStore:
         conn = self._conn()
         conn.execute("BEGIN")  # one snapshot across the record, attempt and step reads
         try:
-            return self._fetch(conn, fingerprint)
+            rec = self._fetch(conn, fingerprint)
+            if rec is None:  # an id from before a fingerprint migration names its merged record
+                from selfheal.adapters.store_migration import sqlite_alias
+
+                current = sqlite_alias(conn, fingerprint)
+                rec = None if current is None else self._fetch(conn, current)
+            return rec
         finally:
             conn.execute("COMMIT")
 
@@ -221,8 +231,9 @@ class SqliteErrorStore:
         """Fingerprints starting with ``prefix`` (at most 10), for prefix lookups in the CLI."""
         escaped = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         rows = self._conn().execute(
-            "SELECT fingerprint FROM errors WHERE fingerprint LIKE ? ESCAPE '\\' ORDER BY fingerprint "
-            "LIMIT 10", (escaped + "%",)).fetchall()
+            "SELECT fingerprint FROM errors WHERE fingerprint LIKE ?1 ESCAPE '\\' UNION "
+            "SELECT new FROM aliases WHERE old LIKE ?1 ESCAPE '\\' ORDER BY 1 LIMIT 10",
+            (escaped + "%",)).fetchall()
         return [r[0] for r in rows]
 
     def transition(self, fingerprint: str, to: Status, *, expected: Sequence[Status] | None = None,

@@ -2,9 +2,10 @@
 
 Reads the log (a file, or standard input for ``-``), finds every Python traceback, groups them
 by fingerprint and merges them into ``<home>/errors.db``: one write per distinct error, counts
-added, so ingesting the same log twice doubles the counts and adds no error. ``--follow`` keeps
-reading what is appended (like ``tail -f``) until interrupted; a file that shrinks (rotated or
-truncated) is read again from its start.
+added. A file is read from where the last ``ingest``, ``ingest --follow`` or ``watch`` of it
+stopped (its cursor in ``<home>/cursors.db``), so ingesting a log again counts only what was
+appended; a rotated or truncated file is read from its start; ``--from-start`` re-reads it on
+purpose. ``--follow`` keeps reading what is appended (like ``tail -f``) until interrupted.
 """
 
 from __future__ import annotations
@@ -15,79 +16,75 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from selfheal.cli.output import echo_json, print_table
 
 if TYPE_CHECKING:
+    from selfheal.adapters.file_cursor import CursorReader
     from selfheal.services.ingest import IngestReport, IngestService
 
 HOME_HELP = "selfheal home directory (default: SELFHEAL_HOME or .selfheal)"
 
 
-def follow_chunks(path: Path, stop: threading.Event, interval: float = 0.5,
-                  from_start: bool = True) -> Iterator[list[str]]:
-    """Yield the lines appended to ``path`` whenever the writer pauses, until ``stop`` is set.
-
-    A chunk ends when no more data arrives for ``interval`` seconds (a writer flushes a whole
-    traceback at once, so tracebacks are not split); a partial last line waits for its newline.
-    """
-    position = 0 if from_start else path.stat().st_size
-    partial = ""
+def follow_chunks(reader: CursorReader, stop: threading.Event, interval: float = 0.5) -> Iterator[list[str]]:
+    """Yield the complete lines appended after ``reader``'s cursor whenever there are some,
+    until ``stop`` is set; the cursor is saved when the consumer asks for the next chunk (so
+    only after it has stored the lines). A partial last line waits for its newline."""
     while not stop.is_set():
         try:
-            size = path.stat().st_size
+            lines, end = reader.complete_lines()
         except FileNotFoundError:  # being rotated: wait for the new file
+            lines, end = [], reader.offset
+        if not lines:
             stop.wait(interval)
             continue
-        if size < position:
-            position, partial = 0, ""
-        if size == position:
-            stop.wait(interval)
-            continue
-        with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-            fh.seek(position)
-            data = fh.read()
-            position = fh.tell()
-        text = partial + data
-        lines = text.splitlines(keepends=True)
-        partial = lines.pop() if lines and not lines[-1].endswith(("\n", "\r")) else ""
-        if lines:
-            yield [line.rstrip("\r\n") for line in lines]
+        yield lines
+        reader.commit(end)
 
 
-def _progress_lines(fh: IO[str], advance: Callable[[int], None]) -> Iterator[str]:
+def _progress_lines(lines: Iterator[str], advance: Callable[[int], None]) -> Iterator[str]:
     done = 0
-    for n, line in enumerate(fh, 1):
-        done += len(line)
+    for n, line in enumerate(lines, 1):
+        done += len(line) + 1
         if n % 2000 == 0:
             advance(done)
             done = 0
-        yield line.rstrip("\r\n")
+        yield line
     advance(done)
 
 
-def _ingest_file(service: IngestService, path: Path, source: str, show_progress: bool) -> IngestReport:
-    with path.open("r", encoding="utf-8", errors="replace", newline="") as fh:
-        if not show_progress:
-            return service.ingest_lines((line.rstrip("\r\n") for line in fh), source)
+def _ingest_file(service: IngestService, reader: CursorReader, source: str,
+                 show_progress: bool) -> IngestReport:
+    """Ingest what is new in the file, then move its cursor past it."""
+    if not show_progress:
+        report = service.ingest_lines(reader.lines(), source)
+    else:
         from rich.console import Console
         from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn
 
-        total = path.stat().st_size
+        total = reader.path.stat().st_size - reader.start
         with Progress(TextColumn("ingesting {task.description}"), BarColumn(), DownloadColumn(),
                       TimeRemainingColumn(), console=Console(stderr=True), transient=True) as progress:
-            task = progress.add_task(path.name, total=total)
-            lines = _progress_lines(fh, lambda n: progress.advance(task, n))
-            return service.ingest_lines(lines, source)
+            task = progress.add_task(reader.path.name, total=total)
+            lines = _progress_lines(reader.lines(), lambda n: progress.advance(task, n))
+            report = service.ingest_lines(lines, source)
+    reader.commit()
+    return report
 
 
-def _print_report(report: IngestReport, source: str, as_json: bool) -> None:
+def _print_report(report: IngestReport, source: str, as_json: bool,
+                  read: dict[str, Any] | None = None) -> None:
     if as_json:
-        echo_json({"source": source, **report.as_dict()})
+        echo_json({"source": source, **report.as_dict(), **(read or {})})
         return
+    if read and read["read_from"]:
+        click.echo(f"read {source} from byte {read['read_from']} (where the last read stopped; "
+                   "--from-start reads it all)")
+    elif read and read["rotated"]:
+        click.echo(f"{source} was rotated or truncated since the last read: read from its start")
     print_table(f"ingested {source}", ["tracebacks", "distinct errors", "new", "regressed", "ignored",
                                        "duplicates", "fixes to start"],
                 [[report.tracebacks, report.distinct, len(report.new), len(report.regressed),
@@ -106,50 +103,58 @@ def _print_report(report: IngestReport, source: str, as_json: bool) -> None:
 @click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="repository whose pyproject.toml [tool.selfheal] configures in-app paths and policy")
 @click.option("--json", "as_json", is_flag=True, help="print the report as JSON")
+@click.option("--from-start", is_flag=True,
+              help="read FILE from its beginning, not from where the last ingest or watch of it stopped")
 @click.option("--interval", type=float, default=0.5, show_default=True, hidden=True,
               help="seconds between polls with --follow")
 def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo: Path | None,
-           as_json: bool, interval: float) -> None:
+           as_json: bool, from_start: bool, interval: float) -> None:
     """Find Python tracebacks in FILE (or standard input) and record them as errors."""
-    from selfheal.compose.store import build_ingest_service, build_local_store
+    from selfheal.adapters.file_cursor import CursorReader
+    from selfheal.compose.store import build_cursor_store, build_ingest_service, build_local_store
     from selfheal.settings import load_settings
 
     settings = load_settings({"home": home, "repo": repo})
     store = build_local_store(settings)
     service = build_ingest_service(settings, store)
     name = source or ("stdin" if file == "-" else file)
-    if follow:
-        if file == "-":
-            raise click.BadParameter("--follow needs a file, not standard input", param_hint="FILE")
-        _follow(service, Path(file), name, as_json, interval)
-        return
     if file == "-":
+        if follow:
+            raise click.BadParameter("--follow needs a file, not standard input", param_hint="FILE")
         # The bytes, decoded here: sys.stdin is strict under a UTF-8 locale, and one invalid byte
         # in a log must not lose the whole input.
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
         report = service.ingest_lines((line.rstrip("\r\n") for line in stdin), name)
-    else:
-        report = _ingest_file(service, Path(file), name, show_progress=not as_json and sys.stderr.isatty())
-    _print_report(report, name, as_json)
-
-
-def _follow(service: IngestService, path: Path, source: str, as_json: bool, interval: float) -> None:
-    from selfheal.services.ingest import IngestReport
-
+        _print_report(report, name, as_json)
+        return
+    path = Path(file)
     if not path.is_file():
         raise click.BadParameter(f"{path} is not a file", param_hint="FILE")
+    reader = CursorReader(path, build_cursor_store(settings), from_start=from_start)
+    read = {"read_from": reader.start, "rotated": reader.rotated}
+    if follow:
+        _follow(service, reader, name, as_json, interval, read)
+        return
+    report = _ingest_file(service, reader, name, show_progress=not as_json and sys.stderr.isatty())
+    _print_report(report, name, as_json, read)
+
+
+def _follow(service: IngestService, reader: CursorReader, source: str, as_json: bool, interval: float,
+            read: dict[str, Any]) -> None:
+    from selfheal.services.ingest import IngestReport
+
     total = IngestReport()
     stop = threading.Event()
-    click.echo(f"following {path} (Ctrl-C to stop)", err=True)
+    click.echo(f"following {reader.path} from byte {reader.start} (Ctrl-C to stop)", err=True)
     try:
-        for chunk in follow_chunks(path, stop, interval):
+        for chunk in follow_chunks(reader, stop, interval):
             report = service.ingest_lines(chunk, source)
             total.merge(report)
             if report.tracebacks:
                 _echo_progress(report, total, as_json)
     except KeyboardInterrupt:
         stop.set()
-    _print_report(total, source, as_json)
+    _print_report(total, source, as_json, read)
 
 
 def _echo_progress(report: IngestReport, total: IngestReport, as_json: bool) -> None:

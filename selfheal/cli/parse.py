@@ -1,8 +1,9 @@
 """``selfheal parse [FILE|-] [--json]``: list the tracebacks found in a log file or stdin.
 
-Imports stay light (no boto3, no pydantic-heavy services): the benchmark scorer runs this command
-once per sample. Input is read as bytes and decoded with ``errors="replace"`` so binary garbage
-or invalid UTF-8 never stops the scan.
+Imports stay light (no boto3, no services): the benchmark scorer runs this command once per
+sample. Fingerprints use the same settings as ``ingest`` (``--repo``, ``SELFHEAL_*`` variables,
+``[tool.selfheal]``), so both name an error alike. Input is read as bytes and decoded with
+``errors="replace"`` so binary garbage or invalid UTF-8 never stops the scan.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, BinaryIO
 import click
 
 from selfheal.domain.extract import extract_tracebacks
-from selfheal.domain.fingerprint import fingerprint_ids, is_in_app, relative_path
+from selfheal.domain.fingerprint import FingerprintConfig, fingerprint_id, is_in_app, relative_path
 from selfheal.domain.traceback import Traceback
 
 
@@ -36,13 +37,32 @@ def _open_lines(path: str) -> tuple[Iterator[str], BinaryIO | None]:
     return iter(text), handle
 
 
-def _location(tb: Traceback) -> str:
+_ENV_PREFIX = "SELFHEAL_"  # selfheal.settings.ENV_PREFIX (a test keeps them equal)
+
+
+def _fingerprint_config(repo: Path | None) -> FingerprintConfig:
+    """The settings ``ingest`` would use (``--repo``, SELFHEAL_* variables, ``[tool.selfheal]``).
+    Without a repository or a variable they are the defaults, built without loading the settings
+    machinery (pydantic): the scorer starts this command once per sample."""
+    import os
+
+    if repo is None and not any(name.startswith(_ENV_PREFIX) for name in os.environ):
+        from selfheal.domain.paths import DEFAULT_APP_ROOTS
+
+        return FingerprintConfig(app_roots=DEFAULT_APP_ROOTS)
+    from selfheal.compose.store import build_fingerprint_config
+    from selfheal.settings import load_settings
+
+    return build_fingerprint_config(load_settings({"repo": repo}))
+
+
+def _location(tb: Traceback, config: FingerprintConfig) -> str:
     """The innermost application frame (else the innermost frame) as ``path:line function``."""
     frames = tb.final.frames
-    chosen = next((f for f in reversed(frames) if is_in_app(f.file)), frames[-1] if frames else None)
+    chosen = next((f for f in reversed(frames) if is_in_app(f.file, config)), frames[-1] if frames else None)
     if chosen is None:
         return "-"
-    where = relative_path(chosen.file)
+    where = relative_path(chosen.file, config)
     if chosen.line is not None:
         where += f":{chosen.line}"
     return f"{where} {chosen.function}" if chosen.function else where
@@ -66,7 +86,7 @@ class _Group:
         self.truncated = self.truncated or tb.truncated
 
 
-def _summary_row(fp: str, group: _Group) -> list[Any]:
+def _summary_row(fp: str, group: _Group, config: FingerprintConfig) -> list[Any]:
     final = group.first.final
     first = (final.message or "").strip().splitlines()
     message = first[0] if first else ""
@@ -81,28 +101,36 @@ def _summary_row(fp: str, group: _Group) -> list[Any]:
         notes.append("truncated")
     lines = ", ".join(map(str, group.lines)) + (", ..." if group.count > len(group.lines) else "")
     exc_type = (final.type or "?").rsplit(".", 1)[-1]
-    return [fp[:12], group.count, exc_type, message, _location(group.first), lines, "; ".join(notes)]
+    return [fp[:12], group.count, exc_type, message, _location(group.first, config), lines, "; ".join(notes)]
 
 
 def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
     """Stream ``{"tracebacks": [...]}``: one traceback in memory at a time, whatever the log size."""
     out = sys.stdout
+    # One encoder for the run, no cycle check (to_dict builds plain trees): json.dumps makes both
+    # per call, which showed in profiles at storm density.
+    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
     out.write('{"tracebacks": [')
     for n, (tb, fp) in enumerate(found):
         if n:
             out.write(", ")
-        out.write(json.dumps({**tb.to_dict(), "fingerprint": fp}, ensure_ascii=False))
+        doc = tb.to_dict()
+        doc["fingerprint"] = fp
+        out.write(encode(doc))
     out.write("]}\n")
 
 
 @click.command("parse")
 @click.argument("file", default="-", required=False)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON document for machines.")
-def parse(file: str, as_json: bool) -> None:
+@click.option("--repo", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="repository whose files and [tool.selfheal] settings apply, as for ingest")
+def parse(file: str, as_json: bool, repo: Path | None) -> None:
     """Find Python tracebacks in FILE (or standard input, '-') and show each distinct error."""
+    config = _fingerprint_config(repo)
     lines, handle = _open_lines(file)
     try:
-        found = ((tb, fingerprint_ids(tb)[0]) for tb in extract_tracebacks(lines))
+        found = ((tb, fingerprint_id(tb, config)) for tb in extract_tracebacks(lines))
         if as_json:
             _write_json(found)
             return
@@ -119,7 +147,7 @@ def parse(file: str, as_json: bool) -> None:
             handle.close()
     from selfheal.cli.output import print_table
 
-    rows = [_summary_row(fp, group) for fp, group in groups.items()]
+    rows = [_summary_row(fp, group, config) for fp, group in groups.items()]
     source = "stdin" if file == "-" else file
     title = f"{total} traceback(s), {len(rows)} distinct error(s) in {source}"
     print_table(title, ["error", "seen", "type", "message", "raised at", "lines", "notes"], rows)

@@ -188,24 +188,26 @@ def executions(args: tuple[str, ...], home: Path | None, svg_file: Path | None, 
 @click.option("--poll", type=float, default=0.5, show_default=True, help="seconds between reads")
 @click.option("--sync-prs", type=click.FloatRange(min=0), default=60.0, show_default=True,
               help="seconds between fix-PR syncs (merged -> RESOLVED, closed -> FAILED); 0: never")
+@click.option("--from-start", is_flag=True,
+              help="read LOG from its beginning, not from where the last watch or ingest of it stopped")
 def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, poll: float,
-          sync_prs: float) -> None:
+          sync_prs: float, from_start: bool) -> None:
     """Follow LOG: ingest new tracebacks and fix new errors until interrupted (Ctrl-C).
 
     A clean stop ingests what was read, waits for fixes in flight and remembers the position.
     Fix PRs are synced as ``selfheal prs sync`` does, so an error whose fix was merged and that
     shows up again is REGRESSED and fixed again."""
-    from selfheal.compose.store import build_ingest_service, build_policy
+    from selfheal.compose.store import build_ingest_service, build_log_follower, build_policy
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
     from selfheal.services.pr_sync import sync_pull_requests
-    from selfheal.services.workflow.watch import LogFollower, Watcher, state_file_for
+    from selfheal.services.workflow.watch import Watcher
 
     settings = _settings(home, repo, model)
     with local_workflow(settings, model) as wf:
         store = wf.services.store
         watcher = Watcher(
-            follower=LogFollower(log, state_file_for(settings.home, log)),
+            follower=build_log_follower(settings, log, from_start),
             ingest=build_ingest_service(settings, store),
             dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
             wait_execution=lambda ex: wf.engine.wait(ex, timeout=3600.0),

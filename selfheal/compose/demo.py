@@ -227,8 +227,14 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
 
     with local_workflow(settings, model) as wf:
         store = wf.services.store
-        report = build_ingest_service(settings, store).ingest_lines(
-            log.read_text(encoding="utf-8").splitlines(), source=str(log))
+        from selfheal.adapters.file_cursor import CursorReader
+        from selfheal.compose.store import build_cursor_store
+
+        # Through the file cursor `ingest` and `watch` share: watching the demo's log afterwards
+        # (the README's `watch` command) counts only what is appended.
+        reader = CursorReader(log, build_cursor_store(settings), from_start=True)
+        report = build_ingest_service(settings, store).ingest_lines(reader.lines(), source=str(log))
+        reader.commit()
         progress(DemoEvent(kind="step", text=f"ingested {report.tracebacks} tracebacks: {report.distinct} "
                                              f"distinct errors, {report.duplicates} duplicates"))
         dispatcher = LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings)))

@@ -1,12 +1,15 @@
 """Fingerprints: one stable key per defect, whatever the rendering or deployment path.
 
-Algorithm ``v1`` (change the version when the material changes, so stores can tell keys apart):
+Algorithm ``v2`` (change the version when the material changes, so stores can tell keys apart;
+``selfheal.domain.fingerprint_migration`` re-keys stored ``v1`` records):
 
 * Material per link of the chain, in printed order: the exception class name (the last dotted
   component: runtimes disagree on qualifying it) and the link's crash site, its innermost in-app
-  frame, as ``(path relative to the application root, function name without its qualifying
-  prefix, source line with whitespace removed)``. No line numbers: an unrelated edit above the
-  crash must not open a new error.
+  frame, as ``(file name, function name without its qualifying prefix, source line with
+  whitespace removed)``. No line numbers: an unrelated edit above the crash must not open a new
+  error. No directories: the same file run from ``/var/task``, a release folder, a CI workspace
+  or a clone at any place is one file (``selfheal.domain.paths``); the function and the source
+  line keep two files of the same name apart.
 * Only the crash site, not the whole in-app stack (Bugsnag's rule rather than Sentry's): the
   fix goes where the exception is raised, so one defect reached from two endpoints, through a
   recursion of any depth, or rendered with more or fewer outer frames (loguru's ``backtrace``,
@@ -16,18 +19,20 @@ Algorithm ``v1`` (change the version when the material changes, so stores can te
 * An exception group adds the sorted set of its sub-exceptions' final class names.
 * Only when no link has an in-app frame, the final message contributes, with its parameters
   (numbers, hex, UUIDs, quoted values) replaced by placeholders, together with the innermost
-  frame whatever its origin, so unrelated library errors with a similar message do not merge.
+  frame whatever its origin (a library file relative to its import root, ``requests/models.py``),
+  so unrelated library errors with a similar message do not merge.
 
 ``id`` (the app hash) hashes that material; ``full_hash`` hashes every frame of every link (in-app
 or not, recursion collapsed) and every link's normalised message. Both are 32 lowercase hex
-characters of SHA-256. ``in_app_frames`` keeps all in-app frames of the final link for context.
+characters of SHA-256. ``in_app_frames`` keeps all in-app frames of the final link for context,
+with application-relative paths: repository-relative when the repository's files are known
+(``FingerprintConfig.repo``), else with the deploy root stripped. Neither the repository nor
+``app_roots`` changes an ``id``: they only change the paths people see and ``ignore_paths`` match.
 
 In-app means: not the standard library, not site-/dist-packages, not ``<frozen ...>``, not the
 Lambda runtime (``/var/runtime``, ``/var/lang``, ``/opt/python`` layers), not code typed at a
 prompt or generated (``<stdin>``, ``<string>``, IPython cells); configured
-``in_app_prefixes`` always count as in-app. App roots (``/var/task/``, ``/app/``, ...) are stripped;
-an absolute path outside every root keeps its last three components, so the same code deployed
-under different directories groups together.
+``in_app_prefixes`` always count as in-app.
 """
 
 from __future__ import annotations
@@ -37,14 +42,14 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from selfheal.domain.paths import RepoIndex, app_path, identity_name, is_pseudo_file, library_path, norm_path
 from selfheal.domain.traceback import Frame, Link, Traceback
 
 if TYPE_CHECKING:
-    from selfheal.domain.records import FrameRef
+    from selfheal.domain.frame_ref import FrameRef
 
-VERSION = "v1"
+VERSION = "v2"
 _MESSAGE_MAX = 300
-_KEEP_COMPONENTS = 3
 
 _NOT_IN_APP_RE = re.compile(
     r"(?:^|/)(?:site-packages|dist-packages|\.?venv|virtualenvs?|__pypackages__)/"
@@ -57,8 +62,6 @@ _NOT_IN_APP_RE = re.compile(
     r"|^[a-z]:/python\d*/lib/|/python\d*/lib/|^<frozen |^<frozen>",
     re.IGNORECASE,
 )
-# Code typed at a prompt or generated at run time has no file a fix could edit.
-_PSEUDO_FILE_RE = re.compile(r"^<[^>]*>$|^<ipython-input-|^(?:Cell|Input) In ?\[")
 _UUID_RE = re.compile(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
 _HEX_RE = re.compile(r"\b0x[0-9a-fA-F]+\b|\b[0-9a-fA-F]{12,}\b")
 _QUOTED_RE = re.compile(r"'[^'\n]{0,200}'|\"[^\"\n]{0,200}\"")
@@ -68,10 +71,17 @@ _WS_RE = re.compile(r"\s+")
 
 @dataclass(frozen=True)
 class FingerprintConfig:
-    """Which paths are application code, and which roots to strip from them."""
+    """Which paths are application code; how to show them (extra roots, the repository's files)."""
 
     in_app_prefixes: tuple[str, ...] = ()
-    app_roots: tuple[str, ...] = ("/var/task/", "/app/", "/srv/app/")
+    app_roots: tuple[str, ...] = ()  # stripped before the built-in deploy roots (paths.py)
+    repo: RepoIndex | None = None
+    # path -> (in app, location-free part): a log repeats few paths many times
+    _memo: dict[str, tuple[bool, str]] = field(default_factory=dict, compare=False, hash=False, repr=False)
+
+
+_DEFAULT_CONFIG = FingerprintConfig()
+_MEMO_MAX = 100_000
 
 
 @dataclass(frozen=True)
@@ -86,44 +96,34 @@ class Fingerprint:
     version: str = VERSION
 
 
-def _norm_path(path: str) -> str:
-    p = path.replace("\\", "/")
-    if len(p) > 2 and p[1] == ":" and p[0].isalpha():
-        p = p[0].lower() + p[1:]
-    if p.endswith(".pyc"):
-        p = p[:-1]
-    return p
-
-
 def is_in_app(path: str, config: FingerprintConfig | None = None) -> bool:
     """True when ``path`` is application code (see the module docstring)."""
-    cfg = config or FingerprintConfig()
-    p = _norm_path(path)
-    for prefix in cfg.in_app_prefixes:
-        if p.startswith(_norm_path(prefix)):
-            return True
-    return _NOT_IN_APP_RE.search(p) is None and _PSEUDO_FILE_RE.match(p) is None
+    return _path_facts(path, config or _DEFAULT_CONFIG)[0]
+
+
+def _path_facts(path: str, cfg: FingerprintConfig) -> tuple[bool, str]:
+    """(in app, the part of the path that does not depend on where the code was installed)."""
+    facts = cfg._memo.get(path)
+    if facts is not None:
+        return facts
+    p = norm_path(path)
+    in_app = any(p.startswith(norm_path(prefix)) for prefix in cfg.in_app_prefixes) or (
+        _NOT_IN_APP_RE.search(p) is None and not is_pseudo_file(p))
+    if in_app:
+        free = identity_name(p)
+    else:
+        lib = library_path(p)
+        free = lib if lib is not None else p
+    facts = (in_app, free)
+    if len(cfg._memo) < _MEMO_MAX:
+        cfg._memo[path] = facts
+    return facts
 
 
 def relative_path(path: str, config: FingerprintConfig | None = None) -> str:
-    """``path`` relative to the first matching application root (see the module docstring)."""
-    cfg = config or FingerprintConfig()
-    p = _norm_path(path)
-    for root in (*cfg.app_roots, *cfg.in_app_prefixes):
-        r = _norm_path(root)
-        if r and not r.endswith("/"):
-            r += "/"
-        if r and p.startswith(r):
-            return p[len(r) :]
-        marker = "/" + r.lstrip("/") if r.startswith("/") else None
-        if marker and marker in p and len(marker) > 1:
-            return p[p.index(marker) + len(marker) :]
-    if p.startswith(("/", "~")) or (len(p) > 2 and p[1] == ":"):
-        parts = [x for x in p.split("/") if x and x not in (".", "~")]
-        return "/".join(parts[-_KEEP_COMPONENTS:])
-    while p.startswith("./"):
-        p = p[2:]
-    return p
+    """``path`` relative to the application (see ``selfheal.domain.paths.app_path``)."""
+    cfg = config or _DEFAULT_CONFIG
+    return app_path(path, (*cfg.app_roots, *cfg.in_app_prefixes), cfg.repo)
 
 
 def normalise_message(msg: str) -> str:
@@ -146,7 +146,9 @@ def _frame_key(frame: Frame, config: FingerprintConfig) -> tuple[str, str, str]:
     source = "".join((frame.source or "").split())
     # IPython prints qualified names (`Plot._plot`, `f.<locals>.g`), CPython the bare name.
     function = (frame.function or "").rsplit(".", 1)[-1]
-    return relative_path(frame.file, config), function, source
+    return _path_facts(frame.file, config)[1], function, source
+
+
 
 
 def _collapse(keys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
@@ -162,7 +164,11 @@ def _collapse(keys: list[tuple[str, str, str]]) -> list[tuple[str, str, str]]:
 
 
 def _link_material(link: Link, config: FingerprintConfig, crash_site: bool) -> tuple[list[str], int]:
-    frames = [f for f in link.frames if is_in_app(f.file, config)][-1:] if crash_site else link.frames
+    if crash_site:
+        site = next((f for f in reversed(link.frames) if _path_facts(f.file, config)[0]), None)
+        frames = [site] if site is not None else []
+    else:
+        frames = link.frames
     keys = _collapse([_frame_key(f, config) for f in frames])
     parts = [f"type:{_short_type(link.type)}"]
     parts.extend(f"frame:{p}|{fn}|{src}" for p, fn, src in keys)
@@ -182,18 +188,25 @@ def _digest(parts: list[str]) -> str:
 
 
 def fingerprint_ids(tb: Traceback, config: FingerprintConfig | None = None) -> tuple[str, str]:
-    """``(id, full_hash)`` without building the record models (cheap, for the CLI)."""
-    cfg = config or FingerprintConfig()
-    app_parts: list[str] = []
+    """``(id, full_hash)`` without building the record models."""
+    cfg = config or _DEFAULT_CONFIG
     full_parts: list[str] = []
+    for link in tb.chain:
+        all_parts, _ = _link_material(link, cfg, crash_site=False)
+        full_parts.extend(all_parts)
+        full_parts.append("message:" + normalise_message(link.message))
+    return fingerprint_id(tb, cfg), _digest(full_parts)
+
+
+def fingerprint_id(tb: Traceback, config: FingerprintConfig | None = None) -> str:
+    """The ``id`` alone (cheapest: ``selfheal parse`` prints only this)."""
+    cfg = config or _DEFAULT_CONFIG
+    app_parts: list[str] = []
     in_app_count = 0
     for link in tb.chain:
         parts, count = _link_material(link, cfg, crash_site=True)
         app_parts.extend(parts)
         in_app_count += count
-        all_parts, _ = _link_material(link, cfg, crash_site=False)
-        full_parts.extend(all_parts)
-        full_parts.append("message:" + normalise_message(link.message))
     if in_app_count == 0:
         # No application frame: the crash site (innermost frame, usually in a library) and the
         # message with its parameters stripped. The call path into the library is left out, so
@@ -204,14 +217,14 @@ def fingerprint_ids(tb: Traceback, config: FingerprintConfig | None = None) -> t
             p, fn, src = _frame_key(final_frames[-1], cfg)
             app_parts.append(f"crash:{p}|{fn}|{src}")
         app_parts.append("message:" + normalise_message(tb.final.message))
-    return _digest(app_parts), _digest(full_parts)
+    return _digest(app_parts)
 
 
 def fingerprint(tb: Traceback, config: FingerprintConfig | None = None) -> Fingerprint:
     """Fingerprint a traceback (see the module docstring for the algorithm)."""
-    from selfheal.domain.records import FrameRef
+    from selfheal.domain.frame_ref import FrameRef  # here: pydantic stays out of `selfheal parse`
 
-    cfg = config or FingerprintConfig()
+    cfg = config or _DEFAULT_CONFIG
     app_id, full = fingerprint_ids(tb, cfg)
     final = tb.final
     refs = tuple(

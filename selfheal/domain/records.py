@@ -13,6 +13,8 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from selfheal.domain.fingerprint import VERSION as FINGERPRINT_VERSION
+from selfheal.domain.frame_ref import FrameRef
 from selfheal.errors import InvalidTransition
 
 SAMPLE_TRACE_MAX_BYTES = 8 * 1024
@@ -59,15 +61,6 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class FrameRef(BaseModel):
-    """An in-app frame as stored on the record (paths relative to the application root)."""
-
-    file: str
-    function: str | None = None
-    line: int | None = None
-    source: str | None = None
-
-
 class StepRecord(BaseModel):
     """One workflow state's run within an attempt (the history that survives Express)."""
 
@@ -103,7 +96,7 @@ class Observation(BaseModel):
     """What ingest learned about one distinct error in one batch; the store merges it."""
 
     fingerprint: str
-    fingerprint_version: str = "v1"
+    fingerprint_version: str = FINGERPRINT_VERSION
     full_hash: str = ""
     exc_type: str
     message: str
@@ -118,7 +111,7 @@ class ErrorRecord(BaseModel):
     """The tracked state of one distinct error (fingerprint)."""
 
     fingerprint: str
-    fingerprint_version: str = "v1"
+    fingerprint_version: str = FINGERPRINT_VERSION
     full_hash: str = ""
     status: Status = Status.NEW
     status_reason: str | None = None

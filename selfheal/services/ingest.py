@@ -23,14 +23,14 @@ from typing import TYPE_CHECKING, Any
 from selfheal.domain.capture import DEFAULT_KEEP
 from selfheal.domain.records import MESSAGE_MAX_CHARS, ErrorRecord, Observation, Status, cap_text, utcnow
 from selfheal.errors import ConcurrentUpdate, InvalidTransition
-from selfheal.ports import ErrorStore, InputStore, ObserveResult
+from selfheal.ports import DeliveryLedger, ErrorStore, InputStore, ObserveResult
 from selfheal.services.policy import Policy
 
 _MAX_SOURCES = 32  # log streams whose invocation state is kept (each holds at most 2 MB of events)
 
 if TYPE_CHECKING:
     from selfheal.domain.capture import CaptureConfig, CapturedInput, InvocationTracker
-    from selfheal.domain.cloudwatch import SubscriptionBatch
+    from selfheal.domain.cloudwatch import LogEvent, SubscriptionBatch
     from selfheal.domain.fingerprint import FingerprintConfig
     from selfheal.domain.traceback import Traceback
 
@@ -48,13 +48,14 @@ class IngestReport:
     to_fix: list[str] = field(default_factory=list)
     reasons: dict[str, str] = field(default_factory=dict)  # to_fix fingerprint -> new|redrive|regressed
     oversized: int = 0  # events cut to CloudWatch's event size limit
+    redelivered: int = 0  # deliveries already counted (a retried or duplicated batch): skipped
     captured: int = 0  # tracebacks paired with the event of their invocation
     input_writes: int = 0  # store writes of captured inputs
     problems: list[str] = field(default_factory=list)  # one readable line per skipped input
 
     def merge(self, other: IngestReport) -> None:
         """Add ``other`` (a later batch) into this report."""
-        for name in ("tracebacks", "distinct", "duplicates", "writes", "oversized", "captured",
+        for name in ("tracebacks", "distinct", "duplicates", "writes", "oversized", "redelivered", "captured",
                      "input_writes"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
         for name in ("new", "regressed", "ignored", "to_fix", "problems"):
@@ -69,8 +70,9 @@ class IngestService:
     """Turns log input into error records (see module docstring)."""
 
     def __init__(self, store: ErrorStore, policy: Policy, fingerprint_config: FingerprintConfig,
-                 redact_patterns: Iterable[str] = (), *, capture: CaptureConfig | None = None,
-                 inputs: InputStore | None = None, keep_inputs: int = DEFAULT_KEEP) -> None:
+                 redact_patterns: Iterable[str] = (), ledger: DeliveryLedger | None = None, *,
+                 capture: CaptureConfig | None = None, inputs: InputStore | None = None,
+                 keep_inputs: int = DEFAULT_KEEP) -> None:
         from selfheal.domain.redact import Redactor
 
         self.store = store
@@ -78,16 +80,25 @@ class IngestService:
         self.redactor = Redactor(tuple(redact_patterns))
         self.policy = policy
         self.fingerprint_config = fingerprint_config
+        # Occurrence identity on AWS: a delivery (log stream + event ids) is counted once.
+        self.ledger = ledger
         self.capture = capture if inputs is not None and capture is not None and capture.enabled else None
         self.inputs = inputs
         self.keep_inputs = keep_inputs
         self._inputs_full: set[str] = set()  # errors known to hold ``keep_inputs`` inputs already
         self._trackers: dict[str, InvocationTracker] = {}  # per log source, across calls
 
-    def _tracker(self) -> InvocationTracker | None:
+    def _source_tracker(self, source: str) -> InvocationTracker | None:
+        """The invocation tracker of ``source`` (a file, a log stream), kept across calls."""
         from selfheal.domain.capture import InvocationTracker
 
-        return None if self.capture is None else InvocationTracker(self.capture, self.redactor)
+        if self.capture is None:
+            return None
+        tracker = self._trackers.pop(source, None) or InvocationTracker(self.capture, self.redactor)
+        self._trackers[source] = tracker  # most recently used last
+        while len(self._trackers) > _MAX_SOURCES:
+            self._trackers.pop(next(iter(self._trackers)))
+        return tracker
 
     def ingest_lines(self, lines: Iterable[str], source: str,
                      seen_at: datetime | None = None) -> IngestReport:
@@ -105,20 +116,24 @@ class IngestService:
         return self.ingest_tracebacks(found, source,
                                       capture=lambda tb: tracker.input_for(base + tb.first_line))
 
-    def _source_tracker(self, source: str) -> InvocationTracker | None:
-        tracker = self._trackers.pop(source, None) or self._tracker()
-        if tracker is not None:
-            self._trackers[source] = tracker  # most recently used last
-            while len(self._trackers) > _MAX_SOURCES:
-                self._trackers.pop(next(iter(self._trackers)))
-        return tracker
-
     def ingest_batch(self, batch: SubscriptionBatch) -> IngestReport:
         """Ingest one decoded CloudWatch Logs subscription batch. An oversized event (cut by the
-        decoder to CloudWatch's event limit) is still processed, and reported in ``problems``."""
+        decoder to CloudWatch's event limit) is still processed, and reported in ``problems``.
+        With a ledger, a delivery already counted is skipped (``redelivered``); one whose earlier
+        try failed part-way writes only the fingerprints that try did not."""
         from selfheal.domain.cloudwatch import MAX_EVENT_CHARS, extract_from_batch
+        from selfheal.domain.occurrence import delivery_key
 
         report = IngestReport()
+        key = None
+        done: set[str] = set()
+        if self.ledger is not None and batch.events:
+            key = delivery_key(batch.log_group, batch.log_stream, (ev.id for ev in batch.events))
+            claimed = self.ledger.claim(key)
+            if claimed is None:
+                report.redelivered += 1
+                return report
+            done = claimed
         for event in batch.events:
             if event.truncated:
                 report.oversized += 1
@@ -127,14 +142,25 @@ class IngestService:
                     f"{MAX_EVENT_CHARS} characters; its traceback is kept as truncated")
         source = f"{batch.log_group} {batch.log_stream}".strip()
         pairs = extract_from_batch(batch)
+        found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC)) for tb, ev in pairs)
+        capture = self._batch_capture(source, batch, pairs)
+        applied: set[str] = set()
+        try:
+            report.merge(self.ingest_tracebacks(found, source, skip=done, applied=applied, capture=capture))
+        except Exception:
+            if key is not None and self.ledger is not None:
+                self.ledger.fail(key, done | applied)  # the retry writes only the rest
+            raise
+        return report
+
+    def _batch_capture(self, source: str, batch: SubscriptionBatch, pairs: list[tuple[Traceback, LogEvent]]
+                       ) -> Callable[[Traceback], CapturedInput | None] | None:
+        """Observe the batch's events; the capture function of its tracebacks. One batch is one
+        log stream: positions are the events' indexes after those of the stream's earlier batches
+        (a warm function pairs an event delivered in one batch with a traceback in the next)."""
         tracker = self._source_tracker(source)
         if tracker is None:
-            found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC)) for tb, ev in pairs)
-            report.merge(self.ingest_tracebacks(found, source))
-            return report
-        # One subscription batch is one log stream: positions are the events' indexes, after
-        # those of the stream's earlier batches (a warm function pairs an event delivered in one
-        # batch with the traceback delivered in the next).
+            return None
         index = {}
         base = tracker.lines_seen
         for position, event in enumerate(batch.events, base + 1):
@@ -142,14 +168,14 @@ class IngestService:
             index[id(event)] = position
         tracker.lines_seen = base + len(batch.events)
         where = {id(tb): index[id(ev)] for tb, ev in pairs}
-        found = ((tb, datetime.fromtimestamp(ev.timestamp / 1000, UTC)) for tb, ev in pairs)
-        report.merge(self.ingest_tracebacks(found, source,
-                                            capture=lambda tb: tracker.input_for(where[id(tb)])))
-        return report
+        return lambda tb: tracker.input_for(where[id(tb)])
 
     def ingest_tracebacks(self, found: Iterable[tuple[Traceback, datetime]], source: str, *,
+                          skip: set[str] | frozenset[str] = frozenset(),
+                          applied: set[str] | None = None,
                           capture: Callable[[Traceback], CapturedInput | None] | None = None) -> IngestReport:
-        """Group tracebacks by fingerprint in memory, then write once per distinct fingerprint.
+        """Group tracebacks by fingerprint in memory, then write once per distinct fingerprint
+        (except those in ``skip``, written by an earlier try); ``applied`` collects the written.
         ``capture`` gives a traceback's failing input (the event of its invocation), if known."""
         from selfheal.domain.fingerprint import fingerprint
         from selfheal.domain.redact import redact_frames
@@ -178,7 +204,11 @@ class IngestService:
                 sample_trace=self.redactor.redact(cap_text(tb.raw)), source=source, seen_at=when)
         report.distinct = len(pending)
         for obs in pending.values():
+            if obs.fingerprint in skip:
+                continue
             self._apply(obs, report)
+            if applied is not None:
+                applied.add(obs.fingerprint)
             self._keep_inputs(obs.fingerprint, list(captured.get(obs.fingerprint, {}).values()), report)
         report.duplicates = report.tracebacks - len(report.new)
         return report

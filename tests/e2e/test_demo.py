@@ -10,8 +10,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
@@ -146,3 +148,28 @@ def test_the_pr_record_names_the_error(demo: dict[str, Any]) -> None:
     assert "orders/handler.py" in record["body"]
     assert record["head"] == git(Path(demo["repo"]), "rev-parse", fix["branch"]).strip()
     assert (Path(demo["home"]) / "prs" / f"{pr['number']}.md").is_file()
+
+
+def test_the_readmes_watch_after_the_demo_records_nothing_again(demo: dict[str, Any]) -> None:
+    """Issue #12: `selfheal watch LOG --repo REPO` on the demo's log (its home) adds no error and
+    counts no occurrence twice: the same fingerprints (v2 ignores where the repo sits) and the
+    file cursor the demo left at the end of the log."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SELFHEAL_")}
+    home = ["--home", demo["home"]]
+    before = json.loads(subprocess.run([str(SELFHEAL), "errors", *home, "--json"], capture_output=True,
+                                       text=True, env=env, timeout=120, check=True).stdout)
+    proc = subprocess.Popen([str(SELFHEAL), "watch", demo["log"], "--repo", demo["repo"], *home,
+                             "--sync-prs", "0", "--poll", "0.1"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    assert proc.stdout is not None
+    assert proc.stdout.readline().startswith("watching ")  # set up; its signal handler is in place
+    time.sleep(1)  # several polls of the log
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err[-2000:]
+    stats = json.loads(out.strip().splitlines()[-1])
+    assert (stats["tracebacks"], stats["new_errors"], stats["fixes_started"]) == (0, 0, 0)
+    after = json.loads(subprocess.run([str(SELFHEAL), "errors", *home, "--json"], capture_output=True,
+                                      text=True, env=env, timeout=120, check=True).stdout)
+    assert {e["fingerprint"]: e["count"] for e in after} == {e["fingerprint"]: e["count"] for e in before}
+    assert len(before) == demo["errors_found"]

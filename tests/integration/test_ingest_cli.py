@@ -39,15 +39,23 @@ def run(*args: str) -> Any:
     return json.loads(result.output)
 
 
-def test_ingest_twice_doubles_counts_and_adds_no_error(tmp_path: Path) -> None:
+def test_ingest_again_counts_only_what_was_appended(tmp_path: Path) -> None:
     log = write_log(tmp_path / "app.log")
     home = str(tmp_path / "home")
     first = run("ingest", str(log), "--home", home, "--json")
     assert (first["tracebacks"], first["distinct"], len(first["new"])) == (12, 3, 3)
-    second = run("ingest", str(log), "--home", home, "--json")
-    assert second["new"] == [] and second["duplicates"] == 12
-    listed = run("errors", "--home", home, "--json")
-    assert sorted(e["count"] for e in listed) == [8, 8, 8]
+    assert first["read_from"] == 0
+    second = run("ingest", str(log), "--home", home, "--json")  # nothing new: no count changes
+    assert (second["tracebacks"], second["new"], second["read_from"]) == (0, [], log.stat().st_size)
+    assert sorted(e["count"] for e in run("errors", "--home", home, "--json")) == [4, 4, 4]
+    with log.open("a", encoding="utf-8") as fh:
+        fh.write("\n".join(log_lines(2, 1)) + "\n")
+    third = run("ingest", str(log), "--home", home, "--json")
+    assert (third["tracebacks"], third["new"]) == (2, [])
+    assert sorted(e["count"] for e in run("errors", "--home", home, "--json")) == [4, 5, 5]
+    again = run("ingest", str(log), "--home", home, "--json", "--from-start")  # re-read on purpose
+    assert again["tracebacks"] == 14 and again["read_from"] == 0
+    assert sorted(e["count"] for e in run("errors", "--home", home, "--json")) == [8, 10, 10]
     assert (tmp_path / "home" / "errors.db").is_file()
 
 
@@ -83,7 +91,7 @@ def test_errors_show_status_changes_and_prefix(tmp_path: Path) -> None:
     other = new[1]
     out = invoke(["errors", "resolve", other, "--home", str(home)])
     assert "is now RESOLVED" in out.output
-    again = run("ingest", str(tmp_path / "a.log"), "--home", str(home), "--json")
+    again = run("ingest", str(tmp_path / "a.log"), "--home", str(home), "--json", "--from-start")
     assert again["regressed"] == [other]
     out = invoke(["errors", "queue", other[:10], "--home", str(home)])
     assert "is now QUEUED" in out.output

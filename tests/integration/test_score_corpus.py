@@ -45,7 +45,7 @@ def test_scorer_on_the_corpus(shared_dir: Path) -> None:
     )
     summary = proc.stdout.strip().splitlines()[-1]
     metrics = dict(re.findall(r"(\w+)=([\d.]+)", summary))
-    assert float(metrics["final_exact"]) >= 0.95, proc.stdout
+    assert float(metrics["final_exact"]) == 1.0, proc.stdout
     assert int(metrics["false_pos"]) <= 5, proc.stdout
     assert int(metrics["errors"]) == 0, proc.stdout
     assert int(metrics["samples"]) >= 100

@@ -39,19 +39,26 @@ def log_lines(errors: int, occurrences: int, *, noise: bool = True) -> list[str]
 
 def subscription_data(messages: list[str], *, group: str = "/aws/lambda/orders",
                       stream: str = "2026/11/29/[$LATEST]abc", message_type: str = "DATA_MESSAGE",
-                      start_ms: int = 1_764_424_800_000) -> str:
-    """A CloudWatch Logs subscription payload: base64 of gzip of the JSON document."""
+                      start_ms: int = 1_764_424_800_000, first_id: int = 36_000_000) -> str:
+    """A CloudWatch Logs subscription payload: base64 of gzip of the JSON document (event ids
+    from ``first_id``: CloudWatch's are unique within a stream)."""
     doc: dict[str, Any] = {
         "messageType": message_type, "owner": "123456789012", "logGroup": group, "logStream": stream,
         "subscriptionFilters": ["selfheal"],
-        "logEvents": [{"id": str(36_000_000 + i), "timestamp": start_ms + i, "message": m}
+        "logEvents": [{"id": str(first_id + i), "timestamp": start_ms + i, "message": m}
                       for i, m in enumerate(messages)],
     }
     return base64.b64encode(gzip.compress(json.dumps(doc).encode())).decode()
 
 
 def cloudwatch_event(messages: list[str], **kwargs: Any) -> dict[str, Any]:
-    """The Lambda event CloudWatch Logs delivers to a subscribed function."""
+    """The Lambda event CloudWatch Logs delivers to a subscribed function. Event ids follow the
+    messages (CloudWatch's are unique within a stream): the same messages make the same delivery
+    (a retry), other messages another one."""
+    import zlib
+
+    digest = zlib.crc32("\x00".join(messages).encode()) % 1_000_000
+    kwargs.setdefault("first_id", 36_000_000 + 1000 * digest)
     return {"awslogs": {"data": subscription_data(messages, **kwargs)}}
 
 

@@ -24,6 +24,11 @@ def test_benchmark_prints_side_by_side_ratios(tmp_path: Path) -> None:
     assert re.search(r"RATIO extract/baseline = \d+\.\d+", out), out
     assert re.search(r"peak RSS \d+ MB", out), out
     assert re.search(r"RATIO decode\+extract/\(gzip\+json\) = \d+\.\d+", out), out
+    # Both densities side by side (an ordinary day and a storm), the CLI included.
+    densities = [float(x) for x in re.search(r"^tracebacks per MB\s+(.*)$", out, re.M).group(1).split()]  # type: ignore[union-attr]
+    assert len(densities) == 2 and densities[1] > 10 * densities[0], out
+    assert len(re.search(r"^selfheal parse --json, CPU \(s\)\s+(.*)$", out, re.M).group(1).split()) == 2  # type: ignore[union-attr]
+    assert re.search(r"RATIO storm parse --json/scan = \d+\.\d+ at \d+ tracebacks per MB", out), out
     written = int(re.search(r"(\d+) tracebacks written", out).group(1))  # type: ignore[union-attr]
     found = int(re.search(r"(\d+) tracebacks\n", out).group(1))  # type: ignore[union-attr]
     assert log.stat().st_size > 1_000_000

@@ -43,7 +43,7 @@ def test_shape_of_a_fingerprint() -> None:
     assert isinstance(fp, Fingerprint)
     assert len(fp.id) == 32 and all(c in "0123456789abcdef" for c in fp.id)
     assert len(fp.full_hash) == 32 and fp.full_hash != fp.id
-    assert fp.version == "v1"
+    assert fp.version == "v2"
     assert (fp.exc_type, fp.message) == ("KeyError", "'abc'")
     assert [(f.file, f.function, f.line) for f in fp.in_app_frames] == [
         ("app/handler.py", "handle", 42),

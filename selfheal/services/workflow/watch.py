@@ -71,6 +71,14 @@ def state_file_for(home: Path, log: Path) -> Path:
     return home / "watch" / f"{digest}.json"
 
 
+class Follower(Protocol):
+    """Reads what was appended to a log (``LogFollower``, or the shared file cursor)."""
+
+    def read(self, start: int | None = None) -> tuple[list[str], int]: ...
+
+    def commit(self, offset: int) -> None: ...
+
+
 class Ingestor(Protocol):
     def ingest_lines(self, lines: list[str], source: str) -> Any: ...
 
@@ -98,7 +106,7 @@ class WatchStats:
 class Watcher:
     """One follow loop; ``stop`` (from a signal handler or another thread) ends it cleanly."""
 
-    follower: LogFollower
+    follower: Follower
     ingest: Ingestor
     dispatcher: Dispatcher
     wait_execution: Callable[[str], Any]

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
-from selfheal.domain.extract_lines import HEADER_TEXT
+from selfheal.domain.extract.lines import HEADER_TEXT
 
 LINE_FIELDS = ("log", "message", "msg", "MESSAGE", "textPayload", "line", "text")
 
@@ -90,8 +90,40 @@ def lambda_document(raw: str, max_bytes: int) -> list[str] | None:
         return None
     try:
         obj, _ = json.JSONDecoder().raw_decode(raw, start)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     if not isinstance(obj, dict):
         return None
     return lambda_stack_lines(obj)
+
+
+PRETTY_MAX_LINES = 4000  # lines of a pretty-printed document held before giving up on it
+RECENT_LINES = 8  # size of the ring of recent lines the scanner keeps (a power of two)
+
+
+def pretty_document_start(raw: str) -> bool:
+    """True for the ``"stackTrace": [`` line of a pretty-printed invoke response."""
+    return '"stackTrace"' in raw and raw.rstrip().endswith("[")
+
+
+def lines_after_brace(recent: list[str], lineno: int) -> list[str]:
+    """The lines of a pretty-printed document before line ``lineno``, back to its opening brace,
+    from the ring ``recent`` (line ``n`` at ``recent[n % RECENT_LINES]``); [] without a brace."""
+    out: list[str] = []
+    for back in range(1, RECENT_LINES):
+        line = recent[(lineno - back) % RECENT_LINES]
+        if line.strip().endswith("{"):
+            out.reverse()
+            return out
+        out.append(line)
+    return []
+
+
+def pretty_document(before: list[str], lines: list[str]) -> list[str] | None:
+    """The traceback lines of a pretty-printed invoke response (``before`` its ``stackTrace`` key,
+    then ``lines`` through the closing brace), or None when it is not one."""
+    try:
+        obj = json.loads("{\n" + "\n".join(line.rstrip("\r\n") for line in (*before, *lines)))
+    except (ValueError, RecursionError):  # nesting deeper than the parser allows
+        return None
+    return lambda_stack_lines(obj) if isinstance(obj, dict) else None

@@ -1,6 +1,6 @@
 """Parse one segmented traceback block (clean lines, log prefixes removed) into typed links.
 
-The segmenter (``extract.py``) decides which lines belong together; this module turns such a
+The segmenter (``scanner.py``) decides which lines belong together; this module turns such a
 bounded block into a chain of ``Link`` objects: chained exceptions, exception groups with their
 sub-exceptions (recursively, by the ``|``/``+`` margins CPython draws), SyntaxError locations,
 IPython frames, Django's debug-page ``Exception Type:`` lines and lost indentation.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from selfheal.domain.extract_lines import (
+from selfheal.domain.extract.lines import (
     CAUSE_TEXT,
     CONTEXT_TEXT,
     DJANGO_FRAME_RE,
@@ -84,6 +84,23 @@ class _Section:
         self.ipy_type: str | None = None
 
     def feed(self, s: str) -> None:
+        # The two commonest lines, decided here as the general path below would decide them.
+        if self.exc_type is None and s[:1] == " ":
+            if 'File "' in s:
+                m = FRAME_RE.match(s)
+                func = m.group("func") if m is not None else None
+                if m is not None and func and " " not in func.strip() and m.group("line").isdigit():
+                    self._add(m.group("file"), int(m.group("line")), func.strip(), True)
+                    return
+            else:
+                cur = self.cur
+                if (self.expect_source and cur is not None and cur.line is not None and "[Previous" not in s
+                        and HEADER_TEXT not in s):
+                    st = s.strip()  # the source line under a frame
+                    if st and not is_marker(st):
+                        cur.source = st
+                        self.expect_source = False
+                        return
         st = s.strip()
         if not st:
             self.msg_open = False if self.exc_type is not None else self.msg_open
@@ -108,7 +125,7 @@ class _Section:
         self.expect_source = expect_source
 
     def _frame(self, s: str) -> bool:
-        m = FRAME_RE.match(s)
+        m = FRAME_RE.match(s) if 'File "' in s else None
         if m:
             func = m.group("func")
             if m.group("in") is None:  # a SyntaxError location, not a frame
@@ -123,7 +140,7 @@ class _Section:
             if em:  # `File "<input>", line 2, in <module> RuntimeError: msg` collapsed onto one line
                 self._exception(em)
             return True
-        djm = DJANGO_FRAME_RE.match(s)
+        djm = DJANGO_FRAME_RE.match(s) if 'File "' in s else None
         if djm:
             self._add(djm.group("file"), None, djm.group("func"), True)
             return True
@@ -157,11 +174,11 @@ class _Section:
         return False
 
     def _marker(self, s: str, st: str) -> bool:
-        rm = REPEAT_RE.match(s)
+        rm = REPEAT_RE.match(s) if "[Previous" in s else None
         if rm:
             self.elided += int(rm.group("n"))
             return True
-        dm = DJANGO_TYPE_RE.match(st)
+        dm = DJANGO_TYPE_RE.match(st) if st.startswith("Exception Type:") else None
         if dm:
             self.exc_type = dm.group("type")
             self.msg_lines = []
@@ -171,7 +188,7 @@ class _Section:
 
     def _other(self, s: str, st: str) -> None:
         if s[0] in " \t":
-            if self.expect_source and self.cur is not None and not _is_marker(st):
+            if self.expect_source and self.cur is not None and not is_marker(st):
                 self.cur.source = st
             self.expect_source = False
             return
@@ -202,6 +219,20 @@ class _Section:
         return Link(type=exc_type, message=message, frames=self.frames, elided_frames=self.elided)
 
 
+def parse_tail(frames: list[Frame], expect_source: bool, rest: list[str], lines: list[str],
+               fallback: tuple[str, str] | None = None) -> Link:
+    """Finish one link whose leading frames the segmenter already parsed (``frames``; the last
+    one still ``expect_source``): parse the ``rest`` of its ``lines`` as ``parse_section`` would.
+    The caller guarantees ``rest`` holds no chained-exception separator or header."""
+    section = _Section()
+    section.frames = frames
+    section.cur = frames[-1] if frames else None
+    section.expect_source = expect_source and bool(frames)
+    for raw in rest:
+        section.feed(raw.rstrip())
+    return section.link(lines, fallback)
+
+
 def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> Link:
     """Parse one link: optional header, frames, then the exception line and its message."""
     section = _Section()
@@ -210,7 +241,7 @@ def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> 
     return section.link(lines, fallback)
 
 
-def _is_marker(st: str) -> bool:
+def is_marker(st: str) -> bool:
     """Caret/tilde lines and loguru's variable annotations are not source lines."""
     return not st.strip("^~ -") or st[0] in "│└┃"
 
@@ -286,9 +317,14 @@ def parse_sub_chain(lines: list[str]) -> list[Link]:
     return chain
 
 
-def parse_block(lines: list[str], fallback: tuple[str, str] | None = None) -> list[Link]:
-    """Parse a whole top-level block into its chain of links (ordered as printed)."""
-    sections = _sections(lines, lambda ln: _sep_kind(ln) if ln.lstrip()[:1] not in ("|", "+") else None)
+def parse_block(lines: list[str], fallback: tuple[str, str] | None = None,
+                first: tuple[list[Frame], bool, int] | None = None) -> list[Link]:
+    """Parse a whole top-level block into its chain of links (ordered as printed). ``first`` =
+    (frames, expect_source, n): the segmenter already parsed the frames of the first ``n`` lines
+    (see ``parse_tail``); the first link is finished from there."""
+    # Both separators say "above exception": a substring test spares the other lines the rest.
+    sections = _sections(lines, lambda ln: _sep_kind(ln) if "above exception" in ln
+                         and ln.lstrip()[:1] not in ("|", "+") else None)
     chain: list[Link] = []
     last = len(sections) - 1
     for idx, (kind, sec) in enumerate(sections):
@@ -300,7 +336,11 @@ def parse_block(lines: list[str], fallback: tuple[str, str] | None = None) -> li
         else:
             if not any(ln.strip() for ln in sec):
                 continue
-            link = parse_section(sec, fallback if idx == last else None)
+            fb = fallback if idx == last else None
+            if idx == 0 and first is not None and first[2] <= len(sec):
+                link = parse_tail(first[0], first[1], sec[first[2] :], sec, fb)
+            else:
+                link = parse_section(sec, fb)
         link.link = kind if chain else None
         chain.append(link)
     return chain

@@ -243,3 +243,46 @@ def prefix_pattern(prefix: str) -> re.Pattern[str] | None:
     if pattern.endswith("\\ "):
         pattern = pattern[:-2] + " ?"
     return re.compile(pattern)
+
+
+def wrapped_frame_start(content: str) -> bool:
+    """True for a frame line cut by a terminal or console before its function name: the path's
+    closing quote is missing, or it ends with ``line N,`` or ``, in``."""
+    st = content.rstrip()
+    body = st.lstrip(" \t>")
+    if not body.startswith('File "'):
+        return False
+    if '"' not in body[6:]:
+        return True
+    m = FRAME_RE.match(st)
+    if m is None:
+        return st.endswith((", line", '",'))
+    if m.group("in") is None:
+        return st.endswith(",")
+    return m.group("func") is None
+
+
+def join_wrapped_frame(pending: str, content: str) -> str | None:
+    """``pending`` (see ``wrapped_frame_start``) completed by ``content``, or None when ``content``
+    is not its continuation (the joined line must be a whole frame with a function name)."""
+    st = content.strip()
+    if not st or st.startswith('File "') or HEADER_TEXT in st:
+        return None
+    head = pending.rstrip()
+    body = head.lstrip(" \t>")
+    if '"' not in body[6:]:
+        joined = head + st  # the path itself was cut
+    elif head.endswith(", in"):
+        # Only a name: a frame whose function an HTML renderer ate is followed by its source line.
+        if _FUNCTION_NAME_RE.match(st) is None:
+            return None
+        joined = f"{head} {st}"
+    else:
+        joined = f"{head} {st}"
+    m = FRAME_RE.match(joined)
+    if m is None or m.group("func") is None:
+        return None
+    return joined
+
+
+_FUNCTION_NAME_RE = re.compile(r"^(?:<[\w -]{1,100}>|[A-Za-z_][\w.]{0,300})$")

@@ -1,0 +1,169 @@
+"""Apply a fingerprint migration (``selfheal.domain.fingerprint_migration``) to a store.
+
+SQLite: ``migrate_sqlite`` runs in one ``BEGIN IMMEDIATE`` transaction: merged records are
+written under their new id with all their attempts and steps, usage rows follow their attempt,
+the old rows go and each old id becomes a row of ``aliases(old, new)`` that ``get`` follows.
+``PRAGMA user_version`` records that the file is current, so opening a store migrates it once.
+
+DynamoDB: ``migrate_dynamodb`` scans the table once; each merge is one ``TransactWriteItems``:
+the merged item (conditional on the new id's item being unchanged since the scan, or absent) and,
+for every old id, an alias item ``{fingerprint: old, alias_of: new}`` replacing the old record
+(conditional on its ``updated_at`` being unchanged). An alias item has no ``status``, so it is in
+no index, no ``list`` and no stream record; ``get`` follows it. A merge that lost a race is left
+for the next run and reported.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from typing import TYPE_CHECKING, Any
+
+from selfheal.adapters.store_common import ts
+from selfheal.domain.fingerprint import VERSION
+from selfheal.domain.fingerprint_migration import Merge, MigrationReport, plan
+from selfheal.domain.records import ErrorRecord
+
+if TYPE_CHECKING:
+    from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
+    from selfheal.adapters.sqlite_store import SqliteErrorStore
+    from selfheal.domain.fingerprint import FingerprintConfig
+
+SQLITE_SCHEMA_VERSION = int(VERSION.lstrip("v"))  # PRAGMA user_version once the ids are current
+ALIAS_ATTRIBUTE = "alias_of"
+ALIASES_SCHEMA = "CREATE TABLE IF NOT EXISTS aliases (old TEXT PRIMARY KEY, new TEXT NOT NULL)"
+_MAX_TRANSACTION_ITEMS = 100  # DynamoDB's TransactWriteItems limit
+
+
+# ------------------------------------------------------------------------------------ SQLite
+
+
+def sqlite_alias(conn: sqlite3.Connection, fingerprint: str) -> str | None:
+    """The current id of a migrated old id, or None."""
+    row = conn.execute("SELECT new FROM aliases WHERE old=?", (fingerprint,)).fetchone()
+    return None if row is None else str(row[0])
+
+
+def migrate_sqlite(store: SqliteErrorStore, config: FingerprintConfig | None = None, *,
+                   force: bool = False) -> MigrationReport:
+    """Re-key the store's records to the current fingerprint version (see module docstring);
+    a no-op when the file is already marked current (unless ``force``)."""
+    report = MigrationReport()
+    (version,) = store._conn().execute("PRAGMA user_version").fetchone()
+    if version >= SQLITE_SCHEMA_VERSION and not force:
+        return report  # current: no write lock taken (a read-only store still opens)
+    with store._tx() as conn:
+        conn.execute(ALIASES_SCHEMA)
+        (version,) = conn.execute("PRAGMA user_version").fetchone()
+        if version >= SQLITE_SCHEMA_VERSION and not force:
+            return report
+        rows = conn.execute("SELECT fingerprint, status, count, first_seen, last_seen, updated_at, data "
+                            "FROM errors").fetchall()
+        records = [store._row_to_record(conn, row) for row in rows]
+        for m in plan(records, config, report):
+            _apply_sqlite(store, conn, m)
+        conn.execute(f"PRAGMA user_version = {SQLITE_SCHEMA_VERSION}")
+    return report
+
+
+def _apply_sqlite(store: SqliteErrorStore, conn: sqlite3.Connection, m: Merge) -> None:
+    for rec in m.records:
+        for att in rec.attempts:
+            conn.execute("UPDATE usage SET fingerprint=?, attempt=? WHERE fingerprint=? AND attempt=?",
+                         (m.new_id, m.attempt_numbers[(rec.fingerprint, att.number)], rec.fingerprint,
+                          att.number))
+        for table in ("errors", "attempts", "steps"):
+            conn.execute(f"DELETE FROM {table} WHERE fingerprint=?", (rec.fingerprint,))  # noqa: S608
+        if rec.fingerprint != m.new_id:  # captured failing inputs follow (a digest kept once)
+            conn.execute("UPDATE OR IGNORE inputs SET fingerprint=? WHERE fingerprint=?",
+                         (m.new_id, rec.fingerprint))
+            conn.execute("DELETE FROM inputs WHERE fingerprint=?", (rec.fingerprint,))
+    store._write(conn, m.merged)
+    for att in m.merged.attempts:
+        conn.execute("INSERT INTO attempts (fingerprint, number, started_at, data) VALUES (?, ?, ?, ?)",
+                     (m.new_id, att.number, ts(att.started_at),
+                      att.model_dump_json(exclude={"number", "steps"})))
+        for step in att.steps:
+            conn.execute("INSERT OR REPLACE INTO steps (fingerprint, attempt, state, started_at, data) "
+                         "VALUES (?, ?, ?, ?, ?)",
+                         (m.new_id, att.number, step.state, ts(step.started_at), step.model_dump_json()))
+    for old in m.old_ids:
+        conn.execute("UPDATE aliases SET new=? WHERE new=?", (m.new_id, old))  # older aliases follow
+        conn.execute("INSERT OR REPLACE INTO aliases (old, new) VALUES (?, ?)", (old, m.new_id))
+
+
+# ---------------------------------------------------------------------------------- DynamoDB
+
+
+def _record_item(rec: ErrorRecord) -> dict[str, Any]:
+    from selfheal.adapters.dynamodb_codec import to_av
+
+    # Python values (datetimes stay datetimes): ``to_av`` writes them as the store's other writes do.
+    doc: dict[str, Any] = rec.model_dump(exclude={"attempts"})
+    attempts = {}
+    for att in rec.attempts:
+        adoc = att.model_dump(exclude={"steps"})
+        adoc["steps"] = {f"{s.state}|{ts(s.started_at)}": s.model_dump() for s in att.steps}
+        attempts[str(att.number)] = adoc
+    doc["attempts"] = attempts
+    doc["attempt_count"] = len(rec.attempts)
+    return {k: to_av(v) for k, v in doc.items()}
+
+
+def _unchanged(stamp: dict[str, Any]) -> dict[str, Any]:
+    """A condition: the item's ``updated_at`` is still ``stamp`` (as scanned)."""
+    return {"ConditionExpression": "#u = :u", "ExpressionAttributeNames": {"#u": "updated_at"},
+            "ExpressionAttributeValues": {":u": stamp}}
+
+
+class _Skipped(Exception):
+    """A merge this run does not apply."""
+
+
+def migrate_dynamodb(store: DynamoDBErrorStore, config: FingerprintConfig | None = None) -> MigrationReport:
+    """Re-key the table's records to the current fingerprint version (see module docstring)."""
+    from selfheal.adapters.dynamodb_codec import record_from_image
+
+    report = MigrationReport()
+    records: list[ErrorRecord] = []
+    stamps: dict[str, dict[str, Any]] = {}  # fingerprint -> updated_at as stored
+    kwargs: dict[str, Any] = {"TableName": store.table_name}
+    while True:
+        out = store._call("scan", **kwargs)
+        for item in out.get("Items", []):
+            rec = record_from_image(item)
+            if rec is not None:
+                records.append(rec)
+                stamps[rec.fingerprint] = item["updated_at"]
+        if "LastEvaluatedKey" not in out:
+            break
+        kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
+    for m in plan(records, config, report):
+        existing = next((r for r in m.records if r.fingerprint == m.new_id), None)
+        target: dict[str, Any] = {"TableName": store.table_name, "Item": _record_item(m.merged)}
+        if existing is None:
+            target.update(ConditionExpression="attribute_not_exists(#fp)",
+                          ExpressionAttributeNames={"#fp": "fingerprint"})
+        else:
+            target.update(_unchanged(stamps[existing.fingerprint]))
+        items = [{"Put": target}]
+        for rec in m.records:
+            if rec.fingerprint == m.new_id:
+                continue
+            alias = {"fingerprint": {"S": rec.fingerprint}, ALIAS_ATTRIBUTE: {"S": m.new_id}}
+            items.append({"Put": {"TableName": store.table_name, "Item": alias,
+                                  **_unchanged(stamps[rec.fingerprint])}})
+        why = "changed during the migration; migrated on a later run"
+        try:
+            if len(items) > _MAX_TRANSACTION_ITEMS:
+                why = f"more than {_MAX_TRANSACTION_ITEMS - 1} records merge into {m.new_id}; not migrated"
+                raise _Skipped
+            store._call("transact_write_items", TransactItems=items)
+        except Exception as exc:
+            if not isinstance(exc, _Skipped) and store._code(exc) != "TransactionCanceledException":
+                raise
+            report.skipped.extend(f"{old}: {why}" for old in m.old_ids)
+            report.migrated -= len(m.old_ids)
+            report.merged -= len(m.records) - 1
+            for old in m.old_ids:
+                report.aliases.pop(old, None)
+    return report
