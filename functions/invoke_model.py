@@ -24,6 +24,8 @@ metrics = aws.metrics()
 @metrics.log_metrics
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     result = run_step(event, context)
+    if (result.get("flow") or {}).get("wait_state"):  # a rate limit comes back as a wait
+        return result
     artifacts = aws.step_services(STATE).artifacts
     reply = json.loads(artifacts.get_bytes(result["artifacts"][Artifact.REPLY]))
     metrics.add_metric(name="FixCostUSD", unit=MetricUnit.Count, value=float(reply.get("cost_usd") or 0.0))

@@ -24,6 +24,7 @@ from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from selfheal.compose import aws
 from selfheal.errors import FixDeferred, MalformedInput
 from selfheal.services.dispatch import StartOutcome, parse_fix_request
+from selfheal.services.workflow.continuation import parse_continuation, start_continuation
 
 if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -36,6 +37,15 @@ _METRIC = {"started": "FixesStarted", "resumed": "FixesResumed", "duplicate": "D
 
 
 def record_handler(record: SQSRecord) -> StartOutcome:
+    continuation = parse_continuation(record.body)  # the ASL's Requeue: the next execution
+    if continuation is not None:
+        starter = aws.fix_starter()
+        action, execution, detail = start_continuation(starter.store, starter.starter, continuation)
+        outcome = StartOutcome(continuation.fingerprint, action, continuation.attempt, execution, detail)
+        logger.info("continuation handled", fingerprint=outcome.fingerprint, action=action,
+                    attempt=outcome.attempt, execution=execution, detail=detail)
+        metrics.add_metric(name=_METRIC[action], unit=MetricUnit.Count, value=1)
+        return outcome
     try:
         request = parse_fix_request(record.body)
     except MalformedInput as exc:

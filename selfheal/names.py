@@ -18,6 +18,7 @@ ENV_STATE_MACHINE_ARN = "SELFHEAL_STATE_MACHINE_ARN"  # the fix workflow
 ENV_QUEUE_URL = "SELFHEAL_QUEUE_URL"  # the fix-request queue
 ENV_HOME = "SELFHEAL_HOME"  # Lambda's writable place (/tmp/selfheal)
 ENV_SFN_ENDPOINT_URL = "SELFHEAL_SFN_ENDPOINT_URL"  # Step Functions Local instead of AWS
+ENV_WORKFLOW_TYPE = "SELFHEAL_WORKFLOW_TYPE"  # EXPRESS | STANDARD: how long one execution may run
 ENV_METRICS_NAMESPACE = "POWERTOOLS_METRICS_NAMESPACE"  # read by Powertools Metrics
 ENV_SERVICE_NAME = "POWERTOOLS_SERVICE_NAME"  # read by Powertools Logger and Metrics
 
@@ -46,6 +47,10 @@ class Artifact(StrEnum):
     INPUT = "input"  # a step's own input payload (a re-drive resumes from it)
     REDRIVE_REQUEST = "redrive_request"  # on FetchSource: the queued re-drive it resumed
     REQUEST = "request"  # on the re-drive marker step: the re-drive request
+
+
+# The SAM ``DefinitionSubstitutions`` key of the fix queue's URL (the ASL's Requeue task).
+QUEUE_URL_SUBSTITUTION = "FixQueueUrl"
 
 
 def function_arn_substitution(state: str) -> str:

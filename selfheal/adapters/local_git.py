@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import os
 import shutil
 import string
 import tempfile
@@ -30,6 +31,7 @@ from selfheal.adapters.git_process import (
 )
 from selfheal.adapters.local_prs import PrRecord, PrRecordStore
 from selfheal.adapters.ssh import SshTransport, is_ssh_url
+from selfheal.adapters.worktree_sweep import lock_reason
 from selfheal.errors import (
     CodeHostForbidden,
     ConfigurationError,
@@ -206,12 +208,14 @@ class LocalGitRepository:
         tree = tmp / f"src-{tmp.name.rsplit('-', 1)[-1]}"
         try:
             with self._worktree_lock():
-                self.git("worktree", "add", "--detach", "--quiet", str(tree), sha, what="worktree add")
+                # Locked with our pid: a sweep removes it only once this process is gone.
+                self.git("worktree", "add", "--detach", "--quiet", "--lock", "--reason",
+                         lock_reason(os.getpid()), str(tree), sha, what="worktree add")
             yield tree
         finally:
             with self._worktree_lock():
                 try:
-                    self.git("worktree", "remove", "--force", str(tree), what="worktree remove")
+                    self.git("worktree", "remove", "--force", "--force", str(tree), what="worktree remove")
                 except ConfigurationError:
                     shutil.rmtree(tmp, ignore_errors=True)
                     self.git_or_none("worktree", "prune")

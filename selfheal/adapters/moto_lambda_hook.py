@@ -15,6 +15,7 @@ client per region instead of building one per task invocation.
 from __future__ import annotations
 
 import json
+import os
 import threading
 import time
 import traceback
@@ -83,7 +84,7 @@ def _scaled_sleep(seconds: float) -> None:
     time.sleep(max(0.0, seconds) * _retry_scale)
 
 
-_clients: dict[tuple[str, str, bool], Any] = {}
+_clients: dict[tuple[str, str, bool, str], Any] = {}
 
 
 def _cached_client_factory(original: Callable[..., Any]) -> Callable[..., Any]:
@@ -92,7 +93,8 @@ def _cached_client_factory(original: Callable[..., Any]) -> Callable[..., Any]:
     from moto.core.models import botocore_stubber
 
     def client_for(region: str, service: str, state_credentials: Any = None) -> Any:
-        key = (region, service, bool(botocore_stubber.enabled))
+        # A moto server's interpreter calls Lambda at localhost:$MOTO_PORT: one client per port.
+        key = (region, service, bool(botocore_stubber.enabled), os.environ.get("MOTO_PORT", ""))
         client = _clients.get(key)
         if client is None:
             client = _clients[key] = original(region=region, service=service,

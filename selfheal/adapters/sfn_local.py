@@ -18,10 +18,11 @@ from selfheal.adapters import asl_file, moto_lambda_hook
 from selfheal.adapters.moto_lambda_hook import Handler
 from selfheal.adapters.sfn_common import StepFunctionsExecutions
 from selfheal.errors import ConfigurationError
-from selfheal.names import function_arn_substitution
+from selfheal.names import QUEUE_URL_SUBSTITUTION, function_arn_substitution
 
 ACCOUNT = "123456789012"
 FUNCTION_PREFIX = "selfheal-"
+LOCAL_QUEUE = "selfheal-local-fixes"
 _PLACEHOLDER = re.compile(r"\$\{(\w+)\}")
 # The checkout's statemachine/ file, else the copy a wheel installs (see ``asl_file``).
 DEFAULT_ASL = asl_file.default_asl()
@@ -84,6 +85,11 @@ class LocalWorkflowEngine(StepFunctionsExecutions):
         self._client = boto3.client("stepfunctions", region_name=self.region,
                                     aws_access_key_id="local", aws_secret_access_key="local")
         values = {function_arn_substitution(s): function_arn(self.region, s) for s in self._handlers}
+        # The ASL's Requeue task sends continuations to the fix queue; locally the runner starts
+        # them from the attempt's Continued step, so this in-memory queue only receives them.
+        values[QUEUE_URL_SUBSTITUTION] = boto3.client(
+            "sqs", region_name=self.region, aws_access_key_id="local",
+            aws_secret_access_key="local").create_queue(QueueName=LOCAL_QUEUE)["QueueUrl"]
         definition = substitute(asl_file.read_definition(self._definition_path), values)
         self._machine_arn = self._client.create_state_machine(
             name=self.machine_name, definition=definition, type=self.workflow_type,

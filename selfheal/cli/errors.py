@@ -38,6 +38,13 @@ def _list_options(fn: _F) -> _F:
     return fn
 
 
+def _sweep_first(home: Path | None) -> None:
+    from selfheal.cli.workflow import sweep_first
+    from selfheal.settings import load_settings
+
+    sweep_first(load_settings({"home": home}))
+
+
 def _store(ctx: click.Context, home: Path | None) -> SqliteErrorStore:
     from selfheal.compose.store import build_local_store
     from selfheal.settings import load_settings
@@ -88,6 +95,7 @@ def errors(ctx: click.Context, home: Path | None, status: str | None, limit: int
     """List the tracked errors, most recently seen first."""
     ctx.ensure_object(dict)
     ctx.obj["home"] = home
+    _sweep_first(home)
     if ctx.invoked_subcommand is None:
         _list(_store(ctx, home), status.upper() if status else None, limit, as_json)
 

@@ -17,13 +17,26 @@ from selfheal.names import ENV_ARTIFACT_BUCKET, ENV_TABLE_NAME
 
 HOME_HELP = "local state folder (default .selfheal, or SELFHEAL_HOME)"
 MODEL_HELP = "rules | bedrock:MODEL_ID | anthropic:MODEL | openai:BASE_URL#MODEL"
-_MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗"}
+ENGINE_HELP = ("local: moto's interpreter in-process (default); sfn: the workflow at "
+               "SELFHEAL_SFN_ENDPOINT_URL (Step Functions Local), see docs/deployment.md")
+_engine_option = click.option("--engine", type=click.Choice(["local", "sfn"]), default="local",
+                              envvar="SELFHEAL_ENGINE", show_default=True, help=ENGINE_HELP)
+_MARK = {"entered": "▶", "succeeded": "✓", "error": "↻", "caught": "✗", "failed": "✗", "waiting": "⏳"}
 
 
 def _settings(home: Path | None, repo: Path | None = None, model: str | None = None) -> Any:
     from selfheal.settings import load_settings
 
     return load_settings({"home": home, "repo": repo, "model": model})
+
+
+def sweep_first(settings: Any) -> None:
+    """Fixes left FIXING by a killed process -> FAILED (lost); stale worktrees removed."""
+    from selfheal.compose.sweep import sweep_local
+
+    message = sweep_local(settings)
+    if message:
+        click.echo(f"sweep: {message}", err=True)
 
 
 def _store(settings: Any) -> Any:
@@ -55,6 +68,9 @@ class _ProgressPrinter:
         if ev.event == "entered":
             self.started[ev.state] = now
             click.echo(f"  {_MARK['entered']} {ev.state} ...")
+            return
+        if ev.event == "waiting":  # a rate limit: the countdown to the next try of ev.state
+            click.echo(f"  {_MARK['waiting']} {ev.state}: waiting {ev.detail} as the service asked")
             return
         began = self.started.get(ev.state)
         took = f" ({(now - began) * 1000:.0f} ms)" if began is not None else ""
@@ -98,18 +114,25 @@ def _finish(out: Any, as_json: bool) -> None:
 @click.option("--home", type=click.Path(path_type=Path), help=HOME_HELP)
 @click.option("--timeout", type=float, default=3600.0, show_default=True, help="seconds to wait")
 @click.option("--force", is_flag=True, help="restart an error left FIXING by a run that was killed")
+@_engine_option
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
 def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | None, timeout: float,
-        force: bool, as_json: bool) -> None:
+        force: bool, engine: str, as_json: bool) -> None:
     """Run the fix workflow for one error (a fingerprint or a unique prefix of one)."""
     from selfheal.compose.workflow import run_fix
 
     settings = _settings(home, repo, model)
+    sweep_first(settings)
     fp = resolve_fingerprint(_store(settings), fingerprint)
     if not as_json:
         click.echo(f"fixing {fp[:12]} with model {model or settings.model}")
-    out = run_fix(settings, fp, model, progress=None if as_json else _ProgressPrinter(), timeout=timeout,
-                  force=force)
+    progress = None if as_json else _ProgressPrinter()
+    if engine == "sfn":
+        from selfheal.compose.sfn_endpoint import run_on_endpoint
+
+        out = run_on_endpoint(settings, fp, progress=progress, timeout=timeout, force=force)
+    else:
+        out = run_fix(settings, fp, model, progress=progress, timeout=timeout, force=force)
     _finish(out, as_json)
 
 
@@ -123,9 +146,10 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
               help="AWS mode: the DynamoDB table; the error goes back to QUEUED for the queue")
 @click.option("--bucket", envvar=ENV_ARTIFACT_BUCKET,
               help="AWS mode: the artifacts bucket; the fresh execution resumes at the state")
+@_engine_option
 @click.option("--json", "as_json", is_flag=True, help="print the outcome as JSON")
 def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: str | None,
-            home: Path | None, table: str | None, bucket: str | None, as_json: bool) -> None:
+            home: Path | None, table: str | None, bucket: str | None, engine: str, as_json: bool) -> None:
     """Re-run a FAILED or ABSTAINED fix, reusing the recorded artifacts of completed states."""
     if table:
         from selfheal.adapters.artifacts_s3 import S3ArtifactStore
@@ -143,10 +167,17 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
     from selfheal.compose.workflow import redrive_fix
 
     settings = _settings(home, repo, model)
+    sweep_first(settings)
     fp = resolve_fingerprint(_store(settings), fingerprint)
     if not as_json:
         click.echo(f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
-    out = redrive_fix(settings, fp, from_state, model, progress=None if as_json else _ProgressPrinter())
+    progress = None if as_json else _ProgressPrinter()
+    if engine == "sfn":
+        from selfheal.compose.sfn_endpoint import run_on_endpoint
+
+        out = run_on_endpoint(settings, fp, from_state=from_state, redrive=True, progress=progress)
+    else:
+        out = redrive_fix(settings, fp, from_state, model, progress=progress)
     _finish(out, as_json)
 
 
@@ -201,9 +232,11 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
     from selfheal.services.pr_sync import sync_pull_requests
+    from selfheal.services.workflow.chain import continue_if_due
     from selfheal.services.workflow.watch import Watcher
 
     settings = _settings(home, repo, model)
+    sweep_first(settings)
     with local_workflow(settings, model) as wf:
         store = wf.services.store
         watcher = Watcher(
@@ -213,7 +246,8 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
             wait_execution=lambda ex: wf.engine.wait(ex, timeout=3600.0),
             source=str(log), poll_seconds=poll, on_event=lambda msg: click.echo(f"  {msg}"),
             housekeeping=(lambda: sync_pull_requests(store, wf.services.code_host).summary())
-            if sync_prs > 0 else None, housekeeping_seconds=sync_prs)
+            if sync_prs > 0 else None, housekeeping_seconds=sync_prs,
+            continuation=lambda fp, n, info: continue_if_due(store, wf.engine, fp, n, info))
         watcher.resume_pending(store, settings.min_occurrences)
 
         def on_signal(signum: int, _frame: Any) -> None:

@@ -253,7 +253,8 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
                 if start.execution is None or start.attempt is None:
                     continue
                 out = follow_execution(store, wf.engine, fp, start.attempt, start.execution,
-                                       progress=_StateTimes(progress), timeout=FIX_TIMEOUT)
+                                       progress=_StateTimes(progress), timeout=FIX_TIMEOUT,
+                                       artifacts=wf.services.artifacts)
                 val = _validation(wf.services.artifacts, out.path)
                 fixes.append(FixSummary(
                     fingerprint=fp, exc_type=record.exc_type, message=record.message,

@@ -62,12 +62,16 @@ class LocalWorkflow:
 
     def run(self, fingerprint: str, *, payload: dict[str, Any] | None = None,
             progress: Progress | None = None, timeout: float = 3600.0, force: bool = False) -> FixOutcome:
+        from selfheal.adapters.lease_files import Lease
         from selfheal.compose.store import build_policy
         from selfheal.services.workflow.runner import run_execution
 
+        home = self.services.settings.home
         return run_execution(self.services.store, self.engine, fingerprint, payload=payload,
                              progress=progress, timeout=timeout, force=force,
-                             policy=build_policy(self.services.settings))
+                             policy=build_policy(self.services.settings),
+                             artifacts=self.services.artifacts,
+                             lease=lambda fp, number: Lease(home, fp, number))
 
 
 @contextmanager

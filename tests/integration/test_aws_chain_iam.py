@@ -36,6 +36,7 @@ from selfheal.adapters.dynamodb_store import DynamoDBErrorStore, create_table
 from selfheal.adapters.sfn_local import DEFAULT_ASL, function_arn, substitute
 from selfheal.compose import aws
 from selfheal.domain.records import Status
+from selfheal.names import QUEUE_URL_SUBSTITUTION
 from selfheal.services.workflow.catalogue import STATES
 from tests.support.deploy_sam import load_template, translate
 from tests.support.fake_github import FakeGitHub
@@ -74,7 +75,8 @@ FIX = ('SUMMARY: an order without items totals 0\n<<<<<<< SEARCH app/handler.py\
        '    items = event["order_items"]\n=======\n    items = event.get("order_items", [])\n'
        '>>>>>>> REPLACE\n')
 PIPELINE = {"IngestFunction": "functions.ingest", "DispatchFunction": "functions.dispatch",
-            "StartFixFunction": "functions.start_fix", "SyncPullRequestsFunction": "functions.sync_prs"}
+            "StartFixFunction": "functions.start_fix", "SyncPullRequestsFunction": "functions.sync_prs",
+            "SweepFunction": "functions.sweep"}
 
 
 def real_traceback(function: str = "handle", event: dict[str, Any] | None = None) -> str:
@@ -138,6 +140,7 @@ class Chain:
     pr_url: str | None
     pulls: int
     executions: list[str]
+    swept: tuple[Any, Any]  # (the lost fix, the long-waiting one) after the scheduled sweep
 
 
 def physical_names(stream_arn: str, queue: tuple[str, str], dlq: tuple[str, str], machine: str,
@@ -164,6 +167,39 @@ def function_env(cfn: dict[str, Any], logical: str, physical: dict[str, str]) ->
 
     variables = cfn["Resources"][logical]["Properties"]["Environment"]["Variables"]
     return {k: str(resolve(v, physical)) for k, v in variables.items()}
+
+
+def sweep_under_its_role(handler: Any, store: DynamoDBErrorStore, bucket: str,
+                         env: dict[str, str]) -> tuple[str, str]:
+    """The scheduled sweep, two hours on: a fix lost in ValidatePatch (its execution ended by
+    Express's cap) becomes FAILED, and a continuation that waited past SQS's 15 minutes is
+    started. The two records are set up as the workflow leaves them (outside every role)."""
+    from datetime import timedelta
+
+    from functions import sweep as sweep_function
+    from selfheal.adapters.artifacts_s3 import S3ArtifactStore
+    from selfheal.compose.sweep import sweep_aws
+    from selfheal.domain.records import Observation, StepRecord, utcnow
+
+    lost, waiting, now = "a1" * 16, "b2" * 16, utcnow()
+    for fp in (lost, waiting):
+        store.observe(Observation(fingerprint=fp, exc_type="KeyError", message="'x'"))
+        store.transition(fp, Status.FIXING)
+        store.start_attempt(fp, f"{fp[:12]}-1")
+    store.record_step(lost, 1, StepRecord(state="ValidatePatch", started_at=now))
+    ref = S3ArtifactStore(bucket).put_bytes(f"{waiting}/attempt-1/continue-1.json", json.dumps({
+        "fingerprint": waiting, "attempt": 1, "resume_from": "MarkDone", "branch": "selfheal/b2",
+        "pr_url": "https://github.com/acme/svc/pull/99", "flow": {"continuations": 1}}).encode())
+    store.record_step(waiting, 1, StepRecord(
+        state="Continued", started_at=now, finished_at=now + timedelta(seconds=1800), duration_ms=1_800_000,
+        outcome="succeeded", cause="continue at MarkDone in 1800 s", artifacts={"request": ref}))
+    original = sweep_function.run
+    sweep_function.run = lambda: sweep_aws(env, now=now + timedelta(hours=2))
+    try:
+        assert handler({}, LambdaContext()) == {"checked": 2, "lost": 1, "started": 1}
+    finally:
+        sweep_function.run = original
+    return lost, waiting
 
 
 def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Roles] | None = None) -> Chain:
@@ -199,7 +235,8 @@ def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Ro
             ssm.put_parameter(Name=f"{PREFIX}/{name}", Value=value, Type="SecureString", KeyId=key_arn)
         sfn = boto3.client("stepfunctions", region_name=REGION)
         definition = substitute(DEFAULT_ASL.read_text(encoding="utf-8"),
-                                {s.substitution: function_arn(REGION, s.name) for s in STATES})
+                                {**{s.substitution: function_arn(REGION, s.name) for s in STATES},
+                                 QUEUE_URL_SUBSTITUTION: queue_url})
         machine = sfn.create_state_machine(name="selfheal-fix-error", definition=definition, type="EXPRESS",
                                            roleArn=f"arn:aws:iam::{ACCOUNT}:role/fix")["stateMachineArn"]
         physical = physical_names(stream_arn, (queue_url, arn_of[queue_url]), (dlq_url, arn_of[dlq_url]),
@@ -305,12 +342,18 @@ def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Ro
                 settle(second["new"][0])
                 abstained = store.get(second["new"][0])
                 assert abstained is not None
+
+                # The scheduled sweep, two hours on: a lost fix and a long wait.
+                lost_fp, waiting_fp = sweep_under_its_role(handlers["SweepFunction"], store, BUCKET,
+                                                           env["SweepFunction"])
+                settle(waiting_fp)  # the continuation the sweeper started
+                swept = (store.get(lost_fp), store.get(waiting_fp))
             finally:
                 aws.configure(ingest=None, dispatch=None, start_fix=None, sync=None, steps=None)
     return Chain(log=log, roles=roles, fingerprint=fp, model_calls=model_calls,
                  first_status=first.status, first_failed_state=first_failed, final_status=final.status,
                  synced_status=synced.status, abstained_status=abstained.status,
-                 pr_url=final.pr_url, pulls=len(github.pulls), executions=executions)
+                 pr_url=final.pr_url, pulls=len(github.pulls), executions=executions, swept=swept)
 
 
 @pytest.fixture(scope="module")
@@ -333,6 +376,10 @@ def test_the_chain_reaches_pr_open_under_each_functions_own_role(chain: Chain) -
         f"{chain.fingerprint[:12]}-{n}" for n in (1, 2)}
     assert chain.synced_status == Status.RESOLVED  # the merged PR, seen by the scheduled sync
     assert chain.abstained_status == Status.ABSTAINED
+    lost, waited = chain.swept  # the scheduled sweep: lost -> FAILED at its state; due -> started
+    assert (lost.status, lost.attempts[-1].failed_state, lost.attempts[-1].reasons) == (
+        Status.FAILED, "ValidatePatch", ["lost"])
+    assert waited.status == Status.PR_OPEN
     used = {c.function for c in chain.log.calls}
     assert {s.function_logical_id for s in STATES} | set(PIPELINE) | {"FixStateMachine"} <= used
 
@@ -407,7 +454,8 @@ NOT_DRIVEN = {
     ("StartFixFunction", "kms:GenerateDataKey"): "the encrypted table (DynamoDB's key use is not modelled)",
     ("SyncPullRequestsFunction", "kms:GenerateDataKey"): "the encrypted table (not modelled)",
     **{(f, "kms:Decrypt"): "the encrypted table (DynamoDB's key use is not modelled)"
-       for f in ("MarkDoneFunction", "RecordFailureFunction", "RecordAbstainFunction")},
+       for f in ("MarkDoneFunction", "RecordFailureFunction", "RecordAbstainFunction",
+                 "ContinueFixFunction")},
 }
 
 

@@ -125,6 +125,13 @@ def test_redrive_with_the_bucket_resumes_at_the_failed_state(moto_url: str) -> N
                          error="CodeHostForbidden")
     store.transition(target, Status.FAILED, reason="test")
 
+    # without the bucket it would start over and pay again: refused, the error stays FAILED
+    refused = run_script("redrive", moto_url, target[:12], "--table", table)
+    assert refused.returncode == 1 and "needs the artifacts bucket" in refused.stdout
+    assert store.get(target).status == Status.FAILED  # type: ignore[union-attr]
+    dry = run_script("redrive", moto_url, target[:12], "--table", table, "--dry-run")
+    assert "from OpenPullRequest" in dry.stdout and "refused without --bucket" in dry.stdout
+
     result = run_script("redrive", moto_url, target[:12], "--table", table, "--bucket", bucket)
     assert result.returncode == 0, result.stdout + result.stderr
     record = store.get(target)

@@ -10,13 +10,18 @@ from moto import mock_aws
 from selfheal.adapters.sfn_aws import AwsWorkflowEngine
 from selfheal.adapters.sfn_local import DEFAULT_ASL, function_arn, substitute
 from selfheal.services.workflow.catalogue import STATES
+from selfheal.services.workflow.flow import QUEUE_SUB
+
+
+def filled_substitutions() -> dict[str, str]:
+    return {**{s.substitution: function_arn("us-east-1", s.name) for s in STATES}, **QUEUE_SUB}
 
 
 @mock_aws
 def test_start_is_idempotent_by_name_and_history_is_readable() -> None:
     client = boto3.client("stepfunctions", region_name="us-east-1")
     definition = substitute(DEFAULT_ASL.read_text(),
-                            {s.substitution: function_arn("us-east-1", s.name) for s in STATES})
+                            filled_substitutions())
     arn = client.create_state_machine(name="selfheal-fix", definition=definition, type="STANDARD",
                                       roleArn="arn:aws:iam::123456789012:role/r")["stateMachineArn"]
     engine = AwsWorkflowEngine(arn, client=client, poll_interval=0.01)

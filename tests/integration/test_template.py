@@ -13,7 +13,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from selfheal.names import ENV_STATE_MACHINE_ARN
+from selfheal.names import ENV_STATE_MACHINE_ARN, QUEUE_URL_SUBSTITUTION
 from selfheal.services.workflow.catalogue import STATES
 from tests.support.deploy_sam import (
     ASL,
@@ -38,6 +38,7 @@ PIPELINE_HANDLERS = {
     "DispatchFunction": "functions.dispatch",
     "StartFixFunction": "functions.start_fix",
     "SyncPullRequestsFunction": "functions.sync_prs",
+    "SweepFunction": "functions.sweep",
 }
 
 
@@ -88,7 +89,8 @@ def test_translated_lint_catches_what_sam_lint_misses(sam: dict[str, Any]) -> No
 
 def test_translation_produces_the_expected_resources(cfn: dict[str, Any]) -> None:
     functions = resources_of(cfn, "AWS::Lambda::Function")
-    assert set(functions) == set(STEP_HANDLERS) | set(PIPELINE_HANDLERS)
+    # ValidatePatchPackage=Image deploys ValidatePatchImageFunction instead of ValidatePatchFunction
+    assert set(functions) == set(STEP_HANDLERS) | set(PIPELINE_HANDLERS) | {"ValidatePatchImageFunction"}
     assert len(resources_of(cfn, "AWS::StepFunctions::StateMachine")) == 1
     assert len(resources_of(cfn, "AWS::DynamoDB::Table")) == 1
     assert len(resources_of(cfn, "AWS::SQS::Queue")) == 2
@@ -102,8 +104,12 @@ def test_translation_produces_the_expected_resources(cfn: dict[str, Any]) -> Non
 def test_substitutions_cover_the_asl_and_point_at_the_step_functions(sam: dict[str, Any]) -> None:
     props = sam["Resources"]["FixStateMachine"]["Properties"]
     assert props["DefinitionUri"] == "statemachine/fix_error.asl.json"
-    subs = props["DefinitionSubstitutions"]
+    subs = dict(props["DefinitionSubstitutions"])
     assert set(subs) == asl_placeholders(ASL.read_text(encoding="utf-8"))
+    assert subs.pop(QUEUE_URL_SUBSTITUTION) == {"Ref": "FixQueue"}  # the Requeue task's queue
+    image, zipped = subs.pop("ValidatePatchFunctionArn")["Fn::If"][1:]  # ValidatePatchPackage
+    assert (image, zipped) == ({"Fn::GetAtt": ["ValidatePatchImageFunction", "Arn"]},
+                               {"Fn::GetAtt": ["ValidatePatchFunction", "Arn"]})
     for name, value in subs.items():
         logical, attr = value["Fn::GetAtt"]
         assert attr == "Arn" and name == f"{logical}Arn"
@@ -112,7 +118,8 @@ def test_substitutions_cover_the_asl_and_point_at_the_step_functions(sam: dict[s
 
 def test_every_task_state_uses_a_substituted_function() -> None:
     definition = json.loads(ASL.read_text(encoding="utf-8"))
-    tasks = {n: s for n, s in definition["States"].items() if s["Type"] == "Task"}
+    tasks = {n: s for n, s in definition["States"].items()
+             if s["Type"] == "Task" and not s["Resource"].startswith("arn:aws:states:::")}
     assert tasks
     for name, state in tasks.items():
         assert state["Resource"] == f"${{{name}FunctionArn}}", name
@@ -162,7 +169,8 @@ def test_state_machine_type_logging_and_tracing(sam: dict[str, Any], cfn: dict[s
 def test_functions_runtime_architecture_tracing_and_encryption(cfn: dict[str, Any]) -> None:
     for name, fn in resources_of(cfn, "AWS::Lambda::Function").items():
         props = fn["Properties"]
-        assert props["Runtime"] == "python3.12", name
+        assert props.get("Runtime", "python3.12") == "python3.12", name
+        assert "Runtime" in props or props["PackageType"] == "Image", name  # an image has its own
         assert props["Architectures"] == ["arm64"], name
         assert props["TracingConfig"] == {"Mode": "Active"}, name
         assert props["KmsKeyArn"] == {"Fn::GetAtt": ["SelfhealKey", "Arn"]}, name
@@ -313,7 +321,9 @@ def test_each_capability_belongs_to_one_function(cfn: dict[str, Any]) -> None:
     names = {**STEP_HANDLERS, **PIPELINE_HANDLERS}
     allowed = {name: actions_of(role_statements(cfn, name)) for name in names}
     assert [n for n, a in allowed.items() if "bedrock:InvokeModel" in a] == ["InvokeModelFunction"]
-    assert [n for n, a in allowed.items() if "states:StartExecution" in a] == ["StartFixFunction"]
+    # start_fix starts executions; the sweeper starts continuations that waited past 15 minutes
+    assert sorted(n for n, a in allowed.items() if "states:StartExecution" in a) == ["StartFixFunction",
+                                                                                     "SweepFunction"]
     assert sorted(n for n, a in allowed.items() if "sqs:SendMessage" in a) == ["DispatchFunction",
                                                                                "IngestFunction"]
     ingest_sends = [s for s in role_statements(cfn, "IngestFunction") if "sqs:SendMessage" in actions_of([s])]
@@ -430,6 +440,7 @@ def test_translated_stack_creates_in_moto(cfn: dict[str, Any]) -> None:
         # moto leaves ${...} unsubstituted and ignores the type: create the workflow as
         # CloudFormation would, from the same definition and the functions moto created.
         definition = ASL.read_text(encoding="utf-8")
+        definition = definition.replace("${" + QUEUE_URL_SUBSTITUTION + "}", ids["FixQueue"])
         for name in asl_placeholders(definition):
             arn = lam.get_function(FunctionName=ids[name.removesuffix("Arn")])["Configuration"]["FunctionArn"]
             definition = definition.replace("${" + name + "}", arn)

@@ -77,6 +77,12 @@ def resolve(value: Any, physical: dict[str, str]) -> Any:
     if "Fn::Join" in value:
         sep, parts = value["Fn::Join"]
         return sep.join(str(resolve(p, physical)) for p in parts)
+    if "Fn::If" in value:  # a template condition: the branch whose resources the stack has
+        _condition, when_true, when_false = value["Fn::If"]
+        try:
+            return resolve(when_true, physical)
+        except KeyError:
+            return resolve(when_false, physical)
     raise ValueError(f"unsupported intrinsic in a role policy: {value}")
 
 

@@ -18,10 +18,15 @@ from moto import mock_aws
 from selfheal.adapters.sfn_local import DEFAULT_ASL, function_arn, substitute
 from selfheal.errors import MODEL_RETRYABLE_ERROR_NAMES, RETRYABLE_ERROR_NAMES, RetryableError
 from selfheal.services.workflow.catalogue import RESUMABLE_STATES, STATE_NAMES, STATES
+from selfheal.services.workflow.flow import QUEUE_SUB
 from selfheal.services.workflow.models import FixState
 
 LAMBDA_TRANSIENT = {"Lambda.ServiceException", "Lambda.TooManyRequestsException",
                     "Lambda.SdkClientException", "States.Timeout"}
+
+
+def filled_substitutions() -> dict[str, str]:
+    return {**{s.substitution: function_arn("us-east-1", s.name) for s in STATES}, **QUEUE_SUB}
 
 
 @pytest.fixture(scope="module")
@@ -29,13 +34,15 @@ def asl() -> dict[str, Any]:
     return json.loads(DEFAULT_ASL.read_text(encoding="utf-8"))
 
 
-def tasks(asl: dict[str, Any]) -> dict[str, dict[str, Any]]:
-    return {n: s for n, s in asl["States"].items() if s["Type"] == "Task"}
+def tasks(asl: dict[str, Any], *, service: bool = False) -> dict[str, dict[str, Any]]:
+    """Our Lambda Task states (``service``: the AWS service integrations as well)."""
+    return {n: s for n, s in asl["States"].items() if s["Type"] == "Task"
+            and (service or not s["Resource"].startswith("arn:aws:states:::"))}
 
 
 def test_moto_accepts_the_definition_with_substitutions_filled(asl: dict[str, Any]) -> None:
     text = substitute(DEFAULT_ASL.read_text(encoding="utf-8"),
-                      {s.substitution: function_arn("us-east-1", s.name) for s in STATES})
+                      filled_substitutions())
     assert "${" not in text
     with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         client = boto3.client("stepfunctions", region_name="us-east-1")
@@ -81,7 +88,7 @@ def test_a_handler_module_serves_only_its_own_state() -> None:
 
 
 def test_every_task_retries_transient_errors_with_backoff_and_full_jitter(asl: dict[str, Any]) -> None:
-    for name, state in tasks(asl).items():
+    for name, state in tasks(asl, service=True).items():
         covered = {e for r in state["Retry"] for e in r["ErrorEquals"]}
         own = {"StoreUnavailable"} if name == "RecordFailure" else set(RETRYABLE_ERROR_NAMES)
         must = LAMBDA_TRANSIENT | own
@@ -108,7 +115,7 @@ def test_model_only_conditions_are_retried_by_invoke_model_and_every_retryable_c
 
 
 def test_every_task_but_record_failure_catches_everything_into_record_failure(asl: dict[str, Any]) -> None:
-    for name, state in tasks(asl).items():
+    for name, state in tasks(asl, service=True).items():
         if name == "RecordFailure":
             assert "Catch" not in state and asl["States"][state["Next"]]["Type"] == "Fail"
             continue
@@ -164,7 +171,7 @@ def test_asl_validator_accepts_it_when_installed(tmp_path: Path) -> None:
     if cmd is None:
         pytest.skip("npm asl-validator is not installed (set ASL_VALIDATOR or put it on PATH)")
     filled = substitute(DEFAULT_ASL.read_text(encoding="utf-8"),
-                        {s.substitution: function_arn("us-east-1", s.name) for s in STATES})
+                        filled_substitutions())
     path = tmp_path / "fix_error.asl.json"
     path.write_text(filled, encoding="utf-8")
     proc = subprocess.run([*cmd, "--json-definition", filled], capture_output=True, text=True, timeout=120)

@@ -14,14 +14,17 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from selfheal.errors import MalformedInput
+from selfheal.errors import MalformedInput, RetryableError
 from selfheal.names import function_arn_substitution
 from selfheal.services.workflow import steps
+from selfheal.services.workflow.continuation import continue_fix, deferred
 from selfheal.services.workflow.deps import WorkflowServices
 from selfheal.services.workflow.failure import record_failure
+from selfheal.services.workflow.flow import DEFERRABLE_STATES
 from selfheal.services.workflow.models import (
     BuildPromptInput,
     CommitBranchInput,
+    ContinueFixInput,
     FetchSourceInput,
     FixState,
     InvokeModelInput,
@@ -86,6 +89,8 @@ STATES: tuple[State, ...] = (
     State("MarkDone", MarkDoneInput, steps.mark_done, True),
     State("RecordAbstain", RecordAbstainInput, steps.record_abstain, False),
     State("RecordFailure", RecordFailureInput, record_failure, False),
+    # Flow control: the fix goes on in a new execution (selfheal.services.workflow.continuation)
+    State("ContinueFix", ContinueFixInput, continue_fix, False),
 )
 
 BY_NAME: dict[str, State] = {s.name: s for s in STATES}
@@ -104,8 +109,16 @@ def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, An
     resume from names a resumable one (else the ASL's ``ResumeAt`` would start over)."""
     entry = BY_NAME[name]
     payload = parse_input(name, entry.input_model, event)
-    with services.recorder.step(name, payload) as handle:
-        result = entry.step(services, payload, handle)
+    if name in DEFERRABLE_STATES:  # running again after a wait: the wait is spent
+        payload.flow.wait_state = payload.flow.wait_seconds = payload.flow.wait_error = None
+    try:
+        with services.recorder.step(name, payload) as handle:  # records a deferral as retried
+            result = entry.step(services, payload, handle)
+    except RetryableError as exc:
+        waiting = deferred(name, payload, exc)  # a rate limit: the ASL waits, then runs it again
+        if waiting is None:
+            raise
+        return waiting.to_payload()
     if result.resume_from is not None and result.resume_from not in RESUMABLE_STATES:
         raise MalformedInput(f"{name} asks to resume at {result.resume_from!r}, which is not one of "
                              f"{', '.join(RESUMABLE_STATES)}")

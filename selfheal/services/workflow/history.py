@@ -11,7 +11,9 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field
 
 from selfheal.domain.records import Attempt
+from selfheal.services.workflow.flow import CONTINUE_STATE, CONTINUED_MARKER
 
+_FLOW_STATES = frozenset({CONTINUE_STATE, CONTINUED_MARKER})
 Outcome = Literal["succeeded", "failed", "caught", "retried", "running"]
 
 
@@ -33,9 +35,13 @@ class StepView(BaseModel):
 
 def path_from_attempt(attempt: Attempt) -> list[StepView]:
     """Consecutive runs of one state are one view (retries); a failed step the workflow moved
-    on from (into RecordFailure) is ``caught``."""
+    on from (into RecordFailure) is ``caught``. The flow-control steps of a fix that went on in
+    a new execution (``ContinueFix`` and its ``Continued`` marker) are left out unless they
+    failed: a state deferred by a rate limit and run again later reads as one state, two tries."""
     views: list[StepView] = []
     for step in attempt.steps:
+        if step.state in _FLOW_STATES and step.outcome != "failed":
+            continue
         last = views[-1] if views else None
         if last is not None and last.state == step.state and last.outcome == "retried":
             last.tries += 1

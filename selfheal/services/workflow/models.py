@@ -13,6 +13,7 @@ from pydantic import BaseModel, Field, ValidationError, model_validator
 
 from selfheal.errors import MalformedInput
 from selfheal.names import Artifact
+from selfheal.services.workflow.flow import FlowControl
 
 # The marker step a queued (AWS) re-drive request leaves on the attempt it re-drives.
 REDRIVE_MARKER = "RedriveRequested"
@@ -55,6 +56,8 @@ class FixState(BaseModel):
     commit: str | None = None
     pr_url: str | None = None
     failure: Failure | None = None
+    continue_at: str | None = None  # a segment boundary: the state the next execution starts at
+    flow: FlowControl = Field(default_factory=FlowControl)
 
     model_config = {"extra": "ignore"}
 
@@ -126,6 +129,10 @@ class RecordAbstainInput(FixState):
 
 class RecordFailureInput(FixState):
     failure: Failure
+
+
+class ContinueFixInput(FixState):
+    attempt: int
 
 
 M = TypeVar("M", bound=FixState)

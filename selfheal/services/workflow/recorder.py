@@ -19,7 +19,7 @@ from selfheal.services.workflow.models import FixState
 
 CAUSE_MAX_CHARS = 2000
 # States that only write outcomes: they must not (re)open a fix.
-_BOOKKEEPING_STATES = frozenset({"RecordFailure", "RecordAbstain"})
+_BOOKKEEPING_STATES = frozenset({"RecordFailure", "RecordAbstain", "ContinueFix"})
 
 
 @dataclass

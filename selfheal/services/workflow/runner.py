@@ -7,7 +7,7 @@ import json
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import BaseModel, Field
 
@@ -18,6 +18,8 @@ from selfheal.ports import ArtifactStore, ErrorStore, WorkflowEngine
 from selfheal.services.dispatch import FixRequest, FixStarter, abandon
 from selfheal.services.policy import Policy
 from selfheal.services.workflow.catalogue import RESUMABLE_STATES
+from selfheal.services.workflow.chain import follow_attempt
+from selfheal.services.workflow.flow import CONTINUED_MARKER
 from selfheal.services.workflow.history import StepView, path_from_attempt, path_from_history
 from selfheal.services.workflow.models import REDRIVE_MARKER
 from selfheal.services.workflow.recorder import artifact_key
@@ -30,12 +32,22 @@ class ProgressEvent(BaseModel):
     """A state change seen while a fix runs."""
 
     state: str
-    event: str  # entered | succeeded | error | caught | failed
+    event: str  # entered | succeeded | error | caught | failed | waiting
     detail: str = ""
     at: datetime | None = None  # the engine's event time
 
 
 Progress = Callable[[ProgressEvent], None]
+
+
+class HeldLease(Protocol):
+    def beat(self) -> None: ...
+
+    def release(self) -> None: ...
+
+
+# (fingerprint, attempt) -> this process's claim on the attempt (selfheal.adapters.lease_files)
+LeaseFactory = Callable[[str, int], HeldLease]
 
 
 class FixOutcome(BaseModel):
@@ -63,8 +75,11 @@ class _ProgressTracker:
         self.progress = progress
         self.seen = 0
         self.state = ""
+        self.execution = ""
 
-    def feed(self, events: list[dict[str, Any]]) -> None:
+    def feed(self, events: list[dict[str, Any]], execution: str = "") -> None:
+        if execution != self.execution:  # a continuation: a new history
+            self.execution, self.seen = execution, 0
         for ev in events[self.seen:]:
             self._one(ev)
         self.seen = len(events)
@@ -83,47 +98,78 @@ class _ProgressTracker:
         elif typ == "TaskStateExited":
             caught = '"failure"' in det.get("output", "") and self.state != "RecordFailure"
             kind = "caught" if caught else "succeeded"
+        elif typ == "WaitStateEntered":
+            kind, detail = "waiting", f"{_wait_seconds(det.get('input'))} s (rate limit)"
         elif typ == "ExecutionFailed":
             kind, detail = "failed", det.get("error", "")
         if kind:
             self.progress(ProgressEvent(state=self.state, event=kind, detail=detail, at=at))
 
 
+def _wait_seconds(state_input: Any) -> str:
+    try:
+        return str(json.loads(state_input)["flow"]["wait_seconds"])
+    except (TypeError, ValueError, KeyError):
+        return "?"
+
+
 def run_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, *,
                   payload: dict[str, Any] | None = None, progress: Progress | None = None,
                   timeout: float = 3600.0, poll: float = 0.05, force: bool = False,
-                  policy: Policy | None = None) -> FixOutcome:
-    """Start a fix as a person asks for one (``FixStarter``, reason ``manual``), follow it to the
-    end, return the outcome. ``force`` replaces a run left FIXING by a killed process."""
+                  policy: Policy | None = None, artifacts: ArtifactStore | None = None,
+                  lease: LeaseFactory | None = None,
+                  sleep: Callable[[float], None] | None = None) -> FixOutcome:
+    """Start a fix as a person asks for one (``FixStarter``, reason ``manual``), follow it and its
+    continuations in new executions to the end, return the outcome. ``force`` replaces a run left
+    FIXING by a killed process; ``lease(fingerprint, attempt)`` claims the attempt for this
+    process while it runs."""
     start = FixStarter(store, engine, policy or Policy()).start(
         FixRequest(fingerprint=fingerprint, reason="manual"), force=force, payload=payload)
     if start.attempt is None or start.execution is None:
         raise InvalidTransition(f"no fix started for {fingerprint}: {start.detail or start.action}")
     return follow_execution(store, engine, fingerprint, start.attempt, start.execution,
-                            progress=progress, timeout=timeout, poll=poll)
+                            progress=progress, timeout=timeout, poll=poll, artifacts=artifacts,
+                            lease=lease, sleep=sleep)
 
 
 def follow_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, attempt: int,
                      execution_id: str, *, progress: Progress | None = None, timeout: float = 3600.0,
-                     poll: float = 0.05) -> FixOutcome:
-    """Follow a started execution to its end, reporting progress; return the outcome. A local
-    execution dies with this process: an interrupt or a timeout marks the attempt failed."""
+                     poll: float = 0.05, artifacts: ArtifactStore | None = None,
+                     lease: LeaseFactory | None = None,
+                     sleep: Callable[[float], None] | None = None) -> FixOutcome:
+    """Follow a started execution, and the executions that continue its attempt, to the end,
+    reporting progress; return the outcome. A local execution dies with this process: an
+    interrupt or a timeout marks the attempt failed. The wait before a continuation sleeps with
+    ``sleep`` (default: scaled like the engine's retry intervals, ``retry_scale``)."""
+    if sleep is None:
+        scale = float(getattr(engine, "retry_scale", 1.0))
+        sleep = lambda seconds: time.sleep(seconds * scale)  # noqa: E731
     name = execution_name(fingerprint, attempt)
+    held = lease(fingerprint, attempt) if lease is not None else None
     tracker = _ProgressTracker(progress) if progress else None
-    deadline = time.monotonic() + timeout
+
+    def on_poll(current: str) -> None:
+        if held is not None:
+            held.beat()
+        if tracker is not None:
+            tracker.feed(engine.history(current), current)
+
+    def countdown(state: str, left: float) -> None:
+        if progress is not None:
+            progress(ProgressEvent(state=state, event="waiting", detail=f"{left:.0f} s"))
+
     try:
-        while True:
-            info = engine.wait(execution_id, timeout=poll)
-            if tracker is not None:
-                tracker.feed(engine.history(execution_id))
-            if info.status != "RUNNING":
-                break
-            if time.monotonic() >= deadline:
-                raise StepTimeout(f"execution {name} still running after {timeout:.0f} s")
+        execution_id, info = follow_attempt(
+            store, engine, fingerprint, attempt, execution_id, artifacts=artifacts,
+            deadline=time.monotonic() + timeout, poll=poll, on_poll=on_poll, countdown=countdown,
+            sleep=sleep, beat=held.beat if held is not None else None)
     except (KeyboardInterrupt, StepTimeout) as exc:
         abandon(store, fingerprint, attempt, "Interrupted" if isinstance(exc, KeyboardInterrupt)
                 else type(exc).__name__, str(exc) or "interrupted by the user")
         raise
+    finally:
+        if held is not None:
+            held.release()
     return outcome_of(store, fingerprint, attempt, execution_id, name, info.status)
 
 
@@ -174,9 +220,9 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
         return {"fingerprint": record.fingerprint, "redrive": True}
     for att in reversed(record.attempts):
         for step in reversed(att.steps):
-            if step.state == state and step.artifacts.get(Artifact.INPUT):
-                data = json.loads(artifacts.get_bytes(step.artifacts[Artifact.INPUT]).decode())
-                for key in ("failure", "execution", "attempt"):
+            data = _recorded_input(step, state, artifacts)
+            if data is not None:
+                for key in ("failure", "execution", "attempt", "flow", "continue_at"):
                     data.pop(key, None)
                 if state == "BuildPrompt":  # a fresh repair budget, keeping the last feedback
                     data.update(round=0, reasons=[], verdict="pending")
@@ -184,6 +230,18 @@ def redrive_payload(record: ErrorRecord, artifacts: ArtifactStore, from_state: s
                 return dict(data)
     raise MalformedInput(f"no recorded run of {state} for error {record.short_id}; "
                          "re-drive from an earlier state")
+
+
+def _recorded_input(step: StepRecord, state: str, artifacts: ArtifactStore) -> dict[str, Any] | None:
+    """The input ``state`` ran (or was to run) with: its own run's input, or the request of a
+    continuation that was to start there (a lost attempt may never have run it)."""
+    if step.state == state and step.artifacts.get(Artifact.INPUT):
+        data = json.loads(artifacts.get_bytes(step.artifacts[Artifact.INPUT]).decode())
+        return data if isinstance(data, dict) else None
+    if step.state == CONTINUED_MARKER and step.artifacts.get(Artifact.REQUEST):
+        data = json.loads(artifacts.get_bytes(step.artifacts[Artifact.REQUEST]).decode())
+        return data if isinstance(data, dict) and data.get("resume_from") == state else None
+    return None
 
 
 def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None = None,
@@ -198,6 +256,13 @@ def request_redrive(store: ErrorStore, fingerprint: str, from_state: str | None 
         raise ErrorNotFound(f"no error with fingerprint {fingerprint}")
     state = check_redrivable(record, from_state)
     last = record.current_attempt
+    if artifacts is None and state != "FetchSource":
+        # Without the artifacts the fresh execution cannot resume: it would silently start over
+        # at FetchSource and pay for the model again.
+        raise MalformedInput(
+            f"re-driving {record.short_id} from {state} needs the artifacts bucket (the recorded "
+            f"input of {state}); pass --bucket, or --from-state FetchSource to start over (and "
+            "call the model again) on purpose")
     if artifacts is not None and last is not None:
         payload = redrive_payload(record, artifacts, state)
         payload["resume_from"] = state

@@ -117,6 +117,9 @@ class Watcher:
     # error, so the next occurrence regresses). Runs at the first poll, then every N seconds.
     housekeeping: Callable[[], str | None] | None = None
     housekeeping_seconds: float = 60.0
+    # (fingerprint, attempt, ended execution's info) -> the execution that carries the fix on
+    # (a continuation, ``selfheal.services.workflow.chain.continue_if_due``), else None
+    continuation: Callable[[str, int, Any], str | None] | None = None
     stats: WatchStats = field(default_factory=WatchStats)
     _stop: threading.Event = field(default_factory=threading.Event)
     _inflight: list[str] = field(default_factory=list)
@@ -157,9 +160,27 @@ class Watcher:
                 self.on_event(f"started fix {execution.rsplit(':', 1)[-1]}")
         return bool(lines)
 
+    def _carried_on(self, execution: str, info: Any) -> str | None:
+        """The execution that carries an ended one's fix on (tracked in its place), or None."""
+        if self.continuation is None or execution not in self._started:
+            return None
+        fp, number = self._started[execution]
+        nxt = self.continuation(fp, number, info)
+        if nxt is not None and nxt != execution:
+            self._started[nxt] = (fp, number)
+        return nxt
+
     def _wait_all(self) -> None:
-        for execution in self._inflight:
-            info = self.wait_execution(execution)
+        for first in self._inflight:
+            execution = first
+            while True:
+                info = self.wait_execution(execution)
+                nxt = self._carried_on(execution, info)
+                if nxt is None:
+                    break
+                if nxt == execution:  # a continuation not due yet
+                    time.sleep(min(1.0, self.poll_seconds))
+                execution = nxt
             self.stats.finished.append(execution)
             self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {getattr(info, 'status', '?')}")
         self._inflight = []
@@ -173,8 +194,11 @@ class Watcher:
         still = []
         for execution in self._inflight:
             info = describe(execution)
-            if info.status == "RUNNING":
+            nxt = None if info.status == "RUNNING" else self._carried_on(execution, info)
+            if info.status == "RUNNING" or nxt == execution:
                 still.append(execution)
+            elif nxt is not None:
+                still.append(nxt)
             else:
                 self.stats.finished.append(execution)
                 self.on_event(f"fix {execution.rsplit(':', 1)[-1]} ended: {info.status}")
