@@ -1,22 +1,25 @@
-"""Fix rate of the offline ``rules`` fixer on the crash-bug repositories under ``bench/crashes/``.
+"""Fix rate of selfheal on the crash-bug repositories under ``bench/crashes/``, through the product's path.
 
-For each repository: copy it into a fresh git repository, extract the traceback from its
-``crash.log``, fingerprint it, build the fix context from the source at HEAD, then ask the rules
-fixer for attempt 1, 2, ... Each candidate goes through patch validation
-(``selfheal.validation.validate_candidate``: gates, the project's tests before/after in a sandbox,
-the recorded failing input ``repro.py`` before/after); the first accepted one is then checked
-independently (tests and repro re-run here, no test file changed, no test lost). Outcomes:
+For each repository: copy it into a fresh git repository (without ``crash.log`` and ``repro.py``:
+production has neither), ingest its ``crash.log`` as ``selfheal ingest`` does (tracebacks,
+fingerprints, and the failing input captured from the log when the crash log carries the
+invocation's event), then run the fix workflow for each error ingest queues, as ``selfheal fix``
+does (the ASL in the local engine, the model, validation with the replay of the captured input,
+a branch and a PR record). Nothing is handed to validation that production would not have.
 
-- fixed: a candidate was accepted and the independent check passes;
-- wrong: a candidate was accepted but the independent check fails (tests or repro fail, or a
-  test was deleted/weakened);
-- abstained: the fixer abstained, or validation rejected every candidate.
+Each pull request opened is then checked independently: the repository's tests and its
+``repro.py`` (the case's oracle: it also checks the answer, not just that nothing raises) on the
+fix branch, no existing test changed. Outcomes per case:
 
-``--no-validate`` accepts the first candidate that applies and parses, to show what the fixer
-alone would do. ``repro.py`` is the harness that replays the input (in production the caller is
-the web framework): its frames are dropped like library frames and it is never offered for edit.
+- fixed: a pull request was opened and the independent check passes;
+- wrong: a pull request was opened but the independent check fails;
+- abstained: no pull request (the model abstained, validation rejected every candidate, or no
+  candidate could be verified, which is the default ``unverified = abstain``).
 
-    python bench/fix_rate.py [NAMES...] [--json] [--no-validate] [--max-attempts N]
+``--model`` runs the same suite through any provider (``rules``, ``bedrock:ID``,
+``anthropic:ID``, ``openai:URL#MODEL``); ``--unverified draft`` opens unverified drafts too.
+
+    python bench/fix_rate.py [NAMES...] [--json] [--model SPEC] [--max-attempts N] [--unverified draft]
 """
 
 from __future__ import annotations
@@ -38,21 +41,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from selfheal.adapters.local_git import LocalGitRepository  # noqa: E402
-from selfheal.domain.context import build_context  # noqa: E402
-from selfheal.domain.edit_format import apply_proposal, is_test_path, parse_reply  # noqa: E402
-from selfheal.domain.extract import extract_from_text  # noqa: E402
-from selfheal.domain.fingerprint import FingerprintConfig, fingerprint  # noqa: E402
-from selfheal.domain.fixing import EditProposal, FixContext, Prompt  # noqa: E402
-from selfheal.domain.records import ErrorRecord  # noqa: E402
-from selfheal.errors import SelfhealError, SourceNotFound  # noqa: E402
-from selfheal.fixers import RulesFixer  # noqa: E402
-from selfheal.settings import Settings  # noqa: E402
-from selfheal.validation.service import validate_candidate  # noqa: E402
+from selfheal.adapters.artifacts_fs import FsArtifactStore  # noqa: E402
+from selfheal.compose.store import build_ingest_service, build_local_store  # noqa: E402
+from selfheal.compose.workflow import artifacts_root, run_fix  # noqa: E402
+from selfheal.errors import SelfhealError  # noqa: E402
+from selfheal.settings import load_settings  # noqa: E402
 
 CRASHES = ROOT / "bench" / "crashes"
-HARNESS = "repro.py"
+HARNESS = "repro.py"  # the case's independent oracle; never in the repository selfheal sees
 TIMEOUT = 180.0
+RUN_ROOT = Path(tempfile.gettempdir()) / "selfheal-crash-runs"  # = bench/crashes/regen.py
 
 
 @dataclass
@@ -60,21 +58,32 @@ class Case:
     name: str
     path: Path
     description: str
-    expected: str
+    expected: str  # fix | abstain: whether the defect has a right local fix
     test_command: list[str]
+    log_format: str = "none"  # how the crash log carries the event (none: it does not)
+    note: str = ""
 
     @classmethod
     def load(cls, path: Path) -> Case:
         data = json.loads((path / "case.json").read_text())
         cmd = [sys.executable if x == "python" else str(x) for x in data["test_command"]]
-        return cls(path.name, path, data["description"], data["expected"], cmd)
+        return cls(path.name, path, data["description"], data["expected"], cmd,
+                   data.get("log_format", "none"), data.get("expected_note", ""))
+
+    def expected_outcome(self, unverified: str) -> str:
+        """fixed when the defect has a right fix and it can be verified (or drafts are allowed)."""
+        verifiable = self.log_format != "none" and not self.note
+        return "fixed" if self.expected == "fix" and (verifiable or unverified == "draft") else "abstained"
 
 
 @dataclass
 class Outcome:
     name: str
     expected: str
+    log_format: str = "none"
     outcome: str = "abstained"  # fixed | abstained | wrong
+    captured: int = 0  # tracebacks of the crash log paired with a logged event
+    verified: bool = False  # the opened PR was verified (replay or a test that failed before)
     attempts: int = 0
     summary: str = ""
     reason: str = ""
@@ -84,7 +93,7 @@ class Outcome:
 
     @property
     def matches(self) -> bool:
-        return (self.outcome == "fixed") == (self.expected == "fix")
+        return self.outcome == self.expected
 
 
 def _env() -> dict[str, str]:
@@ -109,57 +118,20 @@ def _run(argv: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
+def _git(tree: Path, *argv: str) -> str:
+    proc = _run(["git", *argv], tree)
+    if proc.returncode != 0:
+        raise RuntimeError(f"git {' '.join(argv)} failed: {proc.stderr.strip()}")
+    return proc.stdout
+
+
 def make_repo(case: Case, dest: Path) -> None:
-    shutil.copytree(
-        case.path, dest, ignore=shutil.ignore_patterns("__pycache__", ".pytest_cache", "crash.log")
-    )
-    for argv in (
-        ["git", "init", "-q", "-b", "main"],
-        ["git", "add", "-A"],
-        ["git", "commit", "-q", "-m", f"{case.name} at the crash"],
-    ):
-        proc = _run(argv, dest)
-        if proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} failed: {proc.stderr.strip()}")
-
-
-def app_root(frames: list[str], repo_files: list[str]) -> str:
-    """The deployment root of the logged paths: the prefix before a repository path suffix."""
-    roots: Counter[str] = Counter()
-    for file in frames:
-        for rel in repo_files:
-            if file.endswith("/" + rel):
-                roots[file[: -len(rel)]] += 1
-    return roots.most_common(1)[0][0] if roots else "/nonexistent/"
-
-
-def fix_context(case: Case, repo: LocalGitRepository, settings: Settings) -> FixContext:
-    """Extract -> fingerprint -> error record -> context, as the pipeline does."""
-    log = (case.path / "crash.log").read_text()
-    tracebacks = extract_from_text(log)
-    if not tracebacks:
-        raise RuntimeError("crash.log holds no traceback")
-    tb = tracebacks[0]  # the crash; a "--- Logging error ---" block may add a "Call stack" pseudo-trace
-    files = repo.list_files(repo.resolve())
-    root = app_root([f.file for link in tb.chain for f in link.frames], files)
-    fp = fingerprint(tb, FingerprintConfig(app_roots=(root,)))
-    frames = [f for f in fp.in_app_frames if f.file != HARNESS]
-    record = ErrorRecord(
-        fingerprint=fp.id,
-        exc_type=fp.exc_type,
-        message=tb.final.message,
-        frames=frames,
-        sample_trace=tb.raw,
-        count=1,
-    )
-    reproduction = (case.path / HARNESS).read_text()
-    try:
-        ctx = build_context(record, repo, settings=settings.model_copy(update={"app_roots": [root]}))
-    except SourceNotFound as exc:
-        ctx = FixContext(
-            fingerprint=fp.id, exc_type=fp.exc_type, message=tb.final.message, trace=tb.raw, notes=[str(exc)]
-        )
-    return ctx.model_copy(update={"reproduction": reproduction})
+    """The service's repository as its owner has it: no crash log, no replay harness."""
+    shutil.copytree(case.path, dest, ignore=shutil.ignore_patterns(
+        "__pycache__", ".pytest_cache", "crash.log", HARNESS))
+    _git(dest, "init", "-q", "-b", "main")
+    _git(dest, "add", "-A")
+    _git(dest, "commit", "-q", "-m", f"{case.name} at the crash")
 
 
 def _passed(output: str) -> int:
@@ -167,107 +139,108 @@ def _passed(output: str) -> int:
     return int(m.group(1)) if m else 0
 
 
-def independent_check(case: Case, tree: Path, proposal: EditProposal, baseline_passed: int) -> str:
-    """Empty when the accepted patch really fixes the case; else what is wrong with it."""
-    current = {e.path: (tree / e.path).read_text() for e in proposal.edits if (tree / e.path).is_file()}
-    changed = apply_proposal(current, proposal)
-    touched_tests = [p for p in changed if is_test_path(p) and p in current]
-    if touched_tests:
-        return f"changes existing test files: {', '.join(touched_tests)}"
-    for path, text in changed.items():
-        (tree / path).write_text(text)
-    tests = _run(case.test_command, tree)
+def independent_check(case: Case, tree: Path, branch: str, baseline_passed: int, scratch: Path) -> str:
+    """Empty when the fix branch really fixes the case; else what is wrong with it."""
+    changed = _git(tree, "diff", "--name-status", "main", branch).split("\n")
+    touched = [line.split("\t")[-1] for line in changed if line[:1] in ("M", "D") and "/tests/" in "/" +
+               line.split("\t")[-1]]
+    if touched:
+        return f"changes existing test files: {', '.join(touched)}"
+    where = scratch / f"check-{branch.replace('/', '-')}"
+    _git(tree, "worktree", "add", "-q", "--detach", str(where), branch)
+    shutil.copy2(case.path / HARNESS, where / HARNESS)
+    tests = _run(case.test_command, where)
     if tests.returncode != 0:
         return "tests fail after the patch: " + (tests.stdout.strip().splitlines()[-1:] or [""])[0]
     if _passed(tests.stdout) < baseline_passed:
         return f"fewer tests pass after the patch ({_passed(tests.stdout)} < {baseline_passed})"
-    repro = _run([sys.executable, HARNESS], tree)
+    repro = _run([sys.executable, HARNESS], where)
     if repro.returncode != 0:
         return "the repro still fails after the patch"
     return ""
 
 
-def run_case(case: Case, *, validate: bool, max_attempts: int) -> Outcome:
+def _validation(settings: Any, path: list[Any]) -> dict[str, Any]:
+    refs = [v.artifacts["validation"] for v in path if "validation" in v.artifacts]
+    if not refs:
+        return {}
+    doc: dict[str, Any] = json.loads(FsArtifactStore(artifacts_root(settings)).get_bytes(refs[-1]))
+    return doc
+
+
+def run_case(case: Case, *, model: str, max_attempts: int, unverified: str) -> Outcome:
     started = time.monotonic()
-    out = Outcome(case.name, case.expected)
+    out = Outcome(case.name, case.expected_outcome(unverified), case.log_format)
     with tempfile.TemporaryDirectory(prefix=f"fixrate-{case.name}-") as tmp:
         tree = Path(tmp) / case.name
         make_repo(case, tree)
         baseline = _passed(_run(case.test_command, tree).stdout)
-        repo = LocalGitRepository(tree)
-        revision = repo.resolve()
-        settings = Settings(
-            test_command=case.test_command, test_timeout_seconds=TIMEOUT, unverified="abstain"
-        )
-        ctx = fix_context(case, repo, settings)
-        fixer = RulesFixer()
-        accepted: EditProposal | None = None
-        for attempt in range(1, max_attempts + 1):
-            out.attempts = attempt
-            reply = fixer.complete(Prompt(system="", user="", attempt=attempt, context=ctx))
-            proposal = parse_reply(reply.text, ctx.offered_files)
-            if proposal.abstained:
-                out.reason = proposal.abstain_reason or ""
-                break
-            out.summary = proposal.summary
-            if not validate:
-                accepted = proposal
-                break
-            report = validate_candidate(repo, revision, ctx, proposal, settings)
-            if report.valid:
-                accepted = proposal
-                break
-            failed = next((g for g in report.gates if not g.passed), None)
-            out.rejected.append(
-                f"#{attempt} {proposal.summary} -> {failed.gate if failed else '?'}: "
-                f"{failed.detail if failed else report.feedback}"[:300]
-            )
-        else:
-            out.reason = f"validation rejected all {max_attempts} candidate(s)"
-        if accepted is None:
-            out.summary = ""
-            if out.rejected and not out.reason.startswith("validation"):
-                out.reason = f"validation rejected {len(out.rejected)} candidate(s); then: {out.reason}"
-        else:
-            out.diff = "\n".join(
-                f"--- {e.path}\n-{e.search.rstrip()}\n+{e.replace.rstrip()}" for e in accepted.edits
-            )
-            problem = independent_check(case, tree, accepted, baseline)
-            out.outcome, out.reason = ("wrong", problem) if problem else ("fixed", "")
+        settings = load_settings({
+            "home": Path(tmp) / "home", "repo": tree, "model": model, "test_command": case.test_command,
+            "test_timeout_seconds": TIMEOUT, "max_attempts": max_attempts, "unverified": unverified,
+            # where the service ran (the deployment root of the logged paths, like /var/task/)
+            "app_roots": [f"{RUN_ROOT}/{case.name}/"],
+        }, env={})
+        log = (case.path / "crash.log").read_text().splitlines()
+        report = build_ingest_service(settings, build_local_store(settings)).ingest_lines(log, "crash.log")
+        out.captured = report.captured
+        if not report.to_fix:
+            out.reason = "ingest found no error to fix"
+        problems: list[str] = []
+        for fp in report.to_fix:
+            fixed = run_fix(settings, fp, model, timeout=900.0)
+            rounds = sum(1 for v in fixed.path if v.state == "BuildPrompt")
+            out.attempts = max(out.attempts, rounds)
+            validation = _validation(settings, fixed.path)
+            if fixed.branch and str(fixed.status) == "PR_OPEN":
+                out.verified = bool(validation.get("verified"))
+                out.diff += _git(tree, "diff", "main", fixed.branch, "--", ".", ":(exclude)tests")
+                problem = independent_check(case, tree, fixed.branch, baseline, Path(tmp))
+                problems.append(problem)
+                out.summary = out.summary or next((r for r in fixed.reasons), "")
+            else:
+                out.reason = "; ".join(fixed.reasons)[:400] or fixed.error or str(fixed.status)
+                out.rejected += [r for r in fixed.reasons if r.startswith("round ")]
+        if problems:
+            bad = [p for p in problems if p]
+            out.outcome, out.reason = ("wrong", "; ".join(bad)) if bad else ("fixed", "")
     out.seconds = round(time.monotonic() - started, 2)
     return out
 
 
-def print_table(results: list[Outcome], validate: bool) -> None:
-    print(f"{'case':22} {'expected':9} {'outcome':10} {'att':>3}  detail")
+def print_table(results: list[Outcome], model: str) -> None:
+    print(f"{'case':22} {'log':10} {'expected':9} {'outcome':10} {'att':>3}  detail")
     for r in results:
         mark = "" if r.matches else "  (!)"
-        detail = r.summary if r.outcome == "fixed" else r.reason
-        print(f"{r.name:22} {r.expected:9} {r.outcome:10} {r.attempts:>3}  {detail[:100]}{mark}")
+        detail = ("verified" if r.verified else "UNVERIFIED") if r.outcome != "abstained" else r.reason
+        print(f"{r.name:22} {r.log_format:10} {r.expected:9} {r.outcome:10} {r.attempts:>3}  "
+              f"{detail[:90]}{mark}")
     counts = Counter(r.outcome for r in results)
-    matched = sum(r.matches for r in results)
-    want_fix = [r for r in results if r.expected == "fix"]
-    want_abstain = [r for r in results if r.expected != "fix"]
-    accepted = counts["fixed"] + counts["wrong"]
+    prs = [r for r in results if r.outcome != "abstained"]
+    verified = sum(r.verified for r in prs)
     print(
         f"\nfixed {counts['fixed']} / abstained {counts['abstained']} / wrong {counts['wrong']} "
-        f"of {len(results)} crash repos ({'validated' if validate else 'NOT validated'}); "
-        f"outcome matches case.json: {matched}/{len(results)}"
+        f"of {len(results)} crash repos (model {model}, through ingest -> fix); "
+        f"outcome matches the expectation: {sum(r.matches for r in results)}/{len(results)}"
     )
+    with_event = [r for r in results if r.log_format != "none"]
     print(
-        f"fix rate on fixable bugs: {sum(r.outcome == 'fixed' for r in want_fix)}/{len(want_fix)}; "
-        f"abstained where a fix would be wrong: {sum(r.outcome == 'abstained' for r in want_abstain)}"
-        f"/{len(want_abstain)}; precision of accepted edits: "
-        f"{counts['fixed']}/{accepted}" + (f" = {counts['fixed'] / accepted:.2f}" if accepted else "")
+        f"pull requests {len(prs)}, verified {verified}"
+        + (f" ({verified / len(prs):.0%})" if prs else "")
+        + f"; crash logs carrying the event {len(with_event)}/{len(results)}, "
+        f"input captured {sum(r.captured > 0 for r in with_event)}/{len(with_event)}"
     )
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description="Fix rate of the rules fixer on bench/crashes/")
+    parser = argparse.ArgumentParser(description="Fix rate of selfheal on bench/crashes/ (ingest -> fix)")
     parser.add_argument("names", nargs="*", help="crash repositories to run (default: all)")
     parser.add_argument("--json", action="store_true", help="print results as JSON")
-    parser.add_argument("--no-validate", action="store_true", help="accept the first candidate unvalidated")
-    parser.add_argument("--max-attempts", type=int, default=4)
+    parser.add_argument("--model", default="rules",
+                        help="rules | bedrock:ID | anthropic:ID | openai:URL#MODEL")
+    parser.add_argument("--max-attempts", type=int, default=4, help="repair rounds per fix")
+    parser.add_argument("--unverified", choices=["abstain", "draft"], default="abstain",
+                        help="what to do with a fix no reproduction verifies (default: abstain)")
     args = parser.parse_args(argv)
     cases = [Case.load(p) for p in sorted(CRASHES.iterdir()) if (p / "case.json").is_file()]
     if args.names:
@@ -278,21 +251,26 @@ def main(argv: list[str] | None = None) -> int:
     results = []
     for case in cases:
         try:
-            result = run_case(case, validate=not args.no_validate, max_attempts=args.max_attempts)
+            result = run_case(case, model=args.model, max_attempts=args.max_attempts,
+                              unverified=args.unverified)
         except (SelfhealError, RuntimeError, subprocess.TimeoutExpired) as exc:
-            result = Outcome(case.name, case.expected, outcome="abstained", reason=f"bench error: {exc}")
+            result = Outcome(case.name, case.expected_outcome(args.unverified), case.log_format,
+                             reason=f"bench error: {type(exc).__name__}: {exc}")
         results.append(result)
         if not args.json:
             print(f"  {case.name}: {result.outcome} ({result.seconds}s)", file=sys.stderr)
     if args.json:
+        prs = [r for r in results if r.outcome != "abstained"]
         payload: dict[str, Any] = {
-            "validated": not args.no_validate,
+            "model": args.model,
+            "unverified": args.unverified,
             "results": [asdict(r) | {"matches": r.matches} for r in results],
             "totals": dict(Counter(r.outcome for r in results)),
+            "verified_share": (sum(r.verified for r in prs) / len(prs)) if prs else None,
         }
         print(json.dumps(payload, indent=2))
     else:
-        print_table(results, not args.no_validate)
+        print_table(results, args.model)
     return 0
 
 

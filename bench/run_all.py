@@ -129,13 +129,14 @@ def parse_prompt_size(out: str) -> list[Headline]:
 
 
 def parse_fix_rate(out: str) -> list[Headline]:
-    m = _search(r"^fixed (\d+) / abstained (\d+) / wrong (\d+) of (\d+) crash repos \((\w[\w ]*)\); "
-                r"outcome matches case\.json: (\d+)/(\d+)", out, "totals")
+    m = _search(r"^fixed (\d+) / abstained (\d+) / wrong (\d+) of (\d+) crash repos \(([^)]*)\); "
+                r"outcome matches the expectation: (\d+)/(\d+)", out, "totals")
     fixed, abstained, wrong, total = (int(m[i]) for i in range(1, 5))
-    rate = _search(r"^fix rate on fixable bugs: (\d+)/(\d+)", out, "fix rate")
+    prs = _search(r"^pull requests (\d+), verified (\d+)", out, "verified share")
     return [Headline(f"fixed / abstained / wrong ({m[5]})", f"{fixed} / {abstained} / {wrong} of {total}",
                      "wrong = 0", wrong == 0),
-            Headline("fix rate on fixable bugs", f"{rate[1]}/{rate[2]}", "reported per repo", None),
+            Headline("pull requests verified", f"{prs[2]}/{prs[1]}", "all (verified or no PR)",
+                     prs[1] == prs[2]),
             Headline("outcome matches case.json", f"{m[6]}/{m[7]}", "all", m[6] == m[7])]
 
 

@@ -134,7 +134,8 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--tests", type=int, default=50)
     args = parser.parse_args()
-    settings = Settings()
+    # The "fix only" case has no reproduction: measured as a valid (draft) patch, not abstained.
+    settings = Settings(unverified="draft")
     with tempfile.TemporaryDirectory(prefix="selfheal-bench-") as tmp:
         path = Path(tmp) / "repo"
         path.mkdir()

@@ -40,6 +40,8 @@ class Artifact(StrEnum):
     PROPOSAL = "proposal"
     VALIDATION = "validation"
     FEEDBACK = "feedback"
+    SUGGESTED = "suggested"  # the last valid but unverified proposal (kept when the error abstains)
+    SUGGESTED_PATCH = "suggested_patch"  # on RecordAbstain: that proposal as a unified diff
     COMMIT = "commit"
     PULL_REQUEST = "pr"
     INPUT = "input"  # a step's own input payload (a re-drive resumes from it)

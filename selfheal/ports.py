@@ -15,6 +15,7 @@ from typing import Any, Literal, Protocol, runtime_checkable
 
 from pydantic import BaseModel, Field
 
+from selfheal.domain.capture import CapturedInput
 from selfheal.domain.fixing import ModelReply, Prompt
 from selfheal.domain.records import Attempt, ErrorRecord, Observation, Status, StepRecord
 
@@ -81,6 +82,20 @@ class ErrorStore(Protocol):
 
     def count_attempts_since(self, since: datetime) -> int:
         """Number of fix attempts started since ``since`` (for the per-hour cap)."""
+        ...
+
+
+@runtime_checkable
+class InputStore(Protocol):
+    """The failing inputs captured for an error (``selfheal.domain.capture``): the first few
+    distinct ones, redacted and size-capped. Both error-store adapters implement it."""
+
+    def add_inputs(self, fingerprint: str, inputs: Sequence[CapturedInput], keep: int) -> int:
+        """Keep the first ``keep`` distinct inputs (by digest); return how many are kept now."""
+        ...
+
+    def inputs(self, fingerprint: str) -> list[CapturedInput]:
+        """The kept inputs, first seen first (empty when none was captured)."""
         ...
 
 

@@ -12,7 +12,7 @@ import os
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, Field, ValidationError
 
@@ -57,9 +57,18 @@ class Settings(BaseModel):
     test_timeout_seconds: float = 300.0
     deny_paths: list[str] = Field(default_factory=list)
     max_edit_bytes: int = 20_000
-    unverified: str = "draft"  # draft | abstain
+    # abstain: a fix no reproduction verifies is not published (the error is ABSTAINED with the
+    # suggested patch kept); draft: it opens as a draft pull request labelled unverified
+    unverified: Literal["abstain", "draft"] = "abstain"
     sandbox_memory_mb: int = 4096  # address-space limit of each test run
     sandbox_max_processes: int = 1024  # RLIMIT_NPROC of each test run (not enforced for root)
+    # failing-input capture (selfheal.domain.capture): pair a traceback with its invocation's event
+    capture_inputs: bool = True
+    capture_labels: list[str] = Field(default_factory=list)  # regexes for "<label>: {...}"; empty: defaults
+    # per input, after redaction; larger ones are shown, not replayed. With ``capture_keep`` it
+    # bounds what an error's DynamoDB item carries (at most 5 x 32 KB, far below its 400 KB)
+    capture_max_bytes: int = Field(default=16 * 1024, ge=256, le=32 * 1024)
+    capture_keep: int = Field(default=3, ge=1, le=5)  # distinct inputs kept per error (the first seen)
     # source control
     base_branch: str | None = None
     branch_prefix: str = "selfheal/"

@@ -1,9 +1,12 @@
 """Regenerate ``crash.log`` of every crash repository by really running its reproduction.
 
 Each repository is copied to ``<tmp>/selfheal-crash-runs/<name>`` (the "deployment" root seen in
-the logged paths, as a service runs from ``/var/task`` rather than from its git checkout) and
-``repro.py`` is run there with the current interpreter. The repro must fail (exit code != 0) and
-the repository's own tests must pass; the combined output becomes ``crash.log``.
+the logged paths, as a service runs from ``/var/task`` rather than from its git checkout). Its
+own tests must pass and ``repro.py`` (the independent oracle) must fail there. The crash log is
+what production wrote: when ``case.json`` names a ``handler``, an ``event`` and a ``log_format``
+other than ``none``, ``lambda_runtime.py`` invokes the handler once with the event and prints the
+Lambda log in that format (the event logged with the traceback); otherwise the output of
+``repro.py`` is the log (no event: the fix cannot be verified by replay).
 
     python bench/crashes/regen.py            # all repositories
     python bench/crashes/regen.py billing_usage --check   # verify only, write nothing
@@ -46,6 +49,16 @@ def command(case: dict[str, object]) -> list[str]:
     return [sys.executable if x == "python" else x for x in cmd]
 
 
+def lambda_log(case: dict[str, object], run_dir: Path) -> tuple[str, bool]:
+    """The Lambda log of one invocation of the case's handler with its event (and whether it failed)."""
+    proc = subprocess.run(
+        [sys.executable, str(HERE / "lambda_runtime.py"), str(case["handler"]), str(case["event"]),
+         "--format", str(case["log_format"])],
+        cwd=run_dir, env=scrubbed_env(), capture_output=True, text=True, timeout=TIMEOUT, check=False,
+    )
+    return proc.stdout + proc.stderr, proc.returncode == 1
+
+
 def regen(repo: Path, check: bool) -> str:
     case = json.loads((repo / "case.json").read_text())
     run_dir = RUN_ROOT / repo.name
@@ -72,12 +85,16 @@ def regen(repo: Path, check: bool) -> str:
             timeout=TIMEOUT,
             check=False,
         )
+        if proc.returncode == 0:
+            return "FAIL: the repro no longer fails"
+        log = proc.stdout + proc.stderr
+        if case.get("log_format", "none") != "none":
+            log, failed = lambda_log(case, run_dir)
+            if not failed:
+                return f"FAIL: the handler did not fail under the Lambda runtime harness\n{log[-2000:]}"
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
-    if proc.returncode == 0:
-        return "FAIL: the repro no longer fails"
-    log = proc.stdout + proc.stderr
-    if "Traceback (most recent call last)" not in log:
+    if "Traceback (most recent call last)" not in log and "stackTrace" not in log:
         return "FAIL: the repro failed without a traceback"
     if not check:
         (repo / "crash.log").write_text(log)

@@ -32,6 +32,7 @@ from selfheal.adapters.store_common import (
     transition_fields,
     ts,
 )
+from selfheal.domain.capture import CapturedInput, merge_inputs
 from selfheal.domain.records import (
     Attempt,
     ErrorRecord,
@@ -47,6 +48,8 @@ __all__ = ["META_PREFIX", "STATUS_INDEX", "TABLE_SCHEMA", "DynamoDBErrorStore", 
            "_default_client", "_plain", "_unplain", "create_table", "from_item", "record_from_image",
            "to_av", "ts"]
 
+INPUTS_ATTRIBUTE = "captured_inputs"
+DIGESTS_ATTRIBUTE = "captured_digests"
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
               "InternalServerError", "ServiceUnavailable"}
 
@@ -341,3 +344,42 @@ class DynamoDBErrorStore:
     def count_attempts_since(self, since: datetime) -> int:
         """Attempts started since ``since`` (minute resolution, rounding towards more)."""
         return int(self._sum_buckets("attempts", since))
+
+    # --- captured failing inputs (InputStore) -----------------------------------------------
+    # Kept on the record's item as a list of JSON strings (``captured_inputs``) with their
+    # digests in a string set (``captured_digests``): at most ``keep`` inputs of
+    # ``settings.capture_max_bytes`` each, so the item stays far below DynamoDB's 400 KB. Each
+    # new input is ONE conditional UpdateItem (the list is not full, the digest not in the set),
+    # so the ingest function needs no read permission and two writers cannot exceed ``keep``.
+
+    def inputs(self, fingerprint: str) -> builtins.list[CapturedInput]:
+        out = self._call("get_item", TableName=self.table_name, Key=self._key(fingerprint),
+                         ProjectionExpression="#i", ExpressionAttributeNames={"#i": INPUTS_ATTRIBUTE},
+                         ConsistentRead=True)
+        raw = from_item(out.get("Item") or {}).get(INPUTS_ATTRIBUTE) or []
+        return [CapturedInput.model_validate_json(text) for text in raw]
+
+    def add_inputs(self, fingerprint: str, inputs: Sequence[CapturedInput], keep: int) -> int:
+        kept = -1  # unknown until a write answers
+        for item in merge_inputs([], inputs, keep):  # distinct, replayable first
+            e = _Expr()
+            lst, digests, status = e.name(INPUTS_ATTRIBUTE), e.name(DIGESTS_ATTRIBUTE), e.name("status")
+            empty, new, limit = e.value([]), e.value([item.model_dump_json()]), e.value(keep)
+            e.values[":digest_set"] = {"SS": [item.digest]}
+            e.values[":digest"] = {"S": item.digest}
+            try:
+                out = self._call(
+                    "update_item", TableName=self.table_name, Key=self._key(fingerprint),
+                    UpdateExpression=f"SET {lst} = list_append(if_not_exists({lst}, {empty}), {new}) "
+                                     f"ADD {digests} :digest_set",
+                    ConditionExpression=(f"attribute_exists({status}) AND (attribute_not_exists({lst}) "
+                                         f"OR size({lst}) < {limit}) AND NOT contains({digests}, :digest)"),
+                    ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD", **e.kwargs())
+            except Exception as exc:
+                if self._code(exc) != "ConditionalCheckFailedException":
+                    raise
+                old = getattr(exc, "response", {}).get("Item") or {}
+                kept = len(from_item(old).get(INPUTS_ATTRIBUTE) or []) if old else kept
+                continue
+            kept = len(from_item(out.get("Attributes") or {}).get(INPUTS_ATTRIBUTE) or [])
+        return kept

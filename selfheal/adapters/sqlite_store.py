@@ -6,6 +6,7 @@ Schema (created on first use)::
     attempts(fingerprint, number, started_at, data JSON)        PK (fingerprint, number)
     steps(fingerprint, attempt, state, started_at, data JSON)   PK (fingerprint, attempt, state, started_at)
     usage(at, fingerprint, attempt, tokens_in, tokens_out, cost_usd)
+    inputs(fingerprint, digest, position, data JSON)           PK (fingerprint, digest)
     aliases(old PK, new)     ids from before a fingerprint migration (``store_migration``)
 
 Every write runs in one ``BEGIN IMMEDIATE`` transaction, so a read-check-write (a status
@@ -32,6 +33,7 @@ from selfheal.adapters.store_common import (
     transition_fields,
     ts,
 )
+from selfheal.domain.capture import CapturedInput, merge_inputs
 from selfheal.domain.records import (
     Attempt,
     ErrorRecord,
@@ -79,6 +81,13 @@ CREATE TABLE IF NOT EXISTS usage (
     cost_usd REAL NOT NULL
 );
 CREATE INDEX IF NOT EXISTS usage_at ON usage (at);
+CREATE TABLE IF NOT EXISTS inputs (
+    fingerprint TEXT NOT NULL,
+    digest TEXT NOT NULL,
+    position INTEGER NOT NULL,
+    data TEXT NOT NULL,
+    PRIMARY KEY (fingerprint, digest)
+);
 """
 
 # Columns of ErrorRecord kept in their own SQL columns; everything else lives in ``data``.
@@ -312,3 +321,19 @@ class SqliteErrorStore:
                                     (ts(since),)).fetchone()
         return int(n)
 
+    # --- captured failing inputs (InputStore) -----------------------------------------------
+
+    def add_inputs(self, fingerprint: str, inputs: Sequence[CapturedInput], keep: int) -> int:
+        with self._tx() as conn:
+            kept = [CapturedInput.model_validate_json(d) for (d,) in conn.execute(
+                "SELECT data FROM inputs WHERE fingerprint=? ORDER BY position", (fingerprint,))]
+            merged = merge_inputs(kept, inputs, keep)
+            for position, item in enumerate(merged[len(kept):], start=len(kept)):
+                conn.execute("INSERT OR IGNORE INTO inputs VALUES (?, ?, ?, ?)",
+                             (fingerprint, item.digest, position, item.model_dump_json()))
+            return len(merged)
+
+    def inputs(self, fingerprint: str) -> builtins.list[CapturedInput]:
+        rows = self._conn().execute(
+            "SELECT data FROM inputs WHERE fingerprint=? ORDER BY position", (fingerprint,)).fetchall()
+        return [CapturedInput.model_validate_json(d) for (d,) in rows]

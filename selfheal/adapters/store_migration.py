@@ -73,6 +73,10 @@ def _apply_sqlite(store: SqliteErrorStore, conn: sqlite3.Connection, m: Merge) -
                           att.number))
         for table in ("errors", "attempts", "steps"):
             conn.execute(f"DELETE FROM {table} WHERE fingerprint=?", (rec.fingerprint,))  # noqa: S608
+        if rec.fingerprint != m.new_id:  # captured failing inputs follow (a digest kept once)
+            conn.execute("UPDATE OR IGNORE inputs SET fingerprint=? WHERE fingerprint=?",
+                         (m.new_id, rec.fingerprint))
+            conn.execute("DELETE FROM inputs WHERE fingerprint=?", (rec.fingerprint,))
     store._write(conn, m.merged)
     for att in m.merged.attempts:
         conn.execute("INSERT INTO attempts (fingerprint, number, started_at, data) VALUES (?, ?, ?, ?)",

@@ -160,10 +160,16 @@ def show(ctx: click.Context, fingerprint: str, home: Path | None, repo: Path | N
     store = _store(ctx, home, repo)
     rec = store.get(find_error(store, fingerprint))
     assert rec is not None
+    inputs = store.inputs(rec.fingerprint)  # captured failing inputs, redacted at capture
     if as_json:
-        echo_json(rec.model_dump(mode="json"))
+        echo_json(rec.model_dump(mode="json")
+                  | {"captured_inputs": [i.model_dump(mode="json") for i in inputs]})
     else:
         _show_text(rec)
+        click.echo(f"captured inputs: {len(inputs) or 'none'}")
+        for i, item in enumerate(inputs, 1):
+            note = " (over the size cap: not replayed)" if item.truncated else ""
+            click.echo(f"  #{i} {item.kind} {item.request_id or '-'}{note}: {_short(item.event, 400)}")
 
 
 def _status_command(name: str, to: Status, default_reason: str, doc: str) -> click.Command:

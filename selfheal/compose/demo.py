@@ -76,6 +76,8 @@ class FixSummary(BaseModel):
     tests_before: dict[str, Any] | None = None
     tests_after: dict[str, Any] | None = None
     newly_passing: list[str] = Field(default_factory=list)
+    # what each reproduction did (the replay of the recorded inputs, the shipped regression test)
+    reproductions: list[dict[str, Any]] = Field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -160,7 +162,8 @@ def run_service(repo: Path) -> tuple[int, int]:
     if out.returncode != 0:
         raise ConfigurationError(f"the sample service did not run: {out.stderr.strip()[-500:]}")
     requests = sum(1 for line in (repo / REQUESTS).read_text(encoding="utf-8").splitlines() if line.strip())
-    crashes = sum(1 for line in (repo / LOG).read_text(encoding="utf-8").splitlines() if " ERROR " in line)
+    crashes = sum(1 for line in (repo / LOG).read_text(encoding="utf-8").splitlines()
+                  if line.startswith("[ERROR]"))  # the Lambda runtime's format (orders/replay.py)
     return requests, crashes
 
 
@@ -261,6 +264,8 @@ def run_demo(root: Path, progress: Progress, model: str = "rules") -> DemoResult
                     pr_url=out.pr_url, reasons=out.reasons, verified=bool(val.get("verified")),
                     tests_before=val.get("tests_before"), tests_after=val.get("tests_after"),
                     newly_passing=list(val.get("newly_passing") or []),
+                    reproductions=next((list(g.get("evidence", {}).get("checks") or []) for g in
+                                        val.get("gates", []) if g.get("gate") == "reproduction"), []),
                     seconds=round(time.monotonic() - t0, 2)))
                 progress(DemoEvent(kind="fix_done", text=str(out.status), ok=str(out.status) == "PR_OPEN"))
         errors = [{**r.model_dump(mode="json", exclude={"attempts", "sample_trace"}),

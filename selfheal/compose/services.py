@@ -29,11 +29,17 @@ def build_model(spec: str, settings: Settings) -> FixModel:
     return build_provider_model(spec, settings)
 
 
-def _context_builder(settings: Settings) -> Callable[[ErrorRecord, SourceRepository, str], FixContext]:
+def _context_builder(settings: Settings, store: object = None
+                     ) -> Callable[[ErrorRecord, SourceRepository, str], FixContext]:
     from selfheal.domain.context import build_context
+    from selfheal.ports import InputStore
+
+    inputs = store if isinstance(store, InputStore) else None
 
     def build(record: ErrorRecord, source: SourceRepository, revision: str) -> FixContext:
-        return build_context(record, source, revision, settings=settings)
+        # The recorded failing inputs become the replay validation runs (selfheal.domain.reproduce).
+        recorded = inputs.inputs(record.fingerprint) if inputs is not None else []
+        return build_context(record, source, revision, settings=settings, inputs=recorded)
 
     return build
 
@@ -92,6 +98,6 @@ def build_services(settings: Settings, *, store: ErrorStore, artifacts: Artifact
 
     return WorkflowServices(
         settings=settings, store=store, artifacts=artifacts, source=source, code_host=code_host,
-        model=model, build_context=_context_builder(settings), build_prompt=_prompt_builder(settings),
+        model=model, build_context=_context_builder(settings, store), build_prompt=_prompt_builder(settings),
         validate=_validator(settings, source), compose_pr=_pr_composer(settings),
         snapshot_tree=snapshot_tree)

@@ -76,14 +76,22 @@ def build_fingerprint_config(settings: Settings) -> FingerprintConfig:
 
 def build_ingest_service(settings: Settings, store: ErrorStore) -> IngestService:
     """The ingest service on ``store``; on DynamoDB with the delivery ledger in the same table
-    (a retried or duplicated CloudWatch delivery is counted once)."""
+    (a retried or duplicated CloudWatch delivery is counted once); capturing failing inputs into
+    the store (``selfheal.domain.capture``) unless ``settings.capture_inputs`` is off."""
     from selfheal.adapters.delivery_ledger import DynamoDBDeliveryLedger
     from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
+    from selfheal.domain.capture import DEFAULT_LABELS, CaptureConfig
+    from selfheal.ports import InputStore
     from selfheal.services.ingest import IngestService
 
     ledger = DynamoDBDeliveryLedger.for_store(store) if isinstance(store, DynamoDBErrorStore) else None
+    capture = CaptureConfig(enabled=settings.capture_inputs,
+                            labels=tuple(settings.capture_labels) or DEFAULT_LABELS,
+                            max_bytes=settings.capture_max_bytes)
     return IngestService(store, build_policy(settings), build_fingerprint_config(settings),
-                         redact_patterns=settings.redact_patterns, ledger=ledger)
+                         redact_patterns=settings.redact_patterns, ledger=ledger, capture=capture,
+                         inputs=store if isinstance(store, InputStore) else None,
+                         keep_inputs=settings.capture_keep)
 
 
 def build_cursor_store(settings: Settings) -> CursorStore:

@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from selfheal.domain.capture import CapturedInput
 from selfheal.domain.code_slices import (
     DEFS,
     Piece,
@@ -47,6 +48,7 @@ from selfheal.domain.code_slices import (
 from selfheal.domain.fixing import CodeSection, FixContext
 from selfheal.domain.records import ErrorRecord, FrameRef
 from selfheal.domain.redact import Redactor
+from selfheal.domain.reproduce import reproduction_fields
 from selfheal.errors import SourceNotFound
 from selfheal.ports import SourceRepository
 from selfheal.settings import Settings
@@ -54,6 +56,7 @@ from selfheal.settings import Settings
 CHARS_PER_TOKEN = 3.5  # code tokenises denser than prose; 3.5 errs towards overestimating
 PROMPT_OVERHEAD_TOKENS = 780  # system prompt + edit-format instructions + headers (measured ~730)
 MIN_SECTION_BUDGET = 400
+REPRODUCE_OVERHEAD_TOKENS = 170  # the prompt's wording around the recorded input / test pattern
 WINDOW = 3  # lines either side of a failing line
 MERGE_GAP = 2  # sections this close are shown as one (saves a header, keeps reading order)
 _KIND_ORDER = {"function": 0, "window": 1, "class": 2, "definition": 3, "imports": 4, "module": 5}
@@ -306,8 +309,10 @@ def fit_budget(pieces: list[Piece], files: dict[str, _FileInfo], path_order: Seq
 
 
 def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | None = None, *,
-                  settings: Settings | None = None, redactor: Redactor | None = None) -> FixContext:
+                  settings: Settings | None = None, redactor: Redactor | None = None,
+                  inputs: Sequence[CapturedInput] = ()) -> FixContext:
     """Build the redacted ``FixContext`` for ``record`` from ``repo`` at ``revision`` (default: head).
+    With recorded ``inputs``, it carries their replay (``selfheal.domain.reproduce``).
 
     Raises ``SourceNotFound`` when no in-app frame maps to a repository file.
     """
@@ -317,9 +322,10 @@ def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | N
     repo_files = [f for f in repo.list_files(rev) if f.endswith(".py")]
     builder = _Builder(repo, rev, repo_files)
     mapped: list[tuple[FrameRef, str]] = []
+    indexed: list[tuple[int, str]] = []
     unmapped: list[FrameRef] = []
     notes: list[str] = []
-    for frame in record.frames:
+    for index, frame in enumerate(record.frames):
         m = map_frame_path(frame.file, repo_files, settings.app_roots)
         info = builder.load(m.path) if m.path else None
         if m.path is None or info is None:
@@ -327,6 +333,7 @@ def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | N
             notes.append(m.reason or f"{m.path} could not be read at {rev}")
         else:
             mapped.append((frame, m.path))
+            indexed.append((index, m.path))
     if not mapped:
         raise SourceNotFound("no in-app frame maps to a repository file: "
                              + "; ".join(notes or ["the error has no in-app frames"]))
@@ -338,8 +345,14 @@ def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | N
     message = redactor.redact(record.message)
     frame_lines = "\n".join(f"  {f.file}:{f.line} in {f.function}  |  {f.source or ''}"
                             for f in record.frames)
+    replay = reproduction_fields(record, inputs, indexed, repo_files,
+                                 lambda p: repo.read_file(p, rev), redactor)
+    # The prompt also shows the recorded inputs, or the test pattern with its fixed wording.
+    shown = "\n".join([*replay.get("recorded_inputs", [])[:3], replay.get("test_pattern", ""),
+                       *replay.get("test_imports", [])])
     budget = max(MIN_SECTION_BUDGET, settings.prompt_token_budget - PROMPT_OVERHEAD_TOKENS
-                 - estimate_tokens(trace) - estimate_tokens(message) - estimate_tokens(frame_lines))
+                 - estimate_tokens(trace) - estimate_tokens(message) - estimate_tokens(frame_lines)
+                 - estimate_tokens(shown) - REPRODUCE_OVERHEAD_TOKENS)
     if budget == MIN_SECTION_BUDGET:
         notes.append(f"prompt token budget {settings.prompt_token_budget} is below what the trace and the "
                      f"fixed prompt need; the code keeps a minimum of {MIN_SECTION_BUDGET} tokens")
@@ -349,6 +362,7 @@ def build_context(record: ErrorRecord, repo: SourceRepository, revision: str | N
     if redactor.total:
         notes.append("redacted " + ", ".join(f"{k}: {v}" for k, v in sorted(redactor.counts.items())))
     return FixContext(
+        **replay,
         fingerprint=record.fingerprint, exc_type=record.exc_type, message=message,
         frames=[f.model_copy(update={"source": redactor.redact(f.source) if f.source else f.source})
                 for f in record.frames],

@@ -46,6 +46,19 @@ class FixContext(BaseModel):
     # the error while the defect is present and exits 0 once fixed. Validation runs it before
     # and after the patch (``selfheal.validation.repro``); empty when no input was recorded.
     reproduction: str = ""
+    # The recorded failing inputs (redacted events, JSON text) and the replay built from them
+    # (``selfheal.domain.replay``): the entry frame it calls and the regression test module that
+    # ships with the fix (path and text; empty when nothing can be replayed).
+    recorded_inputs: list[str] = Field(default_factory=list)
+    entry: str = ""
+    regression_test_path: str = ""
+    regression_test: str = ""
+    # The repository's test style (``selfheal.domain.test_pattern``): an existing test module
+    # shown to the model as the pattern, and the lines with which tests import the package.
+    test_pattern_path: str = ""
+    test_pattern: str = ""
+    test_imports: list[str] = Field(default_factory=list)
+    new_test_path: str = ""
     # What the context builder could not do or chose to drop (ambiguous frames, budget cuts,
     # redaction counts): shown to operators, never a reason to guess.
     notes: list[str] = Field(default_factory=list)

@@ -125,6 +125,7 @@ def _evidence(report: ValidationReport | None) -> str:
         out.append("- Now passing: " + ", ".join(f"`{inline(t, 120)}`" for t in report.newly_passing[:20]))
     if report.newly_failing:
         out.append("- Newly failing: " + ", ".join(f"`{inline(t, 120)}`" for t in report.newly_failing[:20]))
+    out += _reproductions(report)
     runs = [c for c in report.commands if c.argv]
     if runs:
         out += ["", "Commands run:", ""]
@@ -134,6 +135,25 @@ def _evidence(report: ValidationReport | None) -> str:
     for note in report.sandbox_notes[:5]:
         out.append(f"- Note: {inline(note, 200)}")
     return "\n".join(out)
+
+
+_KINDS = {"recorded_input": "Replay of the failing input(s) recorded from the log",
+          "regression_test": "Regression test"}
+
+
+def _reproductions(report: ValidationReport) -> list[str]:
+    """One line per reproduction: what it is and what it did before and after the fix."""
+    gate = next((g for g in report.gates if g.gate == "reproduction"), None)
+    checks = gate.evidence.get("checks") if gate is not None else None
+    if not isinstance(checks, list):
+        return []
+    out = []
+    for c in checks[:5]:
+        if isinstance(c, dict):
+            what = _KINDS.get(str(c.get("kind")), "Reproduction")
+            target = "" if c.get("kind") == "recorded_input" else f" `{inline(str(c.get('target')), 120)}`"
+            out.append(f"- {what}{target}: {inline(str(c.get('detail') or 'inconclusive'), 200)}")
+    return out
 
 
 def _fmt_time(value: datetime) -> str:

@@ -93,6 +93,40 @@ def _cap_feedback(feedback: str) -> str:
     return f"[... {len(feedback) - FEEDBACK_MAX_CHARS} characters cut ...]\n" + feedback[-FEEDBACK_MAX_CHARS:]
 
 
+def _import_hint(context: FixContext) -> str:
+    """How the repository's tests import its code: their own import lines, else dotted paths."""
+    if context.test_imports:
+        return "\n".join(f"  {line}" for line in context.test_imports[:5])
+    modules = []
+    for path in context.offered_files[:3]:
+        parts = path[:-3].split("/") if path.endswith(".py") else []
+        parts = parts[1:] if parts[:1] == ["src"] else parts
+        if parts:
+            modules.append("  import " + ".".join(p for p in parts if p != "__init__"))
+    return "\n".join(modules) or "  (by module name from the repository root)"
+
+
+def _reproduce_block(context: FixContext, tag: str) -> str:
+    """The recorded failing input (replayed to verify the fix), or the request for a regression
+    test written like the repository's own tests."""
+    if context.recorded_inputs and context.regression_test:
+        events = "\n".join(context.recorded_inputs[:3])
+        return (f"\nRecorded failing input: the event(s) of the invocation(s) that crashed (redacted). "
+                f"The fix is verified by replaying them against {context.entry}: after your change it must "
+                f"return without raising for each (raising another exception instead is not a fix). "
+                f"The replay ships as {context.regression_test_path}; you need not write a test.\n"
+                + _block("RECORDED INPUT", tag, events) + "\n")
+    test_path = context.new_test_path or f"tests/test_selfheal_{context.fingerprint[:12]}.py"
+    text = (f"\nRegression test: no failing input was recorded, so nothing proves a fix yet. Unless you "
+            f"abstain, add a regression test as the new file {test_path}: it must fail on the current code "
+            f"with {context.exc_type.rsplit('.', 1)[-1]} and pass with your fix, and must not replace or "
+            f"patch the code it tests. Tests import the package like this:\n{_import_hint(context)}\n")
+    if context.test_pattern:
+        text += (f"Write it like the repository's existing test {context.test_pattern_path}:\n"
+                 + _block("TEST PATTERN", tag, context.test_pattern, f" {context.test_pattern_path}") + "\n")
+    return text
+
+
 def build_prompt(context: FixContext, attempt: int, feedback: str | None, settings: Settings) -> Prompt:
     """Render the system and user prompt for ``attempt`` (1-based), with the previous attempt's
     ``feedback`` (already-redacted context; the feedback is redacted here)."""
@@ -100,7 +134,8 @@ def build_prompt(context: FixContext, attempt: int, feedback: str | None, settin
     unmapped = "\n".join(f"  {f.file}:{f.line or '?'} in {f.function or '?'}"
                          for f in context.unmapped_frames)
     tag = _data_tag(context.message, context.trace, unmapped, fb, _error_block(context),
-                    *(s.text for s in context.sections))
+                    *(s.text for s in context.sections), *context.recorded_inputs,
+                    *([context.test_pattern] if context.test_pattern else []))
     failing = failing_lines(context, settings.app_roots)
     values = {
         "attempt": str(attempt),
@@ -115,6 +150,7 @@ def build_prompt(context: FixContext, attempt: int, feedback: str | None, settin
                      + _block("UNMAPPED FRAMES", tag, unmapped) + "\n" if unmapped else ""),
         "code": "\n\n".join(_code_block(s, tag, failing) for s in context.sections)
         or "(no source available)",
+        "reproduce": _reproduce_block(context, tag),
         "feedback": ("\nThe previous attempt was rejected. Its feedback follows; propose a different fix.\n"
                      + _block("PREVIOUS ATTEMPT FEEDBACK", tag, fb) + "\n" if fb else ""),
     }

@@ -115,7 +115,7 @@ def propose(ctx: FixContext) -> tuple[list[Candidate], str]:
     valid = _valid_unique(found, files)
     if not valid:
         return [], f"{ctx.exc_type}: {reason or 'no candidate edit applies and parses'}"
-    return valid, ""
+    return valid, reason  # with candidates, a rule's reason notes what it chose not to offer
 
 
 def _unparsable(ctx: FixContext) -> list[str]:
@@ -191,7 +191,7 @@ class RulesFixer:
             if found:
                 reason = (
                     f"all {len(found)} candidate fix(es) from the rules were tried; "
-                    f"attempt {prompt.attempt} has none left"
+                    f"attempt {prompt.attempt} has none left" + (f"; not offered: {reason}" if reason else "")
                 )
             text = render_proposal(EditProposal(abstain_reason=" ".join(reason.split())))
             stop = "abstain"

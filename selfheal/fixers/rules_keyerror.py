@@ -18,6 +18,7 @@ from selfheal.fixers.rules_common import (
     stmt_of,
 )
 from selfheal.fixers.rules_guard import guard_candidates, guard_edits, usage_default
+from selfheal.fixers.rules_shape import downstream_failure
 
 PAYLOAD_WORDS = re.compile(
     r"(event|payload|body|data|request|req|record|row|message|msg|params|query|headers|config|cfg|"
@@ -151,6 +152,7 @@ def propose(exc_type: str, message: str, sites: list[Site]) -> tuple[list[Candid
     key = parse_key(message)
     reason = "no subscript with that key on the failing line"
     out: list[Candidate] = []
+    dropped: list[str] = []  # defaults the downstream code would fail on
     for site in sites:
         subs = _matching_subscripts(site, key)
         pops = _matching_pops(site, key)
@@ -165,14 +167,17 @@ def propose(exc_type: str, message: str, sites: list[Site]) -> tuple[list[Candid
         for sub in subs:
             ok, why = payload_like(site, sub.value)
             if ok:
-                out.extend(_candidates(site, sub, key))
+                out.extend(_candidates(site, sub, key, dropped))
             else:
                 reason = why
         break
+    if dropped:  # said in the abstain reason once the candidates are spent
+        moved = "a default would move the exception: " + "; ".join(dropped)
+        return out, moved
     return out, ("" if out else reason)
 
 
-def _candidates(site: Site, sub: ast.Subscript, key: str | int | None) -> list[Candidate]:
+def _candidates(site: Site, sub: ast.Subscript, key: str | int | None, dropped: list[str]) -> list[Candidate]:
     src = site.src
     mapping, key_src = src.segment(sub.value), src.segment(sub.slice)
     default = usage_default(src, sub)
@@ -185,7 +190,10 @@ def _candidates(site: Site, sub: ast.Subscript, key: str | int | None) -> list[C
     out: list[Candidate] = []
     get_text = f"{mapping}.get({key_src}{', ' + default if default else ''})"
     edit = replace_node(src, sub, get_text)
-    if edit:
+    moved = downstream_failure(src, sub, default or "None")
+    if moved:  # the default would only move the exception one call further
+        dropped.append(f"{get_text}: {moved}")
+    elif edit:
         out.append(
             Candidate(
                 (edit,),
@@ -203,7 +211,10 @@ def _candidates(site: Site, sub: ast.Subscript, key: str | int | None) -> list[C
             skip="skip the record")
     if default:
         edit = replace_node(src, sub, f"{mapping}.get({key_src})")
-        if edit:
+        moved = downstream_failure(src, sub, "None")
+        if moved:
+            dropped.append(f"{mapping}.get({key_src}): {moved}")
+        elif edit:
             out.append(
                 Candidate(
                     (edit,),

@@ -1,5 +1,10 @@
 """ZeroDivisionError: guard the divisor. Inline (``a / b if b else 0``) or a guard statement that
-returns a neutral value or skips the item, inferred from where the division sits."""
+returns a neutral value or skips the item, inferred from where the division sits.
+
+When the function already rejects bad input by raising an error class of its own module (a
+``BadRequest``) and the divisor is one of its inputs, a zero divisor is a bad request too: the
+only candidate then rejects it the same way. A neutral value would answer the bad request as if
+it were good (a 200 with no pages instead of a 400)."""
 
 from __future__ import annotations
 
@@ -88,6 +93,14 @@ def _candidates(site: Site, op: ast.AST, divisor: ast.expr, rank: int) -> list[C
             )
     if stmt is None or not pure or isinstance(stmt, ast.While):
         return out
+    rejecting = _input_rejection(src, stmt, divisor)
+    if rejecting is not None:
+        edit = insert_before(src, stmt, [f"if not {div_text}:",
+                                         f"\traise {rejecting}({(div_text + ' must not be zero')!r})"])
+        reason = (f"{cause}; the function rejects bad input with {rejecting}, so a zero {div_text} is "
+                  "rejected the same way (a neutral value would answer a bad request as a good one)")
+        return [Candidate((edit,), reason, f"Reject a zero {div_text} with {rejecting}", base + 5,
+                          "zerodiv.reject")] if edit else []
     guards: list[tuple[str, SearchReplace]]
     if isinstance(stmt, ast.Return):
         edit = insert_before(src, stmt, [f"if not {_emptiness(src, divisor)}:", f"\treturn {zero}"])
@@ -108,3 +121,25 @@ def _emptiness(src: Source, divisor: ast.expr) -> str:
     ):
         return src.segment(divisor.args[0])
     return src.segment(divisor)
+
+
+def _input_rejection(src: Source, stmt: ast.stmt, divisor: ast.expr) -> str | None:
+    """The module's own error class the enclosing function raises for bad input, when the
+    ``divisor`` is a name that function reads from its parameters; else None."""
+    defs = (ast.FunctionDef, ast.AsyncFunctionDef)
+    func = next((a for a in src.ancestors(stmt) if isinstance(a, defs)), None)
+    if func is None or not isinstance(divisor, ast.Name):
+        return None
+    own = {n.name for n in src.tree.body if isinstance(n, ast.ClassDef)}
+    raised = [r.exc.func.id for r in ast.walk(func)
+              if isinstance(r, ast.Raise) and isinstance(r.exc, ast.Call)
+              and isinstance(r.exc.func, ast.Name) and r.exc.func.id in own]
+    if not raised:
+        return None
+    params = {a.arg for a in (*func.args.posonlyargs, *func.args.args, *func.args.kwonlyargs)}
+    for node in ast.walk(func):
+        assigns = isinstance(node, ast.Assign) and any(
+            isinstance(t, ast.Name) and t.id == divisor.id for t in node.targets)
+        if assigns and names_in(node.value) & params:  # type: ignore[attr-defined]
+            return raised[0]
+    return None

@@ -4,8 +4,12 @@ Two sources of a reproduction:
 
 - a regression test the model adds (a new test module in the edit): it runs on the unpatched
   tree, where it must fail, and on the patched tree, where it must pass;
-- the failing input recorded with the error (``FixContext.reproduction``, a script that raises
-  the error while the defect is there): it must exit non-zero before and zero after.
+- the failing input recorded with the error (``FixContext.reproduction``): the replay of the
+  recorded events against the entry frame (``selfheal.domain.replay``). Before the patch it must
+  raise the error's type from the error's own in-app frame; after it, it must finish without
+  raising. A different exception after the patch is a contradiction too: moving the exception
+  is not a fix. (A hand-written script without the replay's markers is judged by its exit code:
+  non-zero before, zero after.)
 
 A check that fails before and passes after *verifies* the patch. A check that fails before and
 still fails after *contradicts* it (the patch does not fix what it claims). A check that passes
@@ -14,6 +18,7 @@ before reproduces nothing: it neither verifies nor contradicts.
 
 from __future__ import annotations
 
+import json
 import sys
 import tempfile
 from dataclasses import dataclass, field
@@ -21,6 +26,7 @@ from pathlib import Path
 
 from selfheal.domain.edit_format import is_test_path
 from selfheal.domain.fixing import EditProposal
+from selfheal.domain.replay import EXIT_CLEAN, EXIT_OTHER, EXIT_REPRODUCED, MARKER
 from selfheal.domain.validation_report import CommandRun, GateResult
 from selfheal.validation.sandbox import Sandbox
 from selfheal.validation.testrun import (
@@ -60,9 +66,13 @@ class ReproCheck:
     def verifies(self) -> bool:
         return self.reproduces and bool(self.passed_after)
 
+    replayed: bool = False  # a replay script that reported each input (its exit code is a verdict)
+
     @property
     def contradicts(self) -> bool:
-        return bool(self.failed_before) and self.passed_after is False
+        # A replay that never reproduced the error says nothing about the patch, either way.
+        before = self.reproduces if self.replayed else bool(self.failed_before)
+        return before and self.passed_after is False
 
     def summary(self) -> dict[str, object]:
         return {"kind": self.kind, "target": self.target, "failed_before": self.failed_before,
@@ -88,7 +98,7 @@ def _pytest_argv(files: list[str], junit: Path) -> list[str]:
             f"--junitxml={junit}", "-o", "junit_family=xunit1", *files]
 
 
-def _file_outcomes(outcomes: dict[str, str], path: str) -> dict[str, str]:
+def file_outcomes(outcomes: dict[str, str], path: str) -> dict[str, str]:
     module = path[:-3].replace("/", ".")
     return {t: o for t, o in outcomes.items()
             if t.startswith(path + "::") or t == module or t.startswith(module + "::")}
@@ -99,7 +109,7 @@ def _run_test_file(tree: Path, path: str, sandbox: Sandbox,
     with tempfile.TemporaryDirectory(prefix="selfheal-repro-") as scratch:
         junit = Path(scratch) / "repro.xml"
         run = sandbox.run(_pytest_argv([path], junit), tree, timeout=timeout, writable=[Path(scratch)])
-        outcomes = _file_outcomes(parse_junit(junit) or {}, path)
+        outcomes = file_outcomes(parse_junit(junit) or {}, path)
     return outcomes, run
 
 
@@ -127,8 +137,48 @@ def run_before(tree: Path, checks: list[ReproCheck], files: dict[str, str], repr
             if run.timed_out:
                 check.detail = "timed out before the patch"
                 continue
+            if _replay_outcomes(run.output_tail) is not None:
+                _judge_replay_before(check, exc_type, run)
+                continue
             check.failed_before = run.exit_code != 0
         _judge_before(check, exc_type, check.commands[-1].output_tail)
+
+
+def _replay_outcomes(output: str) -> list[dict[str, object]] | None:
+    """The per-input lines a replay script printed, or None for a script that is not one."""
+    found = []
+    for line in output.splitlines():
+        if line.startswith(MARKER + " "):
+            try:
+                doc = json.loads(line[len(MARKER) + 1:])
+            except ValueError:
+                continue
+            if isinstance(doc, dict):
+                found.append(doc)
+    return found or None
+
+
+def _raised(output: str) -> str:
+    """What the replay raised, readably: ``IndexError at profiles/app.py in handler``."""
+    raised = [o for o in _replay_outcomes(output) or [] if o.get("raised")]
+    return "; ".join(f"input {o.get('input')}: {o.get('raised')}"
+                     + (f" at {o['where']}" if o.get("where") else "") for o in raised[:3])
+
+
+def _judge_replay_before(check: ReproCheck, exc_type: str, run: CommandRun) -> None:
+    check.replayed = True
+    check.expected_error = exc_type.rsplit(".", 1)[-1]
+    if run.exit_code not in (EXIT_CLEAN, EXIT_REPRODUCED, EXIT_OTHER):
+        check.failed_before = None
+        check.detail = f"the replay could not run before the patch (exit {run.exit_code})"
+        return
+    check.failed_before = run.exit_code != EXIT_CLEAN
+    check.shows_error = run.exit_code == EXIT_REPRODUCED
+    if not check.failed_before:
+        check.detail = "the recorded input does not fail without the patch: it does not reproduce the failure"
+    elif not check.shows_error:
+        check.detail = (f"the recorded input fails before the patch, but not with {check.expected_error} "
+                        f"from the error's frame ({_raised(run.output_tail)})")
 
 
 def _judge_before(check: ReproCheck, exc_type: str, output: str) -> None:
@@ -168,7 +218,7 @@ def run_within_baseline(tree: Path, checks: list[ReproCheck], files: dict[str, s
     settled: list[ReproCheck] = []
     ids: set[str] = set()
     for check in checks:
-        outcomes = _file_outcomes(run.outcomes, check.target)
+        outcomes = file_outcomes(run.outcomes, check.target)
         if not outcomes:
             continue
         ids.update(outcomes)
@@ -202,7 +252,7 @@ def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction
         if check.failed_before is None:
             continue
         if check.kind == "regression_test":
-            outcomes = _file_outcomes(after.outcomes or {}, check.target)
+            outcomes = file_outcomes(after.outcomes or {}, check.target)
             if not outcomes:  # the project's test command does not collect it: run it alone
                 outcomes, run = _run_test_file(tree, check.target, sandbox, timeout)
                 _record(check, run, "after")
@@ -213,8 +263,20 @@ def run_after(tree: Path, checks: list[ReproCheck], after: TestRun, reproduction
         else:
             run = _run_script(tree, check, reproduction, "after", sandbox, timeout)
             check.passed_after = run.exit_code == 0 and not run.timed_out
-            if not check.passed_after:
-                check.detail = "the recorded failing input still fails after the patch"
+            if check.passed_after:
+                pass
+            elif not check.replayed or run.timed_out:
+                check.detail = "the recorded failing input still fails after the patch" + (
+                    " (timed out)" if run.timed_out else "")
+            elif run.exit_code == EXIT_REPRODUCED:
+                check.detail = ("the recorded failing input still raises the error after the patch: "
+                                + _raised(run.output_tail))
+            elif run.exit_code == EXIT_OTHER:
+                check.detail = ("moving the exception is not a fix: after the patch the recorded input "
+                                f"raises {_raised(run.output_tail)} (before: {check.expected_error} from the "
+                                "error's frame); the handler must finish without raising")
+            else:
+                check.detail = f"the replay did not finish after the patch (exit {run.exit_code})"
         if check.verifies:
             check.detail = "fails before the patch, passes after"
 
@@ -233,11 +295,14 @@ def _run_script(tree: Path, check: ReproCheck, reproduction: str, phase: str, sa
     return run
 
 
-def gate(checks: list[ReproCheck], newly_passing: list[str]) -> tuple[GateResult, bool]:
+def gate(checks: list[ReproCheck], newly_passing: list[str],
+         after_output: str = "") -> tuple[GateResult, bool]:
     """The reproduction verdict and whether the patch is verified.
 
-    Fails when a reproduction that failed before still fails after. Verified when some
-    reproduction, or some test of the suite that failed before, passes after.
+    Fails when a reproduction that failed before still fails after; the failing output (the
+    replay's own run after the patch, else the tail of the tests after it, ``after_output``)
+    goes into the evidence for the repair loop. Verified when some reproduction, or some test of
+    the suite that failed before, passes after.
     """
     contradicted = [c for c in checks if c.contradicts]
     verifying = [c for c in checks if c.verifies]
@@ -245,6 +310,9 @@ def gate(checks: list[ReproCheck], newly_passing: list[str]) -> tuple[GateResult
     evidence: dict[str, object] = {"checks": [c.summary() for c in checks], "newly_passing": newly_passing}
     if contradicted:
         detail = "; ".join(f"{c.target}: {c.detail}" for c in contradicted)
+        own = [c.commands[-1].output_tail for c in contradicted if c.kind == "recorded_input"
+               and c.commands and c.commands[-1].label.startswith("reproduction after")]
+        evidence["output_tail"] = (own[0] if own else after_output)[-3000:]
         return GateResult(gate="reproduction", passed=False, detail=detail, evidence=evidence), False
     if verifying:
         detail = "; ".join(f"{c.target}: {c.detail}" for c in verifying)

@@ -313,6 +313,11 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
     v.report.commands.append(after.command)
     v.report.tests_after = after.counts()
     comparison = compare(before, after)
+    # A new regression test that failed before the patch and still fails after it is the
+    # reproduction's verdict (a contradiction, with its own wording), not a new test failure.
+    judged = {t for c in checks if c.kind == "regression_test" and c.failed_before
+              for t in repro.file_outcomes(after.outcomes or {}, c.target)}
+    comparison.newly_failing = [t for t in comparison.newly_failing if t not in judged]
     v.report.newly_failing = comparison.newly_failing
     v.report.newly_passing = comparison.newly_passing
     v.report.missing_tests = comparison.missing
@@ -322,7 +327,8 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
     repro.run_after(tree, checks, after, context.reproduction, sandbox=sandbox, timeout=timeout)
     for check in checks:
         v.report.commands.extend(check.commands)
-    repro_gate, verified = repro.gate(checks, [] if untrusted else comparison.newly_passing)
+    repro_gate, verified = repro.gate(checks, [] if untrusted else comparison.newly_passing,
+                                      after.command.output_tail)
     v.report.verified = verified
     if not v.add(repro_gate):
         return

@@ -95,7 +95,10 @@ def test_the_branch_exists_and_its_commit_changes_the_handler(demo: dict[str, An
     assert branch == "selfheal/" + fix["fingerprint"][:12]
     git(repo, "rev-parse", "--verify", f"refs/heads/{branch}")
     assert git(repo, "rev-parse", f"{branch}~1") == git(repo, "rev-parse", "main")  # one commit on main
-    assert git(repo, "diff", "--name-only", "main", branch).split() == ["orders/handler.py"]
+    # the fix, and the replay of the recorded requests as the regression test that ships with it
+    regression = f"tests/test_selfheal_{fix['fingerprint'][:12]}.py"
+    assert git(repo, "diff", "--name-only", "main", branch).split() == ["orders/handler.py", regression]
+    assert "from orders.handler import route" in git(repo, "show", f"{branch}:{regression}")
     diff = git(repo, "diff", "main", branch, "--", "orders/handler.py")
     assert '-    for entry in order["order_items"]:' in diff
     assert git(repo, "symbolic-ref", "--short", "HEAD").strip() == "main"  # the checkout is untouched
@@ -107,13 +110,18 @@ def test_the_services_tests_fail_before_and_pass_on_the_branch(demo: dict[str, A
     repo, fix = Path(demo["repo"]), key_error_fix(demo)
     before, total_before = failing_tests(worktree(repo, "main", tmp_path / "main"), tmp_path)
     after, total_after = failing_tests(worktree(repo, fix["branch"], tmp_path / "branch"), tmp_path)
-    assert total_before == total_after > 20
+    assert total_before + 1 == total_after > 20  # + the shipped regression test
     assert before >= ORDER_ITEMS_CASES  # the recorded order_items requests crash on main
     assert not ORDER_ITEMS_CASES & after  # ... and are answered on the branch
     assert after < before  # nothing new fails; only the other errors' cases remain
     assert fix["verified"] is True
-    replay = "tests/test_recorded_traffic.py::test_recorded_request_gets_an_answer"
-    assert set(fix["newly_passing"]) == {f"{replay}[{c}]" for c in ORDER_ITEMS_CASES}
+    # verified by replaying the three requests logged with the crash against the entry frame
+    replay = next(c for c in fix["reproductions"] if c["kind"] == "recorded_input")
+    assert replay["reproduces"] and replay["verifies"]
+    shipped = next(c for c in fix["reproductions"] if c["kind"] == "regression_test")
+    assert shipped["verifies"]
+    traffic = "tests/test_recorded_traffic.py::test_recorded_request_gets_an_answer"
+    assert set(fix["newly_passing"]) == {f"{traffic}[{c}]" for c in ORDER_ITEMS_CASES}
 
 
 def test_with_every_fix_merged_only_the_abstained_error_still_fails(demo: dict[str, Any],

@@ -38,6 +38,12 @@ TESTS = '''from orders.handler import handle
 def test_total():
     assert handle({"order_items": [{"price": 2, "qty": 3}]})["total"] == 6
 '''
+RID = "6a1f0c52-93de-4d0e-8d62-1b7c0e9f2a10"
+# A Lambda log stream (runtime text format): the blueprint-style event line pairs the traceback
+# with its input, so the fix is verified by replaying it.
+KEYERROR_EVENT_LOG = (f"START RequestId: {RID} Version: $LATEST\n"
+                      f'[INFO]\t2026-11-29T10:00:00.000Z\t{RID}\tReceived event: {{"customer": "c-7"}}\n'
+                      f"[ERROR]\t2026-11-29T10:00:00.002Z\t{RID}\trequest failed\n")
 KEYERROR_LOG = '''2026-11-29 10:00:00 ERROR request failed
 Traceback (most recent call last):
   File "/var/task/orders/handler.py", line 14, in handle
@@ -46,6 +52,7 @@ Traceback (most recent call last):
     items = event["order_items"]
 KeyError: 'order_items'
 '''
+KEYERROR_EVENT_LOG += "\n".join(KEYERROR_LOG.splitlines()[1:]) + f"\nEND RequestId: {RID}\n"
 RECURSION_LOG = '''Traceback (most recent call last):
   File "/var/task/orders/handler.py", line 10, in depth
     return 1 + depth(node)
@@ -84,7 +91,7 @@ def ingest(home: Path, repo: Path, text: str) -> str:
 def test_fix_opens_a_branch_and_pr_record_then_history_and_drawing(service: tuple[Path, Path],
                                                                    tmp_path: Path) -> None:
     repo, home = service
-    fp = ingest(home, repo, KEYERROR_LOG)
+    fp = ingest(home, repo, KEYERROR_EVENT_LOG)
     head_before = git(repo, "rev-parse", "HEAD")
 
     run = cli("fix", fp[:10], "--repo", str(repo), home=home)
@@ -97,6 +104,13 @@ def test_fix_opens_a_branch_and_pr_record_then_history_and_drawing(service: tupl
     branch = f"selfheal/{fp[:12]}"
     diff = git(repo, "diff", f"main...{branch}", "--", "orders/handler.py")
     assert '-    items = event["order_items"]' in diff and ".get(" in diff
+    # the replay of the recorded event ships as the regression test, in the repository's style
+    regression = f"tests/test_selfheal_{fp[:12]}.py"
+    assert git(repo, "diff", "--name-only", f"main...{branch}").split() == ["orders/handler.py", regression]
+    shipped = git(repo, "show", f"{branch}:{regression}")
+    assert "from orders.handler import handle" in shipped and '{"customer":"c-7"}' in shipped
+    shown = cli("errors", "show", fp[:12], home=home).stdout
+    assert "captured inputs: 1" in shown and f'runtime {RID}: {{"customer":"c-7"}}' in shown
     assert git(repo, "rev-parse", "HEAD") == head_before  # the user's checkout is untouched
     assert git(repo, "status", "--porcelain") == ""
 
@@ -139,3 +153,25 @@ def test_abstained_fix_is_redriven_and_bad_redrives_are_refused(service: tuple[P
 
     shown = json.loads(cli("executions", "show", f"{fp[:12]}-2", "--json", home=home).stdout)
     assert shown["attempt"]["outcome"] == "abstained" and shown["path"][-1]["state"] == "RecordAbstain"
+
+
+@pytest.mark.timeout(600)
+def test_without_a_recorded_input_the_unverified_fix_abstains_and_keeps_the_patch(
+        service: tuple[Path, Path]) -> None:
+    """Verified or no PR, by default: the same crash logged without its event gets no PR; the
+    suggested patch and the reason stay on the error."""
+    repo, home = service
+    fp = ingest(home, repo, KEYERROR_LOG)
+    fix = cli("fix", fp, "--repo", str(repo), home=home, ok=False)
+    assert fix.returncode == 3, fix.stdout + fix.stderr
+    assert "selfheal/" not in git(repo, "branch", "--list")
+    shown = cli("errors", "show", fp[:12], home=home).stdout
+    assert "ABSTAINED" in shown and "captured inputs: none" in shown
+    record = json.loads(cli("errors", "show", fp[:12], "--json", home=home).stdout)
+    reasons = record["attempts"][-1]["reasons"]
+    assert any("no test checks the claim" in r for r in reasons)
+    kept = next(r for r in reasons if r.startswith("suggested patch kept"))
+    diff = Path(kept.rsplit(": ", 1)[1]).read_text()
+    assert '-    items = event["order_items"]' in diff and ".get(" in diff
+    execution = cli("executions", "show", f"{fp[:12]}-1", home=home).stdout
+    assert "suggested patch kept" in execution

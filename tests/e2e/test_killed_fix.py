@@ -18,7 +18,7 @@ import pytest
 
 from selfheal.compose.store import build_local_store
 from selfheal.settings import load_settings
-from tests.e2e.test_fix_cli import HANDLER, KEYERROR_LOG, SELFHEAL, cli, ingest
+from tests.e2e.test_fix_cli import HANDLER, KEYERROR_EVENT_LOG, SELFHEAL, cli, ingest
 from tests.support.git_repos import git, make_work_repo
 
 SLOW_TESTS = '''import time
@@ -54,7 +54,7 @@ def test_a_killed_fix_is_swept_lost_and_redriven_without_the_model(tmp_path: Pat
     repo = make_work_repo(tmp_path / "repo", files={"orders/__init__.py": "", "orders/handler.py": HANDLER,
                                                      "tests/test_handler.py": SLOW_TESTS})
     home = tmp_path / "home"
-    fp = ingest(home, repo, KEYERROR_LOG)
+    fp = ingest(home, repo, KEYERROR_EVENT_LOG)  # with its event: the fix is verified by replay
     env = {k: v for k, v in os.environ.items() if not k.startswith("SELFHEAL_")}
     proc = subprocess.Popen([SELFHEAL, "fix", fp, "--repo", str(repo), "--home", str(home)],
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env,

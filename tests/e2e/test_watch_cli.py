@@ -16,7 +16,7 @@ import pytest
 from selfheal.compose.store import build_local_store
 from selfheal.domain.records import Status
 from selfheal.settings import load_settings
-from tests.e2e.test_fix_cli import HANDLER, KEYERROR_LOG, RECURSION_LOG, SELFHEAL, TESTS
+from tests.e2e.test_fix_cli import HANDLER, KEYERROR_EVENT_LOG, RECURSION_LOG, SELFHEAL, TESTS
 from tests.support.git_repos import make_work_repo
 
 
@@ -72,7 +72,7 @@ def test_watch_fixes_new_errors_and_a_restart_loses_nothing(tmp_path: Path) -> N
     out = tmp_path / "watch1.out"
     proc = start_watch(log, repo, home, out)
     with log.open("a") as fh:
-        fh.write(KEYERROR_LOG)
+        fh.write(KEYERROR_EVENT_LOG)  # the crash with its event: the fix is verified, so a PR opens
     wait_for(lambda: any(r.status == Status.PR_OPEN for r in store.list()), 240, "the fix PR")
     # written just before the stop: must still be ingested (and its fix waited for)
     with log.open("a") as fh:
@@ -92,13 +92,13 @@ def test_watch_fixes_new_errors_and_a_restart_loses_nothing(tmp_path: Path) -> N
 
     # restart: only lines appended since the stop are read
     with log.open("a") as fh:
-        fh.write(KEYERROR_LOG)
+        fh.write(KEYERROR_EVENT_LOG)
     out2 = tmp_path / "watch2.out"
     proc = start_watch(log, repo, home, out2)
     wait_for(lambda: store.get(records["KeyError"].fingerprint).count == 2,  # type: ignore[union-attr]
              120, "the appended occurrence")
     stats = stop(proc, out2)
-    assert stats["lines"] == len(KEYERROR_LOG.splitlines()) and stats["tracebacks"] == 1
+    assert stats["lines"] == len(KEYERROR_EVENT_LOG.splitlines()) and stats["tracebacks"] == 1
     assert store.get(records["RecursionError"].fingerprint).count == 1  # type: ignore[union-attr]
     assert store.get(records["RecursionError"].fingerprint).status == Status.ABSTAINED  # type: ignore[union-attr]
 

@@ -15,6 +15,7 @@ function and action.
 from __future__ import annotations
 
 import importlib
+import io
 import json
 import linecache
 import os
@@ -89,6 +90,25 @@ def real_traceback(function: str = "handle", event: dict[str, Any] | None = None
         namespace[function](event if event is not None else {"customer": "c-1"})
     except Exception as exc:  # noqa: BLE001 - any crash is the point
         return f"[ERROR] {type(exc).__name__}: {exc}\n" + traceback.format_exc()
+    raise AssertionError("the sample handler did not fail")
+
+
+def logged_crash(event: dict[str, Any] | None = None) -> str:
+    """The crash as ``selfheal.lambda_helper`` logs it: one record with the request id, the event
+    and the traceback from the handler down (it passes the default subscription filter), so the
+    fix is verified by replaying the event (verified or no PR, issue #14)."""
+    from selfheal.lambda_helper import lambda_helper
+
+    path = "/var/task/app/handler.py"
+    linecache.cache[path] = (len(HANDLER), None, HANDLER.splitlines(True), path)
+    namespace: dict[str, Any] = {}
+    exec(compile(HANDLER, path, "exec"), namespace)  # noqa: S102 - our own fixture source
+    out = io.StringIO()
+    context = type("Ctx", (), {"aws_request_id": "6f1c7a52-93de-4d0e-8d62-1b7c0e9f2a10"})()
+    try:
+        lambda_helper(namespace["handle"], stream=out)(event or {"customer": "c-1"}, context)
+    except Exception:  # noqa: BLE001 - the crash is the point
+        return out.getvalue().strip()
     raise AssertionError("the sample handler did not fail")
 
 
@@ -290,7 +310,7 @@ def run_chain(tmp: Path, cfn: dict[str, Any], mutate_roles: Callable[[Roles], Ro
 
                 # GitHub refuses the first pull request: OpenPullRequest fails -> RecordFailure.
                 github.inject(403, "Resource not accessible by integration", method="POST", path=r"/pulls$")
-                result = handlers["IngestFunction"](cloudwatch_event([real_traceback()]), LambdaContext())
+                result = handlers["IngestFunction"](cloudwatch_event([logged_crash()]), LambdaContext())
                 assert len(result["new"]) == 1, result
                 fp = result["new"][0]
                 settle(fp)

@@ -25,7 +25,8 @@ CASES = {
                        r"^DynamoDB cost / guidance\s+\d+\.\d+\s*$"),
     "prompt_size.py": ([], r"^PASS: ratio \d+\.\d+ \(target <= 0\.3\)"),
     "fix_rate.py": (["inventory_webhook"],
-                    r"^fixed 1 / abstained 0 / wrong 0 of 1 crash repos \(validated\)"),
+                    r"^fixed 1 / abstained 0 / wrong 0 of 1 crash repos "
+                    r"\(model rules, through ingest -> fix\)"),
     "validation_overhead.py": (["--repeats", "1", "--tests", "5"],
                                r"^target <= 1\.5 x direct, fix only: (met|NOT met) \(\d+\.\d+\)"),
     "workflow_overhead.py": (["--runs", "2"], r"ratio engine/plain = \d+\.\d+x"),
@@ -78,7 +79,9 @@ def test_run_all_summarises_what_it_ran():
     assert set(results) == {"prompt_size", "fix_rate"}
     assert all(r["problem"] == "" and r["returncode"] == 0 for r in results.values())
     fix = {h["metric"]: h for h in results["fix_rate"]["headlines"]}
-    assert fix["fixed / abstained / wrong (validated)"]["measured"] == "1 / 0 / 0 of 1"
+    totals = fix["fixed / abstained / wrong (model rules, through ingest -> fix)"]
+    assert totals["measured"] == "1 / 0 / 0 of 1"
+    assert fix["pull requests verified"]["measured"] == "1/1"
     prompt = {h["metric"]: h for h in results["prompt_size"]["headlines"]}
     assert prompt["every enclosing function present"]["measured"] == "yes"
 
@@ -107,12 +110,19 @@ def test_ingest_cost_json_stays_parseable_past_100_invocations():
 
 def test_fix_rate_check_reports_a_silent_failing_test_command(tmp_path: Path):
     # a test command that fails without printing anything used to raise IndexError here
-    from selfheal.domain.fixing import EditProposal, SearchReplace
-
     fix_rate = load_bench("fix_rate.py")
-    (tmp_path / "app.py").write_text("x = 1\n")
-    case = fix_rate.Case("silent", tmp_path, "", "fix", [sys.executable, "-c", "raise SystemExit(3)"])
-    proposal = EditProposal(edits=[SearchReplace(path="app.py", search="x = 1\n", replace="x = 2\n")])
-    problem = fix_rate.independent_check(case, tmp_path, proposal, baseline_passed=0)
+    case_dir, tree = tmp_path / "case", tmp_path / "tree"
+    case_dir.mkdir()
+    (case_dir / "repro.py").write_text("raise SystemExit(0)\n")
+    tree.mkdir()
+    (tree / "app.py").write_text("x = 1\n")
+    for argv in (["init", "-q", "-b", "main"], ["add", "-A"], ["commit", "-qm", "base"],
+                 ["checkout", "-qb", "selfheal/fix"]):
+        fix_rate._git(tree, *argv)
+    (tree / "app.py").write_text("x = 2\n")
+    fix_rate._git(tree, "commit", "-qam", "fix")
+    fix_rate._git(tree, "checkout", "-q", "main")
+    case = fix_rate.Case("silent", case_dir, "", "fix", [sys.executable, "-c", "raise SystemExit(3)"])
+    problem = fix_rate.independent_check(case, tree, "selfheal/fix", 0, tmp_path)
     assert problem == "tests fail after the patch: "
-    assert (tmp_path / "app.py").read_text() == "x = 2\n"
+    assert (tmp_path / "check-selfheal-fix" / "app.py").read_text() == "x = 2\n"  # checked on the branch

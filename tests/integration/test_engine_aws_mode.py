@@ -14,6 +14,7 @@ from moto import mock_aws
 from selfheal.adapters.dynamodb_store import DynamoDBErrorStore, create_table
 from selfheal.adapters.sfn_local import LocalWorkflowEngine
 from selfheal.compose import aws
+from selfheal.domain.capture import make_input
 from selfheal.domain.records import FrameRef, Observation, Status
 from selfheal.services.workflow.runner import run_execution
 from tests.e2e.test_fix_cli import HANDLER, TESTS
@@ -43,6 +44,9 @@ def test_handlers_build_aws_services_from_env_and_fix_to_a_pushed_branch(
         store = DynamoDBErrorStore("errors")
         fp = "abcdef0123456789" * 2
         store.observe(_obs(fp))
+        # the event ingest captured with the crash, kept on the error's item: FetchSource reads it
+        # from the table and the fix is verified by replaying it (verified or no PR, issue #14)
+        store.add_inputs(fp, [make_input({"customer": "c-7"}, "powertools", "rid-1")], keep=3)
         with LocalWorkflowEngine(real_handlers(), retry_scale=0.001) as engine:
             out = run_execution(store, engine, fp, timeout=240)
         record = store.get(fp)

@@ -162,3 +162,18 @@ def test_operator_script_migrates_the_deployed_table(moto_url: str) -> None:
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout)["migrated"] == 4
     check_merged(store)
+
+
+def test_sqlite_migration_moves_the_captured_inputs_to_the_merged_id(tmp_path: Path) -> None:
+    """The failing inputs captured under the old ids follow their records (a digest kept once)."""
+    from selfheal.domain.capture import make_input
+
+    store = SqliteErrorStore(tmp_path / "errors.db")
+    seed_v1(store)
+    shared = make_input({"count": 0}, "runtime")
+    store.add_inputs("a" * 32, [shared, make_input({"count": 0, "n": 1}, "runtime")], keep=3)
+    store.add_inputs("b" * 32, [shared], keep=3)
+    migrate_sqlite(store, force=True)
+    moved = store.inputs(V2_ID)
+    assert sorted(i.value().get("n", 0) for i in moved) == [0, 1]
+    assert store.inputs("a" * 32) == [] and store.inputs("b" * 32) == []

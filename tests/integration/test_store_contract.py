@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -142,3 +143,45 @@ def test_attempt_operations_on_missing_records(store: Any) -> None:
     store.start_attempt(FP, None)
     with pytest.raises(ValueError):
         store.finish_attempt(FP, 1, count=3)
+
+
+def test_captured_inputs_first_distinct_kept_and_capped(store: Any) -> None:
+    from selfheal.domain.capture import make_input
+    from selfheal.ports import InputStore
+
+    assert isinstance(store, InputStore)
+    store.observe(obs(FP))
+    assert store.inputs(FP) == []
+    a, b, c, d = (make_input({"n": i, "token": f"sekret-{i}-value"}, "runtime", f"rid-{i}") for i in range(4))
+    assert store.add_inputs(FP, [a, a, b], keep=3) == 2
+    assert store.add_inputs(FP, [b, c, d], keep=3) == 3  # d comes too late: the first three stay
+    assert store.add_inputs(FP, [d], keep=3) == 3
+    kept = store.inputs(FP)
+    assert [k.digest for k in kept] == [a.digest, b.digest, c.digest]
+    assert kept[0].value() == {"n": 0, "token": "[REDACTED:secret]"} and kept[0].request_id == "rid-0"
+    rec = store.get(FP)
+    assert rec is not None and rec.count == 1  # the record itself is unchanged
+
+
+def test_captured_inputs_at_their_caps_keep_the_dynamodb_item_under_400_kb() -> None:
+    """DynamoDB refuses items over 400 KB: the most inputs settings allow, each at the largest
+    cap, plus a full sample trace, still fit (the caps are enforced by Settings)."""
+    import pydantic
+
+    from selfheal.domain.capture import make_input
+    from selfheal.domain.records import SAMPLE_TRACE_MAX_BYTES
+    from selfheal.settings import Settings
+
+    fields = Settings.model_fields
+    keep = next(m.le for m in fields["capture_keep"].metadata if hasattr(m, "le"))
+    cap = next(m.le for m in fields["capture_max_bytes"].metadata if hasattr(m, "le"))
+    with pytest.raises(pydantic.ValidationError):
+        Settings(capture_keep=keep + 1)
+    with dynamodb_store() as store:
+        store.observe(obs(FP).model_copy(update={"sample_trace": "x" * SAMPLE_TRACE_MAX_BYTES}))
+        big = [make_input({"n": i, "blob": "é" * cap}, "runtime", max_bytes=cap) for i in range(keep)]
+        assert store.add_inputs(FP, big, keep=keep) == keep
+        item = store.client.get_item(TableName=store.table_name, Key={"fingerprint": {"S": FP}})["Item"]
+        size = sum(len(k.encode()) + len(json.dumps(v, ensure_ascii=False).encode()) for k, v in item.items())
+        assert size < 400 * 1024, size
+        assert all(i.truncated for i in store.inputs(FP))  # cut to the cap, shown but never replayed

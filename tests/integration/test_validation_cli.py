@@ -64,16 +64,18 @@ def test_markdown_is_fenced_and_escaped(project: Path) -> None:
                     "def test_evil():\n    print('```\\n<script>alert(1)</script> | AKIAABCDEFGHIJKLMNOP')\n"
                     "    assert False, '```html <img src=x> AKIAABCDEFGHIJKLMNOP'\n>>>>>>> REPLACE\n")
     report = vr_validate(repo, rev, vr.FIX_ONLY_REPLY + hostile_test)
-    assert report.failed_gate == "tests"
+    # a new test failing before and after the patch contradicts it: the reproduction gate's
+    # verdict, not a new test failure (issue #14)
+    assert report.failed_gate == "reproduction"
     md = render_markdown(report)
-    assert "**Validation: ❌ REJECTED at gate 'tests'**" in md
+    assert "**Validation: ❌ REJECTED at gate 'reproduction'**" in md
     assert "AKIAABCDEFGHIJKLMNOP" not in md  # redacted
     assert "<img" not in md.split("<details>")[0]  # table cells escape HTML
     body = md.split("<summary>Output of the failing check</summary>")[1]
     fence_line = body.strip().splitlines()[0]
     assert fence_line.startswith("````")  # longer than the backtick run inside the output
     text = render_text(report)
-    assert "[FAIL] tests" in text and "Feedback for the next attempt:" in text
+    assert "[FAIL] reproduction" in text and "Feedback for the next attempt:" in text
 
 
 def vr_validate(repo: LocalGitRepository, rev: str, reply: str) -> ValidationReport:

@@ -103,7 +103,9 @@ def proposal(reply: str, offered: list[str] | None = None) -> EditProposal:
 
 
 def settings(**overrides: object) -> Settings:
+    # These tests look at the gates' verdicts, so unverified patches stay valid drafts here; the
+    # default (abstain) is tested where the policy is (test_unverified_patch_is_draft_or_abstain).
     base: dict[str, object] = {"test_command": ["python", "-m", "pytest", "-q"],
-                               "test_timeout_seconds": 120.0}
+                               "test_timeout_seconds": 120.0, "unverified": "draft"}
     base.update(overrides)
     return Settings.model_validate(base)

@@ -17,6 +17,7 @@ from typing import Any
 
 from selfheal.adapters.artifacts_fs import FsArtifactStore
 from selfheal.adapters.sfn_local import LocalWorkflowEngine
+from selfheal.domain.capture import CapturedInput, merge_inputs
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.domain.records import (
     Attempt,
@@ -42,6 +43,7 @@ class MemoryErrorStore:
     def __init__(self) -> None:
         self._lock = threading.RLock()
         self._records: dict[str, ErrorRecord] = {}
+        self._inputs: dict[str, list[CapturedInput]] = {}
 
     def observe(self, obs: Observation) -> ObserveResult:
         with self._lock:
@@ -67,6 +69,17 @@ class MemoryErrorStore:
             found = [r for r in self._records.values() if status is None or r.status == status]
             found.sort(key=lambda r: r.last_seen, reverse=True)  # newest seen first, like the adapters
             return [r.model_copy(deep=True) for r in found[:limit]]
+
+    def add_inputs(self, fingerprint: str, inputs: Sequence[CapturedInput], keep: int) -> int:
+        """``InputStore``: the first ``keep`` distinct inputs, as both adapters keep them."""
+        with self._lock:
+            merged = merge_inputs(self._inputs.get(fingerprint, []), inputs, keep)
+            self._inputs[fingerprint] = merged
+            return len(merged)
+
+    def inputs(self, fingerprint: str) -> list[CapturedInput]:
+        with self._lock:
+            return list(self._inputs.get(fingerprint, []))
 
     def find(self, prefix: str) -> list[str]:
         """Fingerprints starting with ``prefix`` (both real adapters offer this too)."""

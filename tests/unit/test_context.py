@@ -157,7 +157,9 @@ class Reports:
     assert "import os" in text
 
 
-@pytest.mark.parametrize("budget", [1400, 1420, 1450, 1500, 6000])
+# The fixed prompt grew by the request for a regression test and its pattern (issue #14): the
+# smallest budgets moved up by what that costs (about 170 tokens).
+@pytest.mark.parametrize("budget", [1560, 1580, 1610, 1660, 6000])
 def test_rendered_prompt_respects_the_budget(budget: int) -> None:
     from selfheal.domain.prompt import build_prompt, prompt_tokens
 

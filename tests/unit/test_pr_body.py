@@ -135,3 +135,19 @@ def test_regression_links_the_earlier_fix() -> None:
     data.record = data.record.model_copy(update={"previous_pr_url": "https://github.com/o/r/pull/7"})
     body = render_pr_body(data)
     assert "Regression: this error came back after the fix in https://github.com/o/r/pull/7" in body
+
+
+def test_evidence_names_the_replay_and_the_shipped_regression_test() -> None:
+    from selfheal.domain.pr_body import _evidence
+    from selfheal.domain.validation_report import GateResult, ValidationReport
+
+    checks = [{"kind": "recorded_input", "target": "_selfheal_reproduction.py",
+               "detail": "fails before the patch, passes after"},
+              {"kind": "regression_test", "target": "tests/test_selfheal_abc.py",
+               "detail": "fails before the patch, passes after"}]
+    report = ValidationReport(valid=True, verified=True, gates=[
+        GateResult(gate="reproduction", passed=True, detail="ok", evidence={"checks": checks})])
+    text = _evidence(report)
+    assert ("- Replay of the failing input(s) recorded from the log: fails before the patch, passes after"
+            in text)
+    assert "- Regression test `tests/test_selfheal_abc.py`: fails before the patch, passes after" in text

@@ -83,3 +83,17 @@ def test_failing_lines_are_marked_on_their_sections() -> None:
     assert any(p == "src/billing/invoices.py" and "failing lines 43, 49" in label for p, label in marked)
     # The unmapped runtime frame (bootstrap.py:180) marks nothing.
     assert all("180" not in label for _, label in marked)
+
+
+def test_recorded_input_snapshot_shows_the_event_and_the_replay() -> None:
+    from selfheal.domain.capture import make_input
+
+    event = {"pathParameters": {"invoice_id": "INV-7"},
+             "headers": {"Authorization": "Bearer abcdefghijklmnop"}}
+    ctx = build_context(billing_record(), MemoryRepository(BILLING_FILES),
+                        inputs=[make_input(event, "powertools", "rid-1")])
+    assert ctx.entry == "billing.handler.get_invoice"
+    p = build_prompt(ctx, 1, None, Settings())
+    _check_snapshot("recorded_input", p.user)
+    assert "=== BEGIN RECORDED INPUT" in p.user and "INV-7" in p.user and "abcdefghijklmnop" not in p.user
+    assert "Regression test: no failing input" not in p.user

@@ -30,13 +30,13 @@ def test_iterated_payload_key_defaults_to_empty_list_and_behaves():
     assert json.loads(ok["body"]) == {"total": 6}
 
 
-def test_second_attempt_is_a_guard_and_third_a_plain_get():
+def test_second_attempt_is_a_guard_and_no_plain_get_that_iterates_none():
+    """A plain ``.get`` would only move the exception (iterating None): it is not a candidate."""
     ctx = context(HANDLER, "KeyError", "'order_items'", 'for item in body["order_items"]:')
     found = fixes(ctx)
-    assert [f.proposal.summary.split(":")[0].split(" ")[0] for f in found] == ["Read", "Guard", "Read"]
+    assert [f.proposal.summary.split(":")[0].split(" ")[0] for f in found] == ["Read", "Guard"]
     assert 'if "order_items" not in body:' in found[1].patched[PATH]
-    assert found[2].patched[PATH].count('body.get("order_items")') == 1
-    assert attempts(ctx)[-1].proposal.abstain_reason.startswith("all 3 candidate fix(es)")
+    assert attempts(ctx)[-1].proposal.abstain_reason.startswith("all 2 candidate fix(es)")
 
 
 def test_summed_value_defaults_to_zero():
@@ -125,7 +125,28 @@ def login(event):
 '''
     ctx = context(code, "KeyError", "'user'", 'return event["detail"]["user"]["login"]')
     first = fixes(ctx)[0]
-    assert 'event["detail"].get("user", {})["login"]' in first.patched[PATH]
+    # .get("user", {}) would raise KeyError('login') one subscript later: the guard comes first
+    assert ".get(" not in first.patched[PATH] and 'if "user" not in event["detail"]:' in first.patched[PATH]
+
+
+def test_defaults_that_move_the_exception_are_not_candidates():
+    """``user.get("name", "").split()[0]`` turns KeyError into IndexError, ``user.get("name")``
+    into AttributeError: neither is offered; the abstain reason says what each would do."""
+    code = '''
+def greeting(user):
+    first = user["name"].split()[0]
+    return "Hello " + first
+'''
+    ctx = context(code, "KeyError", "'name'", 'first = user["name"].split()[0]')
+    found = fixes(ctx)
+    assert found and all(".get(" not in f.patched[PATH] for f in found)
+    ctx_loop = context('''
+def first_word(event):
+    return event["text"].split()[0]
+''', "KeyError", "'text'", 'return event["text"].split()[0]')
+    last = attempts(ctx_loop)[-1].proposal.abstain_reason or ""
+    assert 'event.get("text", ""): "".split()[0] raises IndexError' in last
+    assert 'event.get("text"): None.split raises AttributeError' in last
 
 
 def test_no_guard_for_a_name_bound_inside_a_comprehension():

@@ -109,3 +109,34 @@ def share(total: Decimal, parts: int) -> Decimal:
                   "each = total / parts")
     guard = next(f for f in fixes(ctx) if f.proposal.summary.startswith("Guard"))
     assert "    if not parts:\n        return 0\n" in guard.patched[PATH]
+
+
+def test_a_zero_from_validated_input_is_rejected_like_other_bad_input():
+    """The function answers bad input with its module's BadRequest: a zero per_page is bad input
+    too, so the only candidate raises BadRequest (a neutral guard would answer it with a 200)."""
+    code = '''
+import math
+
+
+class BadRequest(ValueError):
+    pass
+
+
+def list_items(query, items):
+    per_page = int(query.get("per_page", 20))
+    pages = math.ceil(len(items) / per_page)
+    if pages > 100:
+        raise BadRequest("too many pages")
+    return pages
+'''
+    ctx = context(code, "ZeroDivisionError", "division by zero", "pages = math.ceil(len(items) / per_page)")
+    found = fixes(ctx)
+    assert len(found) == 1 and "raise BadRequest('per_page must not be zero')" in found[0].patched[PATH]
+    mod = load(found[0].patched[PATH])
+    assert mod.list_items({"per_page": "5"}, list(range(12))) == 3
+    try:
+        mod.list_items({"per_page": "0"}, [1])
+    except mod.BadRequest as exc:
+        assert "per_page" in str(exc)
+    else:
+        raise AssertionError("a zero per_page must be rejected")

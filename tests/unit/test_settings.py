@@ -28,3 +28,14 @@ def test_unknown_pyproject_key_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.selfheal]\nno_such_setting = 1\n")
     with pytest.raises(ConfigurationError, match="no_such_setting"):
         load_settings({"repo": tmp_path}, {})
+
+
+def test_unverified_defaults_to_abstain_and_is_a_closed_set() -> None:
+    from selfheal.errors import ConfigurationError
+    from selfheal.settings import load_settings
+
+    assert load_settings(env={}).unverified == "abstain"
+    assert load_settings(env={"SELFHEAL_UNVERIFIED": "draft"}).unverified == "draft"
+    with pytest.raises(ConfigurationError):
+        load_settings(env={"SELFHEAL_UNVERIFIED": "publish"})
+    assert load_settings(env={"SELFHEAL_CAPTURE_INPUTS": "false"}).capture_inputs is False

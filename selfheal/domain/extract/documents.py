@@ -68,6 +68,9 @@ def json_record(text: str, max_bytes: int) -> tuple[bool, list[str]] | None:
     if not isinstance(obj, dict):
         return None
     rendered = lambda_stack_lines(obj) if "stackTrace" in obj else None
+    inner = obj.get("message")
+    if rendered is None and isinstance(inner, dict) and "stackTrace" in inner:
+        rendered = lambda_stack_lines(inner)  # Lambda's JSON log format: the error document is the message
     if rendered is not None:
         return True, ["\n".join(rendered)]
     whole = [v[:max_bytes] for v in _string_values(obj) if HEADER_TEXT in v and "\n" in v.strip()]

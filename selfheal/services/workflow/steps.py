@@ -13,8 +13,10 @@ from typing import Any
 from selfheal.domain.cost import CostGuard, PriceTable
 from selfheal.domain.edit_format import apply_proposal
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
+from selfheal.domain.pr_body import diff_summary
 from selfheal.domain.prompt import prompt_tokens
 from selfheal.domain.records import ErrorRecord, Status, utcnow
+from selfheal.domain.reproduce import with_regression_test
 from selfheal.domain.validation_report import ValidationReport
 from selfheal.errors import (
     EditRejected,
@@ -175,6 +177,7 @@ def _verdict(svc: WorkflowServices, payload: ValidatePatchInput, context: FixCon
     if proposal is None or proposal.abstained:  # the model's abstention, or the provider's filter
         reason = f"model abstained: {judged.reason}" if proposal is not None else str(judged.reason)
         return "abstain", reason, proposal, None
+    proposal = with_regression_test(proposal, context)  # the recorded input's replay ships with the fix
     try:
         report = svc.validate(context, proposal, payload.revision, _tree(svc, payload))
     except (PatchDoesNotApply, EditRejected) as exc:
@@ -205,6 +208,10 @@ def validate_patch(svc: WorkflowServices, payload: ValidatePatchInput, step: Ste
         ref = step.save_json(f"{prefix}/validation.json", report.model_dump(mode="json"))
         step.artifacts[Artifact.VALIDATION] = payload.artifacts[Artifact.VALIDATION] = ref
         payload.verified = report.verified
+    if (verdict != "valid" and report is not None and not report.verified
+            and (report.valid or report.failed_gate == "verified")):
+        # Valid but unverified (unverified = abstain): kept for a human if the error abstains.
+        payload.artifacts[Artifact.SUGGESTED] = payload.artifacts[Artifact.PROPOSAL]
     if verdict != "valid":
         ref = step.save_text(f"{prefix}/feedback.txt", feedback)
         step.artifacts[Artifact.FEEDBACK] = payload.artifacts[Artifact.FEEDBACK] = ref
@@ -267,11 +274,23 @@ def mark_done(svc: WorkflowServices, payload: MarkDoneInput, step: StepHandle) -
     return payload
 
 
+def _keep_suggested(svc: WorkflowServices, payload: FixState, step: StepHandle) -> str:
+    """The last valid but unverified edit as a unified diff artifact; its reference."""
+    context = _context(svc, payload)
+    proposal = EditProposal.model_validate(_load_json(svc, payload.artifacts[Artifact.SUGGESTED]))
+    patched = apply_proposal(context.files, proposal)
+    _, diff = diff_summary(context.files, {p: t for p, t in patched.items() if context.files.get(p) != t})
+    return step.save_text("suggested.diff", diff)
+
+
 def record_abstain(svc: WorkflowServices, payload: RecordAbstainInput, step: StepHandle) -> FixState:
     """FIXING -> ABSTAINED with the reason of every round."""
     reasons = payload.reasons or ["the attempt budget is spent"]
     if payload.verdict == "invalid":
         reasons = [*reasons, f"no valid fix after {payload.round} of {payload.max_rounds} rounds"]
+    if payload.artifacts.get(Artifact.SUGGESTED):
+        ref = step.artifacts[Artifact.SUGGESTED_PATCH] = _keep_suggested(svc, payload, step)
+        reasons = [*reasons, f"suggested patch kept (valid, not verified): {ref}"]
     if _record(svc, payload.fingerprint).status != Status.ABSTAINED:  # at-least-once repeat
         svc.store.transition(payload.fingerprint, Status.ABSTAINED, expected=[Status.FIXING],
                              reason="; ".join(reasons)[:1000])
