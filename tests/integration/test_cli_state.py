@@ -149,12 +149,12 @@ def test_inside_a_repository_it_is_the_default_repo(repo: Path, tmp_path: Path,
 def test_a_fix_run_inside_the_repository_leaves_only_its_branch(tmp_path: Path) -> None:
     """No --repo, no --home, run from a subfolder of the repository: the fix opens its PR and
     `git status` (ignored files included) stays empty; the only new ref is the fix branch."""
-    from tests.e2e.test_fix_cli import HANDLER, KEYERROR_LOG, TESTS
+    from tests.e2e.test_fix_cli import HANDLER, KEYERROR_EVENT_LOG, TESTS
 
     work = make_work_repo(tmp_path / "orders", files={"orders/__init__.py": "", "orders/handler.py": HANDLER,
                                                       "tests/test_handler.py": TESTS})
     state = tmp_path / "state"
-    (tmp_path / "app.log").write_text(KEYERROR_LOG)
+    (tmp_path / "app.log").write_text(KEYERROR_EVENT_LOG)  # with the captured input: a verified fix
     ingested = run(["ingest", str(tmp_path / "app.log"), "--json"], cwd=work / "orders", state=state)
     assert ingested.returncode == 0, ingested.stderr
     (fp,) = json.loads(ingested.stdout)["new"]
