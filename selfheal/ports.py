@@ -42,7 +42,8 @@ class ErrorStore(Protocol):
     def list(self, status: Status | None = None, limit: int = 1000) -> list[ErrorRecord]: ...
 
     def find(self, prefix: str) -> builtins.list[str]:
-        """Fingerprints starting with ``prefix``, sorted, at most 10 (for prefix look-ups)."""
+        """Fingerprints starting with ``prefix``, sorted, at most 10 (for prefix look-ups). An id
+        from before a fingerprint migration matches as the id of the record it was merged into."""
         ...
 
     def transition(

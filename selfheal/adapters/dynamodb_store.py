@@ -174,16 +174,23 @@ class DynamoDBErrorStore:
         return records[:limit]
 
     def find(self, prefix: str) -> builtins.list[str]:
-        """Fingerprints starting with ``prefix`` (at most 10), for prefix lookups in the CLI."""
+        """Fingerprints starting with ``prefix`` (at most 10), for prefix lookups in the CLI. An
+        id from before a fingerprint migration (an alias item) matches as its merged record's id,
+        as ``get`` follows it, so old ids and their prefixes keep resolving (same as SQLite)."""
+        from selfheal.adapters.store_migration import ALIAS_ATTRIBUTE
+
         e = _Expr()
         kwargs: dict[str, Any] = {
-            "TableName": self.table_name, "ProjectionExpression": e.name("fingerprint"),
+            "TableName": self.table_name,
+            "ProjectionExpression": f"{e.name('fingerprint')}, {e.name(ALIAS_ATTRIBUTE)}",
             "FilterExpression": f"begins_with({e.name('fingerprint')}, {e.value(prefix)}) "
-                                f"AND attribute_exists({e.name('status')})", **e.kwargs()}
-        found: builtins.list[str] = []
+                                f"AND (attribute_exists({e.name('status')}) "
+                                f"OR attribute_exists({e.name(ALIAS_ATTRIBUTE)}))", **e.kwargs()}
+        found: set[str] = set()
         while True:
             out = self._call("scan", **kwargs)
-            found += [item["fingerprint"]["S"] for item in out.get("Items", [])]
+            for item in out.get("Items", []):
+                found.add((item.get(ALIAS_ATTRIBUTE) or item["fingerprint"])["S"])
             if "LastEvaluatedKey" not in out or len(found) >= 10:
                 return sorted(found)[:10]
             kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]

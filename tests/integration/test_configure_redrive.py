@@ -79,7 +79,38 @@ def test_all_failed_and_unknown_prefix(moto_url: str) -> None:
     assert store.get(fp("failed")).status == Status.QUEUED  # type: ignore[union-attr]
     unknown = run_script("redrive", moto_url, "ffffffffffff", "--table", table)
     assert unknown.returncode == 1
-    assert unknown.stderr.strip() == "error: ErrorNotFound: 'ffffffffffff' matches 0 errors"
+    # the CLI's resolver and wording (issue #13: no class names; says what to do)
+    assert unknown.stderr.strip() == ("error: no error matches 'ffffffffffff'; list them with: "
+                                      "bin/redrive --all-failed --all-abstained --dry-run")
+
+
+def test_ambiguous_and_unknown_ids_are_one_line_in_the_cli_wording(moto_url: str) -> None:
+    """An id that names no error and a prefix that names two: one line each, the words the
+    ``selfheal`` commands print (``selfheal.services.lookup``), and nothing is re-driven."""
+    name = f"errors-{uuid.uuid4().hex[:8]}"
+    ddb = client(moto_url, "dynamodb")
+    create_table(name, client=ddb)
+    store = DynamoDBErrorStore(name, client=ddb)
+    twins = ["ab12" + fp("one")[4:], "ab12" + fp("two")[4:]]
+    for fingerprint in twins:
+        store.observe(Observation(fingerprint=fingerprint, exc_type="KeyError", message="'k'"))
+        store.transition(fingerprint, Status.FIXING)
+        store.transition(fingerprint, Status.FAILED, reason="test")
+    ambiguous = run_script("redrive", moto_url, "AB12", "--table", name)
+    assert ambiguous.returncode == 1 and ambiguous.stdout == ""
+    assert ambiguous.stderr.strip() == (f"error: 'ab12' matches more than one error ({twins[0][:12]}, "
+                                        f"{twins[1][:12]}); give more characters")
+    unknown = run_script("redrive", moto_url, "ab13", "--table", name)
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.strip() == ("error: no error matches 'ab13'; list them with: "
+                                      "bin/redrive --all-failed --all-abstained --dry-run")
+    for line in (ambiguous.stderr, unknown.stderr):
+        assert len(line.strip().splitlines()) == 1 and "Error" not in line and "Traceback" not in line
+    assert all(store.get(f).status == Status.FAILED for f in twins)  # type: ignore[union-attr]
+    # the longer prefix that names one of them works
+    one = run_script("redrive", moto_url, twins[0][:12], "--table", name)
+    assert one.returncode == 0, one.stderr
+    assert store.get(twins[0]).status == Status.QUEUED  # type: ignore[union-attr]
 
 
 def test_table_comes_from_the_stack_outputs(moto_url: str) -> None:

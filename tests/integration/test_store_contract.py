@@ -185,3 +185,46 @@ def test_captured_inputs_at_their_caps_keep_the_dynamodb_item_under_400_kb() -> 
         size = sum(len(k.encode()) + len(json.dumps(v, ensure_ascii=False).encode()) for k, v in item.items())
         assert size < 400 * 1024, size
         assert all(i.truncated for i in store.inputs(FP))  # cut to the cap, shown but never replayed
+
+
+def _v1_trace(root: str) -> str:
+    return ("Traceback (most recent call last):\n"
+            f'  File "{root}calc/stats.py", line 4, in mean\n'
+            "    return total / count\n"
+            "ZeroDivisionError: division by zero\n")
+
+
+def test_old_ids_and_their_prefixes_resolve_to_the_merged_record_after_a_migration(store: Any) -> None:
+    """Fingerprint v2 migration (issue #12): v1 ids of one defect merge into one v2 record; each
+    old id, and any prefix of old ids, finds (``find``), gets (``get``) and resolves (the CLI's
+    and bin/redrive's resolver) to the merged record, the same on every adapter."""
+    from selfheal.adapters.sqlite_store import SqliteErrorStore
+    from selfheal.adapters.store_migration import migrate_dynamodb, migrate_sqlite
+    from selfheal.domain.extract import extract_from_text
+    from selfheal.domain.fingerprint import fingerprint
+    from selfheal.services.lookup import resolve_fingerprint
+
+    new_id = fingerprint(extract_from_text(_v1_trace("/var/task/"))[0]).id
+    old = {"ab01" + "0" * 28: "/srv/releases/20261201/", "ab02" + "0" * 28: "/srv/releases/20261206/"}
+    for fp, root in old.items():
+        store.observe(obs(fp, 2, exc_type="ZeroDivisionError", message="division by zero").model_copy(
+            update={"fingerprint_version": "v1", "sample_trace": _v1_trace(root), "frames": []}))
+    if isinstance(store, SqliteErrorStore):
+        report = migrate_sqlite(store, force=True)
+    else:
+        report = migrate_dynamodb(store)
+    assert (report.migrated, report.merged) == (2, 1)
+    merged = store.get(new_id)
+    assert merged is not None and merged.count == 4 and merged.fingerprint_version == "v2"
+    for fp in old:
+        rec = store.get(fp)
+        assert rec is not None and rec.fingerprint == new_id and rec.count == 4
+        assert store.find(fp) == [new_id]  # a whole old id
+        assert store.find(fp[:6]) == [new_id]  # an old-id prefix
+        assert resolve_fingerprint(store, fp[:6].upper()) == new_id
+    # Both old ids and the new one under one prefix: one match, not three.
+    assert store.find("ab0") == [new_id]
+    assert store.find(new_id[:8]) == [new_id]
+    assert store.find("ab03") == [] and store.get("ab03" + "0" * 28) is None
+    # An old id is not a record of its own: nothing lists it.
+    assert [r.fingerprint for r in store.list()] == [new_id]
