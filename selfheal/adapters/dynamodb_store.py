@@ -27,8 +27,10 @@ from selfheal.adapters.dynamodb_codec import (
 )
 from selfheal.adapters.store_common import (
     allowed_sources,
-    check_attempt_fields,
+    attempt_fields,
     refused,
+    scrub,
+    scrub_step,
     transition_fields,
     ts,
 )
@@ -201,6 +203,7 @@ class DynamoDBErrorStore:
         to = Status(to)
         allowed = allowed_sources(to, expected)
         extra = transition_fields(fields)
+        reason = scrub(reason)
         if allowed:
             e = _Expr()
             sets = {"status": to.value, "status_reason": reason, "updated_at": utcnow(), **extra}
@@ -272,7 +275,8 @@ class DynamoDBErrorStore:
             raise
 
     def record_step(self, fingerprint: str, attempt: int, step: StepRecord) -> None:
-        """One nested ``SET`` of ``attempts.<n>.steps.<state>|<started_at>``."""
+        """One nested ``SET`` of ``attempts.<n>.steps.<state>|<started_at>`` (texts scrubbed)."""
+        step = scrub_step(step)
         e = _Expr()
         path = f"{e.name('attempts')}.{e.name(str(attempt))}.{e.name('steps')}"
         key = e.name(f"{step.state}|{ts(step.started_at)}")
@@ -280,7 +284,7 @@ class DynamoDBErrorStore:
 
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
         """Set outcome / failed_state / error / cause / reasons / finished_at (and execution)."""
-        check_attempt_fields(fields)
+        fields = attempt_fields(fields)
         if not fields:
             return
         checked = Attempt.model_validate({"number": attempt, **fields}).model_dump(mode="json")

@@ -28,8 +28,10 @@ from typing import Any
 
 from selfheal.adapters.store_common import (
     allowed_sources,
-    check_attempt_fields,
+    attempt_fields,
     refused,
+    scrub,
+    scrub_step,
     transition_fields,
     ts,
 )
@@ -242,6 +244,7 @@ class SqliteErrorStore:
         to = Status(to)
         allowed = allowed_sources(to, expected)
         extra = transition_fields(fields)
+        reason = scrub(reason)
         with self._tx() as conn:
             rec = self._fetch(conn, fingerprint)
             if rec is None:
@@ -277,6 +280,7 @@ class SqliteErrorStore:
         return doc
 
     def record_step(self, fingerprint: str, attempt: int, step: StepRecord) -> None:
+        step = scrub_step(step)
         with self._tx() as conn:
             self._attempt_doc(conn, fingerprint, attempt)
             conn.execute("INSERT OR REPLACE INTO steps (fingerprint, attempt, state, started_at, data) "
@@ -285,7 +289,7 @@ class SqliteErrorStore:
 
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
         """Set outcome / failed_state / error / cause / reasons / finished_at (and execution)."""
-        check_attempt_fields(fields)
+        fields = attempt_fields(fields)
         with self._tx() as conn:
             doc = self._attempt_doc(conn, fingerprint, attempt)
             doc.update(fields)

@@ -228,3 +228,48 @@ def test_old_ids_and_their_prefixes_resolve_to_the_merged_record_after_a_migrati
     assert store.find("ab03") == [] and store.get("ab03" + "0" * 28) is None
     # An old id is not a record of its own: nothing lists it.
     assert [r.fingerprint for r in store.list()] == [new_id]
+
+
+SECRET = "s3cr3t-Tok3n-Value-9f8e7d6c5b"
+CARD = "4111 1111 1111 1111"  # a Luhn-valid test card number, spaced as people write it
+
+
+def _raw_bytes(store: Any) -> bytes:
+    """Everything the adapter holds, as stored: the SQLite file (and its WAL) or the raw item."""
+    if hasattr(store, "path"):
+        files = [store.path, Path(f"{store.path}-wal")]
+        return b"".join(p.read_bytes() for p in files if p.exists())
+    item = store.client.get_item(TableName=store.table_name, Key={"fingerprint": {"S": FP}})["Item"]
+    return json.dumps(item).encode()
+
+
+def test_workflow_texts_are_scrubbed_of_known_secrets_and_cards(store: Any) -> None:
+    import base64
+
+    from selfheal import known_secrets
+
+    known_secrets.register(SECRET)
+    b64 = base64.b64encode(SECRET.encode()).decode()
+    leaks = [SECRET, b64, SECRET[::-1], CARD, CARD.replace(" ", "")]
+    text = f"token {SECRET} b64 {b64} rev {SECRET[::-1]} card {CARD}"
+    store.observe(obs(FP))
+    store.transition(FP, Status.FIXING, reason=f"started: {text}")
+    store.start_attempt(FP, "exec-1")
+    t = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    store.record_step(FP, 1, StepRecord(state="ValidatePatch", started_at=t, outcome="failed",
+                                        error=f"AssertionError: {text}", cause=f"cause {text}"))
+    store.finish_attempt(FP, 1, outcome="failed", error=f"E {text}", cause=f"C {text}",
+                         reasons=[f"tests fail: {text}", "plain"])
+    rec = store.get(FP)
+    assert rec is not None
+    att = rec.attempts[0]
+    step = att.steps[0]
+    read_back = [rec.status_reason, att.error, att.cause, *att.reasons, step.error, step.cause]
+    raw = _raw_bytes(store)
+    for leak in leaks:
+        assert all(leak not in (value or "") for value in read_back), leak
+        assert leak.encode() not in raw, leak
+    # the text around the secrets survives, so the record still says what happened
+    assert rec.status_reason is not None and rec.status_reason.startswith("started: token [REDACTED:")
+    assert step.error is not None and step.error.startswith("AssertionError: token [REDACTED:")
+    assert att.reasons[1] == "plain" and att.outcome == "failed" and step.state == "ValidatePatch"
