@@ -14,6 +14,10 @@ def store() -> MemoryErrorStore:
     return MemoryErrorStore()
 
 
+# Fingerprint migration is each adapter's own code (selfheal.adapters.store_migration), not part of
+# the ErrorStore port, so the fake has none.
+_ADAPTER_ONLY = {"test_old_ids_and_their_prefixes_resolve_to_the_merged_record_after_a_migration"}
+
 for _name in dir(contract):
-    if _name.startswith("test_"):
+    if _name.startswith("test_") and _name not in _ADAPTER_ONLY:
         globals()[_name] = getattr(contract, _name)

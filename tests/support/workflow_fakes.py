@@ -17,6 +17,7 @@ from typing import Any
 
 from selfheal.adapters.artifacts_fs import FsArtifactStore
 from selfheal.adapters.sfn_local import LocalWorkflowEngine
+from selfheal.adapters.store_common import attempt_fields, scrub, scrub_step
 from selfheal.domain.capture import CapturedInput, merge_inputs
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.domain.records import (
@@ -99,7 +100,7 @@ class MemoryErrorStore:
             if expected is not None and rec.status not in expected:
                 raise ConcurrentUpdate(f"status is {rec.status}, expected one of {list(expected)}")
             check_transition(rec.status, to)
-            rec.status, rec.status_reason = to, reason
+            rec.status, rec.status_reason = to, scrub(reason)
             for k, v in (fields or {}).items():
                 setattr(rec, k, v)
             return rec.model_copy(deep=True)
@@ -118,6 +119,7 @@ class MemoryErrorStore:
         raise ErrorNotFound(f"{fingerprint} has no attempt {number}")
 
     def record_step(self, fingerprint: str, attempt: int, step: StepRecord) -> None:
+        step = scrub_step(step)  # the adapters' shared write-time scrub
         with self._lock:
             att = self._attempt(fingerprint, attempt)
             for i, old in enumerate(att.steps):
@@ -129,7 +131,7 @@ class MemoryErrorStore:
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
         with self._lock:
             att = self._attempt(fingerprint, attempt)
-            for k, v in fields.items():
+            for k, v in attempt_fields(fields).items():
                 setattr(att, k, v)
 
     def add_usage(self, fingerprint: str, attempt: int, tokens_in: int, tokens_out: int,
