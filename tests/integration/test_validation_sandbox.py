@@ -135,8 +135,9 @@ def test_leftover_daemons_die_with_the_run(tmp_path: Path) -> None:
 
 
 def _sleepers(token: bytes) -> list[int]:
-    """Live (non-zombie) processes whose command line holds ``token``, after a short grace."""
-    deadline = time.monotonic() + 5
+    """Live (non-zombie) processes whose command line holds ``token``, after a grace (polled;
+    generous because a loaded machine can take seconds to reap a killed namespace)."""
+    deadline = time.monotonic() + 30
     while True:
         found = []
         for proc in Path("/proc").iterdir():
