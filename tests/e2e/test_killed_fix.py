@@ -66,7 +66,12 @@ def test_a_killed_fix_is_swept_lost_and_redriven_without_the_model(tmp_path: Pat
             assert proc.poll() is None, "the fix ended before ValidatePatch ran"
             assert time.monotonic() < deadline, "ValidatePatch never started"
             time.sleep(0.1)
-        time.sleep(1.0)  # inside the slow tests
+        # Killed inside the (4-second) tests: once the validation's worktree is registered, not
+        # after a fixed pause that a loaded machine may not have used to get there.
+        while not _selfheal_worktrees(repo):
+            assert proc.poll() is None, "the fix ended before its worktree was registered"
+            assert time.monotonic() < deadline, "the validation's worktree never appeared"
+            time.sleep(0.1)
         os.killpg(proc.pid, signal.SIGKILL)
     finally:
         proc.wait(30)

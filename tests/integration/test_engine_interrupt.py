@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -44,6 +45,45 @@ def test_interrupt_marks_the_attempt_failed_and_redrivable(tmp_path: Path) -> No
             assert (att.outcome, att.failed_state, att.error) == ("failed", "InvokeModel", "Interrupted")
             assert redrive_payload(record, svc.artifacts)["resume_from"] == "InvokeModel"
         finally:
+            model.release.set()
+            engine.wait(engine.execution_arn(f"{fp[:12]}-1"), timeout=60)
+
+
+def test_an_interrupt_before_the_entered_state_records_its_start_still_fails_it_there(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The engine logs ``TaskStateEntered`` before its task runs: an interrupt in between must
+    not fail the attempt at the previous, finished state. Forced here: the InvokeModel task
+    records its start only after the interrupt."""
+    from selfheal.services.workflow.recorder import StepRecorder
+
+    model = BlockingModel()
+    svc = make_services(tmp_path, model=model)
+    fp = seed_error(svc.store)
+    interrupted = threading.Event()
+    original = StepRecorder.ensure_attempt
+
+    def late(self: StepRecorder, state_name: str, payload: Any) -> int:
+        if state_name == "InvokeModel":
+            assert interrupted.wait(60)
+        return original(self, state_name, payload)
+
+    monkeypatch.setattr(StepRecorder, "ensure_attempt", late)
+
+    def interrupt(ev: ProgressEvent) -> None:
+        if ev.state == "InvokeModel" and ev.event == "entered":
+            interrupted.set()
+            raise KeyboardInterrupt
+
+    with local_engine(svc) as engine:
+        try:
+            with pytest.raises(KeyboardInterrupt):
+                run_execution(svc.store, engine, fp, progress=interrupt, timeout=60)
+            record = svc.store.get(fp)
+            assert record is not None and record.status == Status.FAILED
+            assert record.attempts[-1].failed_state == "InvokeModel"
+            assert redrive_payload(record, svc.artifacts)["resume_from"] == "InvokeModel"
+        finally:
+            interrupted.set()
             model.release.set()
             engine.wait(engine.execution_arn(f"{fp[:12]}-1"), timeout=60)
 

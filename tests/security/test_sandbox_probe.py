@@ -215,6 +215,11 @@ def test_without_namespaces_the_parent_environment_stays_out_of_reach(area: Area
     found = [f for batch in _findings(report) for f in batch]
     assert _findings(report), output[-3000:]
     assert not [f for f in found if "environ" in f], found
-    assert not [f for f in found if "ptrace" in f and "pytest" not in f], found
+    # selfheal itself (the runner) must not be traceable. Not "every process but pytest": git
+    # processes of the concurrent run before the patch (its checkout's clean-up) can overlap the
+    # probe under load; they carry a scrubbed environment, like the test processes.
+    runner_pid = re.search(r"^RUNNER-PID (\d+)$", output, re.MULTILINE)
+    assert runner_pid is not None, output[-3000:]
+    assert not [f for f in found if f.startswith(f"ptrace-attached to pid {runner_pid[1]} ")], found
     assert any("made itself non-dumpable" in n for n in report.sandbox_notes), report.sandbox_notes
     assert any(n.startswith("network isolation unavailable") for n in report.sandbox_notes)

@@ -24,6 +24,10 @@ from selfheal.services.workflow.history import StepView, path_from_attempt, path
 from selfheal.services.workflow.models import REDRIVE_MARKER
 from selfheal.services.workflow.recorder import artifact_key
 
+# How long an interrupt waits for the entered state's task to record its start (a local task
+# runs in this process and records within milliseconds; a loaded machine may take seconds).
+STEP_RECORD_WAIT_SECONDS = 10.0
+
 __all__ = ["FixOutcome", "ProgressEvent", "abandon", "follow_execution", "outcome_of", "redrive_payload",
            "request_redrive", "run_execution"]
 
@@ -148,7 +152,11 @@ def follow_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str
     held = lease(fingerprint, attempt) if lease is not None else None
     tracker = _ProgressTracker(progress) if progress else None
 
-    def on_poll(current: str) -> None:
+    current = execution_id
+
+    def on_poll(execution: str) -> None:
+        nonlocal current
+        current = execution
         if held is not None:
             held.beat()
         if tracker is not None:
@@ -164,6 +172,7 @@ def follow_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str
             deadline=time.monotonic() + timeout, poll=poll, on_poll=on_poll, countdown=countdown,
             sleep=sleep, beat=held.beat if held is not None else None)
     except (KeyboardInterrupt, StepTimeout) as exc:
+        _await_step_record(store, engine, fingerprint, attempt, current)
         abandon(store, fingerprint, attempt, "Interrupted" if isinstance(exc, KeyboardInterrupt)
                 else type(exc).__name__, str(exc) or "interrupted by the user")
         raise
@@ -171,6 +180,37 @@ def follow_execution(store: ErrorStore, engine: WorkflowEngine, fingerprint: str
         if held is not None:
             held.release()
     return outcome_of(store, fingerprint, attempt, execution_id, name, info.status)
+
+
+def _entered_task(engine: WorkflowEngine, execution_id: str) -> str | None:
+    """The Task state the engine has entered and not yet left, if any."""
+    state: str | None = None
+    for ev in engine.history(execution_id):
+        typ = ev.get("type", "")
+        if typ == "TaskStateEntered":
+            state = (ev.get("stateEnteredEventDetails") or {}).get("name")
+        elif typ == "TaskStateExited":
+            state = None
+    return state
+
+
+def _await_step_record(store: ErrorStore, engine: WorkflowEngine, fingerprint: str, attempt: int,
+                       execution_id: str, within: float = STEP_RECORD_WAIT_SECONDS) -> None:
+    """Before an interrupted attempt is marked failed: wait (up to ``within`` seconds) until the
+    state the engine has entered has recorded its start. The engine logs ``TaskStateEntered``
+    before its task runs, so an interrupt in between would otherwise fail the attempt at the
+    previous (finished) state, and re-drive would have no recorded input for the real one."""
+    deadline = time.monotonic() + within
+    try:
+        state = _entered_task(engine, execution_id)
+        while state is not None and time.monotonic() < deadline:
+            record = store.get(fingerprint)
+            att = next((a for a in record.attempts if a.number == attempt), None) if record else None
+            if att is None or att.outcome != "running" or (att.steps and att.steps[-1].state == state):
+                return
+            time.sleep(0.02)
+    except KeyboardInterrupt:  # a second Ctrl-C: stop waiting, still mark the attempt failed
+        return
 
 
 def outcome_of(store: ErrorStore, fingerprint: str, number: int, execution_id: str, name: str,
