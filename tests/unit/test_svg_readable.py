@@ -171,6 +171,11 @@ def test_no_fan_of_margin_edges_into_one_state(states: list[str]) -> None:
         (_, y0), (x1, y1) = _points(stub)
         assert x1 == bx and y0 == y1 and top <= y1 <= bottom
     assert _points(bus)[-1] == (LEFT + BOX_W, _boxes(root)["ContinueFix"][1] + BOX_H / 2)
+    for t in root.iter(f"{NS}text"):  # no edge label is crossed by the bus line
+        if t.get("class") == "edge-label" and top <= float(t.get("y", 0)) <= bottom:
+            x, w = float(t.get("x", 0)), CHAR_W * len(t.text or "")
+            x0 = x - w if t.get("text-anchor") == "end" else x
+            assert not x0 <= bx <= x0 + w, t.text
 
 
 def test_many_jumps_into_one_state_become_one_bus_edge() -> None:
