@@ -4,7 +4,10 @@ amber for a state that needed retries. Pure: takes the definition and a state ->
 
 Readable at a glance: a *router* (a Choice with more than ``ROUTER_CHOICES`` rules, such as
 ``ResumeAt``, which can jump to any resumable state) draws no fan of edges; a re-driven run draws
-the one edge it took from the router into the state it resumed at, highlighted. Edge labels sit
+the one edge it took from the router into the state it resumed at, highlighted. A *merge* (a
+state that more than ``ROUTER_CHOICES`` states jump to, such as ``ContinueFix``) draws no fan
+either: its incoming jumps become short stubs onto one bus line in the gap right of the main
+line (clear of the left margin's curves), which runs into it with one arrow. Edge labels sit
 in the free space beside their edge, never under a box."""
 
 from __future__ import annotations
@@ -28,6 +31,8 @@ SIDE_TYPES = frozenset({"Fail"})
 ROUTER_CHOICES = 3
 RESUME_COLOUR = "#0073bb"
 CHAR_W = 5.6  # width of one character at font-size 10 (Helvetica), for label placement
+# the merge bus's x: in the gap right of the main line, past the labels that sit there
+BUS_X = LEFT + BOX_W + 70
 
 
 def is_router(state: Mapping[str, Any]) -> bool:
@@ -122,6 +127,53 @@ def _layout(states: Mapping[str, Mapping[str, Any]]) -> dict[str, tuple[int, int
     return pos
 
 
+def _margin_jump(src: tuple[int, int], dst: tuple[int, int]) -> bool:
+    """An edge drawn round the left margin: same column, not to the row just below."""
+    return src[0] == dst[0] and dst[1] != src[1] + 1
+
+
+def _merges(states: Mapping[str, Mapping[str, Any]],
+            pos: Mapping[str, tuple[int, int]]) -> dict[str, list[tuple[str, str]]]:
+    """target -> the states that jump to it round the margin, for targets with more than
+    ``ROUTER_CHOICES`` such jumps (drawn as one bus instead of a fan of curves)."""
+    into: dict[str, list[tuple[str, str]]] = {}
+    for name, state in states.items():
+        if is_router(state):
+            continue
+        for target, label, kind in _targets(state):
+            if (kind != "catch" and target in pos and name in pos and _margin_jump(pos[name], pos[target])
+                    and name not in {s for s, _ in into.get(target, [])}):
+                into.setdefault(target, []).append((name, label))
+    return {t: srcs for t, srcs in into.items() if len(srcs) > ROUTER_CHOICES}
+
+
+def _bus(pos: Mapping[str, tuple[int, int]], sources: list[tuple[str, str]], target: str,
+         visited: set[str]) -> list[str]:
+    """A merge drawn as a bus: a short horizontal stub from each source's right side to the bus
+    line at ``BUS_X``, the line itself, and one arrow from it into the target's right side. A
+    stub (and the line) is dark when the run may have taken it; a taken stub keeps its label."""
+    tx, ty = _centre(*pos[target])
+    out: list[str] = []
+    ys = [ty]
+    any_taken = False
+    for src, label in sources:
+        sx, sy = _centre(*pos[src])
+        taken = src in visited and target in visited
+        any_taken |= taken or not visited
+        ys.append(sy)
+        colour = "#545b64" if taken or not visited else "#d5dbdb"
+        out.append(f'<path class="edge bus-stub" d="M {sx + BOX_W / 2} {sy} L {BUS_X} {sy}" fill="none" '
+                   f'stroke="{colour}" stroke-width="1.2"/>')
+        if label and taken:
+            out.append(f'<text x="{sx + BOX_W / 2 + 6:.1f}" y="{sy - 5:.1f}" font-size="10" '
+                       f'text-anchor="start" fill="{colour}" class="edge-label">{escape(label)}</text>')
+    colour, marker = ("#545b64", "arrow") if any_taken else ("#d5dbdb", "arrow-light")
+    out.append(f'<path class="edge bus" data-target="{escape(target)}" d="M {BUS_X} {min(ys)} L {BUS_X} '
+               f'{max(ys)} M {BUS_X} {ty} L {tx + BOX_W / 2} {ty}" fill="none" stroke="{colour}" '
+               f'stroke-width="1.2" marker-end="url(#{marker})"/>')
+    return out
+
+
 def _centre(col: int, row: int) -> tuple[float, float]:
     return LEFT + col * COL_W + BOX_W / 2, MARGIN + row * ROW_H + BOX_H / 2
 
@@ -158,6 +210,9 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
                    f'{escape(title)}</text>')
     out.append(f'<g transform="translate(0,{top})">')
     visited = {n for n, st in status.items() if st != "not visited"}
+    merges = _merges(states, pos)
+    for target, sources in merges.items():
+        out.extend(_bus(pos, sources, target, visited))
     for name, state in states.items():
         for target, label, kind in _targets(state):
             if target not in pos or (kind == "catch" and status.get(name) not in ("caught", "failed")):
@@ -166,6 +221,8 @@ def render_svg(definition: Mapping[str, Any], status: Mapping[str, str],
                 if name == router and target == resumed and kind == "choice":
                     out.append(_edge(pos[name], pos[target], "resume", kind, True, RESUME_COLOUR))
                 continue  # a router's fan would hide everything else
+            if name in {s for s, _ in merges.get(target, ())}:
+                continue  # drawn as a stub onto the merge bus
             # Edges a run may have taken are dark and labelled; the rest stay in the background.
             taken = name in visited and target in visited
             if visits is not None and pos[target][0] == pos[name][0] and pos[target][1] < pos[name][1]:

@@ -1,10 +1,12 @@
 """The execution drawing is readable at a glance (issue 13, point 8): no fan of edges from the
-ResumeAt router, every edge label fully inside the picture and clear of every box, and a
+ResumeAt router, no fan of jumps through the left margin into one merge state (ContinueFix is
+fed by a bus instead), every edge label fully inside the picture and clear of every box, and a
 re-driven run's resume edge highlighted. (Checked by eye too: rsvg-convert run.svg -o run.png.)"""
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 from xml.etree import ElementTree
@@ -13,7 +15,17 @@ import pytest
 
 from selfheal.adapters.sfn_local import DEFAULT_ASL
 from selfheal.domain.records import Attempt, StepRecord
-from selfheal.domain.svg import BOX_H, BOX_W, CHAR_W, first_task, is_router, render_svg, resumed_at
+from selfheal.domain.svg import (
+    BOX_H,
+    BOX_W,
+    CHAR_W,
+    LEFT,
+    ROUTER_CHOICES,
+    first_task,
+    is_router,
+    render_svg,
+    resumed_at,
+)
 from selfheal.services.workflow.history import path_from_attempt, run_status
 
 ASL = json.loads(DEFAULT_ASL.read_text())
@@ -112,3 +124,63 @@ def test_a_loop_back_is_drawn_taken_only_when_it_was() -> None:
 
     assert "invalid" not in labels({"Build": 1, "Check": 1})
     assert "invalid" in labels({"Build": 2, "Check": 2})
+
+
+def _points(path: ElementTree.Element) -> list[tuple[float, float]]:
+    nums = [float(n) for n in re.findall(r"-?\d+(?:\.\d+)?", path.get("d") or "")]
+    return list(zip(nums[::2], nums[1::2], strict=True))
+
+
+def _boxes(root: ElementTree.Element) -> dict[str, tuple[float, float]]:
+    return {str(g.get("data-state")): (float(r.get("x", 0)), float(r.get("y", 0)))
+            for g in root.iter(f"{NS}g") if g.get("data-state") for r in g.iter(f"{NS}rect")}
+
+
+def _margin_edges_into(root: ElementTree.Element) -> Counter[str]:
+    """state -> how many edges end on its left side after passing through the left margin."""
+    into: Counter[str] = Counter()
+    for name, (bx, by) in _boxes(root).items():
+        for p in root.iter(f"{NS}path"):
+            pts = _points(p)
+            if pts and pts[-1] == (bx, by + BOX_H / 2) and min(x for x, _ in pts) < LEFT:
+                into[name] += 1
+    return into
+
+
+# S0 P0 S1 P1 ... S4 P4 Merge down the main line: P0..P3 all jump round the margin into Merge
+MERGE = {"StartAt": "S0", "States": {
+    **{k: v for i in range(5) for k, v in ((f"S{i}", {"Type": "Task", "Next": f"P{i}"}),
+                                           (f"P{i}", {"Type": "Pass", "Next": "Merge"}))},
+    "Merge": {"Type": "Task", "Next": "End"}, "End": {"Type": "Succeed"}}}
+
+
+@pytest.mark.parametrize("states", [FRESH, REDRIVEN, ["ContinueFix", "ContinueRoute", "Requeue"]])
+def test_no_fan_of_margin_edges_into_one_state(states: list[str]) -> None:
+    root = draw(states, "abstained")
+    fans = {name: n for name, n in _margin_edges_into(root).items() if n > ROUTER_CHOICES}
+    assert fans == {}
+    # the merge is still drawn: every jump into ContinueFix is a stub that reaches its bus
+    (bus,) = [p for p in root.iter(f"{NS}path") if p.get("data-target") == "ContinueFix"]
+    (bx, top), (_, bottom), *_ = _points(bus)
+    stubs = [p for p in root.iter(f"{NS}path") if p.get("class") == "edge bus-stub"]
+    feeders = [n for n, st in ASL["States"].items()
+               if not is_router(st) and "ContinueFix" in {st.get("Next"), st.get("Default"),
+                                                          *(c["Next"] for c in st.get("Choices", []))}]
+    assert len(stubs) >= ROUTER_CHOICES + 1 and len(stubs) <= len(feeders)
+    for stub in stubs:
+        (_, y0), (x1, y1) = _points(stub)
+        assert x1 == bx and y0 == y1 and top <= y1 <= bottom
+    assert _points(bus)[-1] == (LEFT + BOX_W, _boxes(root)["ContinueFix"][1] + BOX_H / 2)
+    for t in root.iter(f"{NS}text"):  # no edge label is crossed by the bus line
+        if t.get("class") == "edge-label" and top <= float(t.get("y", 0)) <= bottom:
+            x, w = float(t.get("x", 0)), CHAR_W * len(t.text or "")
+            x0 = x - w if t.get("text-anchor") == "end" else x
+            assert not x0 <= bx <= x0 + w, t.text
+
+
+def test_many_jumps_into_one_state_become_one_bus_edge() -> None:
+    root = ElementTree.fromstring(render_svg(MERGE, {"S0": "succeeded"}))
+    assert _margin_edges_into(root) == Counter()
+    assert len([p for p in root.iter(f"{NS}path") if p.get("class") == "edge bus-stub"]) == 4
+    (bus,) = [p for p in root.iter(f"{NS}path") if p.get("class") == "edge bus"]
+    assert bus.get("data-target") == "Merge" and bus.get("marker-end")
