@@ -17,7 +17,7 @@ from typing import Any
 
 from selfheal.adapters.artifacts_fs import FsArtifactStore
 from selfheal.adapters.sfn_local import LocalWorkflowEngine
-from selfheal.adapters.store_common import attempt_fields, scrub, scrub_step
+from selfheal.adapters.store_common import ATTEMPT_FIELDS, attempt_fields, scrub, scrub_step
 from selfheal.domain.capture import CapturedInput, merge_inputs
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.domain.records import (
@@ -131,7 +131,10 @@ class MemoryErrorStore:
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
         with self._lock:
             att = self._attempt(fingerprint, attempt)
-            for k, v in attempt_fields(fields).items():
+            # Scrubbed as the adapters do; unlike them the fake also lets tests set other fields
+            # (a backdated started_at, say).
+            known = attempt_fields({k: v for k, v in fields.items() if k in ATTEMPT_FIELDS})
+            for k, v in {**fields, **known}.items():
                 setattr(att, k, v)
 
     def add_usage(self, fingerprint: str, attempt: int, tokens_in: int, tokens_out: int,
