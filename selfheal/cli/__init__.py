@@ -78,6 +78,9 @@ def main(argv: list[str] | None = None) -> Any:
     """Console-script entry point: run the CLI, turning every mistake into one clear line."""
     try:
         result = cli.main(args=argv, prog_name="selfheal", standalone_mode=False)
+    except click.exceptions.NoArgsIsHelpError as exc:  # a bare `selfheal`: the help, not a mistake
+        click.echo(exc.format_message())
+        sys.exit(int(ExitCode.OK))
     except click.exceptions.Abort:
         _fail("interrupted", ExitCode.INTERRUPTED)
     except KeyboardInterrupt:

@@ -66,7 +66,21 @@ def model_option(default: str | None = None) -> Callable[[_F], _F]:
     """``--model SPEC`` (the grammar comes from ``selfheal.compose.models.MODEL_SPECS``)."""
     from selfheal.compose.models import MODEL_SPECS
 
-    return click.option("--model", default=default, show_default=default is not None, help=MODEL_SPECS)
+    return click.option("--model", default=default, show_default=default is not None, help=MODEL_SPECS,
+                        callback=_check_model)
+
+
+def _check_model(_ctx: click.Context, _param: click.Parameter, value: str | None) -> str | None:
+    """A ``--model`` of no known form is a usage mistake, said before any work starts."""
+    from selfheal.compose.models import check_model_spec
+    from selfheal.errors import ConfigurationError
+
+    if value is not None:
+        try:
+            check_model_spec(value)
+        except ConfigurationError as exc:
+            raise click.BadParameter(str(exc)) from exc
+    return value
 
 
 # --- settings -----------------------------------------------------------------------------------

@@ -111,8 +111,13 @@ def demo(directory: Path | None, model: str, as_json: bool) -> None:
       selfheal demo --dir /tmp/try-selfheal
     """
     from selfheal.compose.demo import choose_root, run_demo
+    from selfheal.errors import ConfigurationError
 
-    root = choose_root(directory)
+    try:
+        root = choose_root(directory)
+    except ConfigurationError as exc:  # a --dir in use (a second demo into it): a usage mistake
+        raise click.BadParameter(f"{directory} is in use (not an empty folder); give a new one, or leave "
+                                 "--dir out to get a fresh folder each time", param_hint="--dir") from exc
     if as_json:
         echo_json(run_demo(root, lambda ev: None, model).model_dump(mode="json"))
         return

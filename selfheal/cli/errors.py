@@ -179,12 +179,21 @@ def _status_command(name: str, to: Status, default_reason: str, doc: str) -> cli
     @click.argument("fingerprint")
     @_with_location
     @click.option("--reason", default=default_reason, show_default=True, help="recorded on the error")
+    @json_option
     @click.pass_context
     def command(ctx: click.Context, fingerprint: str, home: Path | None, repo: Path | None,
-                reason: str) -> None:
+                reason: str, as_json: bool) -> None:
         store = _store(ctx, home, repo)
-        rec = store.transition(find_error(store, fingerprint), to, reason=reason)
-        click.echo(f"{rec.short_id} is now {rec.status.value}")
+        fp = find_error(store, fingerprint)
+        rec = store.get(fp)
+        already = rec is not None and rec.status == to  # asked twice: done, not a mistake
+        if not already:
+            rec = store.transition(fp, to, reason=reason)
+        assert rec is not None
+        if as_json:
+            echo_json(rec.model_dump(mode="json", exclude={"sample_trace", "attempts"}))
+        else:
+            click.echo(f"{rec.short_id} is {'already' if already else 'now'} {rec.status.value}")
 
     return command
 

@@ -107,7 +107,8 @@ def list_runs(ctx: click.Context, fingerprint: str | None, home: Path | None, re
 @click.pass_context
 def show_run(ctx: click.Context, run: str, svg_file: Path | None, home: Path | None, repo: Path | None,
              table: str | None, as_json: bool) -> None:
-    """Print one run state by state: outcome, retries, duration, error.
+    """Print one run state by state: outcome, retries, duration, error. RUN is an execution
+    name (from `selfheal executions`) or an error's id (its latest run).
 
     \b
     Example:

@@ -96,7 +96,7 @@ def _print_report(report: IngestReport, source: str, as_json: bool,
 
 
 @click.command()
-@click.argument("file", default="-", type=click.Path(allow_dash=True, dir_okay=False, path_type=str))
+@click.argument("file", default="-", type=click.Path(allow_dash=True, path_type=str))
 @click.option("--follow", "-f", is_flag=True, help="keep reading what is appended until interrupted")
 @click.option("--source", default=None, help="source name recorded on the errors (default: the file)")
 @home_option
@@ -127,6 +127,9 @@ def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo:
     if file == "-":
         if follow:
             raise click.BadParameter("--follow needs a file, not standard input", param_hint="FILE")
+        if sys.stdin.isatty():  # `selfheal ingest` typed bare would otherwise wait in silence
+            click.echo("reading a log from standard input until Ctrl-D (or give a file: selfheal ingest "
+                       "FILE)", err=True)
         # The bytes, decoded here: sys.stdin is strict under a UTF-8 locale, and one invalid byte
         # in a log must not lose the whole input.
         stdin = io.TextIOWrapper(sys.stdin.buffer, encoding="utf-8", errors="replace", newline="")
@@ -135,7 +138,7 @@ def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo:
         return
     path = Path(file)
     if not path.is_file():
-        what = "does not exist; check the path" if not path.exists() else "is not a file"
+        what = "does not exist; check the path" if not path.exists() else "is a folder, not a file"
         raise click.BadParameter(f"{path} {what}; give the log file", param_hint="FILE")
     reader = CursorReader(path, build_cursor_store(settings), from_start=from_start)
     read = {"read_from": reader.start, "rotated": reader.rotated}

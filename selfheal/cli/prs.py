@@ -90,15 +90,24 @@ def show(number: int, home: Path | None, repo: Path | None, as_json: bool) -> No
 @click.argument("number", type=int)
 @home_option
 @repo_option
-def close(number: int, home: Path | None, repo: Path | None) -> None:
+@json_option
+def close(number: int, home: Path | None, repo: Path | None, as_json: bool) -> None:
     """Close pull request NUMBER without merging (a re-drive can open a new one).
 
     \b
     Example:
       selfheal prs close 1
     """
-    rec = _store(home, repo).set_state(number, "closed")
-    click.echo(f"closed #{rec.number} ({rec.branch})")
+    store = _store(home, repo)
+    rec = store.get(number)
+    if rec.state == "merged":
+        raise click.ClickException(f"pull request #{number} was merged; it cannot be closed")
+    if rec.state != "closed":
+        rec = store.set_state(number, "closed")
+    if as_json:
+        echo_json(rec.model_dump(mode="json", exclude={"body"}))
+    else:
+        click.echo(f"closed #{rec.number} ({rec.branch})")
 
 
 @prs.command("sync")
@@ -116,6 +125,9 @@ def sync(home: Path | None, repo: Path | None, as_json: bool) -> None:
     from selfheal.services.pr_sync import sync_pull_requests
 
     settings = cli_settings(home, repo)
+    if settings.repo is None and not settings.repo_url:
+        raise click.UsageError("no repository to ask about its pull requests: pass --repo PATH, run it "
+                               "inside your repository, or set SELFHEAL_REPO_URL")
     _, host = build_source(settings)
     report = sync_pull_requests(local_store(settings), host)
     if as_json:

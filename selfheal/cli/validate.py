@@ -18,7 +18,7 @@ from typing import Any
 import click
 
 from selfheal.cli.common import json_option
-from selfheal.errors import ConfigurationError, EditRejected, ModelReplyMalformed
+from selfheal.errors import EditRejected, ModelReplyMalformed, SourceNotFound
 
 
 def _offered_from_reply(text: str) -> list[str]:
@@ -34,6 +34,14 @@ def _offered_from_reply(text: str) -> list[str]:
             except EditRejected:
                 continue  # the parser rejects it with its reason
     return list(dict.fromkeys(paths))
+
+
+def _read_text(path: Path, option: str, what: str) -> str:
+    """The UTF-8 text of the file ``option`` names; anything else is a usage mistake naming it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise click.BadParameter(f"{path} is not UTF-8 text; give {what}", param_hint=option) from exc
 
 
 @click.command("validate")
@@ -79,20 +87,21 @@ def validate(ctx: click.Context, repo_path: Path, edit_file: Path, revision: str
     from selfheal.validation.render import print_report
     from selfheal.validation.service import validate_candidate
 
-    try:
-        text = edit_file.read_text(encoding="utf-8")
-        reproduction = repro_file.read_text(encoding="utf-8") if repro_file else ""
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigurationError(f"cannot read {exc.filename if isinstance(exc, OSError) else 'input'}: "
-                                 f"{exc}") from exc
+    text = _read_text(edit_file, "--edit", "a reply in the edit format")
+    reproduction = _read_text(repro_file, "--reproduction", "a Python script") if repro_file else ""
+    from selfheal.cli.common import cli_settings
+    from selfheal.cli.state import git_toplevel
+
     explicit: dict[str, Any] = {"repo": repo_path, "test_timeout_seconds": timeout}
     if test_command is not None:
         explicit["test_command"] = shlex.split(test_command)
-    from selfheal.cli.common import cli_settings
-
-    settings = cli_settings(**explicit)
-    repo = LocalGitRepository(repo_path)
-    sha = repo.resolve(revision)
+    settings = cli_settings(**explicit, need_git=True)
+    repo = LocalGitRepository(git_toplevel(repo_path) or repo_path)  # --repo may name a folder inside it
+    try:
+        sha = repo.resolve(revision)
+    except SourceNotFound as exc:
+        raise click.BadParameter(f"{revision!r} is no commit of {repo.root}; give a branch, tag or commit",
+                                 param_hint="--revision") from exc
     existing = set(repo.list_files(sha))
     offered = list(offer) or [p for p in _offered_from_reply(text) if p in existing]
     try:

@@ -74,6 +74,49 @@ def _finish(out: Any, as_json: bool) -> None:
         raise SystemExit(int(code))
 
 
+def _prepare(home: Path | None, repo: Path | None, model: str | None, fingerprint: str) -> tuple[Any, str]:
+    """The settings of a fix in ``repo`` (a git work tree) and the full fingerprint meant."""
+    settings = cli_settings(home, repo, model, need_git=True)
+    if model is None:  # --model was checked by its option; the setting's value is checked here
+        from selfheal.compose.models import check_model_spec
+        from selfheal.errors import ConfigurationError
+
+        try:
+            check_model_spec(settings.model)
+        except ConfigurationError as exc:
+            raise click.BadParameter(str(exc), param_hint="SELFHEAL_MODEL or [tool.selfheal] model") from exc
+    sweep_first(settings)
+    return settings, find_error(_store(settings), fingerprint)
+
+
+def _run(settings: Any, fp: str, *, engine: str, model: str | None, as_json: bool, banner: str,
+         redrive: bool = False, from_state: str | None = None, timeout: float = 3600.0,
+         force: bool = False) -> None:
+    """Run one fix (``redrive``: a re-drive from ``from_state``) on the chosen engine, with live
+    progress unless ``--json``, then print its outcome and exit with its code (``fix`` and
+    ``redrive`` share it)."""
+
+    def run(progress: Any) -> Any:
+        if engine == "sfn":
+            from selfheal.compose.sfn_endpoint import run_on_endpoint
+
+            return run_on_endpoint(settings, fp, from_state=from_state, redrive=redrive, progress=progress,
+                                   timeout=timeout, force=force)
+        from selfheal.compose.workflow import redrive_fix, run_fix
+
+        if redrive:
+            return redrive_fix(settings, fp, from_state, model, progress=progress, timeout=timeout)
+        return run_fix(settings, fp, model, progress=progress, timeout=timeout, force=force)
+
+    if as_json:
+        out = run(None)
+    else:
+        click.echo(banner)
+        with _live_progress(settings) as progress:
+            out = run(progress)
+    _finish(out, as_json)
+
+
 @click.command()
 @click.argument("fingerprint")
 @repo_option
@@ -93,25 +136,9 @@ def fix(fingerprint: str, repo: Path | None, model: str | None, home: Path | Non
     Example:
       selfheal fix 97d0ea50 --repo ~/src/orders
     """
-    from selfheal.compose.workflow import run_fix
-    settings = cli_settings(home, repo, model, need_git=True)
-    sweep_first(settings)
-    fp = find_error(_store(settings), fingerprint)
-
-    def run(progress: Any) -> Any:
-        if engine == "sfn":
-            from selfheal.compose.sfn_endpoint import run_on_endpoint
-
-            return run_on_endpoint(settings, fp, progress=progress, timeout=timeout, force=force)
-        return run_fix(settings, fp, model, progress=progress, timeout=timeout, force=force)
-
-    if as_json:
-        out = run(None)
-    else:
-        click.echo(f"fixing {fp[:12]} with model {settings.model}")
-        with _live_progress(settings) as progress:
-            out = run(progress)
-    _finish(out, as_json)
+    settings, fp = _prepare(home, repo, model, fingerprint)
+    _run(settings, fp, engine=engine, model=model, as_json=as_json, timeout=timeout, force=force,
+         banner=f"fixing {fp[:12]} with model {settings.model}")
 
 
 @click.command()
@@ -143,25 +170,9 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
         else:
             click.echo(f"{rec.fingerprint[:12]} is {rec.status}: the queue starts a new execution")
         return
-    from selfheal.compose.workflow import redrive_fix
-    settings = cli_settings(home, repo, model, need_git=True)
-    sweep_first(settings)
-    fp = find_error(_store(settings), fingerprint)
-
-    def run(progress: Any) -> Any:
-        if engine == "sfn":
-            from selfheal.compose.sfn_endpoint import run_on_endpoint
-
-            return run_on_endpoint(settings, fp, from_state=from_state, redrive=True, progress=progress)
-        return redrive_fix(settings, fp, from_state, model, progress=progress)
-
-    if as_json:
-        out = run(None)
-    else:
-        click.echo(f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
-        with _live_progress(settings) as progress:
-            out = run(progress)
-    _finish(out, as_json)
+    settings, fp = _prepare(home, repo, model, fingerprint)
+    _run(settings, fp, engine=engine, model=model, as_json=as_json, redrive=True, from_state=from_state,
+         banner=f"re-driving {fp[:12]}" + (f" from {from_state}" if from_state else ""))
 
 
 @click.command()

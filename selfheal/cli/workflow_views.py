@@ -31,14 +31,22 @@ def execution_id(record: ErrorRecord, attempt: Attempt) -> str:
 
 
 def find_run(store: Any, ident: str) -> tuple[ErrorRecord, Attempt]:
-    """The run named ``ident``: an execution name or ARN (``<fingerprint prefix>-<attempt>``)."""
+    """The run named ``ident``: an execution name or ARN (``<fingerprint prefix>-<attempt>``),
+    or an error's id (a unique prefix): that error's latest run."""
     name = ident.rsplit(":", 1)[-1]
     prefix = name.split("-", 1)[0].lower()
     # the name starts with the error's id: look only at those errors (ErrorStore.find)
-    for fingerprint in store.find(prefix) if prefix else []:
+    matches = list(store.find(prefix)) if prefix else []
+    for fingerprint in matches:
         for record, attempt in _runs(store, fingerprint):
             if execution_id(record, attempt) == name:
                 return record, attempt
+    if "-" not in name and len(matches) == 1:  # an error's id, as `selfheal errors` prints it
+        runs = _runs(store, matches[0])
+        if runs:
+            return runs[0]
+        raise ErrorNotFound(f"{matches[0][:12]} has no fix runs yet; start one with: selfheal fix "
+                            f"{matches[0][:12]}")
     raise ErrorNotFound(f"no execution {ident!r} in the error records; list them with: selfheal executions")
 
 

@@ -26,9 +26,25 @@ def _secret(name: str, env_name: str, secrets: Secrets | None, env: Mapping[str,
     return value or env.get(env_name) or None
 
 
+def check_model_spec(spec: str) -> None:
+    """``ConfigurationError`` when ``spec`` is not of a form ``MODEL_SPECS`` names (the CLI checks
+    ``--model`` with it before any work starts)."""
+    provider, _, rest = spec.strip().partition(":")
+    provider = provider.lower()
+    if (provider == "rules" and not rest) or provider == "bedrock" or (provider == "anthropic" and rest):
+        return
+    if provider == "openai" and rest:
+        base_url, sep, model = rest.rpartition("#")
+        if not sep or not base_url or not model:
+            raise ConfigurationError(f"model {spec!r}: write openai:BASE_URL#MODEL")
+        return
+    raise ConfigurationError(f"unknown model {spec!r}; use {MODEL_SPECS}")
+
+
 def build_model(spec: str, settings: Settings, secrets: Secrets | None = None,
                 env: Mapping[str, str] | None = None) -> FixModel:
     """The ``FixModel`` named by ``spec`` (see ``MODEL_SPECS``); ``ConfigurationError`` otherwise."""
+    check_model_spec(spec)
     env = os.environ if env is None else env
     if secrets is None:
         from selfheal.compose.source import build_local_secrets
@@ -57,9 +73,7 @@ def build_model(spec: str, settings: Settings, secrets: Secrets | None = None,
     if provider == "openai" and rest:
         from selfheal.adapters.openai_compat import OpenAICompatModel
 
-        base_url, sep, model = rest.rpartition("#")
-        if not sep or not base_url or not model:
-            raise ConfigurationError(f"model {spec!r}: write openai:BASE_URL#MODEL")
+        base_url, _, model = rest.rpartition("#")
         key = _secret("openai_api_key", "OPENAI_API_KEY", secrets, env)
         return OpenAICompatModel(base_url, model, key, timeout=settings.model_timeout_seconds)
     raise ConfigurationError(f"unknown model {spec!r}; use {MODEL_SPECS}")
