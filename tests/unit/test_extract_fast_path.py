@@ -57,7 +57,7 @@ def _texts(tmp_path: Path) -> Iterator[Path]:
     sys.modules[spec.name] = bench
     spec.loader.exec_module(bench)
     log = tmp_path / "storm.log"
-    bench.generate(log, 0.5, tb_per_mb=90)
+    bench.generate(log, 1.0, tb_per_mb=90)  # with only the project corpus (a fresh clone): over 100
     yield log
 
 
