@@ -138,8 +138,8 @@ def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo:
         return
     path = Path(file)
     if not path.is_file():
-        what = "does not exist; check the path" if not path.exists() else "is a folder, not a file"
-        raise click.BadParameter(f"{path} {what}; give the log file", param_hint="FILE")
+        what = "does not exist" if not path.exists() else "is a folder, not a file"
+        raise click.BadParameter(f"{path} {what}; give the path of a log file", param_hint="FILE")
     reader = CursorReader(path, build_cursor_store(settings), from_start=from_start)
     read = {"read_from": reader.start, "rotated": reader.rotated}
     if follow:

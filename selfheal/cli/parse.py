@@ -32,8 +32,8 @@ def _open_lines(path: str) -> tuple[Iterator[str], BinaryIO | None]:
             stream = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
         except OSError as exc:
             # a wrong path is a usage mistake (exit 2), said as `selfheal ingest` says it
-            raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}; give the log file",
-                                     param_hint="FILE") from exc
+            raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}; give the path of a log "
+                                     "file", param_hint="FILE") from exc
         handle = stream
     # newline="" keeps "\r" inside lines: the extractor treats it as the Lambda runtime's separator.
     text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
