@@ -25,14 +25,23 @@ from selfheal.cli.common import (
 from selfheal.cli.output import echo_json, fmt_time, print_table
 
 if TYPE_CHECKING:
-    from selfheal.adapters.local_prs import PrRecordStore
-
+    from selfheal.adapters.local_prs import PrRecord, PrRecordStore
 
 
 def _store(home: Path | None, repo: Path | None = None) -> PrRecordStore:
     from selfheal.adapters.local_prs import PrRecordStore
 
     return PrRecordStore(cli_settings(home, repo).home)
+
+
+def _record(store: PrRecordStore, number: int) -> PrRecord:
+    """Record ``number``; a number with no record is one line that says how to list them."""
+    from selfheal.errors import ConfigurationError
+
+    try:
+        return store.get(number)
+    except ConfigurationError as exc:
+        raise click.ClickException(f"{exc}; list them with: selfheal prs") from exc
 
 
 @click.group(invoke_without_command=True)
@@ -79,7 +88,7 @@ def show(number: int, home: Path | None, repo: Path | None, as_json: bool) -> No
     """
     from selfheal.adapters.local_prs import render_markdown
 
-    rec = _store(home, repo).get(number)
+    rec = _record(_store(home, repo), number)
     if as_json:
         echo_json(rec.model_dump(mode="json"))
     else:
@@ -99,7 +108,7 @@ def close(number: int, home: Path | None, repo: Path | None, as_json: bool) -> N
       selfheal prs close 1
     """
     store = _store(home, repo)
-    rec = store.get(number)
+    rec = _record(store, number)
     if rec.state == "merged":
         raise click.ClickException(f"pull request #{number} was merged; it cannot be closed")
     if rec.state != "closed":

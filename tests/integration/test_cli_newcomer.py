@@ -90,6 +90,10 @@ def test_prs_close_prints_json_and_will_not_close_a_merged_pr(capsys: pytest.Cap
     code, line = one_line_error(["prs", "close", "2", "--home", str(home)], capsys)
     assert code == ExitCode.ERROR and line == "error: pull request #2 was merged; it cannot be closed"
     assert store.get(2).state == "merged"
+    for command in ("show", "close"):
+        code, line = one_line_error(["prs", command, "9", "--home", str(home)], capsys)
+        assert code == ExitCode.ERROR and line.endswith("no local pull request #9 in "
+                                                        f"{home / 'prs'}; list them with: selfheal prs")
 
 
 def test_prs_sync_without_a_repository_is_a_usage_mistake(capsys: pytest.CaptureFixture[str]) -> None:
