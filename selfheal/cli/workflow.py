@@ -75,7 +75,14 @@ def _finish(out: Any, as_json: bool) -> None:
 
 
 def _prepare(home: Path | None, repo: Path | None, model: str | None, fingerprint: str) -> tuple[Any, str]:
-    """The settings of a fix in ``repo`` (a git work tree) and the full fingerprint meant."""
+    """The settings of a fix (``_fix_settings``) and the full fingerprint meant."""
+    settings = _fix_settings(home, repo, model)
+    return settings, find_error(_store(settings), fingerprint)
+
+
+def _fix_settings(home: Path | None, repo: Path | None, model: str | None) -> Any:
+    """The settings of a command that runs fixes (``fix``, ``redrive``, ``watch``): ``repo`` in
+    a git work tree, a model of a known form, fixes a killed process left FIXING swept."""
     settings = cli_settings(home, repo, model, need_git=True)
     if model is None:  # --model was checked by its option; the setting's value is checked here
         from selfheal.compose.models import check_model_spec
@@ -86,7 +93,7 @@ def _prepare(home: Path | None, repo: Path | None, model: str | None, fingerprin
         except ConfigurationError as exc:
             raise click.BadParameter(str(exc), param_hint="SELFHEAL_MODEL or [tool.selfheal] model") from exc
     sweep_first(settings)
-    return settings, find_error(_store(settings), fingerprint)
+    return settings
 
 
 def _run(settings: Any, fp: str, *, engine: str, model: str | None, as_json: bool, banner: str,
@@ -209,8 +216,7 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
         else:
             click.echo(f"  {message}")
 
-    settings = cli_settings(home, repo, model, need_git=True)
-    sweep_first(settings)
+    settings = _fix_settings(home, repo, model)
     with local_watch(settings, log, model, poll_seconds=poll, sync_prs_seconds=sync_prs,
                      on_event=say, from_start=from_start) as session:
         def on_signal(_signum: int) -> None:

@@ -64,6 +64,8 @@ def test_an_unknown_model_is_a_usage_mistake_before_any_work(capsys: pytest.Capt
     out, err = capsys.readouterr()
     assert info.value.code == ExitCode.USAGE and out == ""  # nothing started: no "re-driving" line
     assert "SELFHEAL_MODEL" in err and "unknown model 'nope'" in err
+    code, line = one_line_error(["watch", "app.log", "--repo", str(repo)], capsys)
+    assert code == ExitCode.USAGE and "SELFHEAL_MODEL" in line
 
 
 def test_status_commands_print_json_and_asking_twice_is_not_a_mistake(capsys: pytest.CaptureFixture[str],
