@@ -26,7 +26,6 @@ JSON stays valid), canonicalised and capped; an event over the cap is kept marke
 
 from __future__ import annotations
 
-import ast
 import bisect
 import hashlib
 import json
@@ -39,6 +38,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from selfheal.domain import pyast
 from selfheal.domain.redact import Redactor
 
 CaptureKind = Literal["helper", "powertools", "runtime", "json_log", "print"]
@@ -144,7 +144,7 @@ def _python_literal(text: str, max_bytes: int) -> Any:
     if not (body.startswith("{") and body.endswith("}")) or len(body) > 4 * max_bytes:
         return None
     try:
-        value = ast.literal_eval(body)
+        value = pyast.literal_eval(body)
         json.dumps(value)  # only what JSON can hold (no sets, bytes, tuples as keys)
     except (ValueError, TypeError, SyntaxError, MemoryError, RecursionError):
         return None

@@ -29,6 +29,7 @@ import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from selfheal.domain import pyast
 from selfheal.domain.capture import CapturedInput
 from selfheal.domain.code_slices import (
     DEFS,
@@ -143,7 +144,7 @@ class _Builder:
             if text is None:
                 return None
             try:
-                tree: ast.Module | None = ast.parse(text)
+                tree: ast.Module | None = pyast.parse(text)
             except (SyntaxError, ValueError):
                 tree = None
             self.files[path] = _FileInfo(path, text, text.splitlines(), tree)

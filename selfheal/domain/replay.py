@@ -19,6 +19,7 @@ import ast
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from selfheal.domain import pyast
 from selfheal.domain.code_slices import path_parts
 
 MARKER = "SELFHEAL-REPLAY"
@@ -63,7 +64,7 @@ def entry_point(path: str, function: str | None, source: str, repo_files: Sequen
     if not function or not function.isidentifier() or not path.endswith(".py"):
         return None
     try:
-        tree = ast.parse(source)
+        tree = pyast.parse(source)
     except SyntaxError:
         return None
     node = next((n for n in tree.body if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)

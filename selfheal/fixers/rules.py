@@ -9,10 +9,10 @@ memory exhaustion, a crash wholly inside library code) get an ``ABSTAIN`` with t
 
 from __future__ import annotations
 
-import ast
 import textwrap
 from collections.abc import Callable
 
+from selfheal.domain import pyast
 from selfheal.domain.edit_format import render_proposal
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.fixers import (
@@ -122,7 +122,7 @@ def _unparsable(ctx: FixContext) -> list[str]:
     out = []
     for path in ctx.offered_files:
         try:
-            ast.parse(ctx.files.get(path, ""))
+            pyast.parse(ctx.files.get(path, ""))
         except (SyntaxError, ValueError):
             out.append(path)
     return out
@@ -134,7 +134,7 @@ def _parse_all(ctx: FixContext, sites: list[Site]) -> dict[str, Source]:
         if path in files or not path.endswith(".py"):
             continue
         try:
-            files[path] = Source(path, text, ast.parse(text))
+            files[path] = Source(path, text, pyast.parse(text))
         except (SyntaxError, ValueError):
             continue
     # Definitions the context builder cut from files that are not offered (a class defined
@@ -144,7 +144,7 @@ def _parse_all(ctx: FixContext, sites: list[Site]) -> dict[str, Source]:
             continue
         text = textwrap.dedent(section.text)
         try:
-            files[f"{section.path}#{n}"] = Source(section.path, text, ast.parse(text))
+            files[f"{section.path}#{n}"] = Source(section.path, text, pyast.parse(text))
         except (SyntaxError, ValueError):
             continue
     return files

@@ -11,6 +11,7 @@ import ast
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from selfheal.domain import pyast
 from selfheal.domain.fixing import FixContext, SearchReplace
 from selfheal.domain.records import FrameRef
 
@@ -121,7 +122,7 @@ def locate_sites(ctx: FixContext) -> list[Site]:
             continue
         if path not in parsed:
             try:
-                parsed[path] = Source(path, ctx.files[path], ast.parse(ctx.files[path]))
+                parsed[path] = Source(path, ctx.files[path], pyast.parse(ctx.files[path]))
             except (SyntaxError, ValueError):
                 parsed[path] = None
         src = parsed[path]
@@ -287,7 +288,7 @@ def apply_check(src: Source, edit: SearchReplace) -> bool:
     if src.text.count(edit.search) != 1:
         return False
     try:
-        ast.parse(src.text.replace(edit.search, edit.replace, 1))
+        pyast.parse(src.text.replace(edit.search, edit.replace, 1))
     except SyntaxError:
         return False
     return True

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 
+from selfheal.domain import pyast
 from selfheal.domain.fixing import SearchReplace
 from selfheal.fixers.rules_common import (
     Candidate,
@@ -185,7 +186,7 @@ def func_owner(func: FuncNode, node: ast.AST) -> bool:
 def _annotation_default(ann: ast.expr, src: Source) -> str | None:
     if isinstance(ann, ast.Constant) and isinstance(ann.value, str):
         try:
-            ann = ast.parse(ann.value, mode="eval").body
+            ann = pyast.parse_expression(ann.value).body
         except SyntaxError:
             return None
     if isinstance(ann, ast.BinOp) and isinstance(ann.op, ast.BitOr):

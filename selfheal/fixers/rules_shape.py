@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 from typing import Any
 
+from selfheal.domain import pyast
 from selfheal.fixers.rules_common import Source
 
 _PURE: dict[type, frozenset[str]] = {
@@ -29,7 +30,7 @@ def downstream_failure(src: Source, node: ast.AST, default: str) -> str | None:
     """Why the code consuming ``node`` fails when ``node`` evaluates to ``default``
     (e.g. ``"".split()[0] raises IndexError``); None when it does not, or cannot be told."""
     try:
-        value: Any = ast.literal_eval(default)
+        value: Any = pyast.literal_eval(default)
     except (ValueError, SyntaxError):
         return None
     text, cur = default, node

@@ -7,7 +7,6 @@ inside_repo → deny_list → size → no_test_deletion → applies → parses �
 
 from __future__ import annotations
 
-import ast
 import fnmatch
 import json
 import re
@@ -20,6 +19,7 @@ from pathlib import Path, PurePosixPath
 from pyflakes import checker as pyflakes_checker  # type: ignore[import-untyped]
 from pyflakes import messages as pyflakes_messages
 
+from selfheal.domain import pyast
 from selfheal.domain.edit_format import apply_proposal, is_test_path, normalise_path
 from selfheal.domain.fixing import EditProposal
 from selfheal.domain.validation_report import GateResult
@@ -300,7 +300,7 @@ def parses(changed: dict[str, str]) -> GateResult:
                 errors[path] = problem
             continue
         try:
-            ast.parse(text, filename=path)
+            pyast.parse(text, filename=path)
         except (SyntaxError, ValueError) as exc:
             line = getattr(exc, "lineno", None)
             msg = getattr(exc, "msg", str(exc))
@@ -315,7 +315,7 @@ def parses(changed: dict[str, str]) -> GateResult:
 def fatal_findings(text: str, path: str) -> list[tuple[str, str, int]]:
     """pyflakes findings of the fatal kinds: (kind, message, line). Unparsable text: none."""
     try:
-        tree = ast.parse(text, filename=path)
+        tree = pyast.parse(text, filename=path)
     except (SyntaxError, ValueError):
         return []
     found = pyflakes_checker.Checker(tree, filename=path)

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from selfheal.domain import pyast
 from selfheal.domain.edit_format import is_test_path
 from selfheal.domain.fixing import EditProposal
 
@@ -161,7 +162,7 @@ def _walk_tests(tree: ast.Module) -> Iterator[tuple[str, ast.FunctionDef | ast.A
 
 def _info(text: str) -> _FileInfo | None:
     try:
-        tree = ast.parse(text)
+        tree = pyast.parse(text)
     except (SyntaxError, ValueError):
         return None
     out = _FileInfo()
@@ -297,7 +298,7 @@ def patches_code_under_test(text: str, app_paths: Iterable[str]) -> list[str]:
     on those modules (by import name or dotted string), and writes to ``sys.modules``.
     """
     try:
-        tree = ast.parse(text)
+        tree = pyast.parse(text)
     except (SyntaxError, ValueError):
         return []
     modules = module_names(app_paths)
