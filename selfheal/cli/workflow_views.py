@@ -31,15 +31,23 @@ def execution_id(record: ErrorRecord, attempt: Attempt) -> str:
 
 
 def find_run(store: Any, ident: str) -> tuple[ErrorRecord, Attempt]:
-    """The run named ``ident``: an execution name or ARN (``<fingerprint prefix>-<attempt>``),
-    or an error's id (a unique prefix): that error's latest run."""
+    """The run named ``ident``: an execution name or ARN (``<fingerprint prefix>-<attempt>``, or
+    a continuation's ``...-<attempt>-c<k>`` as ``watch`` prints it: that attempt), or an error's
+    id (a unique prefix): that error's latest run."""
+    from selfheal.services.workflow.continuation import continuation_name
+
     name = ident.rsplit(":", 1)[-1]
     prefix = name.split("-", 1)[0].lower()
+    _, sep, k = name.rpartition("-c")
+    continuation = int(k) if sep and k.isdigit() else None
     # the name starts with the error's id: look only at those errors (ErrorStore.find)
     matches = list(store.find(prefix)) if prefix else []
     for fingerprint in matches:
         for record, attempt in _runs(store, fingerprint):
-            if execution_id(record, attempt) == name:
+            names = {execution_id(record, attempt)}
+            if continuation is not None:
+                names.add(continuation_name(record, attempt.number, continuation))
+            if name in names:
                 return record, attempt
     if "-" not in name and len(matches) == 1:  # an error's id, as `selfheal errors` prints it
         runs = _runs(store, matches[0])

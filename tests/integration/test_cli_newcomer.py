@@ -148,6 +148,11 @@ def test_executions_show_takes_an_error_id(capsys: pytest.CaptureFixture[str], t
     run = _recorded_run(home)
     doc = run_json(["executions", "show", "abab", "--home", str(home), "--json"], capsys)
     assert isinstance(doc, dict) and doc["execution"] == run
+    for continuation in (f"{run}-c1", f"{run}-c12"):  # as `watch` names the run that ended
+        doc = run_json(["executions", "show", continuation, "--home", str(home), "--json"], capsys)
+        assert isinstance(doc, dict) and doc["execution"] == run
+    code, line = one_line_error(["executions", "show", f"{run}-cx", "--home", str(home)], capsys)
+    assert code == ExitCode.ERROR and "no execution" in line
     _observe(home, "ef" * 32)
     code, line = one_line_error(["executions", "show", "efef", "--home", str(home)], capsys)
     assert code == ExitCode.ERROR and line == ("error: efefefefefef has no fix runs yet; start one with: "
