@@ -57,8 +57,18 @@ REPO_HELP = "the service's git repository (its [tool.selfheal] settings apply; p
 JSON_HELP = "print JSON for machines instead of tables"
 
 
-home_option = click.option("--home", type=click.Path(path_type=Path), default=None, help=HOME_HELP)
-repo_option = click.option("--repo", type=click.Path(path_type=Path), default=None, help=REPO_HELP)
+class UserPath(click.Path):
+    """``click.Path`` that expands a leading ``~``: the shell leaves it when it is quoted or, in
+    zsh, after ``--repo=``, and a literal ``~`` folder in the current directory helps no one."""
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, str) and value.startswith("~"):
+            value = str(Path(value).expanduser())
+        return super().convert(value, param, ctx)
+
+
+home_option = click.option("--home", type=UserPath(path_type=Path), default=None, help=HOME_HELP)
+repo_option = click.option("--repo", type=UserPath(path_type=Path), default=None, help=REPO_HELP)
 json_option = click.option("--json", "as_json", is_flag=True, help=JSON_HELP)
 
 

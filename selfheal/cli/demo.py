@@ -10,7 +10,7 @@ from typing import Any
 
 import click
 
-from selfheal.cli.common import json_option, model_option, selfheal_command
+from selfheal.cli.common import UserPath, json_option, model_option, selfheal_command
 from selfheal.cli.output import echo_json, print_table
 
 _OK, _BAD = "✓", "✗"
@@ -98,7 +98,7 @@ def _print_where(result: Any) -> None:
 
 
 @click.command()
-@click.option("--dir", "directory", type=click.Path(path_type=Path),
+@click.option("--dir", "directory", type=UserPath(path_type=Path),
               help="new or empty directory for the demo (default: selfheal-demo, -2, ... in the temp dir)")
 @model_option(default="rules")
 @json_option

@@ -9,7 +9,15 @@ from typing import Any
 
 import click
 
-from selfheal.cli.common import cli_settings, find_error, home_option, json_option, local_store, repo_option
+from selfheal.cli.common import (
+    UserPath,
+    cli_settings,
+    find_error,
+    home_option,
+    json_option,
+    local_store,
+    repo_option,
+)
 from selfheal.names import ENV_TABLE_NAME
 
 _table_option = click.option("--table", envvar=ENV_TABLE_NAME,
@@ -98,7 +106,7 @@ def list_runs(ctx: click.Context, fingerprint: str | None, home: Path | None, re
 
 @executions.command("show")
 @click.argument("run")
-@click.option("--svg", "svg_file", type=click.Path(path_type=Path, dir_okay=False),
+@click.option("--svg", "svg_file", type=UserPath(path_type=Path, dir_okay=False),
               help="also draw the run as SVG into this file")
 @home_option
 @repo_option

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from selfheal.cli.common import cli_settings, home_option, json_option, local_store, stop_on_signals
+from selfheal.cli.common import UserPath, cli_settings, home_option, json_option, local_store, stop_on_signals
 from selfheal.cli.output import echo_json, print_table
 
 if TYPE_CHECKING:
@@ -96,11 +96,11 @@ def _print_report(report: IngestReport, source: str, as_json: bool,
 
 
 @click.command()
-@click.argument("file", default="-", type=click.Path(allow_dash=True, path_type=str))
+@click.argument("file", default="-", type=UserPath(allow_dash=True, path_type=str))
 @click.option("--follow", "-f", is_flag=True, help="keep reading what is appended until interrupted")
 @click.option("--source", default=None, help="source name recorded on the errors (default: the file)")
 @home_option
-@click.option("--repo", type=click.Path(path_type=Path), default=None,
+@click.option("--repo", type=UserPath(path_type=Path), default=None,
               help="repository whose pyproject.toml [tool.selfheal] configures in-app paths and policy "
                    "(its store is used)")
 @json_option

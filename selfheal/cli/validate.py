@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from selfheal.cli.common import json_option
+from selfheal.cli.common import UserPath, json_option
 from selfheal.errors import EditRejected, ModelReplyMalformed, SourceNotFound
 
 
@@ -46,16 +46,16 @@ def _read_text(path: Path, option: str, what: str) -> str:
 
 @click.command("validate")
 @click.option("--repo", "repo_path", required=True,
-              type=click.Path(exists=True, file_okay=False, path_type=Path), help="The git repository.")
+              type=UserPath(exists=True, file_okay=False, path_type=Path), help="The git repository.")
 @click.option("--edit", "edit_file", required=True,
-              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              type=UserPath(exists=True, dir_okay=False, path_type=Path),
               help="A reply in the edit format.")
 @click.option("--revision", default="HEAD", show_default=True, help="The revision the edit applies to.")
 @click.option("--offer", "offer", multiple=True, help="A file the edit may change (repeatable).")
 @click.option("--test-command", default=None, help="Test command (default: from [tool.selfheal] or "
                                                    "'python -m pytest -x -q').")
 @click.option("--timeout", type=float, default=None, help="Timeout of one test run, in seconds.")
-@click.option("--reproduction", "repro_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+@click.option("--reproduction", "repro_file", type=UserPath(exists=True, dir_okay=False, path_type=Path),
               help="A Python script that raises the error before the fix and exits 0 after it.")
 @click.option("--error-type", default="", help="The error's exception type (a reproduction must show it).")
 @json_option

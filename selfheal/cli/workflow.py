@@ -14,6 +14,7 @@ from typing import Any
 import click
 
 from selfheal.cli.common import (
+    UserPath,
     cli_settings,
     find_error,
     home_option,
@@ -183,7 +184,7 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
 
 
 @click.command()
-@click.argument("log", type=click.Path(path_type=Path, dir_okay=False))
+@click.argument("log", type=UserPath(path_type=Path, dir_okay=False))
 @repo_option
 @model_option()
 @home_option

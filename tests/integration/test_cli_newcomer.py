@@ -218,3 +218,16 @@ def test_ingest_from_a_terminal_says_it_reads_standard_input(tmp_path: Path) -> 
             proc.kill()
         os.close(leader)
     assert proc.returncode == 0 and json.loads(out)["tracebacks"] == 0
+
+
+def test_a_quoted_tilde_is_the_home_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    """``--home '~/x'`` or zsh's ``--repo=~/src/orders`` reach selfheal with the ``~``: it means the
+    user's home, never a folder named ``~`` in the current directory."""
+    monkeypatch.setenv("HOME", str(tmp_path / "me"))
+    (tmp_path / "me").mkdir()
+    main(["errors", "--home", "~/state"])
+    assert capsys.readouterr().out.strip() == f"no errors recorded in {tmp_path / 'me' / 'state'}"
+    assert not (tmp_path / "~").exists()  # the test runs in tmp_path
+    code, line = one_line_error(["fix", "abab", "--repo=~/src/orders"], capsys)
+    assert code == ExitCode.USAGE and f"{tmp_path / 'me' / 'src' / 'orders'} does not exist" in line
