@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from selfheal.domain.paths import DEFAULT_APP_ROOTS
 from selfheal.errors import ConfigurationError
@@ -89,6 +89,13 @@ class Settings(BaseModel):
     retry_interval_scale: float = 1.0
 
     model_config = {"extra": "forbid"}
+
+    @field_validator("home", "repo", "secrets_file", mode="after")
+    @classmethod
+    def _expand_user(cls, value: Path | None) -> Path | None:
+        """A leading ``~`` is the user's home wherever the path was set (``SELFHEAL_HOME='~/x'``
+        in a unit or .env file reaches us unexpanded), never a folder named ``~``."""
+        return value.expanduser() if value is not None else None
 
 
 _LIST_FIELDS = {name for name, f in Settings.model_fields.items()

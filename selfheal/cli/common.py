@@ -116,7 +116,7 @@ def cli_settings(home: Path | None = None, repo: Path | None = None, model: str 
         repo = git_toplevel(Path.cwd())  # run inside a repository: that one
     given: dict[str, Any] = {"repo": repo, "model": model, **explicit}
     if home is None and not os.environ.get(ENV_HOME):
-        given["home"] = choose_home(repo or (Path(env_repo) if env_repo else None))
+        given["home"] = choose_home(repo or (Path(env_repo).expanduser() if env_repo else None))
     else:
         given["home"] = home
     settings = load_settings(given)

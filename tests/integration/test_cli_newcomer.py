@@ -222,8 +222,8 @@ def test_ingest_from_a_terminal_says_it_reads_standard_input(tmp_path: Path) -> 
 
 def test_a_quoted_tilde_is_the_home_folder(capsys: pytest.CaptureFixture[str], tmp_path: Path,
                                            monkeypatch: pytest.MonkeyPatch) -> None:
-    """``--home '~/x'`` or zsh's ``--repo=~/src/orders`` reach selfheal with the ``~``: it means the
-    user's home, never a folder named ``~`` in the current directory."""
+    """``--home '~/x'``, zsh's ``--repo=~/src/orders`` or ``SELFHEAL_HOME=~/x`` from a unit file
+    reach selfheal with the ``~``: it means the user's home, never a folder named ``~`` here."""
     monkeypatch.setenv("HOME", str(tmp_path / "me"))
     (tmp_path / "me").mkdir()
     main(["errors", "--home", "~/state"])
@@ -231,3 +231,7 @@ def test_a_quoted_tilde_is_the_home_folder(capsys: pytest.CaptureFixture[str], t
     assert not (tmp_path / "~").exists()  # the test runs in tmp_path
     code, line = one_line_error(["fix", "abab", "--repo=~/src/orders"], capsys)
     assert code == ExitCode.USAGE and f"{tmp_path / 'me' / 'src' / 'orders'} does not exist" in line
+    monkeypatch.setenv("SELFHEAL_HOME", "~/from-env")  # as a unit or .env file passes it
+    main(["errors"])
+    assert capsys.readouterr().out.strip() == f"no errors recorded in {tmp_path / 'me' / 'from-env'}"
+    assert not (tmp_path / "~").exists()
