@@ -108,7 +108,10 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
         def housekeeping() -> str | None:
             # Another selfheal process killed while this one watches leaves its attempt FIXING:
             # swept here too, not only when the next command starts (leases keep ours alive).
-            swept = sweep_local(settings)
+            try:
+                swept = sweep_local(settings)
+            except Exception as exc:  # noqa: BLE001 - a failed sweep must not end the watch; next time
+                swept = f"failed: {type(exc).__name__}: {exc}"
             synced = None
             if sync_prs_seconds > 0:
                 synced = sync_pull_requests(store, wf.services.code_host).summary()
