@@ -16,9 +16,11 @@ for the next run and reported.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from selfheal.adapters.store_common import ts
+from selfheal.domain.capture import DEFAULT_KEEP, CapturedInput, merge_inputs
 from selfheal.domain.fingerprint import VERSION
 from selfheal.domain.fingerprint_migration import Merge, MigrationReport, plan
 from selfheal.domain.records import ErrorRecord
@@ -44,7 +46,7 @@ def sqlite_alias(conn: sqlite3.Connection, fingerprint: str) -> str | None:
 
 
 def migrate_sqlite(store: SqliteErrorStore, config: FingerprintConfig | None = None, *,
-                   force: bool = False) -> MigrationReport:
+                   force: bool = False, keep_inputs: int = DEFAULT_KEEP) -> MigrationReport:
     """Re-key the store's records to the current fingerprint version (see module docstring);
     a no-op when the file is already marked current (unless ``force``)."""
     report = MigrationReport()
@@ -60,12 +62,25 @@ def migrate_sqlite(store: SqliteErrorStore, config: FingerprintConfig | None = N
                             "FROM errors").fetchall()
         records = [store._row_to_record(conn, row) for row in rows]
         for m in plan(records, config, report):
-            _apply_sqlite(store, conn, m)
+            _apply_sqlite(store, conn, m, keep_inputs)
         conn.execute(f"PRAGMA user_version = {SQLITE_SCHEMA_VERSION}")
     return report
 
 
-def _apply_sqlite(store: SqliteErrorStore, conn: sqlite3.Connection, m: Merge) -> None:
+def _oldest_first(m: Merge) -> list[ErrorRecord]:
+    return sorted(m.records, key=lambda r: r.first_seen)
+
+
+def merged_inputs(captured: Sequence[Sequence[CapturedInput]],
+                  keep: int = DEFAULT_KEEP) -> list[CapturedInput]:
+    """The failing inputs of records merged into one (each record's list, oldest record first):
+    distinct by digest, replayable before truncated, at most ``keep`` (ingest's bound,
+    ``settings.capture_keep``) or as many as one record already kept under a larger setting."""
+    bound = max([keep, *(len(found) for found in captured)])
+    return merge_inputs([], [item for found in captured for item in found], bound)
+
+
+def _apply_sqlite(store: SqliteErrorStore, conn: sqlite3.Connection, m: Merge, keep_inputs: int) -> None:
     for rec in m.records:
         for att in rec.attempts:
             conn.execute("UPDATE usage SET fingerprint=?, attempt=? WHERE fingerprint=? AND attempt=?",
@@ -73,10 +88,15 @@ def _apply_sqlite(store: SqliteErrorStore, conn: sqlite3.Connection, m: Merge) -
                           att.number))
         for table in ("errors", "attempts", "steps"):
             conn.execute(f"DELETE FROM {table} WHERE fingerprint=?", (rec.fingerprint,))  # noqa: S608
-        if rec.fingerprint != m.new_id:  # captured failing inputs follow (a digest kept once)
-            conn.execute("UPDATE OR IGNORE inputs SET fingerprint=? WHERE fingerprint=?",
-                         (m.new_id, rec.fingerprint))
-            conn.execute("DELETE FROM inputs WHERE fingerprint=?", (rec.fingerprint,))
+    # Captured failing inputs follow, merged: distinct, replayable first, bounded (see merged_inputs).
+    captured = [[CapturedInput.model_validate_json(d) for (d,) in conn.execute(
+        "SELECT data FROM inputs WHERE fingerprint=? ORDER BY position", (rec.fingerprint,))]
+        for rec in _oldest_first(m)]
+    for rec in m.records:
+        conn.execute("DELETE FROM inputs WHERE fingerprint=?", (rec.fingerprint,))
+    for position, item in enumerate(merged_inputs(captured, keep_inputs)):
+        conn.execute("INSERT INTO inputs VALUES (?, ?, ?, ?)",
+                     (m.new_id, item.digest, position, item.model_dump_json()))
     store._write(conn, m.merged)
     for att in m.merged.attempts:
         conn.execute("INSERT INTO attempts (fingerprint, number, started_at, data) VALUES (?, ?, ?, ?)",
@@ -109,23 +129,32 @@ def _record_item(rec: ErrorRecord) -> dict[str, Any]:
     return {k: to_av(v) for k, v in doc.items()}
 
 
-def _unchanged(stamp: dict[str, Any]) -> dict[str, Any]:
-    """A condition: the item's ``updated_at`` is still ``stamp`` (as scanned)."""
-    return {"ConditionExpression": "#u = :u", "ExpressionAttributeNames": {"#u": "updated_at"},
-            "ExpressionAttributeValues": {":u": stamp}}
+def _unchanged(stamp: dict[str, Any], inputs: int) -> dict[str, Any]:
+    """A condition: the item's ``updated_at`` is still ``stamp`` and it still holds ``inputs``
+    captured inputs (as scanned: an input added since would be lost by the Put)."""
+    from selfheal.adapters.dynamodb_inputs import INPUTS_ATTRIBUTE
+
+    held = "size(#i) = :n" if inputs else "attribute_not_exists(#i)"
+    values = {":u": stamp, **({":n": {"N": str(inputs)}} if inputs else {})}
+    return {"ConditionExpression": f"#u = :u AND {held}",
+            "ExpressionAttributeNames": {"#u": "updated_at", "#i": INPUTS_ATTRIBUTE},
+            "ExpressionAttributeValues": values}
 
 
 class _Skipped(Exception):
     """A merge this run does not apply."""
 
 
-def migrate_dynamodb(store: DynamoDBErrorStore, config: FingerprintConfig | None = None) -> MigrationReport:
+def migrate_dynamodb(store: DynamoDBErrorStore, config: FingerprintConfig | None = None, *,
+                     keep_inputs: int = DEFAULT_KEEP) -> MigrationReport:
     """Re-key the table's records to the current fingerprint version (see module docstring)."""
     from selfheal.adapters.dynamodb_codec import record_from_image
+    from selfheal.adapters.dynamodb_inputs import decode_inputs, input_attributes
 
     report = MigrationReport()
     records: list[ErrorRecord] = []
     stamps: dict[str, dict[str, Any]] = {}  # fingerprint -> updated_at as stored
+    captured: dict[str, list[CapturedInput]] = {}  # fingerprint -> its inputs as stored
     kwargs: dict[str, Any] = {"TableName": store.table_name}
     while True:
         out = store._call("scan", **kwargs)
@@ -134,24 +163,27 @@ def migrate_dynamodb(store: DynamoDBErrorStore, config: FingerprintConfig | None
             if rec is not None:
                 records.append(rec)
                 stamps[rec.fingerprint] = item["updated_at"]
+                captured[rec.fingerprint] = decode_inputs(item)
         if "LastEvaluatedKey" not in out:
             break
         kwargs["ExclusiveStartKey"] = out["LastEvaluatedKey"]
     for m in plan(records, config, report):
         existing = next((r for r in m.records if r.fingerprint == m.new_id), None)
-        target: dict[str, Any] = {"TableName": store.table_name, "Item": _record_item(m.merged)}
+        inputs = merged_inputs([captured[r.fingerprint] for r in _oldest_first(m)], keep_inputs)
+        target: dict[str, Any] = {"TableName": store.table_name,
+                                  "Item": {**_record_item(m.merged), **input_attributes(inputs)}}
         if existing is None:
             target.update(ConditionExpression="attribute_not_exists(#fp)",
                           ExpressionAttributeNames={"#fp": "fingerprint"})
         else:
-            target.update(_unchanged(stamps[existing.fingerprint]))
+            target.update(_unchanged(stamps[existing.fingerprint], len(captured[existing.fingerprint])))
         items = [{"Put": target}]
         for rec in m.records:
             if rec.fingerprint == m.new_id:
                 continue
             alias = {"fingerprint": {"S": rec.fingerprint}, ALIAS_ATTRIBUTE: {"S": m.new_id}}
             items.append({"Put": {"TableName": store.table_name, "Item": alias,
-                                  **_unchanged(stamps[rec.fingerprint])}})
+                                  **_unchanged(stamps[rec.fingerprint], len(captured[rec.fingerprint]))}})
         why = "changed during the migration; migrated on a later run"
         try:
             if len(items) > _MAX_TRANSACTION_ITEMS:
