@@ -8,13 +8,24 @@ the old rows go and each old id becomes a row of ``aliases(old, new)`` that ``ge
 DynamoDB: ``migrate_dynamodb`` scans the table once; each merge is one ``TransactWriteItems``:
 the merged item (conditional on the new id's item being unchanged since the scan, or absent) and,
 for every old id, an alias item ``{fingerprint: old, alias_of: new}`` replacing the old record
-(conditional on its ``updated_at`` being unchanged). An alias item has no ``status``, so it is in
-no index, no ``list`` and no stream record; ``get`` follows it. A merge that lost a race is left
-for the next run and reported.
+(conditional on its ``updated_at`` and captured-input count being unchanged). An alias item has
+no ``status``, so it is in no index, no ``list`` and no fix request; ``get`` follows it. A merge
+that lost a race is left for the next run and reported.
+
+The merged item's stream record (an INSERT, or a MODIFY of an existing v2 item) must not start a
+second fix of an error that is already known: the Put marks the item (``migrated_at``,
+``migrated_from``: the merged records' status and count) and ``migration_write`` lets the
+dispatch handler recognise exactly that write. A fix request already sent under an old id is
+started on the merged record (``FixStarter`` follows the alias), so the merged error is fixed
+exactly once; only a merge that itself brings the error to ``min_occurrences`` queues one.
+
+Captured failing inputs (``InputStore``) of the merged records follow on both adapters,
+``merged_inputs``.
 """
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,8 +33,8 @@ from typing import TYPE_CHECKING, Any
 from selfheal.adapters.store_common import ts
 from selfheal.domain.capture import DEFAULT_KEEP, CapturedInput, merge_inputs
 from selfheal.domain.fingerprint import VERSION
-from selfheal.domain.fingerprint_migration import Merge, MigrationReport, plan
-from selfheal.domain.records import ErrorRecord
+from selfheal.domain.fingerprint_migration import Merge, MergedRecord, MigrationReport, plan
+from selfheal.domain.records import ErrorRecord, Status, utcnow
 
 if TYPE_CHECKING:
     from selfheal.adapters.dynamodb_store import DynamoDBErrorStore
@@ -32,6 +43,10 @@ if TYPE_CHECKING:
 
 SQLITE_SCHEMA_VERSION = int(VERSION.lstrip("v"))  # PRAGMA user_version once the ids are current
 ALIAS_ATTRIBUTE = "alias_of"
+# On a merged item, set by the migration's own Put only (later writes keep them unchanged): when
+# it was written, and the records it merged with their status and count before the merge.
+MIGRATED_AT_ATTRIBUTE = "migrated_at"
+MIGRATED_FROM_ATTRIBUTE = "migrated_from"
 ALIASES_SCHEMA = "CREATE TABLE IF NOT EXISTS aliases (old TEXT PRIMARY KEY, new TEXT NOT NULL)"
 _MAX_TRANSACTION_ITEMS = 100  # DynamoDB's TransactWriteItems limit
 
@@ -141,6 +156,18 @@ def _unchanged(stamp: dict[str, Any], inputs: int) -> dict[str, Any]:
             "ExpressionAttributeValues": values}
 
 
+def migration_write(old_image: dict[str, Any] | None, new_image: dict[str, Any] | None
+                    ) -> list[MergedRecord] | None:
+    """For a stream record of the error table: the records a migration merged, when this change
+    is a migration's own write of the merged item (its ``migrated_at`` is new); else None (an
+    ordinary write, a later one to a migrated item included)."""
+    stamp = (new_image or {}).get(MIGRATED_AT_ATTRIBUTE)
+    if stamp is None or stamp == (old_image or {}).get(MIGRATED_AT_ATTRIBUTE):
+        return None
+    raw = json.loads((new_image or {}).get(MIGRATED_FROM_ATTRIBUTE, {}).get("S") or "[]")
+    return [MergedRecord(str(r["id"]), Status(r["status"]), int(r["count"])) for r in raw]
+
+
 class _Skipped(Exception):
     """A merge this run does not apply."""
 
@@ -170,8 +197,10 @@ def migrate_dynamodb(store: DynamoDBErrorStore, config: FingerprintConfig | None
     for m in plan(records, config, report):
         existing = next((r for r in m.records if r.fingerprint == m.new_id), None)
         inputs = merged_inputs([captured[r.fingerprint] for r in _oldest_first(m)], keep_inputs)
+        marks = {MIGRATED_AT_ATTRIBUTE: {"S": ts(utcnow())}, MIGRATED_FROM_ATTRIBUTE: {"S": json.dumps(
+            [{"id": r.id, "status": r.status.value, "count": r.count} for r in m.merged_from])}}
         target: dict[str, Any] = {"TableName": store.table_name,
-                                  "Item": {**_record_item(m.merged), **input_attributes(inputs)}}
+                                  "Item": {**_record_item(m.merged), **input_attributes(inputs), **marks}}
         if existing is None:
             target.update(ConditionExpression="attribute_not_exists(#fp)",
                           ExpressionAttributeNames={"#fp": "fingerprint"})
