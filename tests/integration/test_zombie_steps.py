@@ -1,7 +1,8 @@
 """Issue #11, "nothing is ever stuck": a late or duplicate step Lambda (a zombie of a timed-out
 or swept execution) for an attempt that already has its outcome is refused by the recorder's
 conditional start write. It moves nothing back to FIXING, runs none of its work, writes no step,
-and says why (a warning in the log; a final state's output carries ``refused``)."""
+and says why (a warning in the log, the ``StepsRefused`` metric; a final state's output carries
+``refused``)."""
 
 from __future__ import annotations
 
@@ -56,8 +57,16 @@ def snapshot(svc: Any, fp: str) -> ErrorRecord:
     return rec
 
 
+def refused_metrics(capsys: pytest.CaptureFixture[str]) -> float:
+    """The ``StepsRefused`` counts the handlers emitted (EMF on stdout)."""
+    from selfheal.compose.aws import STEPS_REFUSED_METRIC
+
+    emf = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    return sum(sum(e.get(STEPS_REFUSED_METRIC, [])) for e in emf)
+
+
 def test_a_zombie_step_on_a_failed_attempt_does_not_reopen_the_fix(
-        installed: Any, caplog: pytest.LogCaptureFixture) -> None:
+        installed: Any, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
     svc = installed
     fp = failed_fix(svc)
     before = snapshot(svc, fp)
@@ -72,9 +81,11 @@ def test_a_zombie_step_on_a_failed_attempt_does_not_reopen_the_fix(
     assert after.status == Status.FAILED  # not FIXING again
     assert after.model_dump() == before.model_dump()  # no step, no new attempt, nothing
     assert svc.code_host.commits == {} and svc.code_host.open_calls == 0
+    assert refused_metrics(capsys) == 3
 
 
-def test_final_states_of_a_finished_attempt_end_quietly_and_say_why(installed: Any) -> None:
+def test_final_states_of_a_finished_attempt_end_quietly_and_say_why(
+        installed: Any, capsys: pytest.CaptureFixture[str]) -> None:
     """A zombie RecordFailure must not turn an open PR into FAILED; a repeated MarkDone or
     RecordAbstain changes nothing. Their output says why nothing was done."""
     svc = installed
@@ -91,6 +102,7 @@ def test_final_states_of_a_finished_attempt_end_quietly_and_say_why(installed: A
         out = handler(state)({"fingerprint": fp, "attempt": 1, **extra}, None)
         assert "attempt 1" in out[REFUSED_KEY] and "pr_open" in out[REFUSED_KEY], state
     assert snapshot(svc, fp).model_dump() == before.model_dump()
+    assert refused_metrics(capsys) == 3
 
 
 def test_final_states_are_the_ones_the_asl_ends_after() -> None:
