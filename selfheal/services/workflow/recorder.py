@@ -71,19 +71,20 @@ class StepRecorder:
             raise ErrorNotFound(f"no error record for fingerprint {payload.fingerprint}")
         by_number = {a.number: a for a in record.attempts}
         attempt = payload.attempt
+        appended = False
         if attempt is None or attempt not in by_number:
             if state_name in _BOOKKEEPING_STATES and record.attempts:
                 attempt = record.attempts[-1].number
             else:
                 attempt = self._store.start_attempt(payload.fingerprint, payload.execution_name).number
+                appended = True
         payload.attempt = attempt
         if attempt in by_number:
             check_running(payload.fingerprint, attempt, by_number[attempt].outcome)
-        # Starters (start_fix, the CLI) move the error to FIXING; this covers a bare start (a
-        # console "Start execution"). An error already PR_OPEN is a task repeated after success.
-        # Finishers write the attempt's outcome before the status, so a running attempt seen
-        # with a startable status is the one this bare start just appended.
-        if state_name not in _BOOKKEEPING_STATES and record.status in STARTABLE:
+        # Starters (start_fix, the CLI) move the error to FIXING before its attempt exists; this
+        # covers a bare start (a console "Start execution") that appended its own attempt. A
+        # step of an existing attempt never reopens a fix (its attempt may be finishing now).
+        if appended and state_name not in _BOOKKEEPING_STATES and record.status in STARTABLE:
             self._store.transition(payload.fingerprint, Status.FIXING, expected=[record.status],
                                    reason=f"fix workflow at {state_name}")
         return attempt
