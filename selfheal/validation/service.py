@@ -13,12 +13,14 @@ and its result there is cached too; only otherwise does it get a run of its own.
 
 from __future__ import annotations
 
+import math
 import time
 from concurrent.futures import Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from selfheal.domain.deadline import seconds_left
 from selfheal.domain.fixing import EditProposal, FixContext
 from selfheal.domain.validation_report import GateResult, TestCounts, ValidationReport
 from selfheal.ports import SourceRepository
@@ -42,6 +44,8 @@ __all__ = ["BaselineCache", "TestPhase", "build_feedback", "prime_baseline", "sa
            "validate_candidate"]
 
 FEEDBACK_MAX_CHARS = 4000
+DEADLINE_MARGIN_S = 15.0  # after the test runs: the report, its artifacts and the step record
+MIN_RUN_TIMEOUT_S = 5.0
 
 
 class _Validation:
@@ -76,6 +80,8 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
     (default: a process-wide cache). ``sandbox``: how commands run (default: built here).
     """
     v = _Validation()
+    left = seconds_left()  # the workflow step's deadline, read in the step's own thread
+    deadline = None if left is None else time.monotonic() + left
     if not (v.add(gates.non_empty(proposal))
             and v.add(gates.allowed_files(proposal, context.offered_files))):
         return v.finish()
@@ -98,7 +104,7 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
         sandbox = sandbox or sandbox_for(settings)
         v.report.sandbox_notes = list(sandbox.notes)
         _test_phase(v, TestPhase(repo, revision, tree, context, proposal, settings, changed, baseline,
-                                 cache or DEFAULT_BASELINE_CACHE, sandbox))
+                                 cache or DEFAULT_BASELINE_CACHE, sandbox, deadline))
     return v.finish()
 
 
@@ -151,6 +157,7 @@ class TestPhase:
     baseline: TestCounts | None  # counts of the unpatched revision, when the caller has them
     cache: BaselineCache
     sandbox: Sandbox
+    deadline: float | None = None  # time.monotonic() by which the step must be done (Lambda)
 
 
 def _test_phase(v: _Validation, phase: TestPhase) -> None:
@@ -158,7 +165,6 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
     proposal, settings, changed, baseline = phase.proposal, phase.settings, phase.changed, phase.baseline
     cache, sandbox = phase.cache, phase.sandbox
     command = list(settings.test_command)
-    timeout = settings.test_timeout_seconds
     planned = repro.plan(proposal, context.reproduction)
     # A new test that replaces the code under test proves nothing (and its patch can make other
     # tests pass): it is no reproduction, and no suite test it runs beside can verify the fix.
@@ -181,6 +187,8 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
     merged = [c for c in todo if c.kind == "regression_test"] if can_merge else []
     alone = [c for c in todo if all(c is not m for m in merged)]
     settled: list[repro.ReproCheck] = []
+    concurrent = _side_by_side(v, sandbox)
+    timeout = _run_timeout(v, phase, concurrent, repro_runs=1 if alone else 0)
 
     def run_baseline() -> TestRun:
         return _run_baseline(repo, revision, command, merged, changed, context.exc_type, settled,
@@ -199,10 +207,6 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
         return result
 
     started = time.monotonic()
-    # Without a PID namespace every run shares one uid and one process table: a hostile test in
-    # one run could trace, signal or stall the other's processes (two probes tracing each other
-    # deadlocked until the timeout) or poison the baseline. There the runs go one at a time.
-    concurrent = _side_by_side(v, sandbox)
     workers = 2 if concurrent else 1
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="selfheal-validate") as pool:
         before_future: Future[tuple[TestRun, bool]] | None = None
@@ -264,12 +268,35 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
 
 def _side_by_side(v: _Validation, sandbox: Sandbox) -> bool:
     """Whether the runs before and after the patch may run concurrently: only in a PID namespace
-    of their own (the report says when they did not)."""
+    of their own (the report says when they did not). Without one every run shares one uid and
+    one process table: a hostile test in one run could trace, signal or stall the other's
+    processes (two probes tracing each other's children stalled both until the timeout) or
+    poison the baseline."""
     if sandbox.isolation.pid:
         return True
     v.report.sandbox_notes.append("processes: no PID namespace; the test runs before and after "
                                   "the patch ran one after the other")
     return False
+
+
+def _run_timeout(v: _Validation, phase: TestPhase, concurrent: bool, repro_runs: int) -> float:
+    """One test run's timeout: the configured one, or less when the step's deadline (on Lambda,
+    the function's remaining time) cannot hold the runs that go one after the other; the report
+    says so. A timed-out run is a verdict; a Lambda that runs out of time leaves none."""
+    configured = phase.settings.test_timeout_seconds
+    if phase.deadline is None:
+        return configured
+    runs = 1
+    if not concurrent:
+        cached = phase.cache.get(phase.revision, phase.settings.test_command) is not None
+        runs += int(phase.baseline is None and not cached) + repro_runs
+    left = phase.deadline - time.monotonic() - DEADLINE_MARGIN_S
+    share = max(MIN_RUN_TIMEOUT_S, float(math.floor(left / runs)))  # whole seconds: read in the verdict
+    if share >= configured:
+        return configured
+    v.report.sandbox_notes.append(f"test timeout {share:.0f} s (configured {configured:g} s): the step has "
+                                  f"{left + DEADLINE_MARGIN_S:.0f} s left for {runs} test run(s)")
+    return share
 
 
 def _wait(*futures: Future[Any] | None) -> None:
