@@ -2,7 +2,9 @@
 
 Enqueues ``{"fingerprint", "reason"}`` on a new error (reaching the minimum occurrences), on a
 change to QUEUED (re-drive) and on a change to REGRESSED; never on a mere count update
-(``selfheal.services.dispatch.decide``). Failed records are reported as batch item failures,
+(``selfheal.services.dispatch.decide``); a fingerprint migration's write of a merged record
+queues only when the merge itself brings the error to the minimum occurrences (a request sent
+under an old id is started on the merged record). Failed records are reported as batch item failures,
 so the stream retries from them instead of re-sending the whole batch.
 
 Environment: ``SELFHEAL_QUEUE_URL`` (the fix queue); ``SELFHEAL_MIN_OCCURRENCES``,
@@ -20,6 +22,7 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import DynamoDBRecord
 
 from selfheal.adapters.dynamodb_store import record_from_image
+from selfheal.adapters.store_migration import migration_write
 from selfheal.compose import aws
 from selfheal.services.dispatch import decide
 
@@ -36,8 +39,12 @@ def record_handler(record: DynamoDBRecord) -> str | None:
     metrics.add_metric(name="StreamRecords", unit=MetricUnit.Count, value=1)
     images = record.raw_event.get("dynamodb") or {}
     deps = aws.dispatch_deps()
-    request = decide(deps.policy, record_from_image(images.get("OldImage")),
-                     record_from_image(images.get("NewImage")))
+    old_image, new_image = images.get("OldImage"), images.get("NewImage")
+    merged_from = migration_write(old_image, new_image)  # a fingerprint migration's own write
+    request = decide(deps.policy, record_from_image(old_image), record_from_image(new_image), merged_from)
+    if merged_from is not None:
+        logger.info("migrated record", fingerprint=(request.fingerprint if request else None),
+                    merged=[r.id for r in merged_from], queued=request is not None)
     if request is None:
         return None
     deps.sqs.send_message(QueueUrl=deps.queue_url, MessageBody=request.body())

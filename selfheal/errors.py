@@ -104,6 +104,11 @@ class ConcurrentUpdate(PermanentError):
     """A conditional write lost a race: someone else changed the record first."""
 
 
+class AttemptFinished(PermanentError):
+    """A step started on an attempt that already has its outcome (a late or duplicate step
+    Lambda, a zombie of a timed-out execution): refused, nothing written."""
+
+
 class SourceNotFound(PermanentError):
     """No repository file matches any in-app frame of the error."""
 

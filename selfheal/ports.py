@@ -64,8 +64,11 @@ class ErrorStore(Protocol):
         """Append a new attempt (number = previous + 1) and return it."""
         ...
 
-    def record_step(self, fingerprint: str, attempt: int, step: StepRecord) -> None:
-        """Insert or replace (by state name and start time) a step of an attempt."""
+    def record_step(self, fingerprint: str, attempt: int, step: StepRecord, *,
+                    only_running: bool = False) -> None:
+        """Insert or replace (by state name and start time) a step of an attempt. With
+        ``only_running`` the write is conditional on the attempt's outcome still being
+        ``running`` (``AttemptFinished`` otherwise, nothing written): a step's start."""
         ...
 
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:

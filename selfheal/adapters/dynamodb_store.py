@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from selfheal.adapters import dynamodb_inputs
 from selfheal.adapters.dynamodb_codec import (
     META_PREFIX,
     STATUS_INDEX,
@@ -34,13 +35,14 @@ from selfheal.adapters.store_common import (
     transition_fields,
     ts,
 )
-from selfheal.domain.capture import CapturedInput, merge_inputs
+from selfheal.domain.capture import CapturedInput
 from selfheal.domain.records import (
     Attempt,
     ErrorRecord,
     Observation,
     Status,
     StepRecord,
+    check_running,
     utcnow,
 )
 from selfheal.errors import ConcurrentUpdate, ErrorNotFound, StoreUnavailable
@@ -50,8 +52,6 @@ __all__ = ["META_PREFIX", "STATUS_INDEX", "TABLE_SCHEMA", "DynamoDBErrorStore", 
            "_default_client", "_plain", "_unplain", "create_table", "from_item", "record_from_image",
            "to_av", "ts"]
 
-INPUTS_ATTRIBUTE = "captured_inputs"
-DIGESTS_ATTRIBUTE = "captured_digests"
 _THROTTLED = {"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
               "InternalServerError", "ServiceUnavailable"}
 
@@ -264,23 +264,31 @@ class DynamoDBErrorStore:
                     raise
         raise ConcurrentUpdate(f"could not append an attempt to {fingerprint}: too much contention")
 
-    def _update_attempt(self, fingerprint: str, attempt: int, e: _Expr, expr: str) -> None:
-        cond = f"attribute_exists({e.name('attempts')}.{e.name(str(attempt))})"
+    def _update_attempt(self, fingerprint: str, attempt: int, e: _Expr, expr: str, guard: str = "") -> None:
+        cond = f"attribute_exists({e.name('attempts')}.{e.name(str(attempt))}){guard}"
         try:
             self._call("update_item", TableName=self.table_name, Key=self._key(fingerprint),
                        UpdateExpression=expr, ConditionExpression=cond, **e.kwargs())
         except Exception as exc:
-            if self._code(exc) == "ConditionalCheckFailedException":
-                raise ErrorNotFound(f"no attempt {attempt} of error {fingerprint}") from exc
-            raise
+            if self._code(exc) != "ConditionalCheckFailedException":
+                raise
+            rec = self.get(fingerprint) if guard else None
+            att = next((a for a in rec.attempts if a.number == attempt), None) if rec else None
+            if att is not None:  # it exists: the guard refused it
+                check_running(fingerprint, attempt, att.outcome)
+            raise ErrorNotFound(f"no attempt {attempt} of error {fingerprint}") from exc
 
-    def record_step(self, fingerprint: str, attempt: int, step: StepRecord) -> None:
-        """One nested ``SET`` of ``attempts.<n>.steps.<state>|<started_at>`` (texts scrubbed)."""
+    def record_step(self, fingerprint: str, attempt: int, step: StepRecord, *,
+                    only_running: bool = False) -> None:
+        """One nested ``SET`` of ``attempts.<n>.steps.<state>|<started_at>`` (texts scrubbed);
+        with ``only_running`` also conditional on ``attempts.<n>.outcome = running``."""
         step = scrub_step(step)
         e = _Expr()
-        path = f"{e.name('attempts')}.{e.name(str(attempt))}.{e.name('steps')}"
+        base = f"{e.name('attempts')}.{e.name(str(attempt))}"
         key = e.name(f"{step.state}|{ts(step.started_at)}")
-        self._update_attempt(fingerprint, attempt, e, f"SET {path}.{key} = {e.value(step)}")
+        guard = f" AND {base}.{e.name('outcome')} = {e.value('running')}" if only_running else ""
+        self._update_attempt(fingerprint, attempt, e, f"SET {base}.{e.name('steps')}.{key} = {e.value(step)}",
+                             guard)
 
     def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
         """Set outcome / failed_state / error / cause / reasons / finished_at (and execution)."""
@@ -356,41 +364,10 @@ class DynamoDBErrorStore:
         """Attempts started since ``since`` (minute resolution, rounding towards more)."""
         return int(self._sum_buckets("attempts", since))
 
-    # --- captured failing inputs (InputStore) -----------------------------------------------
-    # Kept on the record's item as a list of JSON strings (``captured_inputs``) with their
-    # digests in a string set (``captured_digests``): at most ``keep`` inputs of
-    # ``settings.capture_max_bytes`` each, so the item stays far below DynamoDB's 400 KB. Each
-    # new input is ONE conditional UpdateItem (the list is not full, the digest not in the set),
-    # so the ingest function needs no read permission and two writers cannot exceed ``keep``.
+    # --- captured failing inputs (InputStore): ``dynamodb_inputs`` ---------------------------
 
     def inputs(self, fingerprint: str) -> builtins.list[CapturedInput]:
-        out = self._call("get_item", TableName=self.table_name, Key=self._key(fingerprint),
-                         ProjectionExpression="#i", ExpressionAttributeNames={"#i": INPUTS_ATTRIBUTE},
-                         ConsistentRead=True)
-        raw = from_item(out.get("Item") or {}).get(INPUTS_ATTRIBUTE) or []
-        return [CapturedInput.model_validate_json(text) for text in raw]
+        return dynamodb_inputs.inputs(self, fingerprint)
 
     def add_inputs(self, fingerprint: str, inputs: Sequence[CapturedInput], keep: int) -> int:
-        kept = -1  # unknown until a write answers
-        for item in merge_inputs([], inputs, keep):  # distinct, replayable first
-            e = _Expr()
-            lst, digests, status = e.name(INPUTS_ATTRIBUTE), e.name(DIGESTS_ATTRIBUTE), e.name("status")
-            empty, new, limit = e.value([]), e.value([item.model_dump_json()]), e.value(keep)
-            e.values[":digest_set"] = {"SS": [item.digest]}
-            e.values[":digest"] = {"S": item.digest}
-            try:
-                out = self._call(
-                    "update_item", TableName=self.table_name, Key=self._key(fingerprint),
-                    UpdateExpression=f"SET {lst} = list_append(if_not_exists({lst}, {empty}), {new}) "
-                                     f"ADD {digests} :digest_set",
-                    ConditionExpression=(f"attribute_exists({status}) AND (attribute_not_exists({lst}) "
-                                         f"OR size({lst}) < {limit}) AND NOT contains({digests}, :digest)"),
-                    ReturnValues="UPDATED_NEW", ReturnValuesOnConditionCheckFailure="ALL_OLD", **e.kwargs())
-            except Exception as exc:
-                if self._code(exc) != "ConditionalCheckFailedException":
-                    raise
-                old = getattr(exc, "response", {}).get("Item") or {}
-                kept = len(from_item(old).get(INPUTS_ATTRIBUTE) or []) if old else kept
-                continue
-            kept = len(from_item(out.get("Attributes") or {}).get(INPUTS_ATTRIBUTE) or [])
-        return kept
+        return dynamodb_inputs.add_inputs(self, fingerprint, inputs, keep)

@@ -35,13 +35,14 @@ from selfheal.adapters.store_common import (
     transition_fields,
     ts,
 )
-from selfheal.domain.capture import CapturedInput, merge_inputs
+from selfheal.domain.capture import DEFAULT_KEEP, CapturedInput, merge_inputs
 from selfheal.domain.records import (
     Attempt,
     ErrorRecord,
     Observation,
     Status,
     StepRecord,
+    check_running,
     utcnow,
 )
 from selfheal.errors import ErrorNotFound, StoreUnavailable
@@ -99,7 +100,9 @@ _COLUMNS = ("fingerprint", "status", "count", "first_seen", "last_seen", "update
 class SqliteErrorStore:
     """Error records in a SQLite file; safe for threads and processes sharing the file."""
 
-    def __init__(self, path: Path | str, *, timeout: float = 30.0) -> None:
+    def __init__(self, path: Path | str, *, timeout: float = 30.0, keep_inputs: int = DEFAULT_KEEP) -> None:
+        """Open (create) the file; records of an older fingerprint version are migrated once,
+        merged records keeping up to ``keep_inputs`` captured inputs (``settings.capture_keep``)."""
         self.path = Path(path)
         self.timeout = timeout
         self._local = threading.local()
@@ -107,7 +110,7 @@ class SqliteErrorStore:
         self._conn().executescript(_SCHEMA)
         from selfheal.adapters.store_migration import migrate_sqlite
 
-        migrate_sqlite(self)  # once per file: re-keys records of an older fingerprint version
+        migrate_sqlite(self, keep_inputs=keep_inputs)  # once per file: re-keys older-version records
 
     # --- connection handling ---------------------------------------------------------------
 
@@ -279,10 +282,13 @@ class SqliteErrorStore:
         doc: dict[str, Any] = json.loads(row[0])
         return doc
 
-    def record_step(self, fingerprint: str, attempt: int, step: StepRecord) -> None:
+    def record_step(self, fingerprint: str, attempt: int, step: StepRecord, *,
+                    only_running: bool = False) -> None:
         step = scrub_step(step)
         with self._tx() as conn:
-            self._attempt_doc(conn, fingerprint, attempt)
+            doc = self._attempt_doc(conn, fingerprint, attempt)
+            if only_running:
+                check_running(fingerprint, attempt, doc.get("outcome", "running"))
             conn.execute("INSERT OR REPLACE INTO steps (fingerprint, attempt, state, started_at, data) "
                          "VALUES (?, ?, ?, ?, ?)",
                          (fingerprint, attempt, step.state, ts(step.started_at), step.model_dump_json()))

@@ -123,8 +123,10 @@ def step_services(state_name: str) -> WorkflowServices:
 
 def state_handler(state_name: str) -> Handler:
     """``handler(event, context)`` of a Task state: validate its input model, run its step inside
-    its recorder step, return the output payload (``functions/<state>.py`` and the local engine)."""
-    from selfheal.services.workflow.catalogue import run_state, state
+    its recorder step, return the output payload (``functions/<state>.py`` and the local engine).
+    A step refused because its attempt is finished counts in ``StepsRefused``."""
+    from selfheal.errors import AttemptFinished
+    from selfheal.services.workflow.catalogue import REFUSED_KEY, run_state, state
 
     state(state_name)  # a KeyError now for a name that is not a Task state
 
@@ -132,11 +134,30 @@ def state_handler(state_name: str) -> Handler:
         from selfheal.domain.deadline import lambda_seconds_left, step_deadline
 
         # The function's Timeout ends the step whatever it is doing: long work fits into it.
-        with step_deadline(lambda_seconds_left(context)):
-            return run_state(state_name, step_services(state_name), event)
+        try:
+            with step_deadline(lambda_seconds_left(context)):
+                out = run_state(state_name, step_services(state_name), event)
+        except AttemptFinished:
+            _count_refused()
+            raise
+        if REFUSED_KEY in out:
+            _count_refused()
+        return out
 
     handler.__name__ = f"{state_name}_handler"
     return handler
+
+
+STEPS_REFUSED_METRIC = "StepsRefused"  # a late step of a finished attempt (the dashboard shows it)
+
+
+def _count_refused() -> None:
+    """Emit ``StepsRefused`` (EMF) at once: a refused step may end its invocation by raising."""
+    from aws_lambda_powertools.metrics import MetricUnit
+
+    emitter = metrics()
+    emitter.add_metric(name=STEPS_REFUSED_METRIC, unit=MetricUnit.Count, value=1)
+    emitter.flush_metrics()
 
 
 def state_for_module(module: str) -> State:

@@ -24,7 +24,7 @@ def build_local_store(settings: Settings) -> SqliteErrorStore:
     """The local embedded store: ``<home>/errors.db`` (created on first use)."""
     from selfheal.adapters.sqlite_store import SqliteErrorStore
 
-    return SqliteErrorStore(settings.home / LOCAL_DB_NAME)
+    return SqliteErrorStore(settings.home / LOCAL_DB_NAME, keep_inputs=settings.capture_keep)
 
 
 def build_dynamodb_store(table_name: str, client: Any = None) -> DynamoDBErrorStore:

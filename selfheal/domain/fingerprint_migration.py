@@ -39,6 +39,21 @@ class Merge:
     def old_ids(self) -> list[str]:
         return [r.fingerprint for r in self.records if r.fingerprint != self.new_id]
 
+    @property
+    def merged_from(self) -> list[MergedRecord]:
+        """Every record of the merge (the new id's own included) as it was before it."""
+        return [MergedRecord(r.fingerprint, r.status, r.count) for r in self.records]
+
+
+@dataclass(frozen=True)
+class MergedRecord:
+    """One stored record as a migration found it: its id, status and count before the merge
+    (the dispatch path decides from these whether the merged record still needs a fix request)."""
+
+    id: str
+    status: Status
+    count: int
+
 
 @dataclass
 class MigrationReport:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field
 
 from selfheal.domain.fingerprint import VERSION as FINGERPRINT_VERSION
 from selfheal.domain.frame_ref import FrameRef
-from selfheal.errors import InvalidTransition
+from selfheal.errors import AttemptFinished, InvalidTransition
 
 SAMPLE_TRACE_MAX_BYTES = 8 * 1024
 MESSAGE_MAX_CHARS = 1000
@@ -55,6 +55,14 @@ def check_transition(current: Status, new: Status) -> None:
     """Raise ``InvalidTransition`` unless ``current -> new`` is allowed."""
     if new not in ALLOWED_TRANSITIONS[current]:
         raise InvalidTransition(f"status {current} cannot change to {new}")
+
+
+def check_running(fingerprint: str, attempt: int, outcome: str) -> None:
+    """Raise ``AttemptFinished`` unless the attempt's ``outcome`` is still ``running`` (the rule of
+    ``ErrorStore.record_step(..., only_running=True)``: a step may start only on a running attempt)."""
+    if outcome != "running":
+        raise AttemptFinished(f"attempt {attempt} of error {fingerprint} is finished ({outcome}); "
+                              "a late or duplicate step is refused")
 
 
 def utcnow() -> datetime:

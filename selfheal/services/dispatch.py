@@ -20,13 +20,14 @@ optionally ``force`` to replace a run left FIXING by a killed process).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from selfheal.domain.fingerprint_migration import MergedRecord
 from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status, utcnow
 from selfheal.errors import ConcurrentUpdate, ErrorNotFound, FixDeferred, InvalidTransition, MalformedInput
 from selfheal.names import execution_name
@@ -63,8 +64,19 @@ def parse_fix_request(body: str | bytes | None) -> FixRequest:
         raise MalformedInput(f"not a fix request: {str(body)[:200]!r}") from exc
 
 
-def decide(policy: Policy, old: ErrorRecord | None, new: ErrorRecord | None) -> FixRequest | None:
-    """The fix request a record change calls for (see ``Policy.enqueue_reason``), or None."""
+def decide(policy: Policy, old: ErrorRecord | None, new: ErrorRecord | None,
+           merged_from: Sequence[MergedRecord] | None = None) -> FixRequest | None:
+    """The fix request a record change calls for (see ``Policy.enqueue_reason``), or None.
+
+    ``merged_from``: the change is a fingerprint migration's write of a merged record (the
+    records it merged, as they were). A record that called for a fix itself had its request
+    sent under its own id (``start`` follows the alias), so the merge queues nothing; only a
+    merge that brings the error to ``min_occurrences`` (no record did alone) queues ``new``."""
+    if merged_from is not None and new is not None:
+        if any(policy.enqueue_reason(None, new.model_copy(update={"status": r.status, "count": r.count}))
+               for r in merged_from):
+            return None
+        old = None  # the merged record is judged as a record that appears now
     reason = policy.enqueue_reason(old, new)
     if reason is None or new is None:
         return None
@@ -116,6 +128,7 @@ class FixStarter:
             rec = self.store.get(fp)
             if rec is None:
                 raise ErrorNotFound(f"no error {fp}")
+            fp = rec.fingerprint  # an id from before a fingerprint migration: its merged record
             if rec.status == Status.FIXING and force:
                 self._replace_running(rec)
                 continue

@@ -47,10 +47,17 @@ def test_happy_path_opens_a_pull_request_and_records_every_state(tmp_path: Path)
 
 
 def test_tasks_repeated_after_success_are_no_ops(tmp_path: Path) -> None:
-    """Express runs tasks at least once: a second MarkDone or OpenPullRequest changes nothing."""
+    """Express runs tasks at least once: a second MarkDone or OpenPullRequest changes nothing.
+    Once the attempt is finished (pr_open) a repeat is a late step (issue #11): refused before
+    its work runs; OpenPullRequest raises ``AttemptFinished``, MarkDone (the last state) returns
+    its input saying why."""
     import importlib
 
+    import pytest
+
     from selfheal.compose import aws
+    from selfheal.errors import AttemptFinished
+    from selfheal.services.workflow.catalogue import REFUSED_KEY
 
     svc = make_services(tmp_path)
     fp = seed_error(svc.store)
@@ -61,11 +68,13 @@ def test_tasks_repeated_after_success_are_no_ops(tmp_path: Path) -> None:
               if "input" in s.artifacts}  # the Continued markers have none
     aws.configure(steps=svc)
     try:
-        for state, module in (("OpenPullRequest", "functions.open_pull_request"),
-                              ("MarkDone", "functions.mark_done")):
-            importlib.import_module(module).handler(inputs[state], None)
+        with pytest.raises(AttemptFinished):
+            importlib.import_module("functions.open_pull_request").handler(inputs["OpenPullRequest"], None)
+        out = importlib.import_module("functions.mark_done").handler(inputs["MarkDone"], None)
+        assert "pr_open" in out[REFUSED_KEY]
     finally:
         aws.configure(steps=None)
     record = svc.store.get(fp)
     assert record is not None and record.status == Status.PR_OPEN
     assert len(svc.code_host.prs) == 1  # type: ignore[attr-defined]
+    assert svc.code_host.open_calls == 1  # type: ignore[attr-defined]

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from selfheal.domain.records import Status, StepRecord
-from selfheal.errors import ConcurrentUpdate, ErrorNotFound, InvalidTransition
+from selfheal.errors import AttemptFinished, ConcurrentUpdate, ErrorNotFound, InvalidTransition
 from selfheal.ports import ErrorStore
 from tests.support.tracking_stores import dynamodb_store, obs, sqlite_store
 
@@ -145,6 +145,29 @@ def test_attempt_operations_on_missing_records(store: Any) -> None:
         store.finish_attempt(FP, 1, count=3)
 
 
+def test_a_step_starts_only_on_a_running_attempt(store: Any) -> None:
+    """Issue #11 (zombie steps): the recorder's start write (``only_running``) is conditional on
+    the attempt still running; on a finished attempt it raises ``AttemptFinished`` and writes
+    nothing. Bookkeeping writes (a re-drive's marker, a failed step) stay unconditional."""
+    store.observe(obs(FP))
+    store.start_attempt(FP, "exec-1")
+    t = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    store.record_step(FP, 1, StepRecord(state="FetchSource", started_at=t), only_running=True)
+    with pytest.raises(ErrorNotFound):
+        store.record_step(FP, 2, StepRecord(state="FetchSource", started_at=t), only_running=True)
+    for outcome in ("failed", "pr_open", "abstained"):
+        store.finish_attempt(FP, 1, outcome=outcome, finished_at=t)
+        with pytest.raises(AttemptFinished, match=outcome):
+            store.record_step(FP, 1, StepRecord(state="OpenPullRequest", started_at=t + timedelta(seconds=1)),
+                              only_running=True)
+        rec = store.get(FP)
+        assert rec is not None and [s.state for s in rec.attempts[0].steps] == ["FetchSource"]
+    store.record_step(FP, 1, StepRecord(state="Redrive", started_at=t + timedelta(seconds=2),
+                                        outcome="succeeded"))
+    rec = store.get(FP)
+    assert rec is not None and [s.state for s in rec.attempts[0].steps] == ["FetchSource", "Redrive"]
+
+
 def test_captured_inputs_first_distinct_kept_and_capped(store: Any) -> None:
     from selfheal.domain.capture import make_input
     from selfheal.ports import InputStore
@@ -228,6 +251,63 @@ def test_old_ids_and_their_prefixes_resolve_to_the_merged_record_after_a_migrati
     assert store.find("ab03") == [] and store.get("ab03" + "0" * 28) is None
     # An old id is not a record of its own: nothing lists it.
     assert [r.fingerprint for r in store.list()] == [new_id]
+
+
+def _migrate(store: Any, keep_inputs: int = 3) -> Any:
+    from selfheal.adapters.sqlite_store import SqliteErrorStore
+    from selfheal.adapters.store_migration import migrate_dynamodb, migrate_sqlite
+
+    if isinstance(store, SqliteErrorStore):
+        return migrate_sqlite(store, force=True, keep_inputs=keep_inputs)
+    return migrate_dynamodb(store, keep_inputs=keep_inputs)
+
+
+def test_a_migration_keeps_the_captured_inputs_of_merged_records(store: Any) -> None:
+    """Issue #12: when v1 records of one defect merge into one v2 record, the failing inputs
+    captured under each (issue #14) follow: distinct, replayable before truncated, bounded by
+    ``keep`` as ingest bounds them; the old ids hold none, nothing else is lost."""
+    from selfheal.domain.capture import make_input
+    from selfheal.domain.extract import extract_from_text
+    from selfheal.domain.fingerprint import fingerprint
+
+    new_id = fingerprint(extract_from_text(_v1_trace("/var/task/"))[0]).id
+    roots = {"ab01" + "0" * 28: "/srv/releases/20261201/", "ab02" + "0" * 28: "/srv/releases/20261206/",
+             "ab03" + "0" * 28: "/home/runner/work/s/s/"}
+    t0 = datetime(2026, 11, 1, tzinfo=UTC)
+    for n, (fp, root) in enumerate(roots.items()):
+        store.observe(obs(fp, 1, exc_type="ZeroDivisionError", message="division by zero",
+                          seen_at=t0 + timedelta(days=n)).model_copy(
+            update={"fingerprint_version": "v1", "sample_trace": _v1_trace(root), "frames": []}))
+    a, b, c = roots
+    shared = make_input({"count": 0}, "runtime")
+    cut = make_input({"count": 0, "blob": "x" * 600}, "runtime", max_bytes=256)  # shown, never replayed
+    assert cut.truncated
+    store.add_inputs(a, [shared, cut], keep=3)
+    store.add_inputs(b, [shared, make_input({"count": 0, "n": 1}, "runtime")], keep=3)
+    store.add_inputs(c, [make_input({"count": 0, "n": 2}, "runtime"), make_input({"n": 3}, "runtime")],
+                     keep=3)
+    report = _migrate(store, keep_inputs=3)
+    assert (report.migrated, report.merged) == (3, 2)
+    kept = store.inputs(new_id)
+    # oldest record first, the shared input once, replayable ones before the truncated one, three at most
+    assert [i.value() for i in kept] == [{"count": 0}, {"count": 0, "n": 1}, {"count": 0, "n": 2}]
+    assert all(store.inputs(old) == [] for old in roots)
+    # and ingest's bound still holds on the merged record
+    assert store.add_inputs(new_id, [make_input({"n": 4}, "runtime")], keep=3) == 3
+
+
+def test_a_migration_keeps_every_input_when_the_bound_allows(store: Any) -> None:
+    from selfheal.domain.capture import make_input
+
+    for n, root in enumerate(("/srv/releases/20261201/", "/srv/releases/20261206/")):
+        fp = f"ab0{n}" + "0" * 28
+        store.observe(obs(fp, 1, exc_type="ZeroDivisionError", message="division by zero").model_copy(
+            update={"fingerprint_version": "v1", "sample_trace": _v1_trace(root), "frames": []}))
+        store.add_inputs(fp, [make_input({"n": n}, "runtime"), make_input({"n": n + 10}, "runtime")], keep=2)
+    _migrate(store, keep_inputs=5)
+    (merged,) = store.list()
+    assert sorted(i.value()["n"] for i in store.inputs(merged.fingerprint)) == [0, 1, 10, 11]
+    assert merged.count == 2
 
 
 SECRET = "s3cr3t-Tok3n-Value-9f8e7d6c5b"

@@ -42,6 +42,9 @@ def test_dashboard_shows_the_operators_picture(sam: dict[str, Any]) -> None:
     assert '"selfheal", "TracebacksSeen", "service", "ingest"' in metrics
     assert f'"Selfheal", "{sweep_function.PAST_DEADLINE_METRIC}"' in metrics
     assert '"FixCostUSD", "service", "selfheal"' in metrics
+    from selfheal.compose.aws import STEPS_REFUSED_METRIC
+
+    assert f'"{STEPS_REFUSED_METRIC}", ".", "."' in metrics  # late steps of finished attempts (#11)
 
 
 def test_the_sweeper_is_scheduled_and_past_deadline_raises_an_alarm(sam: dict[str, Any]) -> None:

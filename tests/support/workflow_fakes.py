@@ -27,6 +27,7 @@ from selfheal.domain.records import (
     Observation,
     Status,
     StepRecord,
+    check_running,
     check_transition,
     utcnow,
 )
@@ -118,10 +119,13 @@ class MemoryErrorStore:
                 return att
         raise ErrorNotFound(f"{fingerprint} has no attempt {number}")
 
-    def record_step(self, fingerprint: str, attempt: int, step: StepRecord) -> None:
+    def record_step(self, fingerprint: str, attempt: int, step: StepRecord, *,
+                    only_running: bool = False) -> None:
         step = scrub_step(step)  # the adapters' shared write-time scrub
         with self._lock:
             att = self._attempt(fingerprint, attempt)
+            if only_running:
+                check_running(fingerprint, attempt, att.outcome)  # the adapters' rule
             for i, old in enumerate(att.steps):
                 if old.state == step.state and old.started_at == step.started_at:
                     att.steps[i] = step

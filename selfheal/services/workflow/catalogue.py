@@ -9,12 +9,13 @@ step names and re-drive states all derive from it.
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from selfheal.errors import MalformedInput, RetryableError
+from selfheal.errors import AttemptFinished, MalformedInput, RetryableError
 from selfheal.names import function_arn_substitution
 from selfheal.services.workflow import steps
 from selfheal.services.workflow.continuation import continue_fix, deferred
@@ -103,10 +104,17 @@ def state(name: str) -> State:
     return BY_NAME[name]
 
 
+# Task states after which the execution ends (a refused one has nothing left to stop).
+FINAL_STATES = frozenset({"MarkDone", "RecordAbstain", "RecordFailure"})
+REFUSED_KEY = "refused"  # in a refused final state's output: why nothing was done
+_log = logging.getLogger(__name__)
+
+
 def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, Any]:
     """Validate ``event`` as ``name``'s input, run its step inside its recorder step, return the
     payload for the next state: what every step handler does. A payload that names a state to
-    resume from names a resumable one (else the ASL's ``ResumeAt`` would start over)."""
+    resume from names a resumable one (else the ASL's ``ResumeAt`` would start over). A step of
+    an attempt that is already finished is refused (``AttemptFinished``, logged; see above)."""
     entry = BY_NAME[name]
     payload = parse_input(name, entry.input_model, event)
     if name in DEFERRABLE_STATES:  # running again after a wait: the wait is spent
@@ -114,6 +122,14 @@ def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, An
     try:
         with services.recorder.step(name, payload) as handle:  # records a deferral as retried
             result = entry.step(services, payload, handle)
+    except AttemptFinished as exc:
+        # A late or duplicate step (a zombie of a timed-out execution): nothing was written and
+        # its work did not run. A final state ends its execution quietly, saying why; any other
+        # raises, and the Catch ends in RecordFailure, refused the same way.
+        _log.warning("%s refused: %s", name, exc)
+        if name not in FINAL_STATES:
+            raise
+        return {**payload.to_payload(), REFUSED_KEY: str(exc)}
     except RetryableError as exc:
         waiting = deferred(name, payload, exc)  # a rate limit: the ASL waits, then runs it again
         if waiting is None:

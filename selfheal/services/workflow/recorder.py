@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from selfheal.domain.records import STARTABLE, Status, StepRecord, utcnow
+from selfheal.domain.records import STARTABLE, Status, StepRecord, check_running, utcnow
 from selfheal.errors import ErrorNotFound, SelfhealError
 from selfheal.names import Artifact
 from selfheal.ports import ArtifactStore, ErrorStore
@@ -63,21 +63,28 @@ class StepRecorder:
     def ensure_attempt(self, state_name: str, payload: FixState) -> int:
         """Make sure the payload's attempt exists on the record (a plain start input carries
         only the fingerprint and maybe a number) and the error is FIXING; set
-        ``payload.attempt`` and return it."""
+        ``payload.attempt`` and return it. ``AttemptFinished`` (nothing written) when that
+        attempt already has its outcome: a late or duplicate step Lambda, or a zombie of a
+        timed-out execution, must not move a finished error back to FIXING."""
         record = self._store.get(payload.fingerprint)
         if record is None:
             raise ErrorNotFound(f"no error record for fingerprint {payload.fingerprint}")
-        numbers = {a.number for a in record.attempts}
+        by_number = {a.number: a for a in record.attempts}
         attempt = payload.attempt
-        if attempt is None or attempt not in numbers:
+        appended = False
+        if attempt is None or attempt not in by_number:
             if state_name in _BOOKKEEPING_STATES and record.attempts:
                 attempt = record.attempts[-1].number
             else:
                 attempt = self._store.start_attempt(payload.fingerprint, payload.execution_name).number
+                appended = True
         payload.attempt = attempt
-        # Starters (start_fix, the CLI) move the error to FIXING; this covers a bare start (a
-        # console "Start execution"). An error already PR_OPEN is a task repeated after success.
-        if state_name not in _BOOKKEEPING_STATES and record.status in STARTABLE:
+        if attempt in by_number:
+            check_running(payload.fingerprint, attempt, by_number[attempt].outcome)
+        # Starters (start_fix, the CLI) move the error to FIXING before its attempt exists; this
+        # covers a bare start (a console "Start execution") that appended its own attempt. A
+        # step of an existing attempt never reopens a fix (its attempt may be finishing now).
+        if appended and state_name not in _BOOKKEEPING_STATES and record.status in STARTABLE:
             self._store.transition(payload.fingerprint, Status.FIXING, expected=[record.status],
                                    reason=f"fix workflow at {state_name}")
         return attempt
@@ -86,8 +93,10 @@ class StepRecorder:
     def step(self, state_name: str, payload: FixState) -> Iterator[StepHandle]:
         """Record ``state_name`` running, then succeeded / retried / failed with its duration.
 
-        The step's input payload is stored as the artifact ``input``: a re-drive from this
-        state starts from exactly that input."""
+        The start is written only while the attempt is running (a conditional write: a step
+        of a finished attempt raises ``AttemptFinished`` before its work runs). The step's
+        input payload is stored as the artifact ``input``: a re-drive from this state starts
+        from exactly that input."""
         attempt = self.ensure_attempt(state_name, payload)
         started = self._clock()
         stamp = started.strftime("%Y%m%dT%H%M%S%f")
@@ -97,7 +106,7 @@ class StepRecorder:
             f"steps/{stamp}-{state_name}.input.json", payload.model_dump(mode="json", exclude_none=True))
         self._store.record_step(payload.fingerprint, attempt,
                                 StepRecord(state=state_name, started_at=started,
-                                           artifacts=dict(handle.artifacts)))
+                                           artifacts=dict(handle.artifacts)), only_running=True)
         payload.resume_from = None  # used by the ResumeAt choice that brought us here
         try:
             yield handle
