@@ -98,7 +98,8 @@ def _print_report(report: IngestReport, source: str, as_json: bool,
 @click.command()
 @click.argument("file", default="-", type=UserPath(allow_dash=True, path_type=str))
 @click.option("--follow", "-f", is_flag=True, help="keep reading what is appended until interrupted")
-@click.option("--source", default=None, help="source name recorded on the errors (default: the file)")
+@click.option("--source", default=None,
+              help="source name recorded on the errors (default: the file's absolute path; stdin: 'stdin')")
 @home_option
 @click.option("--repo", type=UserPath(path_type=Path), default=None,
               help="repository whose pyproject.toml [tool.selfheal] configures in-app paths and policy "
@@ -123,7 +124,9 @@ def ingest(file: str, follow: bool, source: str | None, home: Path | None, repo:
     settings = cli_settings(home, repo)
     store = local_store(settings)
     service = build_ingest_service(settings, store)
-    name = source or ("stdin" if file == "-" else file)
+    # A file is recorded by its absolute path: `errors show` says where an error came from
+    # whatever folder ingest ran in.
+    name = source or ("stdin" if file == "-" else str(Path(file).resolve()))
     if file == "-":
         if follow:
             raise click.BadParameter("--follow needs a file, not standard input", param_hint="FILE")

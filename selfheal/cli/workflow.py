@@ -194,7 +194,7 @@ def redrive(fingerprint: str, from_state: str | None, repo: Path | None, model: 
 @click.option("--from-start", is_flag=True,
               help="read LOG from its beginning, not from where the last watch or ingest of it stopped")
 @click.option("--json", "as_json", is_flag=True,
-              help="one JSON object per event, then the summary, on standard output")
+              help="one JSON object per line per event (docs/usage.md lists the kinds), the summary last")
 def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, poll: float,
           sync_prs: float, from_start: bool, as_json: bool) -> None:
     """Follow LOG: ingest new tracebacks and fix new errors until Ctrl-C or SIGTERM.
@@ -210,37 +210,44 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
       selfheal watch /var/log/orders/app.log --repo ~/src/orders
     """
     from selfheal.compose.watch import local_watch
+    from selfheal.services.workflow.watch_events import Watching
 
-    def say(message: str) -> None:
-        if as_json:
-            click.echo(json.dumps({"event": message}))
-        else:
-            click.echo(f"  {message}")
-
+    say = _watch_printer(as_json)
     settings = _fix_settings(home, repo, model)
     with local_watch(settings, log, model, poll_seconds=poll, sync_prs_seconds=sync_prs,
                      on_event=say, from_start=from_start) as session:
         def on_signal(_signum: int) -> None:
             if session.watcher.stopping:
                 raise KeyboardInterrupt
-            click.echo("stopping: finishing what was read (again to abandon fixes in flight)", err=True)
-            session.watcher.stop()
+            session.watcher.stop()  # it says "stopping" when its loop ends
 
         with stop_on_signals(on_signal):
-            click.echo(f"watching {log} (Ctrl-C to stop)", err=as_json)
+            say(Watching(log=str(log)))
             try:
                 stats = session.run()
             except KeyboardInterrupt:
                 session.abandon_in_flight()
                 raise
-    summary = {"lines": stats.lines, "tracebacks": stats.tracebacks, "new_errors": stats.new_errors,
-               "fixes_started": len(stats.started), "fixes_finished": len(stats.finished)}
-    if as_json:
-        click.echo(json.dumps(summary))
-    else:
-        click.echo(f"stopped: {summary['lines']} lines, {summary['tracebacks']} tracebacks, "
-                   f"{summary['new_errors']} new errors, {summary['fixes_started']} fixes started, "
-                   f"{summary['fixes_finished']} finished")
+    say(stats.summary())
+
+
+def _watch_printer(as_json: bool) -> Any:
+    """How ``watch`` prints an event: ``--json``: its JSON object, one per line on standard
+    output (and the watching/stopping lines for people on standard error); else its message,
+    indented under the unindented watching and stopped lines, stopping on standard error."""
+    from selfheal.services.workflow.watch_events import Stopping, Summary, WatchEvent, Watching
+
+    def say(event: WatchEvent) -> None:
+        if as_json:
+            click.echo(json.dumps(event.as_json()))
+            if isinstance(event, (Watching, Stopping)):
+                click.echo(event.message, err=True)
+        elif isinstance(event, Stopping):
+            click.echo(event.message, err=True)
+        else:
+            click.echo(event.message if isinstance(event, (Watching, Summary)) else f"  {event.message}")
+
+    return say
 
 
 __all__ = ["fix", "redrive", "watch"]

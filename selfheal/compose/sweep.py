@@ -24,6 +24,12 @@ STANDARD_LIMIT_S = 3600.0
 
 def sweep_local(settings: Settings) -> str | None:
     """Sweep the local store (see module docstring); a one-line summary when it did something."""
+    report = sweep_local_report(settings)
+    return None if report is None else report.summary()
+
+
+def sweep_local_report(settings: Settings) -> SweepReport | None:
+    """``sweep_local``'s report (None when there is no store yet)."""
     from selfheal.adapters.artifacts_fs import FsArtifactStore
     from selfheal.adapters.lease_files import owner_alive, remove_dead_leases
     from selfheal.adapters.worktree_sweep import prune_stale_worktrees
@@ -39,7 +45,7 @@ def sweep_local(settings: Settings) -> str | None:
     remove_dead_leases(settings.home)  # their attempts are FAILED (lost) now
     if settings.repo is not None and (settings.repo / ".git").exists():
         report.pruned_worktrees = prune_stale_worktrees(settings.repo)
-    return report.summary()
+    return report
 
 
 def execution_limit(workflow_type: str) -> float:

@@ -11,11 +11,13 @@ from typing import Any
 
 from selfheal.adapters.local_git import LocalGitHost, LocalGitRepository
 from selfheal.compose.store import build_ingest_service, build_local_store
+from selfheal.compose.watch import housekeeping_events
 from selfheal.domain.records import Status
 from selfheal.errors import CodeHostUnavailable
 from selfheal.services.pr_sync import sync_pull_requests
 from selfheal.services.publish import publish_fix
 from selfheal.services.workflow.watch import LogFollower, Watcher
+from selfheal.services.workflow.watch_events import HousekeepingFailed, PrSync, WatchEvent
 from selfheal.settings import load_settings
 from tests.support.git_repos import git, make_work_repo
 from tests.support.pr_sync_cases import FIXED, TRACE
@@ -62,21 +64,24 @@ def test_watch_resolves_merged_fix_then_regresses(tmp_path: Path) -> None:
                      files={"app.py": FIXED}, title="fix", body="body")
     store.transition(fp, Status.PR_OPEN, fields={"branch": pr.branch, "pr_url": pr.url})
 
-    events: list[str] = []
+    events: list[WatchEvent] = []
     dispatcher = RecordingDispatcher()
     follower = LogFollower(log, tmp_path / "state.json")
     follower.commit(log.stat().st_size)  # the first occurrence is already ingested
     watcher = Watcher(follower=follower, ingest=build_ingest_service(settings, store),
                       dispatcher=dispatcher, wait_execution=lambda _ex: None, source=str(log),
                       poll_seconds=0.02, on_event=events.append,
-                      housekeeping=lambda: sync_pull_requests(store, host).summary(),
+                      housekeeping=lambda: housekeeping_events(lambda: None,
+                                                               lambda: sync_pull_requests(store, host)),
                       housekeeping_seconds=0.02)
     thread = threading.Thread(target=watcher.run, kwargs={"describe": lambda _ex: None}, daemon=True)
     thread.start()
     try:
         git(work, "merge", "-q", "--no-ff", "-m", "merge fix", pr.branch)
         _wait_for(lambda: store.get(fp).status == Status.RESOLVED, "the merge to resolve the error")  # type: ignore[union-attr]
-        assert any(e.startswith("PR sync: 1 resolved") for e in events), events
+        synced = [e for e in events if isinstance(e, PrSync)]
+        assert synced and (synced[0].resolved, synced[0].failed) == (1, 0), events
+        assert synced[0].message.startswith("PR sync: 1 resolved"), synced
         with log.open("a") as fh:
             fh.write(TRACE)
         _wait_for(lambda: fp in dispatcher.reasons, "the regression to be queued")
@@ -94,13 +99,13 @@ def test_housekeeping_failure_is_reported_not_fatal(tmp_path: Path) -> None:
     log.write_text("")
     calls: list[int] = []
 
-    def flaky() -> str | None:
+    def flaky() -> list[WatchEvent]:
         calls.append(1)
         if len(calls) == 1:
             raise CodeHostUnavailable("code host down")
-        return None
+        return []
 
-    events: list[str] = []
+    events: list[WatchEvent] = []
     watcher = Watcher(follower=LogFollower(log, tmp_path / "s.json"), ingest=build_ingest_service(
         load_settings({"home": tmp_path / "home"}, env={}), build_local_store(
             load_settings({"home": tmp_path / "home"}, env={}))),
@@ -113,4 +118,6 @@ def test_housekeeping_failure_is_reported_not_fatal(tmp_path: Path) -> None:
     finally:
         watcher.stop()
         thread.join(timeout=30)
-    assert events[0] == "housekeeping failed: CodeHostUnavailable: code host down"
+    assert events[0] == HousekeepingFailed(task="housekeeping", error="CodeHostUnavailable",
+                                           reason="code host down")
+    assert events[0].message == "housekeeping failed: CodeHostUnavailable: code host down"

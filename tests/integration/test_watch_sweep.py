@@ -16,6 +16,7 @@ from selfheal.adapters.lease_files import lease_path
 from selfheal.compose.store import build_ingest_service, build_local_store
 from selfheal.compose.watch import local_watch
 from selfheal.domain.records import Status, utcnow
+from selfheal.services.workflow.watch_events import Sweep, WatchEvent
 from selfheal.settings import load_settings
 from tests.support.git_repos import make_work_repo
 from tests.support.pr_sync_cases import TRACE
@@ -41,7 +42,7 @@ def test_watch_sweeps_a_fix_another_process_left_fixing(tmp_path: Path) -> None:
     lease.parent.mkdir(parents=True, exist_ok=True)
     lease.write_text(json.dumps({"fingerprint": fp, "attempt": attempt.number, "pid": _dead_pid(),
                                  "host": socket.gethostname(), "heartbeat_at": utcnow().isoformat()}))
-    events: list[str] = []
+    events: list[WatchEvent] = []
     with local_watch(settings, log, None, poll_seconds=0.02, sync_prs_seconds=0.05, on_event=events.append,
                      from_start=False) as session:
         session.watcher.follower.commit(log.stat().st_size)  # the occurrence is already ingested
@@ -60,5 +61,7 @@ def test_watch_sweeps_a_fix_another_process_left_fixing(tmp_path: Path) -> None:
     assert record is not None
     (only,) = record.attempts
     assert (only.outcome, only.error, only.reasons) == ("failed", "AttemptLost", ["lost"])
-    assert any(e.startswith("sweep: 1 fix(es) lost -> FAILED") for e in events), events
+    swept = [e for e in events if isinstance(e, Sweep)]
+    assert swept and swept[0].lost == 1, events
+    assert swept[0].message.startswith("sweep: 1 fix(es) lost -> FAILED"), swept
     assert not lease.exists()

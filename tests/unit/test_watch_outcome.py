@@ -7,9 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from selfheal.compose.watch import fix_outcome
+from selfheal.compose.watch import fix_outcome, fix_result
 from selfheal.domain.records import Observation, Status
 from selfheal.services.workflow.watch import LogFollower, Watcher
+from selfheal.services.workflow.watch_events import FixEnded, FixStarted, WatchEvent
 from tests.support.workflow_fakes import MemoryErrorStore
 
 FP = "feed" * 16
@@ -67,12 +68,15 @@ class _Ingest:
 
 
 def test_the_watcher_reports_the_outcome_hook(tmp_path: Path) -> None:
-    said: list[str] = []
+    said: list[WatchEvent] = []
     store = _store("abstained")
     watcher = Watcher(follower=LogFollower(tmp_path / "app.log", tmp_path / "pos.json"), ingest=_Ingest(),
                       dispatcher=_Dispatcher(), wait_execution=lambda _e: _Info("SUCCEEDED"),
                       source="app.log", on_event=said.append,
-                      outcome=lambda fp, n, info: fix_outcome(store, fp, n, info.status))
+                      outcome=lambda fp, n, info: fix_result(store, fp, n, info.status))
     watcher.step()
     watcher.reap_finished(lambda _e: _Info("SUCCEEDED"))
-    assert said == ["started fix feedfeedfeed-1", "fix feedfeedfeed-1 ended: ABSTAINED"]
+    assert [e.message for e in said] == ["started fix feedfeedfeed-1", "fix feedfeedfeed-1 ended: ABSTAINED"]
+    assert said[0] == FixStarted(fingerprint=FP, attempt=1, execution="feedfeedfeed-1")
+    assert isinstance(said[1], FixEnded)
+    assert (said[1].outcome, said[1].engine_status, said[1].fingerprint) == ("ABSTAINED", "SUCCEEDED", FP)

@@ -4,6 +4,9 @@ Nothing is lost on a clean shutdown: lines are ingested before their offset is s
 continues after the last ingested line and re-reads nothing twice), fixes in flight are waited
 for, and errors whose fix has not started yet stay NEW/QUEUED in the store and are picked up
 when watching resumes.
+
+What happens is reported as typed events (``selfheal.services.workflow.watch_events``) through
+``Watcher.on_event``.
 """
 
 from __future__ import annotations
@@ -12,13 +15,29 @@ import hashlib
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
 from selfheal.domain.records import Status
 from selfheal.errors import MalformedInput, SelfhealError
+from selfheal.services.workflow.watch_events import (
+    ContinuationStarted,
+    FixEnded,
+    FixResult,
+    FixStarted,
+    HousekeepingFailed,
+    Ingested,
+    NewError,
+    RegressedError,
+    SkippedInput,
+    Stopping,
+    Summary,
+    WaitingForFixes,
+    WatchEvent,
+    run_name,
+)
 
 MAX_BUFFER_LINES = 5000
 
@@ -101,6 +120,11 @@ class WatchStats:
     started: list[str] = field(default_factory=list)
     finished: list[str] = field(default_factory=list)
 
+    def summary(self) -> Summary:
+        """The closing event of a clean stop."""
+        return Summary(lines=self.lines, tracebacks=self.tracebacks, new_errors=self.new_errors,
+                       fixes_started=len(self.started), fixes_finished=len(self.finished))
+
 
 @dataclass
 class Watcher:
@@ -112,14 +136,17 @@ class Watcher:
     wait_execution: Callable[[str], Any]
     source: str
     poll_seconds: float = 0.5
-    on_event: Callable[[str], None] = lambda _msg: None
+    on_event: Callable[[WatchEvent], None] = lambda _event: None
     # Periodic work between polls (``selfheal watch`` syncs fix PRs: a merged one resolves its
-    # error, so the next occurrence regresses). Runs at the first poll, then every N seconds.
-    housekeeping: Callable[[], str | None] | None = None
+    # error, so the next occurrence regresses); returns the events to report. Runs at the first
+    # poll, then every N seconds.
+    housekeeping: Callable[[], Iterable[WatchEvent]] | None = None
     housekeeping_seconds: float = 60.0
     # (fingerprint, attempt, ended execution's info) -> what a finished fix is reported as (the
     # CLI: the error's outcome, PR_OPEN / ABSTAINED / FAILED); default: the engine's status
-    outcome: Callable[[str, int, Any], str] | None = None
+    outcome: Callable[[str, int, Any], FixResult] | None = None
+    # fingerprint -> its record (exc_type, message) for the new/regressed error events
+    lookup: Callable[[str], Any] | None = None
     # (fingerprint, attempt, ended execution's info) -> the execution that carries the fix on
     # (a continuation, ``selfheal.services.workflow.chain.continue_if_due``), else None
     continuation: Callable[[str, int, Any], str | None] | None = None
@@ -153,6 +180,7 @@ class Watcher:
             self.stats.lines += len(lines)
             self.stats.tracebacks += getattr(report, "tracebacks", 0)
             self.stats.new_errors += len(getattr(report, "new", []))
+            self._report_ingested(len(lines), report)
             self.dispatcher.submit_report(report)
         for outcome in self.dispatcher.drain():
             execution = getattr(outcome, "execution", None)
@@ -160,8 +188,23 @@ class Watcher:
                 self._inflight.append(execution)
                 self._started[execution] = (outcome.fingerprint, outcome.attempt)
                 self.stats.started.append(execution)
-                self.on_event(f"started fix {execution.rsplit(':', 1)[-1]}")
+                self.on_event(FixStarted(fingerprint=outcome.fingerprint, attempt=int(outcome.attempt),
+                                         execution=run_name(execution)))
         return bool(lines)
+
+    def _report_ingested(self, lines: int, report: Any) -> None:
+        """An ``ingested`` event when the lines held tracebacks, then one per new/regressed error."""
+        if not getattr(report, "tracebacks", 0):
+            return
+        new, regressed = list(getattr(report, "new", [])), list(getattr(report, "regressed", []))
+        self.on_event(Ingested(lines=lines, tracebacks=report.tracebacks,
+                               distinct=getattr(report, "distinct", 0), new=len(new),
+                               regressed=len(regressed), ignored=len(getattr(report, "ignored", []))))
+        for kind, fingerprints in ((NewError, new), (RegressedError, regressed)):
+            for fp in fingerprints:
+                record = self.lookup(fp) if self.lookup is not None else None
+                self.on_event(kind(fingerprint=fp, exc_type=str(getattr(record, "exc_type", "?")),
+                                   error_message=str(getattr(record, "message", ""))))
 
     def _carried_on(self, execution: str, info: Any) -> str | None:
         """The execution that carries an ended one's fix on (tracked in its place), or None."""
@@ -171,6 +214,8 @@ class Watcher:
         nxt = self.continuation(fp, number, info)
         if nxt is not None and nxt != execution:
             self._started[nxt] = (fp, number)
+            self.on_event(ContinuationStarted(fingerprint=fp, attempt=number, execution=run_name(nxt),
+                                              previous=run_name(execution)))
         return nxt
 
     def _wait_all(self) -> None:
@@ -188,11 +233,15 @@ class Watcher:
             self.on_event(self._ended(execution, info))
         self._inflight = []
 
-    def _ended(self, execution: str, info: Any) -> str:
+    def _ended(self, execution: str, info: Any) -> FixEnded:
         status = str(getattr(info, "status", "?"))
+        fp, number = self._started.get(execution, ("", 0))
+        result = FixResult(outcome=status)
         if self.outcome is not None and execution in self._started:
-            status = self.outcome(*self._started[execution], info)
-        return f"fix {execution.rsplit(':', 1)[-1]} ended: {status}"
+            result = self.outcome(fp, number, info)
+        return FixEnded(fingerprint=fp, attempt=number, execution=run_name(execution), outcome=result.outcome,
+                        engine_status=status, pr_url=result.pr_url, failed_state=result.failed_state,
+                        error=result.error, reason=result.reason)
 
     def in_flight(self) -> list[tuple[str, int]]:
         """(fingerprint, attempt) of the fixes still running."""
@@ -219,11 +268,11 @@ class Watcher:
             return
         self._housekeeping_due = time.monotonic() + self.housekeeping_seconds
         try:
-            message = self.housekeeping()
+            events = list(self.housekeeping())
         except SelfhealError as exc:
-            message = f"housekeeping failed: {type(exc).__name__}: {exc}"
-        if message:
-            self.on_event(message)
+            events = [HousekeepingFailed(task="housekeeping", error=type(exc).__name__, reason=str(exc))]
+        for event in events:
+            self.on_event(event)
 
     def run(self, describe: Callable[[str], Any]) -> WatchStats:
         """Poll until ``stop``; then ingest what is left and wait for fixes in flight."""
@@ -232,14 +281,15 @@ class Watcher:
             try:
                 busy = self.step()
             except MalformedInput as exc:
-                self.on_event(f"skipped bad input: {exc}")
+                self.on_event(SkippedInput(reason=str(exc)))
                 busy = False
             self.reap_finished(describe)
             if not busy:
                 self._stop.wait(self.poll_seconds)
+        self.on_event(Stopping())
         self.step()  # the lines written before the stop are ingested, not dropped
         if self._inflight:
-            self.on_event(f"waiting for {len(self._inflight)} fix(es) in flight")
+            self.on_event(WaitingForFixes(in_flight=len(self._inflight)))
         self._wait_all()
         return self.stats
 
