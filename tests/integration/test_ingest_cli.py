@@ -34,8 +34,8 @@ def invoke(args: list[str], input: str | None = None) -> Result:
     return CliRunner(env={"COLUMNS": "220"}).invoke(cli, args, input=input, catch_exceptions=False)
 
 
-def run(*args: str) -> Any:
-    result = invoke(list(args))
+def run(*args: str, input: str | None = None) -> Any:
+    result = invoke(list(args), input=input)
     assert result.exit_code == 0, result.output
     return json.loads(result.output)
 
@@ -176,3 +176,36 @@ def test_follow_stops_on_sigterm_and_says_each_new_error_once(tmp_path: Path) ->
         out, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert out.count("new error ") == 2, out  # once each, as they came; not again at the stop
+
+
+
+def test_a_file_is_recorded_by_its_absolute_path_whatever_the_working_folder(tmp_path: Path) -> None:
+    """``errors show`` says where an error came from, run from anywhere: ``ingest logs/app.log``
+    records the file's absolute path; standard input stays ``stdin``; ``--source`` is kept."""
+    service = tmp_path / "service"
+    (service / "logs").mkdir(parents=True)
+    defects = log_lines(3, 1)  # three errors, 8 lines each
+    (service / "logs" / "app.log").write_text("\n".join(defects[:8]) + "\n")
+    home = str(tmp_path / "home")
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("SELFHEAL_")}, "COLUMNS": "200"}
+    done = subprocess.run([*SELFHEAL, "ingest", "logs/app.log", "--home", home, "--json"], cwd=service,
+                          capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    (fp,) = json.loads(done.stdout)["new"]
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shown = subprocess.run([*SELFHEAL, "errors", "show", fp[:12], "--home", home, "--json"], cwd=elsewhere,
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout)["source"] == str(service / "logs" / "app.log")
+    table = subprocess.run([*SELFHEAL, "errors", "show", fp[:12], "--home", home], cwd=elsewhere,
+                           capture_output=True, text=True, env=env, timeout=120)
+    assert str(service / "logs" / "app.log") in table.stdout, table.stdout
+
+    (stdin_fp,) = run("ingest", "-", "--home", home, "--json", input="\n".join(defects[8:16]))["new"]
+    (tmp_path / "b.log").write_text("\n".join(defects[16:]) + "\n")
+    named = run("ingest", str(tmp_path / "b.log"), "--home", home, "--source", "orders-prod", "--json")
+    (named_fp,) = named["new"]
+    store = SqliteErrorStore(Path(home) / "errors.db")
+    assert store.get(stdin_fp).source == "stdin"  # type: ignore[union-attr]
+    assert store.get(named_fp).source == "orders-prod"  # type: ignore[union-attr]

@@ -21,10 +21,14 @@ MESSAGE_PREVIEW = 120  # characters of an error's message in a human line (the J
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 
+def printable(text: str) -> str:
+    """``text`` with control characters (terminal escapes, newlines) shown as ``\\xNN``."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
 def one_line(text: str, limit: int = MESSAGE_PREVIEW) -> str:
-    """``text`` (from a log: untrusted) as one printable line: control characters (terminal
-    escapes, newlines) shown as ``\\xNN``, cut to ``limit`` characters."""
-    shown = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """``text`` (from a log: untrusted) as one printable line cut to ``limit`` characters."""
+    shown = printable(text)
     return shown if len(shown) <= limit else shown[:limit - 1] + "…"
 
 
@@ -46,6 +50,12 @@ class WatchEvent:
 
     @property
     def message(self) -> str:
+        """The human line: ``text`` with control characters shown as ``\\xNN`` (paths and
+        log text may hold terminal escapes or newlines)."""
+        return printable(self.text())
+
+    def text(self) -> str:
+        """What happened, in words, from the fields (subclasses)."""
         raise NotImplementedError
 
     def as_json(self) -> dict[str, Any]:
@@ -64,8 +74,7 @@ class Watching(WatchEvent):
     kind: ClassVar[str] = "watching"
     log: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"watching {self.log} (Ctrl-C to stop)"
 
 
@@ -76,8 +85,7 @@ class LogMissing(WatchEvent):
     kind: ClassVar[str] = "log_missing"
     log: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"waiting for {self.log} to appear"
 
 
@@ -88,8 +96,7 @@ class LogAppeared(WatchEvent):
     kind: ClassVar[str] = "log_appeared"
     log: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"{self.log} appeared; following it"
 
 
@@ -105,8 +112,7 @@ class Ingested(WatchEvent):
     regressed: int
     ignored: int
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         parts = [f"{self.tracebacks} traceback(s)", f"{self.distinct} distinct"]
         parts += [f"{n} {what}" for n, what in ((self.new, "new"), (self.regressed, "regressed"),
                                                  (self.ignored, "ignored")) if n]
@@ -122,8 +128,7 @@ class NewError(WatchEvent):
     exc_type: str
     error_message: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"new error {self.fingerprint[:12]}: {self.exc_type}: {one_line(self.error_message)}"
 
 
@@ -136,8 +141,7 @@ class RegressedError(WatchEvent):
     exc_type: str
     error_message: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"regressed {self.fingerprint[:12]}: {self.exc_type}: {one_line(self.error_message)}"
 
 
@@ -150,8 +154,7 @@ class FixStarted(WatchEvent):
     attempt: int
     execution: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"started fix {self.execution}"
 
 
@@ -165,8 +168,7 @@ class ContinuationStarted(WatchEvent):
     execution: str
     previous: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"fix {self.previous} continues as {self.execution}"
 
 
@@ -196,8 +198,7 @@ class FixEnded(WatchEvent):
     error: str | None = None
     reason: str | None = None
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         text = f"fix {self.execution} ended: {self.outcome}"
         if self.pr_url:
             text += f" {self.pr_url}"
@@ -218,8 +219,7 @@ class PrSync(WatchEvent):
     problems: int
     problem: str | None = None  # the first problem
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         text = f"PR sync: {self.resolved} resolved (PR merged), {self.failed} failed (PR closed)"
         if self.problems:
             text += f", {self.problems} problem(s): {one_line(self.problem or '')}"
@@ -235,8 +235,7 @@ class Sweep(WatchEvent):
     continuations_started: int
     worktrees_removed: int
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         counts = ((self.lost, "fix(es) lost -> FAILED"),
                   (self.continuations_started, "continuation(s) started"),
                   (self.worktrees_removed, "stale worktree(s) removed"))
@@ -250,8 +249,7 @@ class SkippedInput(WatchEvent):
     kind: ClassVar[str] = "skipped_input"
     reason: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"skipped bad input: {one_line(self.reason)}"
 
 
@@ -264,8 +262,7 @@ class HousekeepingFailed(WatchEvent):
     error: str  # the condition's class name (selfheal.errors)
     reason: str
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         prefix = "sweep: failed" if self.task == "sweep" else "housekeeping failed"
         return f"{prefix}: {self.error}: {one_line(self.reason)}"
 
@@ -276,8 +273,7 @@ class Stopping(WatchEvent):
 
     kind: ClassVar[str] = "stopping"
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return "stopping: finishing what was read (again to abandon fixes in flight)"
 
 
@@ -288,8 +284,7 @@ class WaitingForFixes(WatchEvent):
     kind: ClassVar[str] = "waiting_for_fixes"
     in_flight: int
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return f"waiting for {self.in_flight} fix(es) in flight"
 
 
@@ -304,7 +299,6 @@ class Summary(WatchEvent):
     fixes_started: int
     fixes_finished: int
 
-    @property
-    def message(self) -> str:
+    def text(self) -> str:
         return (f"stopped: {self.lines} lines, {self.tracebacks} tracebacks, {self.new_errors} new errors, "
                 f"{self.fixes_started} fixes started, {self.fixes_finished} finished")

@@ -1,0 +1,173 @@
+"""``watch``'s typed events: every kind documented in docs/usage.md with exactly its fields, JSON
+that a machine reads without parsing English, a human line derived from the fields (log text
+made printable), and the compose layer turning records and reports into them."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from selfheal.compose.watch import fix_result, housekeeping_events
+from selfheal.domain.records import Observation, Status, utcnow
+from selfheal.errors import CodeHostUnavailable
+from selfheal.services.pr_sync import SyncReport
+from selfheal.services.workflow.sweeper import SweepReport
+from selfheal.services.workflow.watch import LogFollower, Watcher
+from selfheal.services.workflow.watch_events import (
+    EVENT_KINDS,
+    FixEnded,
+    HousekeepingFailed,
+    Ingested,
+    NewError,
+    PrSync,
+    RegressedError,
+    Sweep,
+    WatchEvent,
+)
+from tests.support.workflow_fakes import MemoryErrorStore
+
+USAGE = (Path(__file__).resolve().parents[2] / "docs" / "usage.md").read_text(encoding="utf-8")
+FP = "feed" * 16
+
+
+def _doc_rows() -> dict[str, str]:
+    """The ``watch --json`` table of docs/usage.md: event kind -> its fields cell."""
+    section = USAGE.split("### `watch --json` events", 1)[1].split("\n#", 1)[0]
+    rows = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 3 and cells[0].startswith("`"):
+            rows[cells[0].strip("`")] = cells[2]
+    return rows
+
+
+def _sample(kind: type[WatchEvent]) -> WatchEvent:
+    """An instance of ``kind`` with every field set (strings with a control character)."""
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(kind):
+        values[f.name] = 2 if f.type in ("int", int) else f"{f.name} \x1b[31mred\nline"
+    return kind(**values)
+
+
+def test_every_kind_is_documented_with_exactly_its_fields() -> None:
+    rows = _doc_rows()
+    assert set(rows) == set(EVENT_KINDS)
+    for kind, cls in EVENT_KINDS.items():
+        named = set(re.findall(r"`([a-z_]+)`", rows[kind]))  # field names; values are upper case
+        assert set(cls.field_names()) <= named, kind
+        assert named - set(cls.field_names()) <= {"housekeeping", "sweep", "null"}, (kind, named)
+
+
+@pytest.mark.parametrize("kind", sorted(EVENT_KINDS))
+def test_each_event_is_one_json_object_with_its_fields_and_a_printable_message(kind: str) -> None:
+    event = _sample(EVENT_KINDS[kind])
+    data = json.loads(json.dumps(event.as_json()))
+    assert list(data)[0] == "event" and data["event"] == kind and list(data)[-1] == "message"
+    assert set(data) == {"event", "message", *EVENT_KINDS[kind].field_names()}
+    assert {k: v for k, v in data.items() if k not in ("event", "message")} == dataclasses.asdict(event)
+    # the human line: one line, no terminal escape from log text
+    assert "\n" not in event.message and "\x1b" not in event.message and event.message
+
+
+def test_log_text_is_whole_in_json_and_printable_in_the_message() -> None:
+    text = "bad \x1b]8;;http://evil\x07link\n" + "x" * 300
+    event = NewError(fingerprint=FP, exc_type="KeyError", error_message=text)
+    assert event.as_json()["error_message"] == text
+    assert json.loads(json.dumps(event.as_json()))["error_message"] == text
+    assert event.message.startswith(f"new error {FP[:12]}: KeyError: bad \\x1b]8;;http://evil\\x07link\\x0a")
+    assert event.message.endswith("…") and len(event.message) < 200
+
+
+def _record(store: MemoryErrorStore, outcome: str, **fields: Any) -> None:
+    store.observe(Observation(fingerprint=FP, exc_type="KeyError", message="'x'"))
+    store.transition(FP, Status.FIXING)
+    store.start_attempt(FP, f"arn:aws:states:local:0:execution:fix:{FP[:12]}-1")
+    store.finish_attempt(FP, 1, outcome=outcome, **fields)
+
+
+def test_fix_result_carries_what_the_record_says() -> None:
+    failed = MemoryErrorStore()
+    _record(failed, "failed", failed_state="ValidatePatch", error="TestsFailed", cause="2 tests failed")
+    assert fix_result(failed, FP, 1, "SUCCEEDED").outcome == "FAILED"
+    result = fix_result(failed, FP, 1, "FAILED")
+    assert (result.failed_state, result.error, result.reason, result.pr_url) == (
+        "ValidatePatch", "TestsFailed", "2 tests failed", None)
+    abstained = MemoryErrorStore()
+    _record(abstained, "abstained", reasons=["not verified", "second"])
+    assert fix_result(abstained, FP, 1, "SUCCEEDED").reason == "not verified"
+    opened = MemoryErrorStore()
+    _record(opened, "pr_open")
+    opened.transition(FP, Status.PR_OPEN, fields={"pr_url": "https://example.test/pr/7", "branch": "b"})
+    assert fix_result(opened, FP, 1, "SUCCEEDED").pr_url == "https://example.test/pr/7"
+    ended = FixEnded(fingerprint=FP, attempt=1, execution="feedfeedfeed-1", outcome="FAILED",
+                     engine_status="SUCCEEDED", failed_state="ValidatePatch", error="TestsFailed",
+                     reason="2 tests failed")
+    assert ended.message == "fix feedfeedfeed-1 ended: FAILED in ValidatePatch (TestsFailed: 2 tests failed)"
+
+
+def test_housekeeping_reports_sweep_and_sync_as_events_and_a_failed_sweep_is_not_fatal() -> None:
+    swept = SweepReport(lost=[(FP, 1, "GenerateFix")], pruned_worktrees=["/tmp/w"])
+    synced = SyncReport(checked_at=utcnow(), checked=3, resolved=[FP], problems=["github: 502"])
+    events = housekeeping_events(lambda: swept, lambda: synced)
+    assert events == [Sweep(lost=1, continuations_started=0, worktrees_removed=1),
+                      PrSync(checked=3, resolved=1, failed=0, problems=1, problem="github: 502")]
+    assert events[0].message == "sweep: 1 fix(es) lost -> FAILED; 1 stale worktree(s) removed"
+    assert events[1].message == ("PR sync: 1 resolved (PR merged), 0 failed (PR closed), "
+                                 "1 problem(s): github: 502")
+    quiet = SyncReport(checked_at=utcnow(), checked=2)
+    assert housekeeping_events(lambda: SweepReport(checked=4), lambda: quiet) == []  # nothing done
+
+    def broken() -> SweepReport:
+        raise CodeHostUnavailable("disk gone")
+
+    assert housekeeping_events(broken, None) == [
+        HousekeepingFailed(task="sweep", error="CodeHostUnavailable", reason="disk gone")]
+    assert housekeeping_events(broken, None)[0].message == "sweep: failed: CodeHostUnavailable: disk gone"
+
+
+class _Report:
+    tracebacks, distinct = 3, 2
+    new = [FP]
+    regressed = ["beef" * 16]
+    ignored: list[str] = []
+    to_fix: list[str] = []
+
+
+class _Ingest:
+    def ingest_lines(self, lines: list[str], source: str) -> Any:
+        return _Report() if lines else None
+
+
+class _Dispatcher:
+    def submit(self, fingerprint: str, reason: Any = "new") -> None: ...
+
+    def submit_report(self, report: Any) -> None: ...
+
+    def collect_queued(self) -> int:
+        return 0
+
+    def drain(self) -> list[Any]:
+        return []
+
+
+def test_the_watcher_reports_ingested_lines_and_new_and_regressed_errors(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("a\nb\nc\n")
+    store = MemoryErrorStore()
+    store.observe(Observation(fingerprint=FP, exc_type="KeyError", message="'order_items'"))
+    said: list[WatchEvent] = []
+    watcher = Watcher(follower=LogFollower(log, tmp_path / "pos.json"), ingest=_Ingest(),
+                      dispatcher=_Dispatcher(), wait_execution=lambda _e: None,
+                      source=str(log), on_event=said.append, lookup=store.get)
+    assert watcher.step()
+    assert said == [Ingested(lines=3, tracebacks=3, distinct=2, new=1, regressed=1, ignored=0),
+                    NewError(fingerprint=FP, exc_type="KeyError", error_message="'order_items'"),
+                    RegressedError(fingerprint="beef" * 16, exc_type="?", error_message="")]
+    assert said[0].message == "ingested 3 line(s): 3 traceback(s), 2 distinct, 1 new, 1 regressed"
+    said.clear()
+    assert not watcher.step() and said == []  # nothing new: nothing said
