@@ -14,7 +14,7 @@ import pytest
 
 from selfheal.compose.watch import fix_result, housekeeping_events
 from selfheal.domain.records import Observation, Status, utcnow
-from selfheal.errors import CodeHostUnavailable
+from selfheal.errors import CodeHostUnavailable, MalformedInput
 from selfheal.services.pr_sync import SyncReport
 from selfheal.services.workflow.sweeper import SweepReport
 from selfheal.services.workflow.watch import LogFollower, Watcher
@@ -26,6 +26,8 @@ from selfheal.services.workflow.watch_events import (
     NewError,
     PrSync,
     RegressedError,
+    SkippedInput,
+    Summary,
     Sweep,
     WatchEvent,
 )
@@ -171,3 +173,27 @@ def test_the_watcher_reports_ingested_lines_and_new_and_regressed_errors(tmp_pat
     assert said[0].message == "ingested 3 line(s): 3 traceback(s), 2 distinct, 1 new, 1 regressed"
     said.clear()
     assert not watcher.step() and said == []  # nothing new: nothing said
+
+
+def test_bad_input_is_reported_and_the_stop_is_said(tmp_path: Path) -> None:
+    log = tmp_path / "app.log"
+    log.write_text("a\n")
+    said: list[WatchEvent] = []
+    calls: list[int] = []
+
+    class Flaky:
+        def ingest_lines(self, lines: list[str], source: str) -> Any:
+            calls.append(1)
+            if len(calls) == 1:
+                raise MalformedInput("line 1 is not \x1b[2Jtext")
+            watcher.stop()  # the second poll ends the loop
+            return _Report()
+
+    watcher = Watcher(follower=LogFollower(log, tmp_path / "pos.json"), ingest=Flaky(),
+                      dispatcher=_Dispatcher(), wait_execution=lambda _e: None, source=str(log),
+                      poll_seconds=0.01, on_event=said.append)
+    stats = watcher.run(describe=lambda _e: None)
+    assert [e.kind for e in said] == ["skipped_input", "ingested", "new_error", "regressed_error", "stopping"]
+    assert said[0] == SkippedInput(reason="line 1 is not \x1b[2Jtext")
+    assert said[0].message == "skipped bad input: line 1 is not \\x1b[2Jtext"
+    assert stats.summary() == Summary(lines=1, tracebacks=3, new_errors=1, fixes_started=0, fixes_finished=0)
