@@ -175,25 +175,32 @@ def test_the_watcher_reports_ingested_lines_and_new_and_regressed_errors(tmp_pat
     assert not watcher.step() and said == []  # nothing new: nothing said
 
 
-def test_bad_input_is_reported_and_the_stop_is_said(tmp_path: Path) -> None:
+
+def test_bad_input_is_skipped_once_and_what_follows_is_read(tmp_path: Path) -> None:
     log = tmp_path / "app.log"
-    log.write_text("a\n")
+    log.write_text("a\nb\n")
     said: list[WatchEvent] = []
-    calls: list[int] = []
+    calls: list[list[str]] = []
 
     class Flaky:
         def ingest_lines(self, lines: list[str], source: str) -> Any:
-            calls.append(1)
+            calls.append(list(lines))
             if len(calls) == 1:
                 raise MalformedInput("line 1 is not \x1b[2Jtext")
-            watcher.stop()  # the second poll ends the loop
             return _Report()
 
     watcher = Watcher(follower=LogFollower(log, tmp_path / "pos.json"), ingest=Flaky(),
                       dispatcher=_Dispatcher(), wait_execution=lambda _e: None, source=str(log),
                       poll_seconds=0.01, on_event=said.append)
-    stats = watcher.run(describe=lambda _e: None)
-    assert [e.kind for e in said] == ["skipped_input", "ingested", "new_error", "regressed_error", "stopping"]
-    assert said[0] == SkippedInput(reason="line 1 is not \x1b[2Jtext")
-    assert said[0].message == "skipped bad input: line 1 is not \\x1b[2Jtext"
+    assert watcher.step()
+    assert said == [SkippedInput(lines=2, reason="line 1 is not \x1b[2Jtext")]
+    assert said[0].message == "skipped bad input (2 line(s)): line 1 is not \\x1b[2Jtext"
+    assert not watcher.step() and calls == [["a", "b"]]  # not read again
+    with log.open("a") as fh:
+        fh.write("c\n")
+    said.clear()
+    watcher.stop()
+    stats = watcher.run(describe=lambda _e: None)  # stopped: says so, then reads what is left
+    assert calls[-1] == ["c"]
+    assert [e.kind for e in said] == ["stopping", "ingested", "new_error", "regressed_error"]
     assert stats.summary() == Summary(lines=1, tracebacks=3, new_errors=1, fixes_started=0, fixes_finished=0)

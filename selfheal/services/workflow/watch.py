@@ -175,7 +175,14 @@ class Watcher:
         Returns True when there was new input."""
         lines, end = self.follower.read()
         if lines:
-            report = self.ingest.ingest_lines(lines, self.source)
+            try:
+                report = self.ingest.ingest_lines(lines, self.source)
+            except MalformedInput as exc:
+                # Skipped for good: read again, the same lines would fail the same way every poll
+                # and hold back everything after them.
+                self.follower.commit(end)
+                self.on_event(SkippedInput(lines=len(lines), reason=str(exc)))
+                return True
             self.follower.commit(end)  # only after the store has the lines
             self.stats.lines += len(lines)
             self.stats.tracebacks += getattr(report, "tracebacks", 0)
@@ -278,11 +285,7 @@ class Watcher:
         """Poll until ``stop``; then ingest what is left and wait for fixes in flight."""
         while not self._stop.is_set():
             self.housekeep()
-            try:
-                busy = self.step()
-            except MalformedInput as exc:
-                self.on_event(SkippedInput(reason=str(exc)))
-                busy = False
+            busy = self.step()
             self.reap_finished(describe)
             if not busy:
                 self._stop.wait(self.poll_seconds)

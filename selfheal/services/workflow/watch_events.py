@@ -244,13 +244,14 @@ class Sweep(WatchEvent):
 
 @dataclass(frozen=True)
 class SkippedInput(WatchEvent):
-    """Lines that could not be ingested were skipped (watch goes on)."""
+    """Lines that could not be ingested were skipped for good (watch goes on after them)."""
 
     kind: ClassVar[str] = "skipped_input"
+    lines: int
     reason: str
 
     def text(self) -> str:
-        return f"skipped bad input: {one_line(self.reason)}"
+        return f"skipped bad input ({self.lines} line(s)): {one_line(self.reason)}"
 
 
 @dataclass(frozen=True)
