@@ -233,8 +233,9 @@ def watch(log: Path, repo: Path | None, model: str | None, home: Path | None, po
 
 def _watch_printer(as_json: bool) -> Any:
     """How ``watch`` prints an event: ``--json``: its JSON object, one per line on standard
-    output (and the watching/stopping lines for people on standard error); else its message,
-    indented under the unindented watching and stopped lines, stopping on standard error."""
+    output (and the watching/stopping lines for people on standard error); else its message
+    unless it is routine, indented under the unindented watching and stopped lines, stopping on
+    standard error."""
     from selfheal.services.workflow.watch_events import Stopping, Summary, WatchEvent, Watching
 
     def say(event: WatchEvent) -> None:
@@ -244,6 +245,8 @@ def _watch_printer(as_json: bool) -> Any:
                 click.echo(event.message, err=True)
         elif isinstance(event, Stopping):
             click.echo(event.message, err=True)
+        elif event.routine:
+            return
         else:
             click.echo(event.message if isinstance(event, (Watching, Summary)) else f"  {event.message}")
 

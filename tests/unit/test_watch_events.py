@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from selfheal.cli.workflow import _watch_printer
 from selfheal.compose.watch import fix_result, housekeeping_events
 from selfheal.domain.records import Observation, Status, utcnow
 from selfheal.errors import CodeHostUnavailable, MalformedInput
@@ -27,9 +28,11 @@ from selfheal.services.workflow.watch_events import (
     PrSync,
     RegressedError,
     SkippedInput,
+    Stopping,
     Summary,
     Sweep,
     WatchEvent,
+    Watching,
 )
 from tests.support.workflow_fakes import MemoryErrorStore
 
@@ -171,6 +174,8 @@ def test_the_watcher_reports_ingested_lines_and_new_and_regressed_errors(tmp_pat
                     NewError(fingerprint=FP, exc_type="KeyError", error_message="'order_items'"),
                     RegressedError(fingerprint="beef" * 16, exc_type="?", error_message="")]
     assert said[0].message == "ingested 3 line(s): 3 traceback(s), 2 distinct, 1 new, 1 regressed"
+    assert not said[0].routine and not said[1].routine
+    assert Ingested(lines=9, tracebacks=2, distinct=1, new=0, regressed=0, ignored=0).routine  # known again
     said.clear()
     assert not watcher.step() and said == []  # nothing new: nothing said
 
@@ -204,3 +209,24 @@ def test_bad_input_is_skipped_once_and_what_follows_is_read(tmp_path: Path) -> N
     assert calls[-1] == ["c"]
     assert [e.kind for e in said] == ["stopping", "ingested", "new_error", "regressed_error"]
     assert stats.summary() == Summary(lines=1, tracebacks=3, new_errors=1, fixes_started=0, fixes_finished=0)
+
+
+RUN = [Watching(log="app.log"), Ingested(lines=5, tracebacks=1, distinct=1, new=0, regressed=0, ignored=0),
+       NewError(fingerprint=FP, exc_type="KeyError", error_message="'x'"), Stopping(),
+       Summary(lines=5, tracebacks=1, new_errors=1, fixes_started=0, fixes_finished=0)]
+
+
+def test_people_read_lines_and_machines_read_only_json_on_stdout(capsys: pytest.CaptureFixture[str]) -> None:
+    human = _watch_printer(as_json=False)
+    for event in RUN:
+        human(event)
+    out, err = capsys.readouterr()
+    assert out.splitlines() == ["watching app.log (Ctrl-C to stop)", f"  new error {FP[:12]}: KeyError: 'x'",
+                                "stopped: 5 lines, 1 tracebacks, 1 new errors, 0 fixes started, 0 finished"]
+    assert err == "stopping: finishing what was read (again to abandon fixes in flight)\n"
+    machine = _watch_printer(as_json=True)
+    for event in RUN:
+        machine(event)
+    out, err = capsys.readouterr()
+    assert [json.loads(line) for line in out.splitlines()] == [e.as_json() for e in RUN]  # routine ones too
+    assert err.splitlines() == [RUN[0].message, RUN[3].message]

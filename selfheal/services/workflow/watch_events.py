@@ -58,6 +58,11 @@ class WatchEvent:
         """What happened, in words, from the fields (subclasses)."""
         raise NotImplementedError
 
+    @property
+    def routine(self) -> bool:
+        """Nothing a person watching needs to read (printed with ``--json`` only)."""
+        return False
+
     def as_json(self) -> dict[str, Any]:
         """``{"event": kind, ...fields, "message": message}``: JSON-ready (str, int, None)."""
         return {"event": self.kind, **dataclasses.asdict(self), "message": self.message}
@@ -117,6 +122,11 @@ class Ingested(WatchEvent):
         parts += [f"{n} {what}" for n, what in ((self.new, "new"), (self.regressed, "regressed"),
                                                  (self.ignored, "ignored")) if n]
         return f"ingested {self.lines} line(s): " + ", ".join(parts)
+
+    @property
+    def routine(self) -> bool:
+        """Only known errors again: a busy log would print this at every poll."""
+        return not (self.new or self.regressed)
 
 
 @dataclass(frozen=True)
