@@ -16,6 +16,7 @@ from typing import Any
 
 from selfheal.ports import ErrorStore
 from selfheal.services.workflow.watch_events import (
+    FixAbandoned,
     FixResult,
     HousekeepingFailed,
     LogAppeared,
@@ -123,11 +124,13 @@ class WatchSession:
         return self.watcher.run(describe=self.describe)
 
     def abandon_in_flight(self) -> None:
-        """Fixes in flight die with this process: say so on their records (re-drivable)."""
+        """Fixes in flight die with this process: say so on their records (re-drivable) and
+        as ``fix_abandoned`` events."""
         from selfheal.services.workflow.runner import abandon
 
         for fp, number in self.watcher.in_flight():
             abandon(self.store, fp, number, "Interrupted", "watch was stopped while the fix ran")
+            self.watcher.on_event(FixAbandoned(fingerprint=fp, attempt=number))
 
 
 @contextmanager

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from selfheal.cli.workflow import _watch_printer
-from selfheal.compose.watch import fix_result, housekeeping_events
+from selfheal.compose.watch import WatchSession, fix_result, housekeeping_events
 from selfheal.domain.records import Observation, Status, utcnow
 from selfheal.errors import CodeHostUnavailable, MalformedInput
 from selfheal.services.pr_sync import SyncReport
@@ -21,6 +21,7 @@ from selfheal.services.workflow.sweeper import SweepReport
 from selfheal.services.workflow.watch import LogFollower, Watcher
 from selfheal.services.workflow.watch_events import (
     EVENT_KINDS,
+    FixAbandoned,
     FixEnded,
     HousekeepingFailed,
     Ingested,
@@ -230,3 +231,39 @@ def test_people_read_lines_and_machines_read_only_json_on_stdout(capsys: pytest.
     out, err = capsys.readouterr()
     assert [json.loads(line) for line in out.splitlines()] == [e.as_json() for e in RUN]  # routine ones too
     assert err.splitlines() == [RUN[0].message, RUN[3].message]
+
+
+class _Starts:
+    """A dispatcher whose one fix has started (attempt 1 of FP) and never ends."""
+
+    def __init__(self) -> None:
+        started = {"execution": f"arn:x:{FP[:12]}-1", "fingerprint": FP, "attempt": 1}
+        self.started = [type("Out", (), started)()]
+
+    def submit(self, fingerprint: str, reason: Any = "new") -> None: ...
+
+    def submit_report(self, report: Any) -> None: ...
+
+    def collect_queued(self) -> int:
+        return 0
+
+    def drain(self) -> list[Any]:
+        out, self.started = self.started, []
+        return out
+
+
+def test_a_second_stop_abandons_fixes_in_flight_and_says_so(tmp_path: Path) -> None:
+    store = MemoryErrorStore()
+    store.observe(Observation(fingerprint=FP, exc_type="KeyError", message="'x'"))
+    store.transition(FP, Status.FIXING)
+    store.start_attempt(FP, f"arn:x:{FP[:12]}-1")
+    said: list[WatchEvent] = []
+    watcher = Watcher(follower=LogFollower(tmp_path / "app.log", tmp_path / "pos.json"), ingest=_Ingest(),
+                      dispatcher=_Starts(), wait_execution=lambda _e: None, source="app.log",
+                      on_event=said.append)
+    watcher.step()
+    WatchSession(watcher, store, describe=lambda _e: None, min_occurrences=1).abandon_in_flight()
+    assert said[-1] == FixAbandoned(fingerprint=FP, attempt=1)
+    assert said[-1].message == f"abandoned fix {FP[:12]}-1: FAILED (re-drive it: selfheal redrive {FP[:12]})"
+    record = store.get(FP)
+    assert record is not None and record.status == Status.FAILED and record.attempts[0].error == "Interrupted"

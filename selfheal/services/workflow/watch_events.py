@@ -300,6 +300,19 @@ class WaitingForFixes(WatchEvent):
 
 
 @dataclass(frozen=True)
+class FixAbandoned(WatchEvent):
+    """Asked to stop a second time: a fix in flight dies with watch (FAILED, re-drivable)."""
+
+    kind: ClassVar[str] = "fix_abandoned"
+    fingerprint: str
+    attempt: int
+
+    def text(self) -> str:
+        short = self.fingerprint[:12]
+        return f"abandoned fix {short}-{self.attempt}: FAILED (re-drive it: selfheal redrive {short})"
+
+
+@dataclass(frozen=True)
 class Summary(WatchEvent):
     """The last event of a clean stop: totals of this run."""
 
