@@ -87,6 +87,8 @@ def test_log_text_is_whole_in_json_and_printable_in_the_message() -> None:
     assert json.loads(json.dumps(event.as_json()))["error_message"] == text
     assert event.message.startswith(f"new error {FP[:12]}: KeyError: bad \\x1b]8;;http://evil\\x07link\\x0a")
     assert event.message.endswith("…") and len(event.message) < 200
+    flipped = NewError(fingerprint=FP, exc_type="ValueError", error_message="id \u202egnp.exe\u2028x")
+    assert flipped.message.endswith("ValueError: id \\u202egnp.exe\\u2028x")
 
 
 def _record(store: MemoryErrorStore, outcome: str, **fields: Any) -> None:

@@ -18,12 +18,19 @@ from typing import Any, ClassVar
 
 EVENT_KINDS: dict[str, type[WatchEvent]] = {}
 MESSAGE_PREVIEW = 120  # characters of an error's message in a human line (the JSON has it all)
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+# C0/C1 controls (terminal escapes, newlines), line separators, bidirectional overrides
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
 def printable(text: str) -> str:
-    """``text`` with control characters (terminal escapes, newlines) shown as ``\\xNN``."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+    """``text`` with control characters (terminal escapes, newlines, bidirectional overrides)
+    shown as ``\\xNN`` / ``\\uNNNN``."""
+    return _CONTROL.sub(_escape, text)
 
 
 def one_line(text: str, limit: int = MESSAGE_PREVIEW) -> str:
