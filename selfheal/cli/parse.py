@@ -8,7 +8,6 @@ sample. Fingerprints use the same settings as ``ingest`` (``--repo``, ``SELFHEAL
 
 from __future__ import annotations
 
-import io
 import json
 import sys
 from collections.abc import Iterator
@@ -18,24 +17,21 @@ from typing import Any, BinaryIO
 import click
 
 from selfheal.cli.common import json_option
-from selfheal.domain.extract import extract_tracebacks
+from selfheal.domain.extract.stream import extract_from_stream
 from selfheal.domain.fingerprint import FingerprintConfig, fingerprint_id, is_in_app, relative_path
 from selfheal.domain.traceback import Traceback
 
 
-def _open_lines(path: str) -> tuple[Iterator[str], BinaryIO | None]:
+def _open(path: str) -> tuple[BinaryIO, BinaryIO | None]:
+    """The input as bytes (``extract_from_stream`` decodes only the lines it reads), and the
+    handle to close."""
     if path == "-":
-        stream: BinaryIO = sys.stdin.buffer
-        handle = None
-    else:
-        try:
-            stream = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
-        except OSError as exc:
-            raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from exc
-        handle = stream
-    # newline="" keeps "\r" inside lines: the extractor treats it as the Lambda runtime's separator.
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-    return iter(text), handle
+        return sys.stdin.buffer, None
+    try:
+        stream = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise click.ClickException(f"cannot read {path}: {exc.strerror or exc}") from exc
+    return stream, stream
 
 
 _ENV_PREFIX = "SELFHEAL_"  # selfheal.settings.ENV_PREFIX (a test keeps them equal)
@@ -136,9 +132,9 @@ def parse(file: str, as_json: bool, repo: Path | None) -> None:
       selfheal parse /var/log/orders/app.log
     """
     config = _fingerprint_config(repo)
-    lines, handle = _open_lines(file)
+    stream, handle = _open(file)
     try:
-        found = ((tb, fingerprint_id(tb, config)) for tb in extract_tracebacks(lines))
+        found = ((tb, fingerprint_id(tb, config)) for tb in extract_from_stream(stream))
         if as_json:
             _write_json(found)
             return

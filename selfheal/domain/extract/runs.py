@@ -1,0 +1,167 @@
+"""Runs of plain frame and source lines inside a traceback, taken in one regex match.
+
+Most lines of a traceback are ``  File "...", line N, in f`` and the source line under it. Line
+by line, ``TracebackScanner.accept_plain`` decides each one in a few microseconds of Python;
+``take_run`` matches a whole run of them at C speed (``PLAIN_RUN_RE``, or the same behind the
+block's log prefix) and applies their effect on the block at once: the lines, the byte and frame
+counts, and the frames parsed on the way (``block.fast``).
+
+The run patterns accept only lines the hot path accepts with a known effect: printable ASCII
+(no-break-space indentation and ``\\r`` terminators too where ``clean`` would turn them into
+the plain form), a frame with a line number and a function without spaces, or an indented
+source line that is no chain separator, repeat marker, ellipsis, JSON record or header.
+Substrings the line-by-line path looks at (``EXCLUDED``) bound the run from outside, and a run
+that would reach a cap or hides a ``File "`` in a source line is left to the line-by-line path.
+A differential test holds both paths equal (``tests/unit/test_extract_stream.py``).
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from selfheal.domain.extract.block import Block
+from selfheal.domain.extract.lines import MAX_LINE
+from selfheal.domain.traceback import Frame
+
+TERM = rb"(?:\r\n?|\n)"  # what ends a line read with newline="": "\n", "\r\n" or a lone "\r"
+# The patterns match undecoded UTF-8 (the stream is decoded only where lines are read). They are
+# possessive (nothing to backtrack: several times faster in `re`) and unbounded: the bounds of
+# FRAME_RE (path, function) are held by FRAME_SRC_RE and MAX_LINE by take_run.
+_FRAME = rb'File "[ !#-~]++", line \d{1,9}+, in [!-~]++(?<!,) *+'
+# A source line: no separator, no frame, no JSON record ("{" is left out of the first character).
+_SRC = rb'(?!The above|During|File ")[!-z|-~][ -~]*+'
+PLAIN_RUN_RE = re.compile(rb"(?:(?: *+" + _FRAME + rb"| ++" + _SRC + rb")" + TERM + rb")++")
+# The same indented with no-break spaces (the Lambda runtime's), which clean() makes spaces.
+_IND = rb"(?:\xc2\xa0| )"
+NBSP_RUN_RE = re.compile(
+    rb"(?:(?:" + _IND + rb"*+" + _FRAME + rb"|" + _IND + rb"++" + _SRC + rb")" + TERM + rb")++")
+# In the decoded run (prefixes removed, "\n" terminators, a "\n" put first): a frame line with the
+# bounds of FRAME_RE, and the line under it.
+FRAME_SRC_RE = re.compile(
+    r'\n *+File "([^"\n]{1,2000})", line (\d{1,9}), in (\S{1,400}) *(?=\n)(?:\n(?! *File ") +(\S[^\n]*))?'
+)
+_SHORT = MAX_LINE - 2  # a run no longer than this has no line longer than MAX_LINE (terminator included)
+# What the line-by-line path tests for (markers, ANSI remnants, headers): a run stops before it.
+EXCLUDED = ("Trace", "[Previous", "...", "[0m", "[0;", "[1;")
+
+
+@lru_cache(maxsize=64)
+def prefixed_patterns(prefix: str) -> tuple[re.Pattern[bytes] | None, re.Pattern[str]]:
+    """The run pattern behind the log prefix ``prefix`` (a ``prefix_pattern`` source; None when
+    it is not ASCII) and the pattern of one decoded line's content. The prefix is matched
+    atomically, as ``prefix_re.match`` matches it on its own, and the whole line must be
+    printable ASCII (what ``accept_plain`` takes without cleaning; there ``\\w`` means the same
+    in bytes and in text)."""
+    if not prefix.isascii():
+        return None, re.compile(rf"(?>{prefix})([^\r\n]*)(?:\r\n?|\n)")
+    head = rb"(?=[ -~]*+[\r\n])(?! *\{)(?>" + prefix.encode("ascii") + rb")"
+    run = re.compile(rb"(?:" + head + rb"(?: *+" + _FRAME + rb"| ++" + _SRC + rb")" + TERM + rb")++")
+    return run, re.compile(rf"(?>{prefix})([^\r\n]*)(?:\r\n?|\n)")
+
+
+def run_eligible(block: Block) -> bool:
+    """True when the block is where ``_fast_accept`` decides frame and source lines."""
+    return (block.state == "body" and block.json is None and block.tail is None and block.pending is None
+            and not block.group and not block.ipy)
+
+
+class RunFinder:
+    """Finds where the run of plain lines at a position ends, remembering the last run matched
+    (with the lines in it that hold an ``EXCLUDED`` text), so that a run interrupted by such
+    lines is matched once, not once per interruption."""
+
+    __slots__ = ("block", "end", "bad", "next_bad")
+
+    def __init__(self) -> None:
+        self.block: Block | None = None
+        self.end = 0
+        self.bad: list[int] = []
+        self.next_bad = 0
+
+    def reset(self) -> None:
+        """Forget the last run (the text it indexes has moved)."""
+        self.block = None
+
+    def run_end(self, block: Block, data: bytes, pos: int, endpos: int) -> int:
+        """End of the run of plain lines of ``block`` at ``data[pos:endpos]`` (``pos`` is a line
+        start); ``pos`` itself when there is none."""
+        if self.block is not block or pos >= self.end:
+            prefix_re = block.prefix_re
+            if prefix_re is not None:
+                pattern = prefixed_patterns(prefix_re.pattern)[0]
+            else:
+                pattern = NBSP_RUN_RE if data[pos : pos + 1] == b"\xc2" else PLAIN_RUN_RE
+            m = pattern.match(data, pos, endpos) if pattern is not None else None
+            if m is None:
+                self.block = None
+                return pos
+            self.block, self.end, self.next_bad = block, m.end(), 0
+            run = m.group()
+            found = (b"Trace" in run or b"..." in run or b"[Previous" in run or b"[0m" in run
+                     or b"[0;" in run or b"[1;" in run)  # EXCLUDED, spelled out: this runs per run
+            self.bad = _bad_lines(pos, run) if found else []
+        bad = self.bad
+        while self.next_bad < len(bad) and bad[self.next_bad] < pos:
+            self.next_bad += 1
+        return bad[self.next_bad] if self.next_bad < len(bad) else self.end
+
+
+def _bad_lines(start: int, run: bytes) -> list[int]:
+    """Start indexes (the run is at ``start``) of the run's lines holding an ``EXCLUDED`` text."""
+    starts = set()
+    for m in _EXCLUDED_RE.finditer(run):
+        i = max(run.rfind(b"\n", 0, m.start()), run.rfind(b"\r", 0, m.start()))
+        starts.add(start + i + 1)
+    return sorted(starts)
+
+
+_EXCLUDED_RE = re.compile(b"|".join(re.escape(s.encode()) for s in EXCLUDED))
+
+
+def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
+    """Take ``run`` (whole lines found by ``RunFinder``, terminators included) into ``block``
+    (which must be ``run_eligible``): the number of lines taken, 0 when the line-by-line path
+    must read them (a cap would be reached, or a source line holds ``File "``). The caller sets
+    ``block.last_line``."""
+    prefix_re = block.prefix_re
+    if prefix_re is None:
+        if "\r" in run or "\xa0" in run:
+            contents = run.replace("\xa0", " ").splitlines()  # as clean() and split_logical() would
+            joined = "\n".join(contents) + "\n"
+        else:
+            contents = run.splitlines()
+            joined = run
+        stamped = False
+    else:
+        contents = prefixed_patterns(prefix_re.pattern)[1].findall(run)
+        joined = "\n".join(contents) + "\n"
+        last = run.splitlines()[-1]
+        pm = prefix_re.match(last)
+        stamped = pm is not None and pm.end() > 0 and not last[: pm.end()].isspace()
+    found = FRAME_SRC_RE.findall("\n" + joined)
+    if (len(found) != joined.count('File "') or block.nbytes + len(joined) >= max_bytes
+            or block.frames + len(found) > max_frames
+            or (len(run) > _SHORT and max(map(len, run.splitlines())) > _SHORT)):
+        return 0
+    if block.fast_end is None:
+        fast = block.fast
+        if block.expect_src and 'File "' not in contents[0]:
+            st = contents[0].strip()  # the source line of the frame before the run
+            if st.strip("^~ -") and st[0] not in "│└┃":
+                fast[-1].source = st
+        for file, line, func, src in found:
+            frame = Frame(file, int(line), func)
+            if src:
+                st = src.rstrip()
+                if st.strip("^~ -") and st[0] not in "│└┃":  # parse.is_marker, inlined
+                    frame.source = st
+            fast.append(frame)
+        block.expect_src = bool(found) and 'File "' in contents[-1]
+    block.frames += len(found)
+    block.head.extend(contents)
+    block.nbytes += len(joined)
+    block.blanks = 0
+    block.last_kind = "frame" if 'File "' in contents[-1] else "source"
+    block.stamped = stamped
+    return len(contents)
