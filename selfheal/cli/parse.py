@@ -8,9 +8,9 @@ sample. Fingerprints use the same settings as ``ingest`` (``--repo``, ``SELFHEAL
 
 from __future__ import annotations
 
-import json
 import sys
 from collections.abc import Iterator
+from json.encoder import encode_basestring as _str  # the string encoder of json.dumps(ensure_ascii=False)
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -19,7 +19,7 @@ import click
 from selfheal.cli.common import json_option
 from selfheal.domain.extract.stream import extract_from_stream
 from selfheal.domain.fingerprint import FingerprintConfig, fingerprint_id, is_in_app, relative_path
-from selfheal.domain.traceback import Traceback
+from selfheal.domain.traceback import Link, Traceback
 
 
 def _open(path: str) -> tuple[BinaryIO, BinaryIO | None]:
@@ -101,19 +101,34 @@ def _summary_row(fp: str, group: _Group, config: FingerprintConfig) -> list[Any]
     return [fp[:12], group.count, exc_type, message, _location(group.first, config), lines, "; ".join(notes)]
 
 
+def _link_json(link: Link) -> str:
+    """``encode(link.to_dict())`` written directly (no dicts per frame): a test holds them equal."""
+    frames = ", ".join([f'{{"file": {_str(f.file)}, "line": {"null" if f.line is None else f.line}, '
+                        f'"function": {"null" if f.function is None else _str(f.function)}}}'
+                        for f in link.frames])
+    out = (f'{{"type": {"null" if link.type is None else _str(link.type)}, "message": {_str(link.message)}, '
+           f'"frames": [{frames}], "link": {"null" if link.link is None else _str(link.link)}')
+    if link.is_group:
+        subs = ", ".join([_traceback_json(sub) for sub in link.exceptions])
+        out += f', "is_group": true, "exceptions": [{subs}]'
+    return out + "}"
+
+
+def _traceback_json(tb: Traceback, fingerprint: str | None = None) -> str:
+    """``tb.to_dict()`` (plus ``fingerprint``) as ``json`` encodes it (``ensure_ascii=False``)."""
+    chain = ", ".join([_link_json(link) for link in tb.chain])
+    tail = "" if fingerprint is None else f', "fingerprint": {_str(fingerprint)}'
+    return f'{{"chain": [{chain}]{tail}}}'
+
+
 def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
     """Stream ``{"tracebacks": [...]}``: one traceback in memory at a time, whatever the log size."""
     out = sys.stdout
-    # One encoder for the run, no cycle check (to_dict builds plain trees): json.dumps makes both
-    # per call, which showed in profiles at storm density.
-    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
     out.write('{"tracebacks": [')
     for n, (tb, fp) in enumerate(found):
         if n:
             out.write(", ")
-        doc = tb.to_dict()
-        doc["fingerprint"] = fp
-        out.write(encode(doc))
+        out.write(_traceback_json(tb, fp))
     out.write("]}\n")
 
 
