@@ -8,6 +8,7 @@ holding at most one capped block), and ``parse`` turns one block into typed ``Li
 
 from __future__ import annotations
 
-from selfheal.domain.extract.scanner import TracebackScanner, extract_from_text, extract_tracebacks
+from selfheal.domain.extract.linewise import extract_from_text, extract_tracebacks
+from selfheal.domain.extract.scanner import TracebackScanner
 
 __all__ = ["TracebackScanner", "extract_from_text", "extract_tracebacks"]

@@ -18,11 +18,18 @@ A differential test holds both paths equal (``tests/unit/test_extract_stream.py`
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from selfheal.domain.extract.block import Block
-from selfheal.domain.extract.lines import MAX_LINE
-from selfheal.domain.traceback import Frame
+from selfheal.domain.extract.lines import MAX_LINE, clean
+from selfheal.domain.traceback import Frame, Traceback
+
+if TYPE_CHECKING:
+    from selfheal.domain.extract.scanner import TracebackScanner
+
+RUNS = True  # tests turn runs off inside embedded tracebacks to compare with the line-by-line path
 
 TERM = rb"(?:\r\n?|\n)"  # what ends a line read with newline="": "\n", "\r\n" or a lone "\r"
 # The patterns match undecoded UTF-8 (the stream is decoded only where lines are read). They are
@@ -165,3 +172,40 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
     block.last_kind = "frame" if 'File "' in contents[-1] else "source"
     block.stamped = stamped
     return len(contents)
+
+
+def plain_breaks(text: str) -> bool:
+    """True when ``text`` is ASCII and breaks lines only with ``\\n``, ``\\r\\n`` or ``\\r``
+    (then ``str.splitlines`` cuts it where the run patterns do, at the same indexes in bytes)."""
+    return text.isascii() and not ("\x0b" in text or "\x0c" in text or "\x1c" in text or "\x1d" in text
+                                   or "\x1e" in text)
+
+
+def embedded_lines(seg: TracebackScanner, text: str, lineno: int) -> Iterator[Traceback]:
+    """Feed ``seg`` the lines of ``text`` (one record's traceback, all on line ``lineno``) as
+    ``TracebackScanner._embedded`` does line by line (``clean``, ``_try_line``, ``_line``), taking
+    runs of plain lines at once. ``text`` must satisfy ``plain_breaks``."""
+    data = text.encode("ascii")
+    finder = RunFinder()
+    pos = norun = 0
+    n = len(text)
+    while pos < n:
+        block = seg.block
+        if block is not None and pos >= norun and run_eligible(block):
+            end = finder.run_end(block, data, pos, n)
+            if end > pos:
+                if take_run(block, text[pos:end], seg.max_bytes, seg.max_frames):
+                    block.last_line = lineno
+                    pos = end
+                    continue
+                norun = end
+        nl = text.find("\n", pos)
+        stop = n if nl < 0 else nl
+        nxt = stop + 1
+        cr = text.find("\r", pos, stop)
+        if cr >= 0:
+            stop, nxt = cr, (cr + 2 if cr + 1 == nl else cr + 1)
+        line = clean(text[pos:stop])
+        if not seg._try_line(line, lineno):
+            yield from seg._line(line, lineno)
+        pos = nxt
