@@ -139,13 +139,9 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
         else:
             contents = run.splitlines()
             joined = run
-        stamped = False
     else:
         contents = prefixed_patterns(prefix_re.pattern)[1].findall(run)
         joined = "\n".join(contents) + "\n"
-        last = run.splitlines()[-1]
-        pm = prefix_re.match(last)
-        stamped = pm is not None and pm.end() > 0 and not last[: pm.end()].isspace()
     found = FRAME_SRC_RE.findall("\n" + joined)
     if (len(found) != joined.count('File "') or block.nbytes + len(joined) >= max_bytes
             or block.frames + len(found) > max_frames
@@ -170,7 +166,7 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
     block.nbytes += len(joined)
     block.blanks = 0
     block.last_kind = "frame" if 'File "' in contents[-1] else "source"
-    block.stamped = stamped
+    # block.stamped is left alone: it describes the line being read, set before each is read.
     return len(contents)
 
 
