@@ -43,11 +43,11 @@ PLAIN_RUN_RE = re.compile(rb"(?:(?: *+" + _FRAME + rb"| ++" + _SRC + rb")" + TER
 _IND = rb"(?:\xc2\xa0| )"
 NBSP_RUN_RE = re.compile(
     rb"(?:(?:" + _IND + rb"*+" + _FRAME + rb"|" + _IND + rb"++" + _SRC + rb")" + TERM + rb")++")
-# In the decoded run (prefixes removed, "\n" terminators, a "\n" put first): a frame line with the
-# bounds of FRAME_RE, and the line under it.
+# In the decoded run (prefixes removed, "\n" terminators, a "\n" put first): a frame line and the
+# line under it (FRAME_RE's bounds are checked by _long_lines).
 FRAME_SRC_RE = re.compile(
-    r'\n *+File "([^"\n]{1,2000})", line (\d{1,9}), in (\S{1,400}) *(?=\n)(?:\n(?! *File ") +(\S[^\n]*))?'
-)
+    r'\n *+File "([^"\n]++)", line (\d++), in (\S++) *+(?=\n)(?:\n(?! *File ") ++(\S[^\n]*+))?')
+_MAX_PATH, _MAX_FUNCTION = 2000, 400  # FRAME_RE's bounds (the run patterns hold the digits to 9)
 _SHORT = MAX_LINE - 2  # a run no longer than this has no line longer than MAX_LINE (terminator included)
 # What the line-by-line path tests for (markers, ANSI remnants, headers): a run stops before it.
 EXCLUDED = ("Trace", "[Previous", "...", "[0m", "[0;", "[1;")
@@ -105,8 +105,8 @@ class RunFinder:
                 return pos
             self.block, self.end, self.next_bad = block, m.end(), 0
             run = m.group()
-            found = (b"Trace" in run or b"..." in run or b"[Previous" in run or b"[0m" in run
-                     or b"[0;" in run or b"[1;" in run)  # EXCLUDED, spelled out: this runs per run
+            found = b"Trace" in run or b"..." in run or (b"[" in run and (  # EXCLUDED, spelled out
+                b"[Previous" in run or b"[0m" in run or b"[0;" in run or b"[1;" in run))
             self.bad = _bad_lines(pos, run) if found else []
         bad = self.bad
         while self.next_bad < len(bad) and bad[self.next_bad] < pos:
@@ -145,7 +145,7 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
     found = FRAME_SRC_RE.findall("\n" + joined)
     if (len(found) != joined.count('File "') or block.nbytes + len(joined) >= max_bytes
             or block.frames + len(found) > max_frames
-            or (len(run) > _SHORT and max(map(len, run.splitlines())) > _SHORT)):
+            or (len(run) > _MAX_FUNCTION and _long_lines(run, found))):
         return 0
     if block.fast_end is None:
         fast = block.fast
@@ -168,6 +168,16 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
     block.last_kind = "frame" if 'File "' in contents[-1] else "source"
     # block.stamped is left alone: it describes the line being read, set before each is read.
     return len(contents)
+
+
+def _long_lines(run: str, found: list[tuple[str, str, str, str]]) -> bool:
+    """True when a line of ``run`` is longer than ``MAX_LINE`` allows or a frame's path or
+    function longer than ``FRAME_RE`` takes (the line-by-line path must read them)."""
+    longest = max(map(len, run.splitlines()))
+    if longest > _SHORT:
+        return True
+    return longest > _MAX_FUNCTION and any(
+        len(path) > _MAX_PATH or len(func) > _MAX_FUNCTION for path, _, func, _ in found)
 
 
 def plain_breaks(text: str) -> bool:
