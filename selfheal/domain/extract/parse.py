@@ -157,13 +157,15 @@ class _Section:
     def _ipython(self, s: str) -> bool:
         if s[0] in " \t":
             return False
-        im = IPY_FILE_RE.match(s) or IPY_INPUT_RE.match(s) or IPY_CELL_RE.match(s) or IPY_OLD_RE.match(s)
+        # Every IPython frame form holds " in " but `Cell In[n], line m`: most lines skip the regexes.
+        im = ((IPY_FILE_RE.match(s) or IPY_INPUT_RE.match(s) or IPY_CELL_RE.match(s) or IPY_OLD_RE.match(s))
+              if " in " in s or s.startswith("Cell In") else None)
         if im:
             gd = im.groupdict()
             line_no = gd.get("line")
             self._add(gd["file"], int(line_no) if line_no else None, gd.get("func"), False)
             return True
-        am = IPY_ARROW_RE.match(s)
+        am = IPY_ARROW_RE.match(s) if s[0] == "-" else None
         if am:
             cur = self.cur
             if cur is not None and cur.line is None:
