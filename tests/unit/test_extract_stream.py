@@ -81,7 +81,7 @@ _FUNCS = ["handler", "<module>", "Klass.method", "f,", "g" * 450, "x y", "lambda
 _SOURCES = ["result = compute(event)", "return {'a': 1}", "{'json': 1}", "print('File \"x\", line 1, in f')",
             "x = '...'", "[Previous line repeated 3 more times]", "The above is fine", "During = 1",
             "\x1b[31mred\x1b[0m", "[0;31mcolour[0m", "tab\there", "y" * 9000, "Traceback = None", "ok…",
-            "z = a.b.c(d)  # comment"]
+            "z = a.b.c(d)  # comment", "Exception Type: ValueError at /x"]
 _EXCS = ["KeyError: 'order_items'", "ValueError: bad\nsecond line", "RuntimeError", "pkg.mod.Failure: x",
          "ZeroDivisionError: division by zero", "ERROR: not an exception", "Exception Type: ValueError"]
 _PREFIXES = ["", "", "", "orders_1  | ", "2024-05-01T10:00:00.123Z ", "INTERNALERROR> ", "    "]
@@ -98,6 +98,8 @@ def _frame(rng: random.Random) -> list[str]:
         out.append(src if rng.random() < 0.1 else indent + "  " + src)  # indentation lost in a copy
     if rng.random() < 0.3:
         out.append(indent + "  " + rng.choice(["^^^^^^^", "~~~~^^^^", "-----"]))
+    if rng.random() < 0.15:
+        out.append(indent + "    " + rng.choice(_SOURCES))  # a variable dump, a wrapped line
     return out
 
 

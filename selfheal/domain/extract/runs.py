@@ -27,6 +27,7 @@ from selfheal.domain.extract.lines import MAX_LINE, clean
 from selfheal.domain.traceback import Frame, Traceback
 
 if TYPE_CHECKING:
+    from selfheal.domain.extract.parse import _Section
     from selfheal.domain.extract.scanner import TracebackScanner
 
 RUNS = True  # tests turn runs off inside embedded tracebacks to compare with the line-by-line path
@@ -148,19 +149,7 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
             or (len(run) > _MAX_FUNCTION and _long_lines(run, found))):
         return 0
     if block.fast_end is None:
-        fast = block.fast
-        if block.expect_src and 'File "' not in contents[0]:
-            st = contents[0].strip()  # the source line of the frame before the run
-            if st.strip("^~ -") and st[0] not in "│└┃":
-                fast[-1].source = st
-        for file, line, func, src in found:
-            frame = Frame(file, int(line), func)
-            if src:
-                st = src.rstrip()
-                if st.strip("^~ -") and st[0] not in "│└┃":  # parse.is_marker, inlined
-                    frame.source = st
-            fast.append(frame)
-        block.expect_src = bool(found) and 'File "' in contents[-1]
+        block.expect_src = _add_frames(block.fast, block.expect_src, contents, found)
     block.frames += len(found)
     block.head.extend(contents)
     block.nbytes += len(joined)
@@ -168,6 +157,64 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
     block.last_kind = "frame" if 'File "' in contents[-1] else "source"
     # block.stamped is left alone: it describes the line being read, set before each is read.
     return len(contents)
+
+
+def _add_frames(frames: list[Frame], expect_source: bool, contents: list[str],
+                found: list[tuple[str, str, str, str]]) -> bool:
+    """Append the run's frames (``found``, with the line under each) to ``frames``; the first
+    line of the run is the source of ``frames[-1]`` when ``expect_source``. Returns whether
+    the last frame still expects its source (the run ends with it)."""
+    if expect_source and 'File "' not in contents[0]:
+        st = contents[0].strip()  # the source line of the frame before the run
+        if st.strip("^~ -") and st[0] not in "│└┃":
+            frames[-1].source = st
+    for file, line, func, src in found:
+        frame = Frame(file, int(line), func)
+        if src:
+            st = src.rstrip()
+            if st.strip("^~ -") and st[0] not in "│└┃":  # parse.is_marker, inlined
+                frame.source = st
+        frames.append(frame)
+    return bool(found) and 'File "' in contents[-1]
+
+
+def section_lines(section: _Section, lines: list[str]) -> None:
+    """Feed ``lines`` to the parser's ``section`` as ``feed(line.rstrip())`` one by one would,
+    taking runs of plain frame and source lines at once (before the exception line, where the
+    parser reads them as the scanner does)."""
+    text = "\n".join(lines) + "\n"
+    if not text.isascii():
+        for raw in lines:
+            section.feed(raw.rstrip())
+        return
+    data = text.encode("ascii")
+    finder = RunFinder()
+    key = Block(0, None)
+    pos = norun = i = 0
+    while i < len(lines):
+        cur = section.cur
+        if (section.exc_type is None and pos >= norun
+                and not (section.expect_source and (cur is None or cur.line is None))):
+            end = finder.run_end(key, data, pos, len(data))
+            if end > pos:
+                run = text[pos:end]
+                contents = run.splitlines()
+                found = FRAME_SRC_RE.findall("\n" + run)
+                # An indented `Exception Type:` is Django's exception line to the parser.
+                if (len(found) == run.count('File "') and "Exception Type:" not in run
+                        and not (len(run) > _MAX_FUNCTION and _long_lines(run, found))):
+                    expect = _add_frames(section.frames, section.expect_source, contents, found)
+                    section.expect_source = expect
+                    if found:
+                        section.cur = section.frames[-1]
+                    i += len(contents)
+                    pos = end
+                    continue
+                norun = end
+        raw = lines[i]
+        section.feed(raw.rstrip())
+        pos += len(raw) + 1
+        i += 1
 
 
 def _long_lines(run: str, found: list[tuple[str, str, str, str]]) -> bool:
