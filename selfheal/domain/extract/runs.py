@@ -146,7 +146,7 @@ def take_run(block: Block, run: str, max_bytes: int, max_frames: int) -> int:
     found = FRAME_SRC_RE.findall("\n" + joined)
     if (len(found) != joined.count('File "') or block.nbytes + len(joined) >= max_bytes
             or block.frames + len(found) > max_frames
-            or (len(run) > _MAX_FUNCTION and _long_lines(run, found))):
+            or _long_lines(run, contents, found)):
         return 0
     if block.fast_end is None:
         block.expect_src = _add_frames(block.fast, block.expect_src, contents, found)
@@ -202,7 +202,7 @@ def section_lines(section: _Section, lines: list[str]) -> None:
                 found = FRAME_SRC_RE.findall("\n" + run)
                 # An indented `Exception Type:` is Django's exception line to the parser.
                 if (len(found) == run.count('File "') and "Exception Type:" not in run
-                        and not (len(run) > _MAX_FUNCTION and _long_lines(run, found))):
+                        and not _long_lines(run, contents, found)):
                     expect = _add_frames(section.frames, section.expect_source, contents, found)
                     section.expect_source = expect
                     if found:
@@ -217,13 +217,14 @@ def section_lines(section: _Section, lines: list[str]) -> None:
         i += 1
 
 
-def _long_lines(run: str, found: list[tuple[str, str, str, str]]) -> bool:
+def _long_lines(run: str, contents: list[str], found: list[tuple[str, str, str, str]]) -> bool:
     """True when a line of ``run`` is longer than ``MAX_LINE`` allows or a frame's path or
     function longer than ``FRAME_RE`` takes (the line-by-line path must read them)."""
-    longest = max(map(len, run.splitlines()))
-    if longest > _SHORT:
+    if len(run) <= _MAX_FUNCTION:
+        return False
+    if len(run) > _SHORT and max(map(len, run.splitlines())) > _SHORT:
         return True
-    return longest > _MAX_FUNCTION and any(
+    return max(map(len, contents)) > _MAX_FUNCTION and any(
         len(path) > _MAX_PATH or len(func) > _MAX_FUNCTION for path, _, func, _ in found)
 
 

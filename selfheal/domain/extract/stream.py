@@ -27,7 +27,7 @@ from selfheal.domain.traceback import Traceback
 
 __all__ = ["CHUNK_CHARS", "extract_from_stream"]
 
-CHUNK_CHARS = 1 << 20
+CHUNK_CHARS = 1 << 16  # bytes per read: small enough to stay in cache, large enough for find() to pay
 _CR = (b"\r",)
 _CANDIDATES = (b"Trace", b'File "')
 
