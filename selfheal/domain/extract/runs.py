@@ -49,6 +49,7 @@ NBSP_RUN_RE = re.compile(
 FRAME_SRC_RE = re.compile(
     r'\n *+File "([^"\n]++)", line (\d++), in (\S++) *+(?=\n)(?:\n(?! *File ") ++(\S[^\n]*+))?')
 _MAX_PATH, _MAX_FUNCTION = 2000, 400  # FRAME_RE's bounds (the run patterns hold the digits to 9)
+_RUN_FIRST = frozenset(b" \xc2F")  # how an unprefixed run line starts: indentation or `File "`
 _SHORT = MAX_LINE - 2  # a run no longer than this has no line longer than MAX_LINE (terminator included)
 # What the line-by-line path tests for (markers, ANSI remnants, headers): a run stops before it.
 EXCLUDED = ("Trace", "[Previous", "...", "[0m", "[0;", "[1;")
@@ -96,6 +97,8 @@ class RunFinder:
         start); ``pos`` itself when there is none."""
         if self.block is not block or pos >= self.end:
             prefix_re = block.prefix_re
+            if prefix_re is None and data[pos] not in _RUN_FIRST:
+                return pos  # most lines that end a run say so by their first byte
             if prefix_re is not None:
                 pattern = prefixed_patterns(prefix_re.pattern)[0]
             else:
