@@ -25,8 +25,10 @@ from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import gzip
 import json
+import os
 import random
 import resource
 import subprocess
@@ -180,10 +182,13 @@ def _run_child(mode: str, path: Path) -> dict[str, float]:
     return result
 
 
+_CHILD_ENV: dict[str, str] | None = None  # the commands' environment (set by --cold)
+
+
 def _command_cpu(argv: list[str]) -> float:
     """CPU seconds (user + system) of one whole command, its output discarded."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, timeout=7200)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, timeout=7200, env=_CHILD_ENV)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -265,7 +270,18 @@ def main(argv: list[str] | None = None) -> int:
                     help="tracebacks per MB, comma separated (default: an ordinary day and an error storm)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each side (best time is kept)")
     ap.add_argument("--keep", type=Path, help="write the first generated log here and keep it")
+    ap.add_argument("--cold", action="store_true",
+                    help="run the commands without compiled bytecode (every run compiles the package)")
     opts = ap.parse_args(args)
+    global _CHILD_ENV
+    if opts.cold:
+        # An empty cache prefix: no bytecode is found, and none is kept where it was not before.
+        _CHILD_ENV = {**os.environ, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="pycache-cold-")}
+        print("commands run cold: the package's sources are compiled on every run")
+    else:
+        # As installed: pip compiles a wheel's modules; a checkout writes __pycache__ on its first
+        # run, unless PYTHONDONTWRITEBYTECODE is set (then every run would compile the package).
+        compileall.compile_dir(ROOT / "selfheal", quiet=1)
     densities = [float(x) for x in opts.densities.split(",") if x.strip()]
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
