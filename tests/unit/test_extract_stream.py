@@ -219,3 +219,31 @@ def test_parse_json_matches_json_encoder(tmp_path: Path) -> None:
             assert _traceback_json(tb, doc["fingerprint"]) == encode(doc)
             groups += tb.final.is_group
     assert groups > 0
+
+
+_EXCEPTION_LINES = ["KeyError: 'x'", "KeyError: 'x'  ", "KeyError ", "ERROR: boom", "RuntimeError",
+                    "ValueError: a... b", "Exception Type: X", "Exception Value: y", "pkg.Err: m",
+                    "result = compute(x)", "foo: bar", "bareword", "```", "KeyError: the above exception",
+                    "{\"a\": 1}", "KeyError: [0mred",
+                    "KeyError: tab\tx", "Ключ: x", 'KeyError: File "x", line 1, in f', "  KeyError: x", "",
+                    "Traceback (most recent call last):", "[Previous line repeated 2 more times]",
+                    "During handling of the above exception, another exception occurred:", "X" * 9000]
+_RECORD_LINES = ["2024-05-01 10:00:00,000 INFO x", "INFO x", "plain words", "", "  indented", '{"level": 1}',
+                 "Traceback (most recent call last):", '  File "/a.py", line 1, in f', "ERROR: x",
+                 "The above exception was the direct cause of the following exception:", "[0m2024-05-01 INFO",
+                 "2024-05-01 10:00:00 INFO [Previous line", "END RequestId: x", "INFO " + "y" * 9000]
+
+
+@pytest.mark.parametrize("frames", [
+    '  File "/a.py", line 1, in f\n    x()\n',
+    '  File "/a.py", line 1, in f\n    x()\n  File "/b.py", line 2, in g\n',
+    '  File "/a.py", line 1, in f\n    x()\n    ^^^\n',
+])
+def test_the_end_of_a_traceback_is_read_as_line_by_line(frames: str) -> None:
+    """Every exception line and record line after a run of frames, the plain and the others."""
+    for ending in ("\n", "\r\n"):
+        for exc in _EXCEPTION_LINES:
+            for record in _RECORD_LINES:
+                text = f"x\nTraceback (most recent call last):\n{frames}{exc}\n{record}\nmore\n"
+                data = text.replace("\n", ending).encode()
+                assert _dump(_by_stream(data, 1 << 16)) == _dump(_by_lines(data)), (exc, record, ending)
