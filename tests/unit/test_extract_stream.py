@@ -240,7 +240,7 @@ _RECORD_LINES = ["2024-05-01 10:00:00,000 INFO x", "INFO x", "plain words", "", 
     '  File "/a.py", line 1, in f\n    x()\n    ^^^\n',
 ])
 def test_the_end_of_a_traceback_is_read_as_line_by_line(frames: str) -> None:
-    """Every exception line and record line after a run of frames, the plain and the others."""
+    """Every exception line and record line after a run of frames (where a run ends)."""
     for ending in ("\n", "\r\n"):
         for exc in _EXCEPTION_LINES:
             for record in _RECORD_LINES:

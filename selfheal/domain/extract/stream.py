@@ -20,11 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
-from selfheal.domain.extract import scanner
 from selfheal.domain.extract.documents import RECENT_LINES, pretty_document_start
 from selfheal.domain.extract.runs import RunFinder, run_eligible, take_run
 from selfheal.domain.extract.scanner import PLAIN_ENDED, TracebackScanner
-from selfheal.domain.extract.tail import take_tail
 from selfheal.domain.traceback import Traceback
 
 __all__ = ["CHUNK_CHARS", "extract_from_stream"]
@@ -191,17 +189,6 @@ def extract_from_stream(stream: BinaryIO, *, max_frames: int = 1000, max_bytes: 
                     done += taken
                     block.last_line = done
                     pos = end
-                    if block.prefix_re is None and block.fast_end is None and scanner.FAST_BUILD:
-                        # The exception line and the record after it, when plain: decided at once.
-                        e_end = text.line_end(pos)
-                        n_end = text.line_end(e_end) if e_end < text.limit else e_end
-                        if n_end > e_end:
-                            tb = take_tail(seg, block, buf[pos:e_end].decode("utf-8", "replace"),
-                                           buf[e_end:n_end].decode("utf-8", "replace"), done + 1)
-                            if tb is not None:
-                                done += 2
-                                pos = n_end
-                                yield tb
                     continue
                 norun = end
         end = text.line_end(pos)
