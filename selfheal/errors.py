@@ -109,7 +109,16 @@ class SourceNotFound(PermanentError):
 
 
 class ModelReplyMalformed(PermanentError):
-    """The model's reply did not parse as the edit format."""
+    """The model's reply did not parse as the edit format (or was no reply of its API at all).
+
+    ``tokens_in``/``tokens_out``: what the provider billed for it when its body still said so
+    (a Converse body with a usage block but no ``output.message``); the caller records them.
+    """
+
+    def __init__(self, message: str, *, tokens_in: int = 0, tokens_out: int = 0) -> None:
+        super().__init__(message)
+        self.tokens_in = tokens_in
+        self.tokens_out = tokens_out
 
 
 class EditRejected(PermanentError):

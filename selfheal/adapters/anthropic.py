@@ -50,13 +50,14 @@ def _reply(data: dict[str, Any], model: str, latency_ms: int) -> ModelReply:
     """The reply with its usage. Text blocks are joined with newlines; thinking and tool-use blocks
     are skipped; a content list with no text (cut off at ``max_tokens``, a refusal) is an empty text
     for the caller to judge, so its tokens still count. No content list at all is malformed."""
-    content = data.get("content")
-    if not isinstance(content, list):
-        raise ModelReplyMalformed("anthropic response has no content list")
-    texts = [b["text"] for b in content
-             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)]
     usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
     assert isinstance(usage, dict)
+    content = data.get("content")
+    if not isinstance(content, list):  # the tokens it says were billed travel with the error
+        raise ModelReplyMalformed("anthropic response has no content list", tokens_in=as_int(usage.get(
+            "input_tokens")), tokens_out=as_int(usage.get("output_tokens")))
+    texts = [b["text"] for b in content
+             if isinstance(b, dict) and b.get("type") == "text" and isinstance(b.get("text"), str)]
     stop = data.get("stop_reason")
     return ModelReply(text="\n".join(texts),
                       model_id=str(data.get("model") or model), tokens_in=as_int(usage.get("input_tokens")),

@@ -114,17 +114,20 @@ def _reply(response: Any, model_id: str, latency_ms: int) -> ModelReply:
     reasoning, tool-use and other blocks are not the answer and are skipped."""
     if not isinstance(response, dict):
         raise ModelReplyMalformed("bedrock response is not an object")
-    output = response.get("output")
-    message = output.get("message") if isinstance(output, dict) else None
-    if not isinstance(message, dict):
-        raise ModelReplyMalformed("bedrock response lacks output.message (not a Converse reply)")
-    content = message.get("content")
-    blocks = content if isinstance(content, list) else []
-    texts = [b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)]
     usage: dict[str, Any] = response.get("usage") or {}
     metrics: dict[str, Any] = response.get("metrics") or {}
     if not isinstance(usage, dict) or not isinstance(metrics, dict):
         raise ModelReplyMalformed("bedrock response has an odd usage or metrics block")
+    output = response.get("output")
+    message = output.get("message") if isinstance(output, dict) else None
+    if not isinstance(message, dict):
+        # Still billed when the body says so: the tokens travel with the error to be recorded.
+        raise ModelReplyMalformed("bedrock response lacks output.message (not a Converse reply)",
+                                  tokens_in=as_int(usage.get("inputTokens")),
+                                  tokens_out=as_int(usage.get("outputTokens")))
+    content = message.get("content")
+    blocks = content if isinstance(content, list) else []
+    texts = [b["text"] for b in blocks if isinstance(b, dict) and isinstance(b.get("text"), str)]
     latency = metrics.get("latencyMs")
     stop = response.get("stopReason")
     return ModelReply(text="\n".join(texts), model_id=model_id, tokens_in=as_int(usage.get("inputTokens")),

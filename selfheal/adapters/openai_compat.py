@@ -56,21 +56,22 @@ def _reply(data: dict[str, Any], model_id: str, latency_ms: int) -> ModelReply:
     """The first choice's text with the usage. ``content: null`` (tool calls only, a refusal, a
     content filter) is an empty text for the caller to judge, so its tokens still count; a refusal
     is reported as stop reason ``refusal``. No choice or no message at all is malformed."""
+    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
+    assert isinstance(usage, dict)
+    billed = {"tokens_in": as_int(usage.get("prompt_tokens")),
+              "tokens_out": as_int(usage.get("completion_tokens"))}  # travels with a malformed error
     choices = data.get("choices")
     if not isinstance(choices, list) or not choices or not isinstance(choices[0], dict):
-        raise ModelReplyMalformed("openai-compatible response has no choices")
+        raise ModelReplyMalformed("openai-compatible response has no choices", **billed)
     message = choices[0].get("message")
     if not isinstance(message, dict):
-        raise ModelReplyMalformed("openai-compatible response has no message")
+        raise ModelReplyMalformed("openai-compatible response has no message", **billed)
     text = message.get("content")
     if isinstance(text, list):  # content parts: keep the text parts
         text = "\n".join(p["text"] for p in text if isinstance(p, dict) and isinstance(p.get("text"), str))
-    usage = data.get("usage") if isinstance(data.get("usage"), dict) else {}
-    assert isinstance(usage, dict)
     finish = choices[0].get("finish_reason")
     refusal = message.get("refusal")
     stop = "refusal" if isinstance(refusal, str) and refusal.strip() else finish
     return ModelReply(text=text if isinstance(text, str) else "", model_id=model_id,
-                      tokens_in=as_int(usage.get("prompt_tokens")),
-                      tokens_out=as_int(usage.get("completion_tokens")),
+                      tokens_in=billed["tokens_in"], tokens_out=billed["tokens_out"],
                       stop_reason=stop if isinstance(stop, str) else None, latency_ms=latency_ms)

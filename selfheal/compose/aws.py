@@ -129,7 +129,11 @@ def state_handler(state_name: str) -> Handler:
     state(state_name)  # a KeyError now for a name that is not a Task state
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        return run_state(state_name, step_services(state_name), event)
+        from selfheal.domain.deadline import lambda_seconds_left, step_deadline
+
+        # The function's Timeout ends the step whatever it is doing: long work fits into it.
+        with step_deadline(lambda_seconds_left(context)):
+            return run_state(state_name, step_services(state_name), event)
 
     handler.__name__ = f"{state_name}_handler"
     return handler

@@ -1,5 +1,6 @@
 """Composition of ``selfheal watch``: follow a log, ingest it, start fixes through the one start
-protocol (``FixStarter``), sync fix PRs, and report each fix by the error's outcome.
+protocol (``FixStarter``), sync fix PRs, sweep fixes other processes left FIXING when they died,
+and report each fix by the error's outcome.
 
 The command only parses options and prints; this module decides what is wired to what.
 """
@@ -16,6 +17,7 @@ from selfheal.ports import ErrorStore
 from selfheal.settings import Settings
 
 # Attempt.outcome (lower case on the record) -> the status people read.
+SWEEP_EVERY_S = 60.0  # housekeeping without PR sync: the sweep alone
 _OUTCOMES = {"pr_open": "PR_OPEN", "abstained": "ABSTAINED", "failed": "FAILED"}
 
 
@@ -90,6 +92,7 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
     """The local watcher of ``log`` with its workflow engine open for the ``with`` body; it reads
     from the file cursor ``ingest`` shares (``from_start``: from the beginning)."""
     from selfheal.compose.store import build_ingest_service, build_log_follower, build_policy
+    from selfheal.compose.sweep import sweep_local
     from selfheal.compose.workflow import local_workflow
     from selfheal.services.dispatch import FixStarter, LocalDispatcher
     from selfheal.services.pr_sync import sync_pull_requests
@@ -103,15 +106,24 @@ def local_watch(settings: Settings, log: Path, model_spec: str | None, *, poll_s
             return wf.engine.wait(execution, timeout=fix_timeout)
 
         def housekeeping() -> str | None:
-            return sync_pull_requests(store, wf.services.code_host).summary()
+            # Another selfheal process killed while this one watches leaves its attempt FIXING:
+            # swept here too, not only when the next command starts (leases keep ours alive).
+            try:
+                swept = sweep_local(settings)
+            except Exception as exc:  # noqa: BLE001 - a failed sweep must not end the watch; next time
+                swept = f"failed: {type(exc).__name__}: {exc}"
+            synced = None
+            if sync_prs_seconds > 0:
+                synced = sync_pull_requests(store, wf.services.code_host).summary()
+            return "; ".join(m for m in (swept and f"sweep: {swept}", synced) if m) or None
 
         watcher = Watcher(
             follower=AnnouncingFollower(build_log_follower(settings, log, from_start), log, on_event),
             ingest=build_ingest_service(settings, store),
             dispatcher=LocalDispatcher(FixStarter(store, wf.engine, build_policy(settings))),
             wait_execution=wait, source=str(log), poll_seconds=poll_seconds, on_event=on_event,
-            housekeeping=housekeeping if sync_prs_seconds > 0 else None,
-            housekeeping_seconds=sync_prs_seconds,
+            housekeeping=housekeeping,
+            housekeeping_seconds=sync_prs_seconds if sync_prs_seconds > 0 else SWEEP_EVERY_S,
             outcome=lambda fp, number, info: fix_outcome(store, fp, number, str(info.status)),
             continuation=lambda fp, number, info: continue_if_due(store, wf.engine, fp, number, info))
         yield WatchSession(watcher, store, wf.engine.describe, settings.min_occurrences)

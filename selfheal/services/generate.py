@@ -200,6 +200,11 @@ class FixGenerator:
                                         usage=usage, prices=self.prices)
         self.usage = usage
 
+    def _record(self, context: FixContext, record_attempt: int | None, tokens_in: int, tokens_out: int,
+                cost: float) -> None:
+        if self.usage is not None and record_attempt is not None:
+            self.usage.add_usage(context.fingerprint, record_attempt, tokens_in, tokens_out, cost)
+
     def generate(self, context: FixContext, attempt: int = 1, feedback: str | None = None, *,
                  fix_spent_usd: float = 0.0, record_attempt: int | None = None,
                  max_output_tokens: int | None = None) -> GenerationResult:
@@ -218,12 +223,18 @@ class FixGenerator:
         self.guard.check(model_id, tokens, prompt.max_output_tokens, fix_spent_usd)
         log.debug("prompt for %s attempt %d: ~%d tokens, %d sections", context.fingerprint[:12], attempt,
                   tokens, len(context.sections))
-        reply = self.model.complete(prompt)
+        try:
+            reply = self.model.complete(prompt)
+        except ModelReplyMalformed as exc:
+            # A body that is no reply at all may still say what it cost: record that, then fail.
+            if exc.tokens_in or exc.tokens_out:
+                cost = self.prices.price(model_id).cost(exc.tokens_in, exc.tokens_out)
+                self._record(context, record_attempt, exc.tokens_in, exc.tokens_out, cost)
+            raise
         cost = self.prices.price(reply.model_id or model_id).cost(reply.tokens_in, reply.tokens_out)
         reply = reply.model_copy(update={"cost_usd": cost})
         # Usage first: whatever the reply turns out to be, its tokens were paid for.
-        if self.usage is not None and record_attempt is not None:
-            self.usage.add_usage(context.fingerprint, record_attempt, reply.tokens_in, reply.tokens_out, cost)
+        self._record(context, record_attempt, reply.tokens_in, reply.tokens_out, cost)
         judged = judge_reply(reply, context.offered_files, prompt.max_output_tokens)
         log.info("model %s %s for %s (stop %s): %d in / %d out tokens, $%.4f", model_id, judged.outcome,
                  context.fingerprint[:12], reply.stop_reason, reply.tokens_in, reply.tokens_out, cost)

@@ -3,28 +3,30 @@
 ``validate_candidate`` stops at the first failed gate and writes what failed into ``feedback``
 for the next prompt. The run of the tests before the patch depends only on the revision and the
 command, so ``BaselineCache`` keeps it: a repair loop pays for it once. It runs concurrently
-with the run after the patch, so validation costs about one test run when the machine has a
-spare core. Each test process has a fixed cost (sandbox, interpreter, pytest start-up), so a
-regression test rides along in an uncached run before the patch (``repro.run_within_baseline``)
+with the run after the patch when the sandbox has a PID namespace of its own (validation then
+costs about one test run on a spare core); without one (Lambda) the runs go one at a time.
+Each test process has a fixed cost (sandbox, interpreter, pytest start-up), so a regression test
+rides along in an uncached run before the patch (``repro.run_within_baseline``)
 and its result there is cached too; only otherwise does it get a run of its own.
+(``BaselineCache`` and ``checkout_tree`` live in ``baseline.py``; they are imported from here too.)
 """
 
 from __future__ import annotations
 
-import threading
+import math
 import time
-from collections import OrderedDict
-from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from concurrent.futures import Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+from selfheal.domain.deadline import seconds_left
 from selfheal.domain.fixing import EditProposal, FixContext
 from selfheal.domain.validation_report import GateResult, TestCounts, ValidationReport
 from selfheal.ports import SourceRepository
 from selfheal.settings import Settings
 from selfheal.validation import gates, repro, testguard
+from selfheal.validation.baseline import DEFAULT_BASELINE_CACHE, BaselineCache, checkout_tree
 from selfheal.validation.sandbox import Sandbox, SandboxLimits
 from selfheal.validation.testrun import (
     Comparison,
@@ -38,96 +40,12 @@ from selfheal.validation.testrun import (
     write_files,
 )
 
+__all__ = ["BaselineCache", "TestPhase", "build_feedback", "prime_baseline", "sandbox_for",
+           "validate_candidate"]
+
 FEEDBACK_MAX_CHARS = 4000
-_checkout_lock = threading.Lock()
-
-
-@contextmanager
-def checkout_tree(repo: SourceRepository, revision: str) -> Iterator[Path]:
-    """``repo.checkout(revision)`` with set-up and clean-up serialised (git worktree bookkeeping
-    is not safe to run concurrently in one repository)."""
-    with _checkout_lock:
-        cm = repo.checkout(revision)
-        tree = cm.__enter__()
-    try:
-        yield tree
-    finally:
-        with _checkout_lock:
-            cm.__exit__(None, None, None)
-
-
-class BaselineCache:
-    """Test runs on unpatched trees, keyed by (revision, test command); at most ``max_entries``
-    (and the reproductions' results before the patch, see ``get_check``).
-
-    Concurrent callers for one key share a single run. Runs that timed out are not kept (a busy
-    machine should not make every later attempt unverifiable).
-    """
-
-    def __init__(self, max_entries: int = 16) -> None:
-        self.max_entries = max_entries
-        self._runs: OrderedDict[tuple[str, tuple[str, ...]], TestRun] = OrderedDict()
-        self._lock = threading.Lock()
-        self._key_locks: dict[tuple[str, tuple[str, ...]], threading.Lock] = {}
-        # Reproductions on unpatched trees, keyed by revision, kind, target, content and error
-        # type: a repair loop that keeps its regression test runs it before the patch once.
-        self._checks: OrderedDict[tuple[str, ...], repro.ReproCheck] = OrderedDict()
-
-    @staticmethod
-    def key(revision: str, command: Sequence[str]) -> tuple[str, tuple[str, ...]]:
-        return revision, tuple(command)
-
-    def get(self, revision: str, command: Sequence[str]) -> TestRun | None:
-        with self._lock:
-            return self._runs.get(self.key(revision, command))
-
-    def put(self, revision: str, command: Sequence[str], run: TestRun) -> None:
-        if not run.completed:
-            return
-        with self._lock:
-            self._runs[self.key(revision, command)] = run
-            self._runs.move_to_end(self.key(revision, command))
-            while len(self._runs) > self.max_entries:
-                self._runs.popitem(last=False)
-
-    def get_or_run(self, revision: str, command: Sequence[str],
-                   run: Callable[[], TestRun]) -> tuple[TestRun, bool]:
-        """The cached run, or ``run()`` stored; the flag says whether it came from the cache."""
-        key = self.key(revision, command)
-        with self._lock:
-            key_lock = self._key_locks.setdefault(key, threading.Lock())
-        with key_lock:
-            cached = self.get(revision, command)
-            if cached is not None:
-                return cached, True
-            result = run()
-            self.put(revision, command, result)
-            return result, False
-
-    def get_check(self, key: tuple[str, ...]) -> repro.ReproCheck | None:
-        """A copy of a reproduction's result before the patch, recorded by ``put_check``."""
-        with self._lock:
-            check = self._checks.get(key)
-        return None if check is None else replace(check, commands=[
-            c.model_copy(update={"label": f"{c.label} (cached)"}) for c in check.commands])
-
-    def put_check(self, key: tuple[str, ...], check: repro.ReproCheck) -> None:
-        """Keep what ``check`` did on the unpatched tree (conclusive results only)."""
-        if check.failed_before is None:
-            return
-        with self._lock:
-            self._checks[key] = replace(check, commands=list(check.commands))
-            self._checks.move_to_end(key)
-            while len(self._checks) > self.max_entries * 4:
-                self._checks.popitem(last=False)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._runs.clear()
-            self._checks.clear()
-
-
-DEFAULT_BASELINE_CACHE = BaselineCache()
+DEADLINE_MARGIN_S = 15.0  # after the test runs: the report, its artifacts and the step record
+MIN_RUN_TIMEOUT_S = 5.0
 
 
 class _Validation:
@@ -162,6 +80,8 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
     (default: a process-wide cache). ``sandbox``: how commands run (default: built here).
     """
     v = _Validation()
+    left = seconds_left()  # the workflow step's deadline, read in the step's own thread
+    deadline = None if left is None else time.monotonic() + left
     if not (v.add(gates.non_empty(proposal))
             and v.add(gates.allowed_files(proposal, context.offered_files))):
         return v.finish()
@@ -184,7 +104,7 @@ def validate_candidate(repo: SourceRepository, revision: str, context: FixContex
         sandbox = sandbox or sandbox_for(settings)
         v.report.sandbox_notes = list(sandbox.notes)
         _test_phase(v, TestPhase(repo, revision, tree, context, proposal, settings, changed, baseline,
-                                 cache or DEFAULT_BASELINE_CACHE, sandbox))
+                                 cache or DEFAULT_BASELINE_CACHE, sandbox, deadline))
     return v.finish()
 
 
@@ -237,6 +157,7 @@ class TestPhase:
     baseline: TestCounts | None  # counts of the unpatched revision, when the caller has them
     cache: BaselineCache
     sandbox: Sandbox
+    deadline: float | None = None  # time.monotonic() by which the step must be done (Lambda)
 
 
 def _test_phase(v: _Validation, phase: TestPhase) -> None:
@@ -244,7 +165,6 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
     proposal, settings, changed, baseline = phase.proposal, phase.settings, phase.changed, phase.baseline
     cache, sandbox = phase.cache, phase.sandbox
     command = list(settings.test_command)
-    timeout = settings.test_timeout_seconds
     planned = repro.plan(proposal, context.reproduction)
     # A new test that replaces the code under test proves nothing (and its patch can make other
     # tests pass): it is no reproduction, and no suite test it runs beside can verify the fix.
@@ -267,6 +187,8 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
     merged = [c for c in todo if c.kind == "regression_test"] if can_merge else []
     alone = [c for c in todo if all(c is not m for m in merged)]
     settled: list[repro.ReproCheck] = []
+    concurrent = _side_by_side(v, sandbox)
+    timeout = _run_timeout(v, phase, concurrent, repro_runs=1 if alone else 0)
 
     def run_baseline() -> TestRun:
         return _run_baseline(repo, revision, command, merged, changed, context.exc_type, settled,
@@ -285,11 +207,14 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
         return result
 
     started = time.monotonic()
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="selfheal-validate") as pool:
+    workers = 2 if concurrent else 1
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="selfheal-validate") as pool:
         before_future: Future[tuple[TestRun, bool]] | None = None
         if baseline is None:
             before_future = pool.submit(run_before)
         repro_future = pool.submit(run_repro_before, alone) if alone else None
+        if not concurrent:
+            _wait(before_future, repro_future)
         # The tests run with write access to the tree: a hostile test could rewrite the source
         # so that the suite passes with code other than the patch. Compare afterwards.
         fingerprint = snapshot(tree)
@@ -339,6 +264,44 @@ def _test_phase(v: _Validation, phase: TestPhase) -> None:
                              "allowed as a draft pull request labelled unverified" if allowed else
                              "abstaining (settings.unverified = abstain); add a regression test that "
                              "fails before the fix and passes after it")))
+
+
+def _side_by_side(v: _Validation, sandbox: Sandbox) -> bool:
+    """Whether the runs before and after the patch may run concurrently: only in a PID namespace
+    of their own (the report says when they did not). Without one every run shares one uid and
+    one process table: a hostile test in one run could trace, signal or stall the other's
+    processes (two probes tracing each other's children stalled both until the timeout) or
+    poison the baseline."""
+    if sandbox.isolation.pid:
+        return True
+    v.report.sandbox_notes.append("processes: no PID namespace; the test runs before and after "
+                                  "the patch ran one after the other")
+    return False
+
+
+def _run_timeout(v: _Validation, phase: TestPhase, concurrent: bool, repro_runs: int) -> float:
+    """One test run's timeout: the configured one, or less when the step's deadline (on Lambda,
+    the function's remaining time) cannot hold the runs that go one after the other; the report
+    says so. A timed-out run is a verdict; a Lambda that runs out of time leaves none."""
+    configured = phase.settings.test_timeout_seconds
+    if phase.deadline is None:
+        return configured
+    runs = 1
+    if not concurrent:
+        cached = phase.cache.get(phase.revision, phase.settings.test_command) is not None
+        runs += int(phase.baseline is None and not cached) + repro_runs
+    left = phase.deadline - time.monotonic() - DEADLINE_MARGIN_S
+    share = max(MIN_RUN_TIMEOUT_S, float(math.floor(left / runs)))  # whole seconds: read in the verdict
+    if share >= configured:
+        return configured
+    v.report.sandbox_notes.append(f"test timeout {share:.0f} s (configured {configured:g} s): the step has "
+                                  f"{left + DEADLINE_MARGIN_S:.0f} s left for {runs} test run(s)")
+    return share
+
+
+def _wait(*futures: Future[Any] | None) -> None:
+    """Until every given future is done (a failure is raised by its ``result()`` later)."""
+    wait([f for f in futures if f is not None])
 
 
 def _run_baseline(repo: SourceRepository, revision: str, command: list[str], merged: list[repro.ReproCheck],

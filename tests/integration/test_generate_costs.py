@@ -40,3 +40,45 @@ def test_usage_is_recorded_and_the_day_cap_stops_the_next_call(tmp_path: Path) -
             gen.generate(ctx, 2, "tests failed", record_attempt=attempt.number)
         assert len(server.requests) == 1
 
+
+
+@pytest.mark.parametrize(("kind", "body"), [
+    ("bedrock", {"usage": {"inputTokens": 1200, "outputTokens": 150}, "stopReason": "end_turn"}),
+    ("anthropic", {"type": "message", "usage": {"input_tokens": 1200, "output_tokens": 150}}),
+    ("openai", {"choices": [], "usage": {"prompt_tokens": 1200, "completion_tokens": 150}}),
+])
+def test_a_body_that_is_no_reply_still_records_what_it_billed(tmp_path: Path, kind: str,
+                                                              body: dict[str, object]) -> None:
+    """No ``output.message`` / content list / choice: malformed, but its usage block says the call
+    was billed, so the tokens land on the attempt and the day's total before the error is raised."""
+    from botocore.config import Config
+
+    from selfheal.adapters.anthropic import AnthropicModel
+    from selfheal.adapters.bedrock import BedrockModel
+    from selfheal.errors import ModelReplyMalformed
+    from selfheal.ports import FixModel
+
+    store = SqliteErrorStore(tmp_path / "errors.db")
+    ctx = sample_context()
+    store.observe(Observation(fingerprint=ctx.fingerprint, exc_type="KeyError", message="'US'"))
+    attempt = store.start_attempt(ctx.fingerprint, execution="exec-1")
+    settings = Settings(model_prices=["priced=3/15"], max_output_tokens=1000)
+    with ModelServer(kind) as server:  # type: ignore[arg-type]
+        server.reply_json(200, body)
+        model: FixModel
+        if kind == "bedrock":
+            import boto3
+
+            client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url=server.url,
+                                  aws_access_key_id="x", aws_secret_access_key="y",
+                                  config=Config(retries={"max_attempts": 1}))
+            model = BedrockModel("priced", client=client)
+        elif kind == "anthropic":
+            model = AnthropicModel("priced", "k", base_url=server.url)
+        else:
+            model = OpenAICompatModel(server.url, "priced")
+        with pytest.raises(ModelReplyMalformed):
+            FixGenerator(model, settings, usage=store).generate(ctx, 1, None, record_attempt=attempt.number)
+    rec = store.get(ctx.fingerprint)
+    assert rec is not None and rec.attempts[-1].tokens_in == 1200 and rec.attempts[-1].tokens_out == 150
+    assert rec.attempts[-1].cost_usd == pytest.approx((1200 * 3 + 150 * 15) / 1e6)
