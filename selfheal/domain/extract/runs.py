@@ -181,6 +181,9 @@ def _add_frames(frames: list[Frame], expect_source: bool, contents: list[str],
     return bool(found) and 'File "' in contents[-1]
 
 
+_SECTION_KEY = Block(0, None)  # what RunFinder needs of a block in the parser: no prefix
+
+
 def section_lines(section: _Section, lines: list[str]) -> None:
     """Feed ``lines`` to the parser's ``section`` as ``feed(line.rstrip())`` one by one would,
     taking runs of plain frame and source lines at once (before the exception line, where the
@@ -192,7 +195,7 @@ def section_lines(section: _Section, lines: list[str]) -> None:
         return
     data = text.encode("ascii")
     finder = RunFinder()
-    key = Block(0, None)
+    key = _SECTION_KEY
     pos = norun = i = 0
     while i < len(lines):
         cur = section.cur
