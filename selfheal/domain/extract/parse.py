@@ -11,7 +11,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from selfheal.domain.extract import runs
 from selfheal.domain.extract.lines import (
     CAUSE_TEXT,
     CONTEXT_TEXT,
@@ -239,11 +238,8 @@ def parse_tail(frames: list[Frame], expect_source: bool, rest: list[str], lines:
 def parse_section(lines: list[str], fallback: tuple[str, str] | None = None) -> Link:
     """Parse one link: optional header, frames, then the exception line and its message."""
     section = _Section()
-    if runs.RUNS and len(lines) > 4:
-        runs.section_lines(section, lines)  # the same, runs of frames taken at once
-    else:
-        for raw in lines:
-            section.feed(raw.rstrip())
+    for raw in lines:
+        section.feed(raw.rstrip())
     return section.link(lines, fallback)
 
 

@@ -27,7 +27,6 @@ from selfheal.domain.extract.lines import MAX_LINE, clean
 from selfheal.domain.traceback import Frame, Traceback
 
 if TYPE_CHECKING:
-    from selfheal.domain.extract.parse import _Section
     from selfheal.domain.extract.scanner import TracebackScanner
 
 RUNS = True  # tests turn runs off inside embedded tracebacks to compare with the line-by-line path
@@ -179,48 +178,6 @@ def _add_frames(frames: list[Frame], expect_source: bool, contents: list[str],
                 frame.source = st
         frames.append(frame)
     return bool(found) and 'File "' in contents[-1]
-
-
-_SECTION_KEY = Block(0, None)  # what RunFinder needs of a block in the parser: no prefix
-
-
-def section_lines(section: _Section, lines: list[str]) -> None:
-    """Feed ``lines`` to the parser's ``section`` as ``feed(line.rstrip())`` one by one would,
-    taking runs of plain frame and source lines at once (before the exception line, where the
-    parser reads them as the scanner does)."""
-    text = "\n".join(lines) + "\n"
-    if not text.isascii():
-        for raw in lines:
-            section.feed(raw.rstrip())
-        return
-    data = text.encode("ascii")
-    finder = RunFinder()
-    key = _SECTION_KEY
-    pos = norun = i = 0
-    while i < len(lines):
-        cur = section.cur
-        if (section.exc_type is None and pos >= norun
-                and not (section.expect_source and (cur is None or cur.line is None))):
-            end = finder.run_end(key, data, pos, len(data))
-            if end > pos:
-                run = text[pos:end]
-                contents = run.splitlines()
-                found = FRAME_SRC_RE.findall("\n" + run)
-                # An indented `Exception Type:` is Django's exception line to the parser.
-                if (len(found) == run.count('File "') and "Exception Type:" not in run
-                        and not _long_lines(run, contents, found)):
-                    expect = _add_frames(section.frames, section.expect_source, contents, found)
-                    section.expect_source = expect
-                    if found:
-                        section.cur = section.frames[-1]
-                    i += len(contents)
-                    pos = end
-                    continue
-                norun = end
-        raw = lines[i]
-        section.feed(raw.rstrip())
-        pos += len(raw) + 1
-        i += 1
 
 
 def _long_lines(run: str, contents: list[str], found: list[tuple[str, str, str, str]]) -> bool:
