@@ -1,18 +1,22 @@
 """Runs of plain frame and source lines inside a traceback, taken in one regex match.
 
 Most lines of a traceback are ``  File "...", line N, in f`` and the source line under it. Line
-by line, ``TracebackScanner.accept_plain`` decides each one in a few microseconds of Python;
-``take_run`` matches a whole run of them at C speed (``PLAIN_RUN_RE``, or the same behind the
-block's log prefix) and applies their effect on the block at once: the lines, the byte and frame
-counts, and the frames parsed on the way (``block.fast``).
+by line, ``TracebackScanner.accept_plain`` decides each one in about a microsecond of Python;
+``RunFinder`` finds where a whole run of them ends with one match of ``PLAIN_RUN_RE`` (or
+``NBSP_RUN_RE``, or the same behind the block's log prefix) on the undecoded bytes, and
+``take_run`` applies the run's effect on the block at once: its lines, the byte and frame
+counts, and the frames parsed on the way (``block.fast``, from one ``FRAME_SRC_RE.findall``).
+``embedded_lines`` does the same inside a traceback carried whole by one record (JSON-escaped,
+an invoke response).
 
 The run patterns accept only lines the hot path accepts with a known effect: printable ASCII
 (no-break-space indentation and ``\\r`` terminators too where ``clean`` would turn them into
 the plain form), a frame with a line number and a function without spaces, or an indented
-source line that is no chain separator, repeat marker, ellipsis, JSON record or header.
-Substrings the line-by-line path looks at (``EXCLUDED``) bound the run from outside, and a run
-that would reach a cap or hides a ``File "`` in a source line is left to the line-by-line path.
-A differential test holds both paths equal (``tests/unit/test_extract_stream.py``).
+source line that is no chain separator, repeat marker, ellipsis, JSON record or header. Lines
+holding a text the line-by-line path looks at (``EXCLUDED``) end a run, and a run that would
+reach a cap, holds a line, path or function longer than the line-by-line path reads, or hides a
+``File "`` in a source line is left to the line-by-line path. The differential tests in
+``tests/unit/test_extract_stream.py`` hold both paths equal.
 """
 
 from __future__ import annotations
