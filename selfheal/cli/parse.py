@@ -122,14 +122,23 @@ def _traceback_json(tb: Traceback, fingerprint: str | None = None) -> str:
 
 
 def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
-    """Stream ``{"tracebacks": [...]}``: one traceback in memory at a time, whatever the log size."""
+    """Stream ``{"tracebacks": [...]}``: a few hundred tracebacks in memory at a time, whatever
+    the log size (written in batches: one write per traceback showed at storm density)."""
     out = sys.stdout
     out.write('{"tracebacks": [')
-    for n, (tb, fp) in enumerate(found):
-        if n:
-            out.write(", ")
-        out.write(_traceback_json(tb, fp))
+    batch: list[str] = []
+    sep = ""
+    for tb, fp in found:
+        batch.append(_traceback_json(tb, fp))
+        if len(batch) == _BATCH:
+            out.write(sep + ", ".join(batch))
+            batch, sep = [], ", "
+    if batch:
+        out.write(sep + ", ".join(batch))
     out.write("]}\n")
+
+
+_BATCH = 256
 
 
 @click.command("parse")

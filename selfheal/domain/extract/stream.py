@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import BinaryIO
 
+from selfheal.domain.extract.block import Block
 from selfheal.domain.extract.documents import RECENT_LINES, pretty_document_start
+from selfheal.domain.extract.lines import HEADER_TEXT
 from selfheal.domain.extract.runs import RunFinder, run_eligible, take_run
 from selfheal.domain.extract.scanner import PLAIN_ENDED, TracebackScanner
 from selfheal.domain.traceback import Traceback
@@ -30,6 +32,8 @@ __all__ = ["CHUNK_CHARS", "extract_from_stream"]
 CHUNK_CHARS = 1 << 16  # bytes per read: small enough to stay in cache, large enough for find() to pay
 _CR = (b"\r",)
 _CANDIDATES = (b"Trace", b'File "')
+_HEADER = HEADER_TEXT + ":"
+_BARE_HEADERS = frozenset(_HEADER + end for end in ("", "\n", "\r\n", "\r"))
 
 
 class _Text:
@@ -176,8 +180,16 @@ def extract_from_stream(stream: BinaryIO, *, max_frames: int = 1000, max_bytes: 
             end = text.line_end(pos)
             raw = buf[pos:end].decode("utf-8", "replace")
             lineno = done + 1
-            _history(seg, text, pos, lineno, pretty_document_start(raw))
-            yield from seg.feed(raw, lineno)
+            if raw in _BARE_HEADERS:
+                # A header alone on its line (most are): the block feed() and _idle() would open.
+                _history(seg, text, pos, lineno, False)
+                seg.block = Block(lineno, None)
+                seg.block.before = seg.prev
+                seg.block.head.append(_HEADER)
+                seg.block.nbytes = len(_HEADER) + 1
+            else:
+                _history(seg, text, pos, lineno, pretty_document_start(raw))
+                yield from seg.feed(raw, lineno)
             done += 1
             pos = end
             continue
