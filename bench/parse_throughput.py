@@ -31,6 +31,7 @@ import json
 import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -275,8 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     opts = ap.parse_args(args)
     global _CHILD_ENV
     if opts.cold:
-        # An empty cache prefix: no bytecode is found, and none is kept where it was not before.
-        _CHILD_ENV = {**os.environ, "PYTHONPYCACHEPREFIX": tempfile.mkdtemp(prefix="pycache-cold-")}
+        # No bytecode of the package, and none written: every run compiles its sources (the
+        # standard library and the dependencies keep theirs, as in a checkout).
+        for cache in (ROOT / "selfheal").rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+        _CHILD_ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
         print("commands run cold: the package's sources are compiled on every run")
     else:
         # As installed: pip compiles a wheel's modules; a checkout writes __pycache__ on its first
