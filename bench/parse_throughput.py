@@ -7,18 +7,23 @@
    depth and format (plain 3.11 with carets, chained, Lambda ``[ERROR]`` with ``\\r``
    separators, JSON-escaped, docker-compose prefixed, deep recursion, exception groups).
 2. Runs, each in a fresh process, a baseline that only iterates the lines and tests
-   ``"Traceback" in line``, and the extractor over the same file; and, as whole commands,
-   ``selfheal parse --json FILE`` against the baseline as a ``python -c`` command (CLI start-up,
-   fingerprints and JSON output included). Prints the time ratios side by side per density
+   ``"Traceback" in line``, and the extractor ``selfheal parse`` uses (``extract_from_stream``
+   on the file's bytes) over the same file; and, as whole commands, ``selfheal parse --json
+   FILE`` (the real command, CLI start-up, fingerprints and JSON output included) against the
+   baseline as a ``python -c`` command. Prints the time ratios side by side per density
    (targets: extractor <= 4 at the ordinary density, ``parse --json`` <= 4 at storm density)
-   and the extractor's peak RSS (target < 150 MB even with ``--mb 1000``). Times are CPU
-   seconds (user + system) of the child processes, best of ``--repeat``: on a shared machine
-   they move less than wall time.
+   and the extractor's peak RSS (target < 150 MB even with ``--mb 1000``). In-process times are
+   wall seconds, command times CPU seconds (user + system) of the child processes, each the best
+   of ``--repeat``: on a shared machine CPU time moves less than wall time. The commands run
+   with the package's bytecode compiled first, as an installed package has it; ``--cold``
+   removes it and runs them with ``PYTHONDONTWRITEBYTECODE=1`` (the package compiled on every
+   run).
 3. Builds a CloudWatch Logs subscription payload of about 1 MB (decompressed JSON, CloudWatch's
    batch limit) and prints the time to decode it and extract its tracebacks as a ratio to plain
    ``gzip.decompress`` + ``json.loads`` of it (target <= 2).
 
-Usage: ``python bench/parse_throughput.py [--mb 100] [--densities 6,90] [--repeat 3] [--keep FILE]``
+Usage: ``python bench/parse_throughput.py [--mb 100] [--densities 6,90] [--repeat 3] [--keep FILE]
+[--cold]``
 """
 
 from __future__ import annotations
