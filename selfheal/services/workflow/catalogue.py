@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from selfheal.errors import AttemptFinished, MalformedInput, RetryableError
+from selfheal.errors import (
+    AttemptFinished,
+    ConcurrentUpdate,
+    InvalidTransition,
+    MalformedInput,
+    RetryableError,
+)
 from selfheal.names import function_arn_substitution
 from selfheal.services.workflow import steps
 from selfheal.services.workflow.continuation import continue_fix, deferred
@@ -110,6 +116,19 @@ REFUSED_KEY = "refused"  # in a refused final state's output: why nothing was do
 _log = logging.getLogger(__name__)
 
 
+def _settle(name: str, services: WorkflowServices, payload: FixState) -> str:
+    """A refused final state may be the retry of one that finished its attempt and then failed
+    to move the status (the attempt first, then the status): complete that (``settle_status``).
+    What it did, for the refusal's message."""
+    try:
+        settled = payload.attempt is not None and steps.settle_status(services, payload)
+    except (ConcurrentUpdate, InvalidTransition):  # someone else moved it meanwhile
+        return ""
+    if settled:
+        _log.warning("%s moved the error to the status of its finished attempt", name)
+    return "; the error's status now follows the attempt's outcome" if settled else ""
+
+
 def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, Any]:
     """Validate ``event`` as ``name``'s input, run its step inside its recorder step, return the
     payload for the next state: what every step handler does. A payload that names a state to
@@ -129,7 +148,7 @@ def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, An
         _log.warning("%s refused: %s", name, exc)
         if name not in FINAL_STATES:
             raise
-        return {**payload.to_payload(), REFUSED_KEY: str(exc)}
+        return {**payload.to_payload(), REFUSED_KEY: f"{exc}{_settle(name, services, payload)}"}
     except RetryableError as exc:
         waiting = deferred(name, payload, exc)  # a rate limit: the ASL waits, then runs it again
         if waiting is None:

@@ -262,15 +262,12 @@ def open_pull_request(svc: WorkflowServices, payload: OpenPullRequestInput, step
 
 
 def mark_done(svc: WorkflowServices, payload: MarkDoneInput, step: StepHandle) -> FixState:
-    """FIXING -> PR_OPEN with branch and PR URL; close the attempt."""
-    record = _record(svc, payload.fingerprint)
-    # Express runs tasks at least once: a repeat after success is a no-op, not a failure.
-    if not (record.status == Status.PR_OPEN and record.pr_url == payload.pr_url):
-        svc.store.transition(payload.fingerprint, Status.PR_OPEN, expected=[Status.FIXING],
-                             reason="draft pull request open",
-                             fields={"branch": payload.branch, "pr_url": payload.pr_url})
-    svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="pr_open",
-                             finished_at=utcnow())
+    """Close the attempt (``pr_open``), then FIXING -> PR_OPEN with branch and PR URL."""
+    # The attempt first, then the status (as RecordFailure does): whoever sees PR_OPEN sees
+    # the attempt finished, and the conditional finish loses to a sweep that finished it first.
+    svc.store.finish_attempt(payload.fingerprint, payload.attempt, only_running=True,
+                             outcome="pr_open", finished_at=utcnow())
+    settle_status(svc, payload)
     return payload
 
 
@@ -291,10 +288,36 @@ def record_abstain(svc: WorkflowServices, payload: RecordAbstainInput, step: Ste
     if payload.artifacts.get(Artifact.SUGGESTED):
         ref = step.artifacts[Artifact.SUGGESTED_PATCH] = _keep_suggested(svc, payload, step)
         reasons = [*reasons, f"suggested patch kept (valid, not verified): {ref}"]
-    if _record(svc, payload.fingerprint).status != Status.ABSTAINED:  # at-least-once repeat
-        svc.store.transition(payload.fingerprint, Status.ABSTAINED, expected=[Status.FIXING],
-                             reason="; ".join(reasons)[:1000])
-    svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="abstained",
-                             reasons=reasons, finished_at=utcnow())
+    svc.store.finish_attempt(payload.fingerprint, payload.attempt, only_running=True,
+                             outcome="abstained", reasons=reasons, finished_at=utcnow())
+    settle_status(svc, payload)
     payload.reasons = reasons
     return payload
+
+
+def settle_status(svc: WorkflowServices, payload: FixState) -> bool:
+    """Move an error that is still FIXING to the status its finished attempt's outcome names
+    (``pr_open`` -> PR_OPEN with the payload's branch and PR URL, ``abstained`` -> ABSTAINED,
+    ``failed`` -> FAILED); True when it did. The second half of a final state: also run when
+    that state is retried (or caught) after its attempt was finished but before the status
+    moved, so the retry that the recorder refuses still completes the fix. Only the error's
+    current attempt settles it (a starter moves the error to FIXING a moment before it appends
+    the next attempt; a late duplicate of the previous final state would have to land exactly
+    there)."""
+    record = _record(svc, payload.fingerprint)
+    attempt = record.current_attempt
+    if record.status != Status.FIXING or attempt is None or attempt.number != payload.attempt:
+        return False
+    fields: dict[str, str] | None = None
+    if attempt.outcome == "pr_open" and payload.branch and payload.pr_url:
+        to, reason = Status.PR_OPEN, "draft pull request open"
+        fields = {"branch": payload.branch, "pr_url": payload.pr_url}
+    elif attempt.outcome == "abstained":
+        to, reason = Status.ABSTAINED, "; ".join(attempt.reasons)
+    elif attempt.outcome == "failed":
+        to, reason = Status.FAILED, f"{attempt.failed_state}: {attempt.error}: {attempt.cause}"
+    else:
+        return False
+    svc.store.transition(payload.fingerprint, to, expected=[Status.FIXING], reason=reason[:1000],
+                         fields=fields)
+    return True

@@ -24,7 +24,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from selfheal.domain.records import Attempt, ErrorRecord, Status, StepRecord, utcnow
-from selfheal.errors import ConcurrentUpdate, InvalidTransition, SelfhealError
+from selfheal.errors import AttemptFinished, ConcurrentUpdate, InvalidTransition, SelfhealError
 from selfheal.ports import ArtifactStore, ErrorStore
 from selfheal.services.workflow.catalogue import RESUMABLE_STATES
 from selfheal.services.workflow.continuation import (
@@ -128,8 +128,12 @@ def mark_lost(store: ErrorStore, record: ErrorRecord, attempt: Attempt, why: str
     current = next((a for a in fresh.attempts if a.number == attempt.number), None) if fresh else None
     if fresh is None or current is None or current.outcome != "running":
         return None
-    store.finish_attempt(record.fingerprint, attempt.number, outcome="failed", failed_state=state,
-                         error=LOST_ERROR, cause=cause, reasons=[LOST], finished_at=now)
+    try:  # conditional: a final state that finished it since the check above wins
+        store.finish_attempt(record.fingerprint, attempt.number, only_running=True, outcome="failed",
+                             failed_state=state, error=LOST_ERROR, cause=cause, reasons=[LOST],
+                             finished_at=now)
+    except AttemptFinished:
+        return None
     if fresh.status == Status.FIXING:
         try:
             store.transition(record.fingerprint, Status.FAILED, expected=[Status.FIXING],
