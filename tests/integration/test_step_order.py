@@ -29,7 +29,7 @@ from selfheal.domain.records import ErrorRecord, Status, utcnow
 from selfheal.errors import AttemptFinished, StoreUnavailable
 from selfheal.names import Artifact
 from selfheal.services.workflow.catalogue import REFUSED_KEY, run_state
-from selfheal.services.workflow.runner import run_execution
+from selfheal.services.workflow.runner import redrive_payload, run_execution
 from selfheal.services.workflow.sweeper import LOST, LOST_ERROR, mark_lost
 from tests.support.tracking_stores import dynamodb_store, sqlite_store
 from tests.support.workflow_fakes import (
@@ -274,6 +274,8 @@ def test_a_step_swept_while_it_ran_ends_its_record_and_moves_nothing(
     step = rec.attempts[0].steps[-1]
     assert step.state == "InvokeModel" and step.outcome == "succeeded"  # how it really ended
     assert Artifact.REPLY in step.artifacts
+    assert rec.attempts[0].tokens_in == 100  # the call was paid: its cost stays recorded
+    assert redrive_payload(rec, svc.artifacts)["resume_from"] == "InvokeModel"  # the sweeper's state
     after_end = outcome_of(rec)
     with pytest.raises(AttemptFinished):
         run_state("ValidatePatch", svc, payload)  # the next state is refused

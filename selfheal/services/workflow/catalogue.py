@@ -133,7 +133,8 @@ def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, An
     """Validate ``event`` as ``name``'s input, run its step inside its recorder step, return the
     payload for the next state: what every step handler does. A payload that names a state to
     resume from names a resumable one (else the ASL's ``ResumeAt`` would start over). A step of
-    an attempt that is already finished is refused (``AttemptFinished``, logged; see above)."""
+    an attempt that is already finished is refused (``AttemptFinished``, logged; see above); a
+    refused final state still completes the status of its finished attempt (``_settle``)."""
     entry = BY_NAME[name]
     payload = parse_input(name, entry.input_model, event)
     if name in DEFERRABLE_STATES:  # running again after a wait: the wait is spent
