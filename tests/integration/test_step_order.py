@@ -147,6 +147,31 @@ def test_a_retry_after_the_attempt_finished_completes_the_status(
         assert len(model.calls) == 1
 
 
+@pytest.mark.parametrize(("state", "extra", "status"), [
+    ("MarkDone", DONE, Status.PR_OPEN),
+    ("RecordAbstain", {"reasons": ["round 1: gate tests failed"]}, Status.ABSTAINED),
+    ("RecordFailure", {"failure": {"Error": "SourceNotFound", "Cause": "no file"}}, Status.FAILED),
+])
+def test_a_repeat_of_a_half_done_final_state_settles_it_on_each_store(
+        tmp_path: Path, real_store: Any, state: str, extra: dict[str, Any], status: Status) -> None:
+    svc = make_services(tmp_path, store=Observed(real_store, fail_final=1))
+    fp = fixing(real_store)
+    event = {"fingerprint": fp, "attempt": 1, **extra}
+    with pytest.raises(StoreUnavailable):
+        run_state(state, svc, dict(event))
+    assert record(svc, fp).status == Status.FIXING  # half done: the attempt is finished
+    out = run_state(state, svc, dict(event))  # the ASL's retry
+    assert "status now follows the attempt's outcome" in out[REFUSED_KEY]
+    rec = record(svc, fp)
+    assert rec.status == status and rec.attempts[0].outcome == FINAL[status]
+    assert rec.pr_url == ("local://pr/7" if status == Status.PR_OPEN else None)
+    if status == Status.FAILED:
+        assert rec.status_reason == "unknown: SourceNotFound: no file"
+    again = run_state(state, svc, dict(event))  # a third delivery changes nothing
+    assert "status now follows" not in again[REFUSED_KEY]
+    assert record(svc, fp).model_dump() == rec.model_dump()
+
+
 # --- 2. a refused step writes nothing -----------------------------------------------------------
 
 class FinishedMeanwhile:
