@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from selfheal.errors import AttemptFinished, StoreUnavailable
 from selfheal.names import Artifact
 from selfheal.services.workflow.catalogue import REFUSED_KEY, run_state
 from selfheal.services.workflow.runner import redrive_payload, run_execution
-from selfheal.services.workflow.sweeper import LOST, LOST_ERROR, mark_lost
+from selfheal.services.workflow.sweeper import LOST, LOST_ERROR, SweepPolicy, mark_lost, sweep
 from tests.support.tracking_stores import dynamodb_store, sqlite_store
 from tests.support.workflow_fakes import (
     GOOD_REPLY,
@@ -170,6 +171,34 @@ def test_a_repeat_of_a_half_done_final_state_settles_it_on_each_store(
     again = run_state(state, svc, dict(event))  # a third delivery changes nothing
     assert "status now follows" not in again[REFUSED_KEY]
     assert record(svc, fp).model_dump() == rec.model_dump()
+
+
+@pytest.mark.parametrize(("state", "extra", "status"), [
+    ("MarkDone", DONE, Status.PR_OPEN),
+    ("RecordAbstain", {"reasons": ["round 1: gate tests failed"]}, Status.ABSTAINED),
+])
+def test_the_sweeper_gives_a_half_done_fix_its_outcome_not_lost(
+        tmp_path: Path, real_store: Any, state: str, extra: dict[str, Any], status: Status) -> None:
+    """The execution died between the final state's two writes (no retry came): past the
+    deadline the sweeper moves the error to the status its attempt's outcome names (PR_OPEN
+    with the branch and URL of MarkDone's recorded input), not to FAILED ``lost``."""
+    svc = make_services(tmp_path, store=Observed(real_store, fail_final=1))
+    fp = fixing(real_store)
+    with pytest.raises(StoreUnavailable):
+        run_state(state, svc, {"fingerprint": fp, "attempt": 1, **extra})
+    later = utcnow() + timedelta(hours=1)
+    assert sweep(real_store, SweepPolicy(), artifacts=svc.artifacts, now=utcnow()).settled == []  # in grace
+    report = sweep(real_store, SweepPolicy(), artifacts=svc.artifacts, now=later)
+    assert report.settled == [fp] and report.lost == []
+    rec = record(svc, fp)
+    assert rec.status == status and rec.attempts[0].outcome == FINAL[status]
+    if status == Status.PR_OPEN:
+        assert (rec.branch, rec.pr_url) == ("selfheal/x", "local://pr/7")
+    # without an outcome to follow (FIXING, no attempt) it is still lost
+    other = seed_error(real_store, "d" * 32)
+    real_store.transition(other, Status.FIXING)
+    report = sweep(real_store, SweepPolicy(), artifacts=svc.artifacts, now=later)
+    assert report.lost == [(other, 0, "FetchSource")] and record(svc, other).status == Status.FAILED
 
 
 # --- 2. a refused step writes nothing -----------------------------------------------------------

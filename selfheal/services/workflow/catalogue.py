@@ -43,6 +43,7 @@ from selfheal.services.workflow.models import (
     parse_input,
 )
 from selfheal.services.workflow.recorder import StepHandle
+from selfheal.services.workflow.settle import settle_status
 
 # What a state may use besides the store and the artifacts:
 #   source     the repository (through the code host's API on AWS: the token),
@@ -121,7 +122,8 @@ def _settle(name: str, services: WorkflowServices, payload: FixState) -> str:
     to move the status (the attempt first, then the status): complete that (``settle_status``).
     What it did, for the refusal's message."""
     try:
-        settled = payload.attempt is not None and steps.settle_status(services, payload)
+        settled = settle_status(services.store, payload.fingerprint, payload.attempt,
+                                payload.branch, payload.pr_url)
     except (ConcurrentUpdate, InvalidTransition):  # someone else moved it meanwhile
         return ""
     if settled:

@@ -15,7 +15,7 @@ from selfheal.domain.edit_format import apply_proposal
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.domain.pr_body import diff_summary
 from selfheal.domain.prompt import prompt_tokens
-from selfheal.domain.records import ErrorRecord, Status, utcnow
+from selfheal.domain.records import ErrorRecord, utcnow
 from selfheal.domain.reproduce import with_regression_test
 from selfheal.domain.validation_report import ValidationReport
 from selfheal.errors import (
@@ -42,6 +42,7 @@ from selfheal.services.workflow.models import (
     ValidatePatchInput,
 )
 from selfheal.services.workflow.recorder import StepHandle
+from selfheal.services.workflow.settle import settle_status
 
 REASON_MAX_CHARS = 300
 
@@ -267,7 +268,7 @@ def mark_done(svc: WorkflowServices, payload: MarkDoneInput, step: StepHandle) -
     # the attempt finished, and the conditional finish loses to a sweep that finished it first.
     svc.store.finish_attempt(payload.fingerprint, payload.attempt, only_running=True,
                              outcome="pr_open", finished_at=utcnow())
-    settle_status(svc, payload)
+    settle_status(svc.store, payload.fingerprint, payload.attempt, payload.branch, payload.pr_url)
     return payload
 
 
@@ -290,34 +291,6 @@ def record_abstain(svc: WorkflowServices, payload: RecordAbstainInput, step: Ste
         reasons = [*reasons, f"suggested patch kept (valid, not verified): {ref}"]
     svc.store.finish_attempt(payload.fingerprint, payload.attempt, only_running=True,
                              outcome="abstained", reasons=reasons, finished_at=utcnow())
-    settle_status(svc, payload)
+    settle_status(svc.store, payload.fingerprint, payload.attempt)
     payload.reasons = reasons
     return payload
-
-
-def settle_status(svc: WorkflowServices, payload: FixState) -> bool:
-    """Move an error that is still FIXING to the status its finished attempt's outcome names
-    (``pr_open`` -> PR_OPEN with the payload's branch and PR URL, ``abstained`` -> ABSTAINED,
-    ``failed`` -> FAILED); True when it did. The second half of a final state: also run when
-    that state is retried (or caught) after its attempt was finished but before the status
-    moved, so the retry that the recorder refuses still completes the fix. Only the error's
-    current attempt settles it (a starter moves the error to FIXING a moment before it appends
-    the next attempt; a late duplicate of the previous final state would have to land exactly
-    there)."""
-    record = _record(svc, payload.fingerprint)
-    attempt = record.current_attempt
-    if record.status != Status.FIXING or attempt is None or attempt.number != payload.attempt:
-        return False
-    fields: dict[str, str] | None = None
-    if attempt.outcome == "pr_open" and payload.branch and payload.pr_url:
-        to, reason = Status.PR_OPEN, "draft pull request open"
-        fields = {"branch": payload.branch, "pr_url": payload.pr_url}
-    elif attempt.outcome == "abstained":
-        to, reason = Status.ABSTAINED, "; ".join(attempt.reasons)
-    elif attempt.outcome == "failed":
-        to, reason = Status.FAILED, f"{attempt.failed_state}: {attempt.error}: {attempt.cause}"
-    else:
-        return False
-    svc.store.transition(payload.fingerprint, to, expected=[Status.FIXING], reason=reason[:1000],
-                         fields=fields)
-    return True
