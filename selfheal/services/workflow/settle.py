@@ -5,6 +5,10 @@ the status, so whoever sees the final status sees the attempt finished. Between 
 the error is ``FIXING`` with a finished attempt; ``settle_status`` completes that, from the
 final state itself, from its retry (refused as a late step, its attempt being finished), or from
 the sweeper when the execution died in between.
+
+The store cannot tell that state from a start that stopped between claiming FIXING and
+appending its attempt (the current attempt is then the previous, finished one); settling it
+returns the error to the status of its last attempt, which is what it was before that start.
 """
 
 from __future__ import annotations
