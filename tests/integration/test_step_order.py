@@ -148,6 +148,22 @@ def test_a_retry_after_the_attempt_finished_completes_the_status(
         assert len(model.calls) == 1
 
 
+def test_when_every_retry_fails_the_catchs_record_failure_settles_the_open_pr(tmp_path: Path) -> None:
+    """MarkDone's status write fails on the first run and on both ASL retries (which are refused
+    and try to settle): the Catch's RecordFailure is refused too and settles PR_OPEN from the
+    payload it carries, so an open pull request is never turned into FAILED."""
+    with sqlite_store(tmp_path) as inner:
+        svc = make_services(tmp_path, store=Observed(inner, fail_final=3))
+        fp = seed_error(inner)
+        with local_engine(svc) as engine:
+            run_execution(svc.store, engine, fp, timeout=60)
+        rec = record(svc, fp)
+        assert rec.status == Status.PR_OPEN and rec.pr_url == "local://pr/1"
+        assert rec.attempts[-1].outcome == "pr_open"
+        assert "RecordFailure" not in {s.state for s in rec.attempts[-1].steps}  # refused: no step
+        assert svc.store.seen == [(Status.PR_OPEN, "pr_open")] * 4  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize(("state", "extra", "status"), [
     ("MarkDone", DONE, Status.PR_OPEN),
     ("RecordAbstain", {"reasons": ["round 1: gate tests failed"]}, Status.ABSTAINED),
