@@ -7,28 +7,36 @@
    depth and format (plain 3.11 with carets, chained, Lambda ``[ERROR]`` with ``\\r``
    separators, JSON-escaped, docker-compose prefixed, deep recursion, exception groups).
 2. Runs, each in a fresh process, a baseline that only iterates the lines and tests
-   ``"Traceback" in line``, and the extractor over the same file; and, as whole commands,
-   ``selfheal parse --json FILE`` against the baseline as a ``python -c`` command (CLI start-up,
-   fingerprints and JSON output included). Prints the time ratios side by side per density
+   ``"Traceback" in line``, and the extractor ``selfheal parse`` uses (``extract_from_stream``
+   on the file's bytes) over the same file; and, as whole commands, ``selfheal parse --json
+   FILE`` (the real command, CLI start-up, fingerprints and JSON output included) against the
+   baseline as a ``python -c`` command. Prints the time ratios side by side per density
    (targets: extractor <= 4 at the ordinary density, ``parse --json`` <= 4 at storm density)
-   and the extractor's peak RSS (target < 150 MB even with ``--mb 1000``). Times are CPU
-   seconds (user + system) of the child processes, best of ``--repeat``: on a shared machine
-   they move less than wall time.
+   and the extractor's peak RSS (target < 150 MB even with ``--mb 1000``). In-process times are
+   wall seconds, command times CPU seconds (user + system) of the child processes, each the best
+   of ``--repeat``: on a shared machine CPU time moves less than wall time. The commands run
+   with the package's bytecode compiled first, as an installed package has it; ``--cold``
+   removes it and runs them with ``PYTHONDONTWRITEBYTECODE=1`` (the package compiled on every
+   run).
 3. Builds a CloudWatch Logs subscription payload of about 1 MB (decompressed JSON, CloudWatch's
    batch limit) and prints the time to decode it and extract its tracebacks as a ratio to plain
    ``gzip.decompress`` + ``json.loads`` of it (target <= 2).
 
-Usage: ``python bench/parse_throughput.py [--mb 100] [--densities 6,90] [--repeat 3] [--keep FILE]``
+Usage: ``python bench/parse_throughput.py [--mb 100] [--densities 6,90] [--repeat 3] [--keep FILE]
+[--cold]``
 """
 
 from __future__ import annotations
 
 import argparse
 import base64
+import compileall
 import gzip
 import json
+import os
 import random
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -39,7 +47,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from selfheal.domain.cloudwatch import decode_subscription, extract_from_batch  # noqa: E402
-from selfheal.domain.extract import extract_tracebacks  # noqa: E402
+from selfheal.domain.extract.stream import extract_from_stream  # noqa: E402
 
 MODULES = ["orders/handler.py", "orders/store.py", "orders/pricing.py", "orders/refunds.py",
            "orders/tracking.py"]
@@ -159,13 +167,14 @@ SCAN = ("import sys\nn = 0\nwith open(sys.argv[1], encoding='utf-8', errors='rep
 def _child(mode: str, path: str) -> None:
     start = time.perf_counter()
     count = 0
-    with open(path, encoding="utf-8", errors="replace", newline="") as fh:  # noqa: PTH123
-        if mode == "baseline":
+    if mode == "baseline":
+        with open(path, encoding="utf-8", errors="replace", newline="") as fh:  # noqa: PTH123
             for line in fh:
                 if "Traceback" in line:
                     count += 1
-        else:
-            for _ in extract_tracebacks(fh):
+    else:
+        with open(path, "rb") as raw:  # noqa: PTH123 - the extractor `selfheal parse` runs, on bytes
+            for _ in extract_from_stream(raw):
                 count += 1
     elapsed = time.perf_counter() - start
     usage = resource.getrusage(resource.RUSAGE_SELF)
@@ -179,10 +188,13 @@ def _run_child(mode: str, path: Path) -> dict[str, float]:
     return result
 
 
+_CHILD_ENV: dict[str, str] | None = None  # the commands' environment (set by --cold)
+
+
 def _command_cpu(argv: list[str]) -> float:
     """CPU seconds (user + system) of one whole command, its output discarded."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, timeout=7200)
+    subprocess.run(argv, stdout=subprocess.DEVNULL, check=True, timeout=7200, env=_CHILD_ENV)
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
@@ -264,7 +276,21 @@ def main(argv: list[str] | None = None) -> int:
                     help="tracebacks per MB, comma separated (default: an ordinary day and an error storm)")
     ap.add_argument("--repeat", type=int, default=1, help="runs of each side (best time is kept)")
     ap.add_argument("--keep", type=Path, help="write the first generated log here and keep it")
+    ap.add_argument("--cold", action="store_true",
+                    help="run the commands without compiled bytecode (every run compiles the package)")
     opts = ap.parse_args(args)
+    global _CHILD_ENV
+    if opts.cold:
+        # No bytecode of the package, and none written: every run compiles its sources (the
+        # standard library and the dependencies keep theirs, as in a checkout).
+        for cache in (ROOT / "selfheal").rglob("__pycache__"):
+            shutil.rmtree(cache, ignore_errors=True)
+        _CHILD_ENV = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+        print("commands run cold: the package's sources are compiled on every run")
+    else:
+        # As installed: pip compiles a wheel's modules; a checkout writes __pycache__ on its first
+        # run, unless PYTHONDONTWRITEBYTECODE is set (then every run would compile the package).
+        compileall.compile_dir(ROOT / "selfheal", quiet=1)
     densities = [float(x) for x in opts.densities.split(",") if x.strip()]
     rows: list[dict[str, float]] = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -279,7 +305,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({time.perf_counter() - start:.1f}s)")
             m = measure(path, opts.repeat)
             print(f"  baseline ('Traceback' in line): {m['base']:.2f}s; "
-                  f"extract_tracebacks: {m['extract']:.2f}s, {int(m['count'])} tracebacks")
+                  f"extract_from_stream: {m['extract']:.2f}s, {int(m['count'])} tracebacks")
             rows.append({**m, "density": tb_count / size_mb, "size": size_mb})
             if i == 0:
                 print(f"RATIO extract/baseline = {m['extract'] / m['base']:.2f}  (target <= 4); "
@@ -287,7 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     print("\n" + f"{'tracebacks per MB':40}" + "".join(f"{r['density']:>12.1f}" for r in rows))
     table = [
         ("scan, in process (s)", [f"{r['base']:.2f}" for r in rows]),
-        ("extract_tracebacks, in process (s)", [f"{r['extract']:.2f}" for r in rows]),
+        ("extract_from_stream, in process (s)", [f"{r['extract']:.2f}" for r in rows]),
         ("  ratio", [f"{r['extract'] / r['base']:.2f}" for r in rows]),
         ("scan command, CPU (s)", [f"{r['scan_cpu']:.2f}" for r in rows]),
         ("selfheal parse --json, CPU (s)", [f"{r['cli_cpu']:.2f}" for r in rows]),

@@ -8,36 +8,32 @@ sample. Fingerprints use the same settings as ``ingest`` (``--repo``, ``SELFHEAL
 
 from __future__ import annotations
 
-import io
-import json
 import sys
 from collections.abc import Iterator
+from json.encoder import encode_basestring as _str  # the string encoder of json.dumps(ensure_ascii=False)
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import click
 
 from selfheal.cli.common import json_option
-from selfheal.domain.extract import extract_tracebacks
+from selfheal.domain.extract.stream import extract_from_stream
 from selfheal.domain.fingerprint import FingerprintConfig, fingerprint_id, is_in_app, relative_path
-from selfheal.domain.traceback import Traceback
+from selfheal.domain.traceback import Link, Traceback
 
 
-def _open_lines(path: str) -> tuple[Iterator[str], BinaryIO | None]:
+def _open(path: str) -> tuple[BinaryIO, BinaryIO | None]:
+    """The input as bytes (``extract_from_stream`` decodes only the lines it reads), and the
+    handle to close."""
     if path == "-":
-        stream: BinaryIO = sys.stdin.buffer
-        handle = None
-    else:
-        try:
-            stream = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
-        except OSError as exc:
-            # a wrong path is a usage mistake (exit 2), said as `selfheal ingest` says it
-            raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}; give the path of a log "
-                                     "file", param_hint="FILE") from exc
-        handle = stream
-    # newline="" keeps "\r" inside lines: the extractor treats it as the Lambda runtime's separator.
-    text = io.TextIOWrapper(stream, encoding="utf-8", errors="replace", newline="")
-    return iter(text), handle
+        return sys.stdin.buffer, None
+    try:
+        stream = Path(path).open("rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        # a wrong path is a usage mistake (exit 2), said as `selfheal ingest` says it
+        raise click.BadParameter(f"cannot read {path}: {exc.strerror or exc}; give the path of a log "
+                                 "file", param_hint="FILE") from exc
+    return stream, stream
 
 
 _ENV_PREFIX = "SELFHEAL_"  # selfheal.settings.ENV_PREFIX (a test keeps them equal)
@@ -107,20 +103,44 @@ def _summary_row(fp: str, group: _Group, config: FingerprintConfig) -> list[Any]
     return [fp[:12], group.count, exc_type, message, _location(group.first, config), lines, "; ".join(notes)]
 
 
+def _link_json(link: Link) -> str:
+    """``encode(link.to_dict())`` written directly (no dicts per frame): a test holds them equal."""
+    frames = ", ".join([f'{{"file": {_str(f.file)}, "line": {"null" if f.line is None else f.line}, '
+                        f'"function": {"null" if f.function is None else _str(f.function)}}}'
+                        for f in link.frames])
+    out = (f'{{"type": {"null" if link.type is None else _str(link.type)}, "message": {_str(link.message)}, '
+           f'"frames": [{frames}], "link": {"null" if link.link is None else _str(link.link)}')
+    if link.is_group:
+        subs = ", ".join([_traceback_json(sub) for sub in link.exceptions])
+        out += f', "is_group": true, "exceptions": [{subs}]'
+    return out + "}"
+
+
+def _traceback_json(tb: Traceback, fingerprint: str | None = None) -> str:
+    """``tb.to_dict()`` (plus ``fingerprint``) as ``json`` encodes it (``ensure_ascii=False``)."""
+    chain = ", ".join([_link_json(link) for link in tb.chain])
+    tail = "" if fingerprint is None else f', "fingerprint": {_str(fingerprint)}'
+    return f'{{"chain": [{chain}]{tail}}}'
+
+
 def _write_json(found: Iterator[tuple[Traceback, str]]) -> None:
-    """Stream ``{"tracebacks": [...]}``: one traceback in memory at a time, whatever the log size."""
+    """Stream ``{"tracebacks": [...]}``: a few hundred tracebacks in memory at a time, whatever
+    the log size (written in batches: one write per traceback showed at storm density)."""
     out = sys.stdout
-    # One encoder for the run, no cycle check (to_dict builds plain trees): json.dumps makes both
-    # per call, which showed in profiles at storm density.
-    encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
     out.write('{"tracebacks": [')
-    for n, (tb, fp) in enumerate(found):
-        if n:
-            out.write(", ")
-        doc = tb.to_dict()
-        doc["fingerprint"] = fp
-        out.write(encode(doc))
+    batch: list[str] = []
+    sep = ""
+    for tb, fp in found:
+        batch.append(_traceback_json(tb, fp))
+        if len(batch) == _BATCH:
+            out.write(sep + ", ".join(batch))
+            batch, sep = [], ", "
+    if batch:
+        out.write(sep + ", ".join(batch))
     out.write("]}\n")
+
+
+_BATCH = 256
 
 
 @click.command("parse")
@@ -138,9 +158,9 @@ def parse(file: str, as_json: bool, repo: Path | None) -> None:
       selfheal parse /var/log/orders/app.log
     """
     config = _fingerprint_config(repo)
-    lines, handle = _open_lines(file)
+    stream, handle = _open(file)
     try:
-        found = ((tb, fingerprint_id(tb, config)) for tb in extract_tracebacks(lines))
+        found = ((tb, fingerprint_id(tb, config)) for tb in extract_from_stream(stream))
         if as_json:
             _write_json(found)
             return

@@ -17,6 +17,7 @@ from typing import Any
 
 import pytest
 
+import selfheal.domain.extract.runs as runs
 import selfheal.domain.extract.scanner as scanner
 from selfheal.domain.extract import extract_tracebacks
 from selfheal.domain.traceback import Link
@@ -40,6 +41,7 @@ def _extract(path: Path) -> list[dict[str, Any]]:
 
 def _general_only(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scanner, "FAST_BUILD", False)
+    monkeypatch.setattr(runs, "RUNS", False)
     monkeypatch.setattr(scanner.TracebackScanner, "accept_plain", lambda self, block, raw, lineno: 0)
     monkeypatch.setattr(scanner.TracebackScanner, "_fast_accept", lambda self, block, content, lineno: False)
 

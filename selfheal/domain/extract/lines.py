@@ -11,6 +11,7 @@ import json
 import keyword
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 
 MAX_LINE = 8 * 1024  # characters of a line considered for classification and kept in a block
 
@@ -223,6 +224,7 @@ def _repr_text(line: str, idx: int, limit: int) -> tuple[str, int]:
 _PREFIX_TOKEN_RE = re.compile(r"\w*\d\w*")
 
 
+@lru_cache(maxsize=256)  # a stamp without numbers (`svc_1 | `) recurs on every traceback
 def prefix_pattern(prefix: str) -> re.Pattern[str] | None:
     """A regex that matches ``prefix`` and lines prefixed the same way with other numbers/ids.
 

@@ -157,13 +157,15 @@ class _Section:
     def _ipython(self, s: str) -> bool:
         if s[0] in " \t":
             return False
-        im = IPY_FILE_RE.match(s) or IPY_INPUT_RE.match(s) or IPY_CELL_RE.match(s) or IPY_OLD_RE.match(s)
+        # Every IPython frame form holds " in " but `Cell In[n], line m`: most lines skip the regexes.
+        im = ((IPY_FILE_RE.match(s) or IPY_INPUT_RE.match(s) or IPY_CELL_RE.match(s) or IPY_OLD_RE.match(s))
+              if " in " in s or s.startswith("Cell In") else None)
         if im:
             gd = im.groupdict()
             line_no = gd.get("line")
             self._add(gd["file"], int(line_no) if line_no else None, gd.get("func"), False)
             return True
-        am = IPY_ARROW_RE.match(s)
+        am = IPY_ARROW_RE.match(s) if s[0] == "-" else None
         if am:
             cur = self.cur
             if cur is not None and cur.line is None:
@@ -299,6 +301,22 @@ def _sections(lines: list[str], separator: Callable[[str], LinkKind | None]
     return sections
 
 
+def _top_sections(lines: list[str]) -> list[tuple[LinkKind | None, list[str]]]:
+    """``_sections`` at the top level's separators (not behind a group's ``|``/``+`` margin)."""
+    sections: list[tuple[LinkKind | None, list[str]]] = []
+    kind_before: LinkKind | None = None
+    start = 0
+    # Both separators say "above exception": a substring test spares the other lines the rest.
+    for i in [i for i, ln in enumerate(lines) if "above exception" in ln]:
+        ln = lines[i]
+        kind = _sep_kind(ln) if ln.lstrip()[:1] not in ("|", "+") else None
+        if kind is not None:
+            sections.append((kind_before, lines[start:i]))
+            kind_before, start = kind, i + 1
+    sections.append((kind_before, lines[start:]))
+    return sections
+
+
 def parse_sub_chain(lines: list[str]) -> list[Link]:
     """Parse a sub-exception of a group: margin at column 0, possibly chained or a group itself."""
     sections = _sections(lines, lambda ln: _sep_kind(ln[2:]) if ln[:1] == "|" else None)
@@ -322,9 +340,7 @@ def parse_block(lines: list[str], fallback: tuple[str, str] | None = None,
     """Parse a whole top-level block into its chain of links (ordered as printed). ``first`` =
     (frames, expect_source, n): the segmenter already parsed the frames of the first ``n`` lines
     (see ``parse_tail``); the first link is finished from there."""
-    # Both separators say "above exception": a substring test spares the other lines the rest.
-    sections = _sections(lines, lambda ln: _sep_kind(ln) if "above exception" in ln
-                         and ln.lstrip()[:1] not in ("|", "+") else None)
+    sections = _top_sections(lines)
     chain: list[Link] = []
     last = len(sections) - 1
     for idx, (kind, sec) in enumerate(sections):

@@ -23,8 +23,9 @@ result is marked ``truncated``.
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterable, Iterator
+from collections.abc import Generator, Iterator
 
+from selfheal.domain.extract import runs
 from selfheal.domain.extract.block import Block
 from selfheal.domain.extract.classify import LineClassifier
 from selfheal.domain.extract.documents import (
@@ -54,7 +55,7 @@ from selfheal.domain.extract.lines import (
 from selfheal.domain.extract.parse import parse_block, parse_tail
 from selfheal.domain.traceback import Link, Traceback
 
-__all__ = ["TracebackScanner", "extract_from_text", "extract_tracebacks"]
+__all__ = ["TracebackScanner"]
 
 NOT_PLAIN, PLAIN_ACCEPTED, PLAIN_ENDED = 0, 1, 2  # results of TracebackScanner.accept_plain
 # Plain blocks reuse the frames the hot path parsed (tests turn it off to compare with parse_block).
@@ -139,10 +140,13 @@ class TracebackScanner(LineClassifier):
         """Tracebacks carried whole inside one record: each is a block of its own."""
         yield from self._finish()
         for text in texts:
-            for sub in text.splitlines():
-                line = clean(sub)
-                if not self._try_line(line, lineno):
-                    yield from self._line(line, lineno)
+            if runs.RUNS and runs.plain_breaks(text):
+                yield from runs.embedded_lines(self, text, lineno)  # the same, runs taken at once
+            else:
+                for sub in text.splitlines():
+                    line = clean(sub)
+                    if not self._try_line(line, lineno):
+                        yield from self._line(line, lineno)
             yield from self._finish()
 
     def _json_record(self, text: str, lineno: int) -> Generator[Traceback, None, bool]:
@@ -371,37 +375,3 @@ class TracebackScanner(LineClassifier):
         if block is not None and block.state == "body" and not block.has_exc:
             block.truncated = True  # the input ended inside the traceback
         yield from self._finish()
-
-
-def extract_tracebacks(
-    lines: Iterable[str], *, max_frames: int = 1000, max_bytes: int = 256 * 1024
-) -> Iterator[Traceback]:
-    """Yield every Python traceback found in ``lines`` (with or without line terminators)."""
-    seg = TracebackScanner(max_frames, max_bytes)
-    recent = seg.recent
-    mask = RECENT_LINES - 1
-    for lineno, raw in enumerate(lines, 1):
-        # The hot path: two substring scans reject an ordinary line. "Trace" covers both the
-        # `Traceback` header and Lambda's `stackTrace` documents; `File "` a header-less frame.
-        block = seg.block
-        if block is None:
-            if "Trace" not in raw and 'File "' not in raw:
-                recent[lineno & mask] = raw
-                continue
-            seg.prev = recent[(lineno - 1) & mask]
-        else:
-            # Inside a traceback, most lines are plain frames and source lines: no generators.
-            plain = seg.accept_plain(block, raw, lineno)
-            if plain:
-                if plain == PLAIN_ENDED:
-                    yield from seg.restart(lineno)
-                recent[lineno & mask] = raw
-                continue
-        yield from seg.feed(raw, lineno)
-        recent[lineno & mask] = raw
-    yield from seg.finish()
-
-
-def extract_from_text(text: str) -> list[Traceback]:
-    """All tracebacks in ``text`` (a convenience over ``extract_tracebacks``)."""
-    return list(extract_tracebacks(text.splitlines()))
