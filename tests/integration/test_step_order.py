@@ -26,7 +26,7 @@ from selfheal import known_secrets
 from selfheal.adapters.artifacts_fs import FsArtifactStore
 from selfheal.adapters.artifacts_s3 import S3ArtifactStore
 from selfheal.domain.fixing import ModelReply, Prompt
-from selfheal.domain.records import ErrorRecord, Status, utcnow
+from selfheal.domain.records import ErrorRecord, Status, StepRecord, utcnow
 from selfheal.errors import AttemptFinished, StoreUnavailable
 from selfheal.names import Artifact
 from selfheal.services.workflow.catalogue import REFUSED_KEY, run_state
@@ -287,6 +287,26 @@ def test_reference_is_what_put_returns(tmp_path: Path) -> None:
             assert b"hunter2" not in store.get_bytes(ref)
     finally:
         known_secrets.forget_all()
+
+
+def test_a_redrive_skips_a_run_whose_input_was_never_stored(tmp_path: Path) -> None:
+    """The start record names the input before it is stored: a step that died in between names
+    an artifact that does not exist. A re-drive from that state takes the run before it."""
+    svc = make_services(tmp_path)
+    fp = fixing(svc.store)
+    prompted = run_state("BuildPrompt", svc, run_state("FetchSource", svc, {"fingerprint": fp, "attempt": 1}))
+    run_state("InvokeModel", svc, dict(prompted))  # attempt 1's run, input stored
+    svc.store.finish_attempt(fp, 1, outcome="failed", failed_state="ValidatePatch", error="X", cause="y")
+    svc.store.transition(fp, Status.FAILED)
+    svc.store.transition(fp, Status.FIXING)
+    svc.store.start_attempt(fp, "exec-2")
+    never = svc.artifacts.reference(f"{fp}/attempt-2/steps/x-InvokeModel.input.json", b"{}")
+    svc.store.record_step(fp, 2, StepRecord(state="InvokeModel", started_at=utcnow(),
+                                            artifacts={Artifact.INPUT: never}))
+    svc.store.finish_attempt(fp, 2, outcome="failed", failed_state="InvokeModel", error="X", cause="y")
+    svc.store.transition(fp, Status.FAILED)
+    data = redrive_payload(record(svc, fp), svc.artifacts, "InvokeModel")
+    assert data["resume_from"] == "InvokeModel" and data["artifacts"] == prompted["artifacts"]
 
 
 class NoInputs(FsArtifactStore):
