@@ -71,8 +71,12 @@ class ErrorStore(Protocol):
         ``running`` (``AttemptFinished`` otherwise, nothing written): a step's start."""
         ...
 
-    def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
-        """Set outcome / failed_state / error / cause / reasons / finished_at on an attempt."""
+    def finish_attempt(self, fingerprint: str, attempt: int, *, only_running: bool = False,
+                       **fields: Any) -> None:
+        """Set outcome / failed_state / error / cause / reasons / finished_at on an attempt. With
+        ``only_running`` the write is conditional on the attempt still running
+        (``AttemptFinished`` otherwise, nothing written): the one outcome of an attempt is the
+        first that is written (a workflow's final state, or the sweeper's ``lost``)."""
         ...
 
     def add_usage(self, fingerprint: str, attempt: int, tokens_in: int, tokens_out: int,
@@ -122,6 +126,11 @@ class ArtifactStore(Protocol):
 
     def put_bytes(self, key: str, data: bytes) -> str:
         """Store ``data`` under ``key``; return a reference string (``s3://...`` or a path)."""
+        ...
+
+    def reference(self, key: str, data: bytes) -> str:
+        """The reference ``put_bytes(key, data)`` returns, without storing anything (a record
+        may name an artifact before it is written: nothing is written for a refused step)."""
         ...
 
     def get_bytes(self, ref: str) -> bytes:

@@ -37,6 +37,10 @@ class FsArtifactStore:
             raise
         return str(path)
 
+    def reference(self, key: str, data: bytes) -> str:
+        """The reference ``put_bytes(key, data)`` returns (the path), nothing stored."""
+        return str(self._path(key))
+
     def get_bytes(self, ref: str) -> bytes:
         path = Path(ref).resolve()
         if not path.is_relative_to(self.root):

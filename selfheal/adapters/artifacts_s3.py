@@ -44,6 +44,11 @@ class S3ArtifactStore:
             raise _map(exc, full) from exc
         return f"s3://{self.bucket}/{full}{DIGEST}{hashlib.sha256(data).hexdigest()}"
 
+    def reference(self, key: str, data: bytes) -> str:
+        """The reference ``put_bytes(key, data)`` returns (its digest included), nothing stored."""
+        data = known_secrets.scrub_bytes(data)
+        return f"s3://{self.bucket}/{self.prefix}{key}{DIGEST}{hashlib.sha256(data).hexdigest()}"
+
     def get_bytes(self, ref: str) -> bytes:
         if not ref.startswith("s3://"):
             raise MalformedInput(f"not an s3:// artifact reference: {ref!r}")

@@ -290,8 +290,10 @@ class DynamoDBErrorStore:
         self._update_attempt(fingerprint, attempt, e, f"SET {base}.{e.name('steps')}.{key} = {e.value(step)}",
                              guard)
 
-    def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
-        """Set outcome / failed_state / error / cause / reasons / finished_at (and execution)."""
+    def finish_attempt(self, fingerprint: str, attempt: int, *, only_running: bool = False,
+                       **fields: Any) -> None:
+        """Set outcome / failed_state / error / cause / reasons / finished_at (and execution);
+        with ``only_running`` also conditional on ``attempts.<n>.outcome = running``."""
         fields = attempt_fields(fields)
         if not fields:
             return
@@ -299,7 +301,8 @@ class DynamoDBErrorStore:
         e = _Expr()
         base = f"{e.name('attempts')}.{e.name(str(attempt))}"
         expr = "SET " + ", ".join(f"{base}.{e.name(k)} = {e.value(checked[k])}" for k in fields)
-        self._update_attempt(fingerprint, attempt, e, expr)
+        guard = f" AND {base}.{e.name('outcome')} = {e.value('running')}" if only_running else ""
+        self._update_attempt(fingerprint, attempt, e, expr, guard)
 
     def add_usage(self, fingerprint: str, attempt: int, tokens_in: int, tokens_out: int,
                   cost_usd: float) -> None:

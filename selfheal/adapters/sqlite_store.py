@@ -293,11 +293,15 @@ class SqliteErrorStore:
                          "VALUES (?, ?, ?, ?, ?)",
                          (fingerprint, attempt, step.state, ts(step.started_at), step.model_dump_json()))
 
-    def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
-        """Set outcome / failed_state / error / cause / reasons / finished_at (and execution)."""
+    def finish_attempt(self, fingerprint: str, attempt: int, *, only_running: bool = False,
+                       **fields: Any) -> None:
+        """Set outcome / failed_state / error / cause / reasons / finished_at (and execution);
+        with ``only_running`` only on a running attempt (``AttemptFinished`` otherwise)."""
         fields = attempt_fields(fields)
         with self._tx() as conn:
             doc = self._attempt_doc(conn, fingerprint, attempt)
+            if only_running:
+                check_running(fingerprint, attempt, doc.get("outcome", "running"))
             doc.update(fields)
             att = Attempt.model_validate({**doc, "number": attempt})  # validates the values
             conn.execute("UPDATE attempts SET data=? WHERE fingerprint=? AND number=?",

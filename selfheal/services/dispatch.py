@@ -29,7 +29,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from selfheal.domain.fingerprint_migration import MergedRecord
 from selfheal.domain.records import STARTABLE, Attempt, ErrorRecord, Status, utcnow
-from selfheal.errors import ConcurrentUpdate, ErrorNotFound, FixDeferred, InvalidTransition, MalformedInput
+from selfheal.errors import (
+    AttemptFinished,
+    ConcurrentUpdate,
+    ErrorNotFound,
+    FixDeferred,
+    InvalidTransition,
+    MalformedInput,
+)
 from selfheal.names import execution_name
 from selfheal.ports import ErrorStore
 from selfheal.services.policy import EXPECTED_STATUS, EnqueueReason, Policy
@@ -197,8 +204,11 @@ def abandon(store: ErrorStore, fingerprint: str, number: int, error: str, cause:
         return
     running = [s for s in att.steps if s.outcome in ("running", "retried")]
     state = running[-1].state if running else (att.steps[-1].state if att.steps else "Start")
-    store.finish_attempt(fingerprint, number, outcome="failed", failed_state=state, error=error,
-                         cause=cause, finished_at=utcnow())
+    try:  # conditional: an outcome written since the check above stays
+        store.finish_attempt(fingerprint, number, only_running=True, outcome="failed",
+                             failed_state=state, error=error, cause=cause, finished_at=utcnow())
+    except AttemptFinished:
+        return
     if record.status == Status.FIXING:
         store.transition(fingerprint, Status.FAILED, expected=[Status.FIXING],
                          reason=f"{state}: {error}: {cause}"[:1000])

@@ -168,6 +168,27 @@ def test_a_step_starts_only_on_a_running_attempt(store: Any) -> None:
     assert rec is not None and [s.state for s in rec.attempts[0].steps] == ["FetchSource", "Redrive"]
 
 
+def test_an_attempt_finishes_once_when_asked_only_running(store: Any) -> None:
+    """Issue #11 (step order): ``finish_attempt(..., only_running=True)`` writes only on a running
+    attempt; the first outcome stays (a final state and the sweeper racing)."""
+    store.observe(obs(FP))
+    store.start_attempt(FP, "exec-1")
+    t = datetime(2026, 11, 1, 12, tzinfo=UTC)
+    store.finish_attempt(FP, 1, only_running=True, outcome="failed", error="AttemptLost",
+                         reasons=["lost"], finished_at=t)
+    with pytest.raises(AttemptFinished, match="failed"):
+        store.finish_attempt(FP, 1, only_running=True, outcome="pr_open", finished_at=t + timedelta(1))
+    with pytest.raises(ErrorNotFound):
+        store.finish_attempt(FP, 2, only_running=True, outcome="pr_open")
+    rec = store.get(FP)
+    assert rec is not None
+    att = rec.attempts[0]
+    assert (att.outcome, att.error, att.reasons, att.finished_at) == ("failed", "AttemptLost", ["lost"], t)
+    store.finish_attempt(FP, 1, execution="exec-1b")  # unconditional bookkeeping still writes
+    rec = store.get(FP)
+    assert rec is not None and rec.attempts[0].execution == "exec-1b"
+
+
 def test_captured_inputs_first_distinct_kept_and_capped(store: Any) -> None:
     from selfheal.domain.capture import make_input
     from selfheal.ports import InputStore

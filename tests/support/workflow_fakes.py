@@ -132,9 +132,12 @@ class MemoryErrorStore:
                     return
             att.steps.append(step)
 
-    def finish_attempt(self, fingerprint: str, attempt: int, **fields: Any) -> None:
+    def finish_attempt(self, fingerprint: str, attempt: int, *, only_running: bool = False,
+                       **fields: Any) -> None:
         with self._lock:
             att = self._attempt(fingerprint, attempt)
+            if only_running:
+                check_running(fingerprint, attempt, att.outcome)  # the adapters' rule
             # Scrubbed as the adapters do; unlike them the fake also lets tests set other fields
             # (a backdated started_at, say).
             known = attempt_fields({k: v for k, v in fields.items() if k in ATTEMPT_FIELDS})

@@ -15,7 +15,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from selfheal.errors import AttemptFinished, MalformedInput, RetryableError
+from selfheal.errors import (
+    AttemptFinished,
+    ConcurrentUpdate,
+    InvalidTransition,
+    MalformedInput,
+    RetryableError,
+)
 from selfheal.names import function_arn_substitution
 from selfheal.services.workflow import steps
 from selfheal.services.workflow.continuation import continue_fix, deferred
@@ -37,6 +43,7 @@ from selfheal.services.workflow.models import (
     parse_input,
 )
 from selfheal.services.workflow.recorder import StepHandle
+from selfheal.services.workflow.settle import settle_status
 
 # What a state may use besides the store and the artifacts:
 #   source     the repository (through the code host's API on AWS: the token),
@@ -110,11 +117,26 @@ REFUSED_KEY = "refused"  # in a refused final state's output: why nothing was do
 _log = logging.getLogger(__name__)
 
 
+def _settle(name: str, services: WorkflowServices, payload: FixState) -> str:
+    """A refused final state may be the retry of one that finished its attempt and then failed
+    to move the status (the attempt first, then the status): complete that (``settle_status``).
+    What it did, for the refusal's message."""
+    try:
+        settled = settle_status(services.store, payload.fingerprint, payload.attempt,
+                                payload.branch, payload.pr_url)
+    except (ConcurrentUpdate, InvalidTransition):  # someone else moved it meanwhile
+        return ""
+    if settled:
+        _log.warning("%s moved the error to the status of its finished attempt", name)
+    return "; the error's status now follows the attempt's outcome" if settled else ""
+
+
 def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, Any]:
     """Validate ``event`` as ``name``'s input, run its step inside its recorder step, return the
     payload for the next state: what every step handler does. A payload that names a state to
     resume from names a resumable one (else the ASL's ``ResumeAt`` would start over). A step of
-    an attempt that is already finished is refused (``AttemptFinished``, logged; see above)."""
+    an attempt that is already finished is refused (``AttemptFinished``, logged; see above); a
+    refused final state still completes the status of its finished attempt (``_settle``)."""
     entry = BY_NAME[name]
     payload = parse_input(name, entry.input_model, event)
     if name in DEFERRABLE_STATES:  # running again after a wait: the wait is spent
@@ -129,7 +151,7 @@ def run_state(name: str, services: WorkflowServices, event: Any) -> dict[str, An
         _log.warning("%s refused: %s", name, exc)
         if name not in FINAL_STATES:
             raise
-        return {**payload.to_payload(), REFUSED_KEY: str(exc)}
+        return {**payload.to_payload(), REFUSED_KEY: f"{exc}{_settle(name, services, payload)}"}
     except RetryableError as exc:
         waiting = deferred(name, payload, exc)  # a rate limit: the ASL waits, then runs it again
         if waiting is None:

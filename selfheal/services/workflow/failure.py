@@ -53,7 +53,7 @@ def record_failure(svc: WorkflowServices, payload: RecordFailureInput, step: Ste
     # The failed state first, then FAILED: a re-drive acts only on FAILED, so whoever sees FAILED
     # also sees where to resume (the other order let a re-drive in between start over from
     # FetchSource and pay for the model again).
-    svc.store.finish_attempt(payload.fingerprint, step.attempt, outcome="failed",
+    svc.store.finish_attempt(payload.fingerprint, step.attempt, only_running=True, outcome="failed",
                              failed_state=state, error=error, cause=cause, finished_at=utcnow())
     if record is not None and Status.FAILED in ALLOWED_TRANSITIONS[record.status]:
         svc.store.transition(payload.fingerprint, Status.FAILED, expected=[record.status],

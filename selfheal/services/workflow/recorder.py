@@ -36,14 +36,18 @@ class StepHandle:
 
     def save_json(self, name: str, data: object) -> str:
         """Store ``data`` as the JSON artifact ``name`` of this attempt; return its reference."""
-        blob = json.dumps(data, ensure_ascii=False, default=str).encode()
-        return self.artifacts_store.put_bytes(artifact_key(self.fingerprint, self.attempt, name), blob)
+        return self.save_bytes(name, json_bytes(data))
 
     def save_text(self, name: str, text: str) -> str:
         return self.save_bytes(name, text.encode())
 
     def save_bytes(self, name: str, data: bytes) -> str:
         return self.artifacts_store.put_bytes(artifact_key(self.fingerprint, self.attempt, name), data)
+
+
+def json_bytes(data: object) -> bytes:
+    """How a JSON artifact is stored."""
+    return json.dumps(data, ensure_ascii=False, default=str).encode()
 
 
 def artifact_key(fingerprint: str, attempt: int, name: str) -> str:
@@ -96,19 +100,32 @@ class StepRecorder:
         The start is written only while the attempt is running (a conditional write: a step
         of a finished attempt raises ``AttemptFinished`` before its work runs). The step's
         input payload is stored as the artifact ``input``: a re-drive from this state starts
-        from exactly that input."""
+        from exactly that input. The start record names that artifact and is written first, the
+        artifact after it: a step refused by the conditional write (its attempt finished since
+        ``ensure_attempt`` looked) leaves nothing behind, not even its input.
+
+        The end record is an unconditional write of this step's own record: on an attempt that
+        finished meanwhile (swept as lost while the step ran) it says how the step really ended,
+        and changes nothing else (the attempt's outcome, failed state and the error's status
+        stay what the sweeper wrote)."""
         attempt = self.ensure_attempt(state_name, payload)
         started = self._clock()
         stamp = started.strftime("%Y%m%dT%H%M%S%f")
         handle = StepHandle(state=state_name, fingerprint=payload.fingerprint, attempt=attempt,
                             started_at=started, artifacts_store=self._artifacts)
-        handle.artifacts[Artifact.INPUT] = handle.save_json(
-            f"steps/{stamp}-{state_name}.input.json", payload.model_dump(mode="json", exclude_none=True))
+        key = artifact_key(payload.fingerprint, attempt, f"steps/{stamp}-{state_name}.input.json")
+        blob = json_bytes(payload.model_dump(mode="json", exclude_none=True))
+        handle.artifacts[Artifact.INPUT] = self._artifacts.reference(key, blob)
         self._store.record_step(payload.fingerprint, attempt,
                                 StepRecord(state=state_name, started_at=started,
                                            artifacts=dict(handle.artifacts)), only_running=True)
         payload.resume_from = None  # used by the ResumeAt choice that brought us here
         try:
+            try:
+                handle.artifacts[Artifact.INPUT] = self._artifacts.put_bytes(key, blob)
+            except Exception:
+                del handle.artifacts[Artifact.INPUT]  # not stored: the end record must not name it
+                raise
             yield handle
         except Exception as exc:
             retryable = isinstance(exc, SelfhealError) and exc.retryable

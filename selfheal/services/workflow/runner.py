@@ -12,7 +12,13 @@ from typing import Any, Protocol
 from pydantic import BaseModel, Field
 
 from selfheal.domain.records import ErrorRecord, Status, StepRecord, utcnow
-from selfheal.errors import ErrorNotFound, InvalidTransition, MalformedInput, StepTimeout
+from selfheal.errors import (
+    ArtifactNotFound,
+    ErrorNotFound,
+    InvalidTransition,
+    MalformedInput,
+    StepTimeout,
+)
 from selfheal.names import Artifact, execution_name
 from selfheal.ports import ArtifactStore, ErrorStore, WorkflowEngine
 from selfheal.services.dispatch import FixRequest, FixStarter, abandon
@@ -276,7 +282,10 @@ def _recorded_input(step: StepRecord, state: str, artifacts: ArtifactStore) -> d
     """The input ``state`` ran (or was to run) with: its own run's input, or the request of a
     continuation that was to start there (a lost attempt may never have run it)."""
     if step.state == state and step.artifacts.get(Artifact.INPUT):
-        data = json.loads(artifacts.get_bytes(step.artifacts[Artifact.INPUT]).decode())
+        try:
+            data = json.loads(artifacts.get_bytes(step.artifacts[Artifact.INPUT]).decode())
+        except ArtifactNotFound:  # named by its start record, never stored (died in between)
+            return None
         return data if isinstance(data, dict) else None
     if step.state == CONTINUED_MARKER and step.artifacts.get(Artifact.REQUEST):
         data = json.loads(artifacts.get_bytes(step.artifacts[Artifact.REQUEST]).decode())

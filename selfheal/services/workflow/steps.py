@@ -15,7 +15,7 @@ from selfheal.domain.edit_format import apply_proposal
 from selfheal.domain.fixing import EditProposal, FixContext, ModelReply, Prompt
 from selfheal.domain.pr_body import diff_summary
 from selfheal.domain.prompt import prompt_tokens
-from selfheal.domain.records import ErrorRecord, Status, utcnow
+from selfheal.domain.records import ErrorRecord, utcnow
 from selfheal.domain.reproduce import with_regression_test
 from selfheal.domain.validation_report import ValidationReport
 from selfheal.errors import (
@@ -42,6 +42,7 @@ from selfheal.services.workflow.models import (
     ValidatePatchInput,
 )
 from selfheal.services.workflow.recorder import StepHandle
+from selfheal.services.workflow.settle import settle_status
 
 REASON_MAX_CHARS = 300
 
@@ -262,15 +263,12 @@ def open_pull_request(svc: WorkflowServices, payload: OpenPullRequestInput, step
 
 
 def mark_done(svc: WorkflowServices, payload: MarkDoneInput, step: StepHandle) -> FixState:
-    """FIXING -> PR_OPEN with branch and PR URL; close the attempt."""
-    record = _record(svc, payload.fingerprint)
-    # Express runs tasks at least once: a repeat after success is a no-op, not a failure.
-    if not (record.status == Status.PR_OPEN and record.pr_url == payload.pr_url):
-        svc.store.transition(payload.fingerprint, Status.PR_OPEN, expected=[Status.FIXING],
-                             reason="draft pull request open",
-                             fields={"branch": payload.branch, "pr_url": payload.pr_url})
-    svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="pr_open",
-                             finished_at=utcnow())
+    """Close the attempt (``pr_open``), then FIXING -> PR_OPEN with branch and PR URL."""
+    # The attempt first, then the status (as RecordFailure does): whoever sees PR_OPEN sees
+    # the attempt finished, and the conditional finish loses to a sweep that finished it first.
+    svc.store.finish_attempt(payload.fingerprint, payload.attempt, only_running=True,
+                             outcome="pr_open", finished_at=utcnow())
+    settle_status(svc.store, payload.fingerprint, payload.attempt, payload.branch, payload.pr_url)
     return payload
 
 
@@ -291,10 +289,8 @@ def record_abstain(svc: WorkflowServices, payload: RecordAbstainInput, step: Ste
     if payload.artifacts.get(Artifact.SUGGESTED):
         ref = step.artifacts[Artifact.SUGGESTED_PATCH] = _keep_suggested(svc, payload, step)
         reasons = [*reasons, f"suggested patch kept (valid, not verified): {ref}"]
-    if _record(svc, payload.fingerprint).status != Status.ABSTAINED:  # at-least-once repeat
-        svc.store.transition(payload.fingerprint, Status.ABSTAINED, expected=[Status.FIXING],
-                             reason="; ".join(reasons)[:1000])
-    svc.store.finish_attempt(payload.fingerprint, payload.attempt, outcome="abstained",
-                             reasons=reasons, finished_at=utcnow())
+    svc.store.finish_attempt(payload.fingerprint, payload.attempt, only_running=True,
+                             outcome="abstained", reasons=reasons, finished_at=utcnow())
+    settle_status(svc.store, payload.fingerprint, payload.attempt)
     payload.reasons = reasons
     return payload

@@ -11,6 +11,9 @@ state a pending continuation was to run; else the last state that succeeded), *t
 moves FIXING -> FAILED: whoever sees FAILED sees where to resume, and ``redrive`` resumes there
 from that state's recorded input, without paying for the model again.
 
+An error still FIXING whose attempt a final state finished (the execution died between that
+write and the status) gets the status the outcome names (``settle_status``), not ``lost``.
+
 A continuation waiting longer than SQS can delay (15 minutes) is started here when due (the
 scheduled re-drive); ``starter`` is the workflow engine.
 """
@@ -24,7 +27,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from selfheal.domain.records import Attempt, ErrorRecord, Status, StepRecord, utcnow
-from selfheal.errors import ConcurrentUpdate, InvalidTransition, SelfhealError
+from selfheal.errors import AttemptFinished, ConcurrentUpdate, InvalidTransition, SelfhealError
+from selfheal.names import Artifact
 from selfheal.ports import ArtifactStore, ErrorStore
 from selfheal.services.workflow.catalogue import RESUMABLE_STATES
 from selfheal.services.workflow.continuation import (
@@ -35,6 +39,7 @@ from selfheal.services.workflow.continuation import (
     pending_marker,
 )
 from selfheal.services.workflow.flow import CONTINUE_STATE, SQS_MAX_DELAY_S
+from selfheal.services.workflow.settle import settle_status
 
 LOST = "lost"  # the reason on the attempt and the start of the status reason
 LOST_ERROR = "AttemptLost"  # the attempt's error class name (like a caught error's)
@@ -64,6 +69,7 @@ class SweepReport:
     lost: list[tuple[str, int, str]] = field(default_factory=list)  # (fingerprint, attempt, state)
     started: list[str] = field(default_factory=list)  # executions of due continuations
     pruned_worktrees: list[str] = field(default_factory=list)
+    settled: list[str] = field(default_factory=list)  # FIXING errors moved to their attempt's outcome
 
     @property
     def past_deadline(self) -> int:
@@ -72,6 +78,7 @@ class SweepReport:
     def summary(self) -> str | None:
         parts = [f"{len(self.lost)} fix(es) lost -> FAILED"] if self.lost else []
         parts += [f"{len(self.started)} continuation(s) started"] if self.started else []
+        parts += [f"{len(self.settled)} finished fix(es) given their status"] if self.settled else []
         parts += [f"{len(self.pruned_worktrees)} stale worktree(s) removed"] if self.pruned_worktrees else []
         return "; ".join(parts) or None
 
@@ -128,8 +135,12 @@ def mark_lost(store: ErrorStore, record: ErrorRecord, attempt: Attempt, why: str
     current = next((a for a in fresh.attempts if a.number == attempt.number), None) if fresh else None
     if fresh is None or current is None or current.outcome != "running":
         return None
-    store.finish_attempt(record.fingerprint, attempt.number, outcome="failed", failed_state=state,
-                         error=LOST_ERROR, cause=cause, reasons=[LOST], finished_at=now)
+    try:  # conditional: a final state that finished it since the check above wins
+        store.finish_attempt(record.fingerprint, attempt.number, only_running=True, outcome="failed",
+                             failed_state=state, error=LOST_ERROR, cause=cause, reasons=[LOST],
+                             finished_at=now)
+    except AttemptFinished:
+        return None
     if fresh.status == Status.FIXING:
         try:
             store.transition(record.fingerprint, Status.FAILED, expected=[Status.FIXING],
@@ -137,6 +148,26 @@ def mark_lost(store: ErrorStore, record: ErrorRecord, attempt: Attempt, why: str
         except (ConcurrentUpdate, InvalidTransition):
             return None
     return state
+
+
+def settle_finished(store: ErrorStore, record: ErrorRecord, attempt: Attempt,
+                    artifacts: ArtifactStore | None) -> bool:
+    """An error left FIXING after its final state finished the attempt (the execution died
+    between that write and the status): give it the status the outcome names (PR_OPEN with
+    the branch and URL of MarkDone's recorded input). True when it did."""
+    branch = pr_url = None
+    done = next((s for s in reversed(attempt.steps)
+                 if s.state == "MarkDone" and s.artifacts.get(Artifact.INPUT)), None)
+    if attempt.outcome == "pr_open" and done is not None and artifacts is not None:
+        try:
+            data = json.loads(artifacts.get_bytes(done.artifacts[Artifact.INPUT]))
+        except (SelfhealError, ValueError):
+            data = {}
+        branch, pr_url = data.get("branch"), data.get("pr_url")
+    try:
+        return settle_status(store, record.fingerprint, attempt.number, branch, pr_url)
+    except (ConcurrentUpdate, InvalidTransition):  # moved meanwhile: not FIXING any more
+        return False
 
 
 def _owner_alive(record: ErrorRecord, attempt: Attempt, policy: SweepPolicy,
@@ -155,10 +186,15 @@ def sweep(store: ErrorStore, policy: SweepPolicy = SweepPolicy(), *,
         attempt = record.current_attempt
         report.checked += 1
         if attempt is None or attempt.outcome != "running":
-            if now - record.updated_at > policy.grace:  # FIXING without a running attempt
-                store.transition(record.fingerprint, Status.FAILED, expected=[Status.FIXING],
-                                 reason=f"{LOST}: no running attempt")
-                report.lost.append((record.fingerprint, attempt.number if attempt else 0, "FetchSource"))
+            if now - record.updated_at <= policy.grace:
+                continue
+            if attempt is not None and settle_finished(store, record, attempt, artifacts):
+                report.settled.append(record.fingerprint)
+                continue
+            # FIXING without a running attempt (nor an outcome to follow)
+            store.transition(record.fingerprint, Status.FAILED, expected=[Status.FIXING],
+                             reason=f"{LOST}: no running attempt")
+            report.lost.append((record.fingerprint, attempt.number if attempt else 0, "FetchSource"))
             continue
         marker = pending_marker(attempt)
         if marker is not None and starter is not None and artifacts is not None \
@@ -187,4 +223,5 @@ def sweep(store: ErrorStore, policy: SweepPolicy = SweepPolicy(), *,
 
 def report_json(report: SweepReport) -> str:
     return json.dumps({"checked": report.checked, "lost": report.lost, "started": report.started,
-                       "pruned_worktrees": report.pruned_worktrees})
+                       "pruned_worktrees": report.pruned_worktrees,
+                       "settled": report.settled})
