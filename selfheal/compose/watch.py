@@ -74,7 +74,7 @@ def housekeeping_events(sweep: Callable[[], Any], sync: Callable[[], Any] | None
     else:
         if swept is not None and swept.summary():
             events.append(Sweep(lost=len(swept.lost), continuations_started=len(swept.started),
-                                worktrees_removed=len(swept.pruned_worktrees)))
+                                settled=len(swept.settled), worktrees_removed=len(swept.pruned_worktrees)))
     synced = sync() if sync is not None else None
     if synced is not None and synced.summary():
         events.append(PrSync(checked=synced.checked, resolved=len(synced.resolved), failed=len(synced.failed),

@@ -119,12 +119,12 @@ def test_fix_result_carries_what_the_record_says() -> None:
 
 
 def test_housekeeping_reports_sweep_and_sync_as_events_and_a_failed_sweep_is_not_fatal() -> None:
-    swept = SweepReport(lost=[(FP, 1, "GenerateFix")], pruned_worktrees=["/tmp/w"])
+    swept = SweepReport(lost=[(FP, 1, "GenerateFix")], pruned_worktrees=["/tmp/w"], settled=["beef" * 16])
     synced = SyncReport(checked_at=utcnow(), checked=3, resolved=[FP], problems=["github: 502"])
     events = housekeeping_events(lambda: swept, lambda: synced)
-    assert events == [Sweep(lost=1, continuations_started=0, worktrees_removed=1),
+    assert events == [Sweep(lost=1, continuations_started=0, settled=1, worktrees_removed=1),
                       PrSync(checked=3, resolved=1, failed=0, problems=1, problem="github: 502")]
-    assert events[0].message == "sweep: 1 fix(es) lost -> FAILED; 1 stale worktree(s) removed"
+    assert events[0].message == f"sweep: {swept.summary()}"  # the words `selfheal fix` prints
     assert events[1].message == ("PR sync: 1 resolved (PR merged), 0 failed (PR closed), "
                                  "1 problem(s): github: 502")
     quiet = SyncReport(checked_at=utcnow(), checked=2)

@@ -245,16 +245,19 @@ class PrSync(WatchEvent):
 
 @dataclass(frozen=True)
 class Sweep(WatchEvent):
-    """Fixes another process left FIXING were marked lost, continuations or worktrees handled."""
+    """Fixes another process left FIXING were marked lost or settled, continuations or worktrees
+    handled (``SweepReport``)."""
 
     kind: ClassVar[str] = "sweep"
     lost: int
     continuations_started: int
+    settled: int
     worktrees_removed: int
 
     def text(self) -> str:
         counts = ((self.lost, "fix(es) lost -> FAILED"),
                   (self.continuations_started, "continuation(s) started"),
+                  (self.settled, "finished fix(es) given their status"),
                   (self.worktrees_removed, "stale worktree(s) removed"))
         return "sweep: " + ("; ".join(f"{n} {what}" for n, what in counts if n) or "nothing to do")
 
