@@ -77,8 +77,10 @@ def test_without_a_pid_namespace_the_runs_share_what_is_left(tmp_path: Path) -> 
                                     sandbox=sandbox)
     assert report.valid, report.feedback
     notes = report.sandbox_notes
-    assert any(re.match(r"test timeout 2\d s \(configured 300 s\): the step has \d+ s left for 2 test run",
-                        n) for n in notes), notes
+    # Half of what is left after the margin (50 s, less what the gates took: under 25 s each).
+    pattern = re.compile(r"test timeout (\d+) s \(configured 300 s\): the step has \d+ s left for 2 test run")
+    cut = [m for n in notes if (m := pattern.match(n))]
+    assert cut and 5 <= int(cut[0][1]) <= 25, notes
     assert any("ran one after the other" in n for n in notes), notes
 
 
