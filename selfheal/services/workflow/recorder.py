@@ -100,9 +100,11 @@ class StepRecorder:
         The start is written only while the attempt is running (a conditional write: a step
         of a finished attempt raises ``AttemptFinished`` before its work runs). The step's
         input payload is stored as the artifact ``input``: a re-drive from this state starts
-        from exactly that input. The start record names that artifact and is written first, the
-        artifact after it: a step refused by the conditional write (its attempt finished since
-        ``ensure_attempt`` looked) leaves nothing behind, not even its input.
+        from exactly that input. The artifact is stored first and the start record names it
+        after, so a start record always names an input that exists: an interrupted local run
+        fails the attempt at the state whose start it sees and is re-driven from that input at
+        once. A step refused by the conditional write (its attempt finished in the moment since
+        ``ensure_attempt`` looked) leaves only that unnamed input behind (retention removes it).
 
         The end record is an unconditional write of this step's own record: on an attempt that
         finished meanwhile (swept as lost while the step ran) it says how the step really ended,
@@ -115,17 +117,12 @@ class StepRecorder:
                             started_at=started, artifacts_store=self._artifacts)
         key = artifact_key(payload.fingerprint, attempt, f"steps/{stamp}-{state_name}.input.json")
         blob = json_bytes(payload.model_dump(mode="json", exclude_none=True))
-        handle.artifacts[Artifact.INPUT] = self._artifacts.reference(key, blob)
+        handle.artifacts[Artifact.INPUT] = self._artifacts.put_bytes(key, blob)
         self._store.record_step(payload.fingerprint, attempt,
                                 StepRecord(state=state_name, started_at=started,
                                            artifacts=dict(handle.artifacts)), only_running=True)
         payload.resume_from = None  # used by the ResumeAt choice that brought us here
         try:
-            try:
-                handle.artifacts[Artifact.INPUT] = self._artifacts.put_bytes(key, blob)
-            except Exception:
-                del handle.artifacts[Artifact.INPUT]  # not stored: the end record must not name it
-                raise
             yield handle
         except Exception as exc:
             retryable = isinstance(exc, SelfhealError) and exc.retryable
