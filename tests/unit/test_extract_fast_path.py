@@ -9,8 +9,6 @@ generated service log with every format the throughput benchmark writes.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,23 +18,12 @@ import pytest
 import selfheal.domain.extract.runs as runs
 import selfheal.domain.extract.scanner as scanner
 from selfheal.domain.extract import extract_tracebacks
-from selfheal.domain.traceback import Link
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _link(link: Link) -> dict[str, Any]:
-    """Everything a link holds, frame sources included (``to_dict`` leaves them out)."""
-    return {"type": link.type, "message": link.message, "link": link.link, "is_group": link.is_group,
-            "frames": [(f.file, f.line, f.function, f.source) for f in link.frames],
-            "elided": link.elided_frames, "more": link.more_exceptions,
-            "exceptions": [[_link(sub) for sub in t.chain] for t in link.exceptions]}
+from tests.support.extract_cases import corpus_files, dump, storm_log
 
 
 def _extract(path: Path) -> list[dict[str, Any]]:
     with path.open(encoding="utf-8", errors="replace", newline="") as fh:
-        return [{"chain": [_link(link) for link in tb.chain], "raw": tb.raw, "truncated": tb.truncated,
-                 "lines": (tb.first_line, tb.last_line)} for tb in extract_tracebacks(fh)]
+        return dump(extract_tracebacks(fh))
 
 
 def _general_only(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -47,20 +34,8 @@ def _general_only(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _texts(tmp_path: Path) -> Iterator[Path]:
-    yield from sorted((ROOT / "tests" / "corpus" / "tracebacks").glob("*.txt"))
-    for cand in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
-        if (cand / "bench" / "tracebacks").is_dir():
-            yield from sorted((cand / "bench" / "tracebacks").glob("*.txt"))
-            break
-    script = ROOT / "bench" / "parse_throughput.py"
-    spec = importlib.util.spec_from_file_location("bench_parse_throughput", script)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench
-    spec.loader.exec_module(bench)
-    log = tmp_path / "storm.log"
-    bench.generate(log, 1.0, tb_per_mb=90)  # with only the project corpus (a fresh clone): over 100
-    yield log
+    yield from corpus_files()
+    yield storm_log(tmp_path / "storm.log", 1.0)  # with only the project corpus (a fresh clone): over 100
 
 
 def test_hot_paths_match_the_general_path(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -12,13 +12,10 @@ with chunk sizes that cut lines, ``\\r\\n`` pairs and UTF-8 sequences anywhere. 
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import json
 import random
-import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -26,21 +23,8 @@ import selfheal.domain.extract.runs as runs
 from selfheal.cli.parse import _traceback_json
 from selfheal.domain.extract import extract_tracebacks
 from selfheal.domain.extract.stream import extract_from_stream
-from selfheal.domain.traceback import Link, Traceback
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _link(link: Link) -> dict[str, Any]:
-    return {"type": link.type, "message": link.message, "link": link.link, "is_group": link.is_group,
-            "frames": [(f.file, f.line, f.function, f.source) for f in link.frames],
-            "elided": link.elided_frames, "more": link.more_exceptions,
-            "exceptions": [[_link(sub) for sub in t.chain] for t in link.exceptions]}
-
-
-def _dump(found: list[Traceback]) -> list[dict[str, Any]]:
-    return [{"chain": [_link(link) for link in tb.chain], "raw": tb.raw, "truncated": tb.truncated,
-             "lines": (tb.first_line, tb.last_line)} for tb in found]
+from selfheal.domain.traceback import Traceback
+from tests.support.extract_cases import corpus_files, dump, storm_log
 
 
 def _by_lines(data: bytes, **caps: int) -> list[Traceback]:
@@ -53,24 +37,8 @@ def _by_stream(data: bytes, chunk: int, **caps: int) -> list[Traceback]:
 
 
 def _storm(tmp_path: Path) -> bytes:
-    script = ROOT / "bench" / "parse_throughput.py"
-    spec = importlib.util.spec_from_file_location("bench_parse_throughput_s", script)
-    assert spec is not None and spec.loader is not None
-    bench = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = bench
-    spec.loader.exec_module(bench)
-    log = tmp_path / "storm.log"
-    bench.generate(log, 1.2, tb_per_mb=90)  # over 100 even without ../shared (a fresh clone)
-    return log.read_bytes()
-
-
-def _corpus_files() -> list[Path]:
-    files = sorted((ROOT / "tests" / "corpus" / "tracebacks").glob("*.txt"))
-    for cand in (ROOT.parent / "shared", ROOT.parent.parent / "shared"):
-        if (cand / "bench" / "tracebacks").is_dir():
-            files += sorted((cand / "bench" / "tracebacks").glob("*.txt"))
-            break
-    return files
+    # 1.2 MB: over 100 tracebacks checked even without ../shared (a fresh clone)
+    return storm_log(tmp_path / "storm.log", 1.2).read_bytes()
 
 
 # -- random documents ------------------------------------------------------------------------
@@ -175,11 +143,11 @@ def _document(rng: random.Random) -> bytes:
 
 @pytest.mark.parametrize("chunk", [1 << 20, 4096, 61, 7])
 def test_stream_matches_lines_on_corpora_and_a_storm(tmp_path: Path, chunk: int) -> None:
-    texts = [p.read_bytes() for p in _corpus_files()] + [_storm(tmp_path)]
+    texts = [p.read_bytes() for p in corpus_files()] + [_storm(tmp_path)]
     checked = 0
     for data in texts:
-        expected = _dump(_by_lines(data))
-        assert _dump(_by_stream(data, chunk)) == expected
+        expected = dump(_by_lines(data))
+        assert dump(_by_stream(data, chunk)) == expected
         checked += len(expected)
     assert checked > 100
 
@@ -190,9 +158,9 @@ def test_stream_matches_lines_on_random_documents() -> None:
     for _ in range(400):
         data = _document(rng)
         caps = rng.choice([{}, {}, {"max_frames": 3}, {"max_bytes": 1024}])
-        expected = _dump(_by_lines(data, **caps))
+        expected = dump(_by_lines(data, **caps))
         chunk = rng.choice([1 << 20, 1000, 97, 13, 2])
-        assert _dump(_by_stream(data, chunk, **caps)) == expected, (data[:2000], caps, chunk)
+        assert dump(_by_stream(data, chunk, **caps)) == expected, (data[:2000], caps, chunk)
         found += len(expected)
     assert found > 400  # the documents hold tracebacks, not only noise
 
@@ -200,16 +168,16 @@ def test_stream_matches_lines_on_random_documents() -> None:
 def test_runs_in_embedded_tracebacks_match_line_by_line(monkeypatch: pytest.MonkeyPatch) -> None:
     rng = random.Random(7)
     docs = [_document(rng) for _ in range(300)]
-    with_runs = [_dump(_by_lines(d)) for d in docs]
+    with_runs = [dump(_by_lines(d)) for d in docs]
     monkeypatch.setattr(runs, "RUNS", False)
-    assert [_dump(_by_lines(d)) for d in docs] == with_runs
+    assert [dump(_by_lines(d)) for d in docs] == with_runs
     assert sum(map(len, with_runs)) > 300
 
 
 def test_parse_json_matches_json_encoder(tmp_path: Path) -> None:
     encode = json.JSONEncoder(ensure_ascii=False, check_circular=False).encode
     rng = random.Random(3)
-    datas = [p.read_bytes() for p in _corpus_files()] + [_storm(tmp_path)]
+    datas = [p.read_bytes() for p in corpus_files()] + [_storm(tmp_path)]
     datas += [_document(rng) for _ in range(100)]
     groups = 0
     for data in datas:
@@ -246,4 +214,4 @@ def test_the_end_of_a_traceback_is_read_as_line_by_line(frames: str) -> None:
             for record in _RECORD_LINES:
                 text = f"x\nTraceback (most recent call last):\n{frames}{exc}\n{record}\nmore\n"
                 data = text.replace("\n", ending).encode()
-                assert _dump(_by_stream(data, 1 << 16)) == _dump(_by_lines(data)), (exc, record, ending)
+                assert dump(_by_stream(data, 1 << 16)) == dump(_by_lines(data)), (exc, record, ending)
